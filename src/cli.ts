@@ -1,0 +1,40 @@
+// `cascade <command> [options]`: parses options and starts roles; everything else lives in the roles.
+import { UsageError } from './options.js';
+import type { Command } from './command.js';
+import { originCommand } from '../origin/command.js';
+import { edgeCommand } from '../edge/command.js';
+import { lbCommand } from '../lb/command.js';
+import { opsCommands } from '../lb/ops.js';
+import { stackCommand } from './stack.js';
+
+const commands: Command[] = [originCommand, edgeCommand, lbCommand, stackCommand, ...opsCommands];
+
+function usage(): string {
+  const width = Math.max(...commands.map((c) => c.name.length)) + 2;
+  return ['Usage: cascade <command> [options]', '', 'Commands:',
+    ...commands.map((c) => `  ${c.name.padEnd(width)}${c.summary}`), '',
+    "Run 'cascade <command> --help' for a command's options. Every option also reads CASCADE_<OPTION>.", ''].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage());
+    return name === undefined ? 2 : 0;
+  }
+  const command = commands.find((c) => c.name === name);
+  if (!command) throw new UsageError(`unknown command '${name}' (try 'cascade --help')`);
+  return (await command.run(rest)) ?? 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { if (code !== 0) process.exit(code); },
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`cascade: ${err.message}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`cascade: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,183 @@
+// Command-line and environment options for every command. One spec per command drives parsing,
+// env fallbacks (`--foo-bar` <-> `CASCADE_FOO_BAR`, flag wins), validation and `--help`.
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export type OptionType = 'string' | 'int' | 'number' | 'bytes' | 'duration' | 'bool' | 'url';
+
+export interface OptionSpec {
+  type: OptionType;
+  help: string;
+  default?: string | number | boolean;
+  /** May be given several times (or comma-separated in the environment). */
+  repeat?: boolean;
+  /** Allowed values for a string option. */
+  choices?: readonly string[];
+  min?: number;
+  max?: number;
+}
+
+export type OptionsSpec = Record<string, OptionSpec>;
+
+type Scalar<S extends OptionSpec> = S['type'] extends 'int' | 'number' | 'bytes' | 'duration'
+  ? number
+  : S['type'] extends 'bool'
+    ? boolean
+    : string;
+
+export type ParsedOptions<S extends OptionsSpec> = {
+  [K in keyof S]: S[K]['repeat'] extends true
+    ? Scalar<S[K]>[]
+    : S[K] extends { default: string | number | boolean }
+      ? Scalar<S[K]>
+      : Scalar<S[K]> | undefined;
+};
+
+export interface ParseResult<S extends OptionsSpec> {
+  options: ParsedOptions<S>;
+  positionals: string[];
+  help: boolean;
+}
+
+const BYTE_UNITS: Record<string, number> = {
+  '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2,
+  g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3,
+};
+
+/** `512m`, `64MiB`, `1g`, `1048576` -> bytes (binary units, as nginx reads `512m`). */
+export function parseBytes(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim());
+  const unit = m ? BYTE_UNITS[m[2]!.toLowerCase()] : undefined;
+  if (!m || unit === undefined) throw new UsageError(`not a size: '${text}' (examples: 4096, 512k, 64m, 1g)`);
+  return Math.round(Number(m[1]) * unit);
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, '': 1000, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** `500ms`, `2s`, `1.5`, `5m` -> milliseconds; a bare number is seconds, as in nginx. */
+export function parseDuration(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|)$/i.exec(text.trim());
+  if (!m) throw new UsageError(`not a duration: '${text}' (examples: 500ms, 2s, 1.5, 5m)`);
+  return Math.round(Number(m[1]) * DURATION_UNITS[m[2]!.toLowerCase()]!);
+}
+
+export function envName(option: string): string {
+  return 'CASCADE_' + option.toUpperCase().replace(/-/g, '_');
+}
+
+function convert(name: string, spec: OptionSpec, raw: string): string | number | boolean {
+  const fail = (what: string): never => {
+    throw new UsageError(`--${name}: ${what}`);
+  };
+  let value: string | number | boolean;
+  switch (spec.type) {
+    case 'string':
+      value = raw;
+      if (spec.choices && !spec.choices.includes(raw)) fail(`must be one of ${spec.choices.join(', ')} (got '${raw}')`);
+      break;
+    case 'url':
+      try {
+        const u = new URL(raw);
+        if (u.protocol !== 'http:' && u.protocol !== 'https:' && u.protocol !== 'redis:' && u.protocol !== 'rediss:') {
+          fail(`unsupported URL scheme in '${raw}'`);
+        }
+      } catch (e) {
+        if (e instanceof UsageError) throw e;
+        fail(`not a URL: '${raw}'`);
+      }
+      value = raw.replace(/\/+$/, '');
+      break;
+    case 'int':
+      if (!/^-?\d+$/.test(raw.trim())) fail(`not a whole number: '${raw}'`);
+      value = Number(raw);
+      break;
+    case 'number':
+      value = Number(raw);
+      if (raw.trim() === '' || !Number.isFinite(value)) fail(`not a number: '${raw}'`);
+      break;
+    case 'bytes':
+      try { value = parseBytes(raw); } catch (e) { fail((e as Error).message); }
+      break;
+    case 'duration':
+      try { value = parseDuration(raw); } catch (e) { fail((e as Error).message); }
+      break;
+    case 'bool':
+      if (/^(1|true|yes|on)$/i.test(raw)) value = true;
+      else if (/^(0|false|no|off)$/i.test(raw)) value = false;
+      else fail(`not a boolean: '${raw}' (use true or false)`);
+      break;
+  }
+  if (typeof value! === 'number') {
+    if (spec.min !== undefined && value < spec.min) fail(`must be at least ${spec.min} (got ${raw})`);
+    if (spec.max !== undefined && value > spec.max) fail(`must be at most ${spec.max} (got ${raw})`);
+  }
+  return value!;
+}
+
+/** Parses argv against a spec; environment variables fill in what flags do not give. Throws UsageError. */
+export function parseOptions<S extends OptionsSpec>(
+  spec: S,
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): ParseResult<S> {
+  const fromFlags = new Map<string, string[]>();
+  const positionals: string[] = [];
+  let help = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--help' || arg === '-h') { help = true; continue; }
+    if (arg === '--') { positionals.push(...argv.slice(i + 1)); break; }
+    if (!arg.startsWith('--')) {
+      if (arg.startsWith('-') && arg.length > 1 && !/^-\d/.test(arg)) throw new UsageError(`unknown option '${arg}'`);
+      positionals.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    let name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
+    let value: string | undefined = eq === -1 ? undefined : arg.slice(eq + 1);
+    let s = spec[name];
+    if (!s && name.startsWith('no-') && spec[name.slice(3)]?.type === 'bool' && value === undefined) {
+      name = name.slice(3);
+      s = spec[name];
+      value = 'false';
+    }
+    if (!s) throw new UsageError(`unknown option '--${name}'`);
+    if (value === undefined) {
+      if (s.type === 'bool') value = 'true';
+      else {
+        value = argv[++i];
+        if (value === undefined) throw new UsageError(`--${name} needs a value`);
+      }
+    }
+    const list = fromFlags.get(name) ?? [];
+    if (list.length > 0 && !s.repeat) throw new UsageError(`--${name} given more than once`);
+    list.push(value);
+    fromFlags.set(name, list);
+  }
+
+  const options: Record<string, unknown> = {};
+  for (const [name, s] of Object.entries(spec)) {
+    let raws = fromFlags.get(name);
+    if (!raws) {
+      const fromEnv = env[envName(name)];
+      if (fromEnv !== undefined && fromEnv !== '') raws = s.repeat ? fromEnv.split(/[\s,]+/).filter(Boolean) : [fromEnv];
+    }
+    if (s.repeat) options[name] = (raws ?? []).map((r) => convert(name, s, r));
+    else if (raws) options[name] = convert(name, s, raws[0]!);
+    else if (s.default !== undefined) options[name] = typeof s.default === 'string' ? convert(name, s, s.default) : s.default;
+    else options[name] = undefined;
+  }
+  return { options: options as ParsedOptions<S>, positionals, help };
+}
+
+export function formatHelp(usage: string, description: string, spec: OptionsSpec): string {
+  const rows = Object.entries(spec).map(([name, s]) => {
+    const arg = s.type === 'bool' ? '' : ` <${s.type === 'string' && s.choices ? s.choices.join('|') : s.type}>`;
+    const dflt = s.default !== undefined && s.default !== false ? ` (default ${s.default})` : '';
+    return [`  --${name}${arg}`, `${s.help}${dflt}${s.repeat ? ' [repeatable]' : ''}  env ${envName(name)}`] as const;
+  });
+  const width = Math.max(...rows.map(([l]) => l.length), 10) + 2;
+  return [`Usage: ${usage}`, '', description, '', 'Options:', ...rows.map(([l, r]) => l.padEnd(width) + r), '  --help'.padEnd(width) + 'show this help', ''].join('\n');
+}

@@ -1,0 +1,47 @@
+// The shape every role factory returns, and how the CLI runs one.
+import type { Hono } from 'hono';
+import { listen, type Listening } from './serve.js';
+import type { Logger } from './log.js';
+
+export interface Role {
+  app: Hono;
+  /** Called once the HTTP server listens (roles that announce their own URL need it). */
+  onListen?(listening: Listening): void | Promise<void>;
+  /** First step of a graceful stop, before the server stops accepting (an edge enters drain mode). */
+  beginShutdown?(): void | Promise<void>;
+  /** Releases timers, connections and files. */
+  close(): Promise<void>;
+}
+
+export interface RunOptions {
+  port: number;
+  host: string;
+  log: Logger;
+  name: string;
+  /** How long in-flight requests may take to finish on SIGTERM (ms). */
+  graceMs?: number;
+}
+
+/** Starts a role for the CLI and stops it cleanly on SIGTERM/SIGINT (exit 0). */
+export async function runRole(role: Role, options: RunOptions): Promise<Listening> {
+  const listening = await listen(role.app, { port: options.port, host: options.host });
+  await role.onListen?.(listening);
+  process.stdout.write(`cascade ${options.name} listening on ${listening.url}\n`);
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    options.log.info('shutdown', { signal });
+    try {
+      await role.beginShutdown?.();
+      await listening.close(options.graceMs ?? 10_000);
+      await role.close();
+    } catch (err) {
+      options.log.error('shutdown_failed', { err });
+    }
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+  return listening;
+}

@@ -1,0 +1,74 @@
+// Serving a role's Hono app on Node's HTTP server, with a bounded graceful stop.
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+
+export interface FetchApp {
+  fetch: (request: Request, env: any) => Response | Promise<Response>;
+}
+
+export interface Listening {
+  server: Server;
+  port: number;
+  host: string;
+  /** Base URL, e.g. http://127.0.0.1:8080 */
+  url: string;
+  /** Stops accepting, lets in-flight requests finish for up to `graceMs`, then cuts what is left. */
+  close(graceMs?: number): Promise<void>;
+}
+
+export interface ListenOptions {
+  port: number;
+  host: string;
+  /** Keep-alive idle timeout for client connections (ms). */
+  keepAliveTimeout?: number;
+}
+
+export function listen(app: FetchApp, options: ListenOptions): Promise<Listening> {
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch: app.fetch, port: options.port, hostname: options.host }) as Server;
+    server.keepAliveTimeout = options.keepAliveTimeout ?? 65_000;
+    // Uploads from ffmpeg and long-polling players can legitimately take a while; the roles bound idle time themselves.
+    server.requestTimeout = 0;
+    server.headersTimeout = 30_000;
+    let inFlight = 0;
+    let drained: (() => void) | undefined;
+    server.on('request', (_req, res) => {
+      inFlight++;
+      res.once('close', () => {
+        inFlight--;
+        if (inFlight === 0) drained?.();
+      });
+    });
+    server.once('error', reject);
+    server.once('listening', () => {
+      server.off('error', reject);
+      const addr = server.address() as AddressInfo;
+      const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+      let closing: Promise<void> | undefined;
+      resolve({
+        server,
+        port: addr.port,
+        host: options.host,
+        url: `http://${host}:${addr.port}`,
+        close(graceMs = 10_000) {
+          closing ??= new Promise<void>((done) => {
+            const closed = new Promise<void>((r) => server.close(() => r()));
+            server.closeIdleConnections();
+            const idle = inFlight === 0 ? Promise.resolve() : new Promise<void>((r) => { drained = r; });
+            const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+            void idle.then(() => {
+              // Keep-alive sockets that just finished a response are idle now.
+              server.closeIdleConnections();
+              return closed;
+            }).then(() => {
+              clearTimeout(timer);
+              done();
+            });
+          });
+          return closing;
+        },
+      });
+    });
+  });
+}

@@ -1,0 +1,68 @@
+// Child processes started by tests: output captured, killed by pid, awaited.
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { createServer } from 'node:net';
+
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, host, () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Child {
+  proc: ChildProcess;
+  pid: number;
+  output(): string;
+  /** Resolves when the output matches (or rejects when the process exits first / times out). */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  exited: Promise<number | null>;
+  kill(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export function startChild(cmd: string, args: string[], options: SpawnOptions = {}): Child {
+  const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+  let out = '';
+  const listeners = new Set<() => void>();
+  const onData = (d: Buffer) => {
+    out += d.toString();
+    if (out.length > 1_000_000) out = out.slice(-500_000);
+    for (const l of listeners) l();
+  };
+  proc.stdout?.on('data', onData);
+  proc.stderr?.on('data', onData);
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))));
+  let done = false;
+  void exited.then(() => { done = true; for (const l of listeners) l(); });
+  return {
+    proc,
+    pid: proc.pid!,
+    output: () => out,
+    exited,
+    waitFor(pattern, timeoutMs = 15_000) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => { listeners.delete(check); reject(new Error(`timed out waiting for ${pattern} from ${cmd}; output:\n${out.slice(-2000)}`)); }, timeoutMs);
+        const check = () => {
+          const m = out.match(pattern);
+          if (m) { clearTimeout(timer); listeners.delete(check); resolve(m); }
+          else if (done) { clearTimeout(timer); listeners.delete(check); reject(new Error(`${cmd} exited before ${pattern}; output:\n${out.slice(-2000)}`)); }
+        };
+        listeners.add(check);
+        check();
+      });
+    },
+    async kill(signal = 'SIGTERM') {
+      if (!done) {
+        try { process.kill(proc.pid!, signal); } catch { /* already gone */ }
+        const timer = setTimeout(() => { try { process.kill(proc.pid!, 'SIGKILL'); } catch { /* gone */ } }, 5000);
+        const code = await exited;
+        clearTimeout(timer);
+        return code;
+      }
+      return exited;
+    },
+  };
+}
