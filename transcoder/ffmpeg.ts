@@ -1,0 +1,244 @@
+// The ffmpeg command lines of the pipeline, as pure functions (no processes here):
+//  - the transcoder: takes a pushed stream (RTMP or SRT listener, any ffmpeg input, or a generated test
+//    pattern) and uploads an ABR ladder of HLS renditions to the origin with HTTP PUT;
+//  - the test source: testsrc2 + a tone with a burnt-in clock, pushed to the ingest like OBS would.
+import { existsSync } from 'node:fs';
+
+export interface Rendition {
+  /** Variant name, used in file names: `<name>.m3u8`, `<name>_<n>.ts`. */
+  name: string;
+  width: number;
+  height: number;
+  /** Video bitrate in kbit/s. */
+  videoKbps: number;
+}
+
+/** Named ladder rungs (16:9, even sizes). */
+export const RENDITION_PRESETS: Record<string, Rendition> = {
+  '1080p': { name: '1080p', width: 1920, height: 1080, videoKbps: 5000 },
+  '720p': { name: '720p', width: 1280, height: 720, videoKbps: 2800 },
+  '480p': { name: '480p', width: 854, height: 480, videoKbps: 1400 },
+  '360p': { name: '360p', width: 640, height: 360, videoKbps: 800 },
+  '240p': { name: '240p', width: 426, height: 240, videoKbps: 400 },
+  '180p': { name: '180p', width: 320, height: 180, videoKbps: 250 },
+  '144p': { name: '144p', width: 256, height: 144, videoKbps: 150 },
+};
+
+export const DEFAULT_LADDER = '720p,480p,360p';
+
+/**
+ * Parses a ladder: comma-separated preset names (`720p,480p,360p`) or custom rungs
+ * `name=WIDTHxHEIGHT@KBPS` (e.g. `sd=640x360@700`). Throws on anything else.
+ */
+export function parseLadder(text: string): Rendition[] {
+  const rungs = text.split(',').map((s) => s.trim()).filter(Boolean);
+  if (rungs.length === 0) throw new Error('the ladder is empty');
+  const out = rungs.map((rung) => {
+    const preset = RENDITION_PRESETS[rung];
+    if (preset) return { ...preset };
+    const m = /^([A-Za-z0-9_-]{1,32})=(\d{2,5})x(\d{2,5})@(\d{2,6})k?$/.exec(rung);
+    if (!m) throw new Error(`bad ladder rung '${rung}' (use ${Object.keys(RENDITION_PRESETS).join('|')} or name=WxH@kbps)`);
+    const [width, height] = [Number(m[2]), Number(m[3])];
+    if (width % 2 || height % 2) throw new Error(`ladder rung '${rung}': width and height must be even (H.264 4:2:0)`);
+    return { name: m[1]!, width, height, videoKbps: Number(m[4]) };
+  });
+  const names = new Set(out.map((r) => r.name));
+  if (names.size !== out.length) throw new Error(`ladder '${text}' names a rung twice`);
+  return out;
+}
+
+export type InputKind = 'rtmp' | 'srt' | 'testsrc' | 'url';
+
+export interface TranscodeOptions {
+  /** Origin base URL, e.g. http://127.0.0.1:8090 */
+  origin: string;
+  stream: string;
+  uploadToken?: string | undefined;
+  /** What to read: an RTMP or SRT listener, a generated test pattern, or any ffmpeg input URL. */
+  input: InputKind;
+  inputUrl?: string | undefined;
+  /** Address the RTMP/SRT listener binds (0.0.0.0 in a container). */
+  listenHost?: string;
+  rtmpPort?: number;
+  /** RTMP application name: the listener takes rtmp://host:port/<app>/<stream>. */
+  rtmpApp?: string;
+  srtPort?: number;
+  /** SRT receiver latency in ms. */
+  srtLatencyMs?: number;
+  ladder: Rendition[];
+  /** Output frame rate (the source's when unset). Also sets the keyframe interval with hlsTime. */
+  fps?: number | undefined;
+  /** x264 preset (ultrafast..veryslow). */
+  preset?: string;
+  audioKbps?: number;
+  /** Segment duration in seconds. */
+  hlsTime?: number;
+  /** Segments listed in each media playlist. */
+  listSize?: number;
+  segmentType?: 'ts' | 'fmp4';
+  programDateTime?: boolean;
+  /** Send DELETE for segments that left the playlist. */
+  deleteSegments?: boolean;
+  /**
+   * First media sequence / segment number: `epoch` (seconds since 1970, so a restarted encoder keeps
+   * counting up and never reuses a name) or `zero` (ffmpeg's default; names restart at 0).
+   */
+  startNumber?: 'epoch' | 'zero';
+  /** Re-upload the master playlist every this many segments (so an origin that lost it gets it back). */
+  masterPublishRate?: number;
+  /** ffmpeg -loglevel. */
+  logLevel?: string;
+  /** Test pattern (input `testsrc`) size. */
+  testSize?: string;
+}
+
+export function inputUrlOf(o: TranscodeOptions): string {
+  const host = o.listenHost ?? '127.0.0.1';
+  switch (o.input) {
+    case 'rtmp':
+      return `rtmp://${host}:${o.rtmpPort ?? 1935}/${o.rtmpApp ?? 'live'}/${o.stream}`;
+    case 'srt':
+      return `srt://${host}:${o.srtPort ?? 9000}?mode=listener&latency=${(o.srtLatencyMs ?? 200) * 1000}`;
+    case 'url':
+      if (!o.inputUrl) throw new Error('input url needs an input URL');
+      return o.inputUrl;
+    case 'testsrc':
+      return 'testsrc2';
+  }
+}
+
+const FONT_CANDIDATES = [
+  '/usr/share/fonts/truetype/dejavu/DejaVuSansMono-Bold.ttf',
+  '/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf',
+  '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf',
+  '/usr/share/fonts/truetype/liberation/LiberationMono-Regular.ttf',
+];
+
+/** A TTF font for drawtext, or undefined (then the pattern has no burnt-in clock). */
+export function findFont(): string | undefined {
+  return FONT_CANDIDATES.find((f) => existsSync(f));
+}
+
+/** drawtext filter with a wall clock and media time, or undefined without a font. */
+export function clockFilter(label: string, font = findFont()): string | undefined {
+  if (!font) return undefined;
+  const safe = label.replace(/[^A-Za-z0-9 _.-]/g, '');
+  // In a filtergraph option value ':' must be escaped; inside text '%{...}' expands.
+  const text = `${safe}  %{localtime\\:%T}  pts %{pts\\:hms}`;
+  return `drawtext=fontfile=${font}:text='${text}':fontsize=h/14:fontcolor=white:box=1:boxcolor=black@0.6:boxborderw=6:x=(w-text_w)/2:y=h-text_h-h/20`;
+}
+
+function lavfiTestInputs(size: string, fps: number): string[] {
+  return [
+    '-re', '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=${fps}`,
+    '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:beep_factor=4:sample_rate=48000',
+  ];
+}
+
+/** Full ffmpeg argv (without the program name) for the transcoder. */
+export function transcodeArgs(o: TranscodeOptions): string[] {
+  const ladder = o.ladder;
+  if (ladder.length === 0) throw new Error('empty ladder');
+  const hlsTime = o.hlsTime ?? 2;
+  const fps = o.fps;
+  const origin = o.origin.replace(/\/+$/, '');
+  const base = `${origin}/hls/${o.stream}`;
+  const fmp4 = o.segmentType === 'fmp4';
+  const args: string[] = ['-hide_banner', '-nostdin', '-loglevel', o.logLevel ?? 'warning', '-nostats', '-progress', 'pipe:1', '-stats_period', '1'];
+
+  let videoIn = '0:v';
+  let audioIn = '0:a';
+  if (o.input === 'testsrc') {
+    args.push(...lavfiTestInputs(o.testSize ?? '1280x720', fps ?? 30));
+    videoIn = '0:v';
+    audioIn = '1:a';
+  } else if (o.input === 'rtmp') {
+    args.push('-listen', '1', '-i', inputUrlOf(o));
+  } else {
+    args.push('-i', inputUrlOf(o));
+  }
+
+  // One decode, split into the rungs, each scaled (and frame-rate capped when asked).
+  const rate = fps ? `,fps=${fps}` : '';
+  const clock = o.input === 'testsrc' ? clockFilter(o.stream) : undefined;
+  const chains = [`[${videoIn}]${clock ? clock + ',' : ''}split=${ladder.length}${ladder.map((_, i) => `[s${i}]`).join('')}`];
+  ladder.forEach((r, i) => chains.push(`[s${i}]scale=w=${r.width}:h=${r.height}:force_original_aspect_ratio=decrease:force_divisible_by=2,setsar=1${rate}[v${i}]`));
+  args.push('-filter_complex', chains.join(';'));
+
+  ladder.forEach((_, i) => args.push('-map', `[v${i}]`));
+  ladder.forEach(() => args.push('-map', audioIn));
+
+  args.push(
+    '-c:v', 'libx264', '-preset', o.preset ?? 'veryfast', '-profile:v', 'main', '-pix_fmt', 'yuv420p',
+    // Keyframe exactly every segment boundary: segments are independent and cut at hls_time.
+    '-force_key_frames', `expr:gte(t,n_forced*${hlsTime})`, '-sc_threshold', '0',
+  );
+  if (fps) args.push('-g', String(Math.round(fps * hlsTime)), '-keyint_min', String(Math.round(fps * hlsTime)));
+  ladder.forEach((r, i) => args.push(
+    `-b:v:${i}`, `${r.videoKbps}k`, `-maxrate:v:${i}`, `${Math.round(r.videoKbps * 1.1)}k`, `-bufsize:v:${i}`, `${r.videoKbps * 2}k`,
+  ));
+  args.push('-c:a', 'aac', '-b:a', `${o.audioKbps ?? 96}k`, '-ac', '2', '-ar', '48000');
+
+  const flags = ['independent_segments'];
+  if (o.programDateTime ?? true) flags.push('program_date_time');
+  if (o.deleteSegments ?? true) flags.push('delete_segments');
+  const ext = fmp4 ? 'm4s' : 'ts';
+  args.push(
+    '-f', 'hls',
+    '-hls_time', String(hlsTime),
+    '-hls_list_size', String(o.listSize ?? 6),
+    '-hls_flags', flags.join('+'),
+    '-hls_segment_type', fmp4 ? 'fmp4' : 'mpegts',
+  );
+  // ffmpeg 5.1 substitutes %v in the init name only with two or more variants.
+  if (fmp4) args.push('-hls_fmp4_init_filename', ladder.length > 1 ? 'init_%v.mp4' : `init_${ladder[0]!.name}.mp4`);
+  if ((o.startNumber ?? 'epoch') === 'epoch') args.push('-hls_start_number_source', 'epoch');
+  args.push(
+    '-master_pl_name', 'index.m3u8',
+    '-master_pl_publish_rate', String(o.masterPublishRate ?? 5),
+    '-var_stream_map', ladder.map((r, i) => `v:${i},a:${i},name:${r.name}`).join(' '),
+    '-method', 'PUT',
+    '-http_persistent', '1',
+    // A failed upload (origin restarting) must not stop the encoder.
+    '-ignore_io_errors', '1',
+  );
+  if (o.uploadToken) args.push('-headers', `Authorization: Bearer ${o.uploadToken}\r\n`);
+  args.push('-hls_segment_filename', `${base}/%v_%d.${ext}`, `${base}/%v.m3u8`);
+  return args;
+}
+
+export interface TestSourceOptions {
+  /** Where to push: rtmp://host:port/live/<stream> (FLV) or srt://host:port (MPEG-TS). */
+  to: string;
+  size?: string;
+  fps?: number;
+  /** Burnt-in label. */
+  label?: string;
+  preset?: string;
+  videoKbps?: number;
+  logLevel?: string;
+}
+
+/** Full ffmpeg argv for the test pattern pushed to the ingest (what OBS would do). */
+export function testSourceArgs(o: TestSourceOptions): string[] {
+  const fps = o.fps ?? 30;
+  const clock = clockFilter(o.label ?? 'cascade');
+  const format = o.to.startsWith('srt:') ? 'mpegts' : 'flv';
+  const kbps = o.videoKbps ?? 2500;
+  return [
+    '-hide_banner', '-nostdin', '-loglevel', o.logLevel ?? 'warning', '-nostats', '-progress', 'pipe:1', '-stats_period', '1',
+    ...lavfiTestInputs(o.size ?? '1280x720', fps),
+    ...(clock ? ['-vf', clock] : []),
+    '-map', '0:v', '-map', '1:a',
+    '-c:v', 'libx264', '-preset', o.preset ?? 'veryfast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p',
+    '-g', String(fps), '-b:v', `${kbps}k`, '-maxrate', `${kbps}k`, '-bufsize', `${kbps}k`,
+    '-c:a', 'aac', '-b:a', '128k', '-ar', '48000', '-ac', '2',
+    '-f', format, o.to,
+  ];
+}
+
+/** A command line for humans (logs, docs): shell-quoted where needed. */
+export function shellLine(cmd: string, args: readonly string[]): string {
+  const q = (a: string) => (/^[A-Za-z0-9_./:=@%+,-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`).replace(/\r\n/g, '\\r\\n')}'`);
+  return [cmd, ...args].map(q).join(' ');
+}

@@ -1,0 +1,125 @@
+// CLI of the ingest/transcode stage (compose runs it; `cascade stack` uses the same module in-process):
+//   node dist/transcoder/run.js [transcode] --origin URL --stream demo --input rtmp|srt|testsrc|url ...
+//   node dist/transcoder/run.js source --to rtmp://host:1935/live/demo ...
+// Every option also reads CASCADE_<OPTION> (flag wins), like every cascade command.
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { formatHelp, parseOptions, UsageError, type OptionsSpec } from '../src/options.js';
+import { DEFAULT_LADDER, parseLadder, type InputKind } from './ffmpeg.js';
+import { commandExists } from './process.js';
+import { startTestSource, startTranscoder } from './supervised.js';
+import type { Supervisor } from './process.js';
+
+export const TRANSCODE_OPTIONS = {
+  origin: { type: 'url', default: 'http://127.0.0.1:8090', help: 'origin base URL the HLS output is PUT to' },
+  stream: { type: 'string', default: 'demo', help: 'stream name: output goes to <origin>/hls/<stream>/, master index.m3u8' },
+  'upload-token': { type: 'string', help: "origin's upload token (sent as Authorization: Bearer)" },
+  input: { type: 'string', default: 'rtmp', choices: ['rtmp', 'srt', 'testsrc', 'url'], help: 'RTMP listener, SRT listener, built-in test pattern, or --input-url' },
+  'input-url': { type: 'string', help: 'any ffmpeg input (with --input url)' },
+  'listen-host': { type: 'string', default: '127.0.0.1', help: 'address the RTMP/SRT listener binds (0.0.0.0 in a container)' },
+  'rtmp-port': { type: 'int', default: 1935, min: 1, max: 65535, help: 'RTMP listener port: publish to rtmp://host:port/live/<stream>' },
+  'srt-port': { type: 'int', default: 9000, min: 1, max: 65535, help: 'SRT listener port: publish to srt://host:port' },
+  ladder: { type: 'string', default: DEFAULT_LADDER, help: 'renditions: presets 1080p,720p,480p,360p,240p,180p,144p or name=WxH@kbps' },
+  fps: { type: 'int', min: 1, max: 120, help: 'output frame rate (default: the source rate)' },
+  preset: { type: 'string', default: 'veryfast', choices: ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium'], help: 'x264 preset' },
+  'audio-bitrate': { type: 'int', default: 96, min: 16, max: 512, help: 'AAC bitrate per rendition, kbit/s' },
+  'hls-time': { type: 'int', default: 2, min: 1, max: 10, help: 'segment duration, seconds' },
+  'list-size': { type: 'int', default: 6, min: 2, max: 100, help: 'segments per media playlist' },
+  'segment-type': { type: 'string', default: 'ts', choices: ['ts', 'fmp4'], help: 'MPEG-TS or fragmented MP4 (CMAF) segments' },
+  'program-date-time': { type: 'bool', default: true, help: 'write EXT-X-PROGRAM-DATE-TIME (--no-program-date-time to disable)' },
+  'delete-segments': { type: 'bool', default: true, help: 'DELETE segments that left the playlist' },
+  'start-number': { type: 'string', default: 'epoch', choices: ['epoch', 'zero'], help: 'first media sequence: epoch seconds (never reused) or 0' },
+  ffmpeg: { type: 'string', default: 'ffmpeg', help: 'ffmpeg executable' },
+  'ffmpeg-log-level': { type: 'string', default: 'warning', choices: ['quiet', 'error', 'warning', 'info', 'verbose'], help: 'ffmpeg -loglevel' },
+} as const satisfies OptionsSpec;
+
+export const SOURCE_OPTIONS = {
+  to: { type: 'string', default: 'rtmp://127.0.0.1:1935/live/demo', help: 'ingest to push to: rtmp://host:port/live/<stream> or srt://host:port' },
+  size: { type: 'string', default: '1280x720', help: 'test pattern size WxH' },
+  fps: { type: 'int', default: 30, min: 1, max: 120, help: 'test pattern frame rate' },
+  preset: { type: 'string', default: 'veryfast', choices: ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium'], help: 'x264 preset' },
+  'video-bitrate': { type: 'int', default: 2500, min: 50, max: 50_000, help: 'video bitrate, kbit/s' },
+  label: { type: 'string', default: 'cascade', help: 'text burnt in next to the clock' },
+  ffmpeg: { type: 'string', default: 'ffmpeg', help: 'ffmpeg executable' },
+  'ffmpeg-log-level': { type: 'string', default: 'warning', choices: ['quiet', 'error', 'warning', 'info', 'verbose'], help: 'ffmpeg -loglevel' },
+} as const satisfies OptionsSpec;
+
+const USAGE = 'node dist/transcoder/run.js [transcode|source] [options]';
+
+function waitForSignal(stages: Supervisor[]): Promise<number> {
+  return new Promise((resolve) => {
+    const stop = (signal: string) => {
+      process.stderr.write(`[transcoder] ${signal}: stopping ffmpeg\n`);
+      void Promise.all(stages.map((s) => s.stop())).then(() => resolve(0));
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+/** Runs the CLI; resolves with the exit code once stopped by a signal. Throws UsageError on bad options. */
+export async function runTranscoderCli(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const mode = argv[0] === 'source' || argv[0] === 'transcode' ? argv[0] : 'transcode';
+  const rest = argv[0] === mode ? argv.slice(1) : argv;
+  const log = (line: string) => process.stderr.write(`[${mode === 'source' ? 'source' : 'transcoder'}] ${line}\n`);
+  if (mode === 'source') {
+    const { options: o, help } = parseOptions(SOURCE_OPTIONS, rest, env);
+    if (help) {
+      process.stdout.write(formatHelp(`${USAGE.replace('[transcode|source]', 'source')}`, 'Pushes a test pattern (testsrc2, a 440 Hz tone, a burnt-in clock) to an RTMP or SRT ingest.', SOURCE_OPTIONS));
+      return 0;
+    }
+    if (!/^\d{2,5}x\d{2,5}$/.test(o.size)) throw new UsageError(`--size: not WIDTHxHEIGHT: '${o.size}'`);
+    if (!/^(rtmp|srt):\/\//.test(o.to)) throw new UsageError(`--to: must be an rtmp:// or srt:// URL (got '${o.to}')`);
+    if (!commandExists(o.ffmpeg)) { process.stderr.write(`cascade source: ffmpeg not found ('${o.ffmpeg}'); install it (apt-get install ffmpeg)\n`); return 1; }
+    const source = startTestSource({
+      to: o.to, size: o.size, fps: o.fps, preset: o.preset, videoKbps: o['video-bitrate'], label: o.label,
+      ffmpeg: o.ffmpeg, logLevel: o['ffmpeg-log-level'], onLog: log,
+    });
+    log(`pushing test pattern ${o.size}@${o.fps} to ${o.to}`);
+    return waitForSignal([source]);
+  }
+
+  const { options: o, help } = parseOptions(TRANSCODE_OPTIONS, rest, env);
+  if (help) {
+    process.stdout.write(formatHelp(USAGE, 'Takes a pushed stream (RTMP or SRT listener) or a test pattern and uploads an HLS ABR ladder to the origin with HTTP PUT. Restarts ffmpeg when it exits.', TRANSCODE_OPTIONS));
+    return 0;
+  }
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(o.stream)) throw new UsageError(`--stream: must match [A-Za-z0-9_-]{1,64} (got '${o.stream}')`);
+  if (o.input === 'url' && !o['input-url']) throw new UsageError('--input url needs --input-url');
+  let ladder;
+  try { ladder = parseLadder(o.ladder); } catch (e) { throw new UsageError(`--ladder: ${(e as Error).message}`); }
+  if (!commandExists(o.ffmpeg)) { process.stderr.write(`cascade transcoder: ffmpeg not found ('${o.ffmpeg}'); install it (apt-get install ffmpeg)\n`); return 1; }
+  const transcoder = startTranscoder({
+    origin: o.origin, stream: o.stream, uploadToken: o['upload-token'], input: o.input as InputKind, inputUrl: o['input-url'],
+    listenHost: o['listen-host'], rtmpPort: o['rtmp-port'], srtPort: o['srt-port'], ladder, fps: o.fps, preset: o.preset,
+    audioKbps: o['audio-bitrate'], hlsTime: o['hls-time'], listSize: o['list-size'], segmentType: o['segment-type'] as 'ts' | 'fmp4',
+    programDateTime: o['program-date-time'], deleteSegments: o['delete-segments'], startNumber: o['start-number'] as 'epoch' | 'zero',
+    ffmpeg: o.ffmpeg, logLevel: o['ffmpeg-log-level'], onLog: log,
+  });
+  const where = o.input === 'rtmp' ? `rtmp://${o['listen-host']}:${o['rtmp-port']}/live/${o.stream}`
+    : o.input === 'srt' ? `srt://${o['listen-host']}:${o['srt-port']}` : o.input === 'url' ? o['input-url'] : 'test pattern';
+  log(`ingest ${where} -> ${o.origin}/hls/${o.stream}/index.m3u8 (${ladder.map((r) => r.name).join(', ')})`);
+  return waitForSignal([transcoder]);
+}
+
+function isMain(): boolean {
+  try {
+    return !!process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href;
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) {
+  runTranscoderCli(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      if (err instanceof UsageError) {
+        process.stderr.write(`cascade transcoder: ${err.message}\n`);
+        process.exit(2);
+      }
+      process.stderr.write(`cascade transcoder: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

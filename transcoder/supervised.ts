@@ -1,0 +1,48 @@
+// ffmpeg stages run under a Supervisor: the transcoder and the test source.
+import { testSourceArgs, transcodeArgs, shellLine, type TestSourceOptions, type TranscodeOptions } from './ffmpeg.js';
+import { Supervisor } from './process.js';
+
+export interface SupervisedFfmpeg {
+  ffmpeg?: string;
+  onLog?: (line: string) => void;
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+  stallTimeoutMs?: number;
+}
+
+/** Starts the transcoder and keeps it running: ffmpeg is restarted (with backoff) whenever it exits. */
+export function startTranscoder(options: TranscodeOptions & SupervisedFfmpeg): Supervisor {
+  const ffmpeg = options.ffmpeg ?? 'ffmpeg';
+  const args = transcodeArgs(options);
+  options.onLog?.(`ffmpeg command: ${shellLine(ffmpeg, options.uploadToken ? redact(args, options.uploadToken) : args)}`);
+  return new Supervisor({
+    name: 'transcoder',
+    command: ffmpeg,
+    args: () => args,
+    minBackoffMs: options.minBackoffMs ?? 500,
+    maxBackoffMs: options.maxBackoffMs ?? 5000,
+    // A listener waits for a publisher without progress; once media flowed, 15 s of silence is a stall.
+    stallTimeoutMs: options.stallTimeoutMs ?? 15_000,
+    ...(options.onLog ? { onLog: options.onLog } : {}),
+  }).start();
+}
+
+/** Starts the test pattern pushing to the ingest, retried (with backoff) until the ingest accepts it. */
+export function startTestSource(options: TestSourceOptions & SupervisedFfmpeg): Supervisor {
+  const ffmpeg = options.ffmpeg ?? 'ffmpeg';
+  const args = testSourceArgs(options);
+  options.onLog?.(`ffmpeg command: ${shellLine(ffmpeg, args)}`);
+  return new Supervisor({
+    name: 'source',
+    command: ffmpeg,
+    args: () => args,
+    minBackoffMs: options.minBackoffMs ?? 300,
+    maxBackoffMs: options.maxBackoffMs ?? 2000,
+    stallTimeoutMs: options.stallTimeoutMs ?? 15_000,
+    ...(options.onLog ? { onLog: options.onLog } : {}),
+  }).start();
+}
+
+function redact(args: string[], token: string): string[] {
+  return args.map((a) => a.split(token).join('***'));
+}
