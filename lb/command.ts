@@ -1,11 +1,51 @@
-import type { Command } from '../src/command.js';
+// `cascade lb`: parses options and runs the role; everything else lives in createLb.
+import { LISTEN_OPTIONS, REDIS_OPTIONS, loggerFor, parseCommand, type Command } from '../src/command.js';
+import { UsageError, type OptionsSpec } from '../src/options.js';
+import { runRole } from '../src/role.js';
+import { createLb, LB_DEFAULTS, parseEdgeSpec, type HashBy } from './index.js';
 
-// Placeholder until the lb role lands.
+const LB_OPTIONS = {
+  port: { type: 'int', default: 8080, min: 0, max: 65535, help: 'port to listen on' },
+  ...LISTEN_OPTIONS,
+  edge: { type: 'string', repeat: true, help: 'an edge as ID=URL[@WEIGHT] (weight default 100)' },
+  hash: { type: 'string', default: LB_DEFAULTS.hash, choices: ['client', 'stream'], help: 'what picks the edge: the client address or the stream name' },
+  'trust-proxy': { type: 'bool', default: false, help: 'take the client address from X-Forwarded-For' },
+  'trust-proxy-hops': { type: 'int', default: 1, min: 1, max: 16, help: 'proxies in front of the LB that append to X-Forwarded-For' },
+  'redirect-code': { type: 'string', default: String(LB_DEFAULTS.redirectCode), choices: ['302', '307'], help: 'status of the redirect to the edge' },
+  'health-interval': { type: 'duration', default: `${LB_DEFAULTS.health.intervalMs}ms`, help: 'how often each edge\'s /healthz is checked (0 = no checks)' },
+  'health-timeout': { type: 'duration', default: `${LB_DEFAULTS.health.timeoutMs}ms`, help: 'how long a health check may take' },
+  'health-fall': { type: 'int', default: LB_DEFAULTS.health.fall, min: 1, max: 100, help: 'consecutive failed checks that take an edge out' },
+  'health-rise': { type: 'int', default: LB_DEFAULTS.health.rise, min: 1, max: 100, help: 'consecutive good checks that bring it back' },
+  ...REDIS_OPTIONS,
+  'redis-poll': { type: 'duration', default: `${LB_DEFAULTS.redisPollMs}ms`, min: 50, help: 'how often Redis is re-read (changes published on the events channel apply at once)' },
+} as const satisfies OptionsSpec;
+
 export const lbCommand: Command = {
   name: 'lb',
-  summary: 'not implemented yet',
-  async run() {
-    process.stderr.write('cascade lb: not implemented yet\n');
-    return 1;
+  summary: 'redirecting load balancer: sends each player to its edge by weighted consistent hashing',
+  async run(argv) {
+    const parsed = parseCommand(LB_OPTIONS, argv, {
+      usage: 'cascade lb [--port 8080] [--edge ID=URL[@WEIGHT]]... [--hash client|stream] [--trust-proxy] [--redis URL]',
+      description: 'Redirects GET/HEAD /hls/... to an edge (302) chosen by weighted rendezvous hashing of the client address\n'
+        + 'or stream name; edges and weights come from --edge and, with --redis, from the control plane.',
+    });
+    if (!parsed) return 0;
+    const o = parsed.options;
+    if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument '${parsed.positionals[0]}'`);
+    const edges = o.edge.map(parseEdgeSpec);
+    const duplicate = edges.find((e, i) => edges.findIndex((x) => x.id === e.id) !== i);
+    if (duplicate) throw new UsageError(`--edge: id '${duplicate.id}' given more than once`);
+    if (edges.length === 0 && !o.redis) throw new UsageError('give at least one --edge ID=URL, or --redis URL to discover edges');
+    const log = loggerFor(o['log-level'], { role: 'lb' });
+    const lb = createLb({
+      edges,
+      hash: o.hash as HashBy,
+      trustProxyHops: o['trust-proxy'] ? o['trust-proxy-hops'] : 0,
+      redirectCode: o['redirect-code'] === '307' ? 307 : 302,
+      health: { intervalMs: o['health-interval'], timeoutMs: o['health-timeout'], rise: o['health-rise'], fall: o['health-fall'] },
+      ...(o.redis ? { redis: { url: o.redis, prefix: o['redis-prefix'], pollMs: o['redis-poll'] } } : {}),
+      log,
+    });
+    await runRole(lb, { port: o.port, host: o.host, log, name: 'lb' });
   },
 };

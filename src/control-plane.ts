@@ -14,6 +14,8 @@ export interface ControlKeys {
   drain: string;
   /** pub/sub channel: a message means "re-read the control plane now" */
   events: string;
+  /** hash: edge id -> weight it had before `cascade drain`, restored by `cascade undrain` */
+  drainedWeights: string;
 }
 
 export function controlKeys(prefix = 'cascade:'): ControlKeys {
@@ -23,6 +25,7 @@ export function controlKeys(prefix = 'cascade:'): ControlKeys {
     alive: (id) => `${prefix}edge:${id}:alive`,
     drain: `${prefix}drain`,
     events: `${prefix}events`,
+    drainedWeights: `${prefix}drain:weights`,
   };
 }
 

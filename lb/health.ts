@@ -1,0 +1,103 @@
+// Active health checks: GET <edge>/healthz every interval. An edge's state flips only after `fall`
+// consecutive failures or `rise` consecutive successes, so one lost packet does not move clients;
+// the first result decides straight away, so a dead edge at start-up is out after one check.
+import { Agent, request } from 'undici';
+import type { Logger } from '../src/log.js';
+
+export type Health = 'unknown' | 'up' | 'down';
+
+export interface HealthOptions {
+  /** 0 turns checks off: every edge counts as usable. */
+  intervalMs: number;
+  timeoutMs: number;
+  rise: number;
+  fall: number;
+}
+
+interface Tracker {
+  url: string;
+  health: Health;
+  /** Consecutive results that disagree with `health`. */
+  streak: number;
+  checking: boolean;
+}
+
+export class HealthChecker {
+  private readonly trackers = new Map<string, Tracker>();
+  private readonly agent: Agent;
+  private readonly timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly options: HealthOptions,
+    private readonly log: Logger,
+  ) {
+    this.agent = new Agent({ keepAliveTimeout: 10_000, connect: { timeout: options.timeoutMs } });
+    if (options.intervalMs > 0) this.timer = setInterval(() => void this.checkAll(), options.intervalMs);
+  }
+
+  /** Follows the edge list; a new edge or a changed URL starts from `unknown` and is checked at once. */
+  setEdges(edges: readonly { id: string; url: string }[]): void {
+    const ids = new Set(edges.map((e) => e.id));
+    for (const id of this.trackers.keys()) if (!ids.has(id)) this.trackers.delete(id);
+    for (const { id, url } of edges) {
+      if (this.trackers.get(id)?.url === url) continue;
+      const tracker: Tracker = { url, health: 'unknown', streak: 0, checking: false };
+      this.trackers.set(id, tracker);
+      if (this.options.intervalMs > 0) void this.check(id, tracker);
+    }
+  }
+
+  health(id: string): Health {
+    return this.trackers.get(id)?.health ?? 'unknown';
+  }
+
+  usable(id: string): boolean {
+    return this.health(id) !== 'down';
+  }
+
+  /** One round over every edge (the timer calls it; tests may too). */
+  async checkAll(): Promise<void> {
+    await Promise.all([...this.trackers].map(([id, t]) => this.check(id, t)));
+  }
+
+  private async check(id: string, tracker: Tracker): Promise<void> {
+    if (tracker.checking) return;
+    tracker.checking = true;
+    let ok = false;
+    let error: string | undefined;
+    try {
+      const res = await request(`${tracker.url}/healthz`, {
+        dispatcher: this.agent,
+        headersTimeout: this.options.timeoutMs,
+        bodyTimeout: this.options.timeoutMs,
+        signal: AbortSignal.timeout(this.options.timeoutMs),
+      });
+      await res.body.dump();
+      ok = res.statusCode >= 200 && res.statusCode < 300;
+      if (!ok) error = `status ${res.statusCode}`;
+    } catch (err) {
+      error = (err as Error).message;
+    } finally {
+      tracker.checking = false;
+    }
+    // The edge may have been removed or re-pointed while the check ran.
+    if (this.trackers.get(id) !== tracker) return;
+    const result: Health = ok ? 'up' : 'down';
+    if (tracker.health === result) {
+      tracker.streak = 0;
+      return;
+    }
+    tracker.streak++;
+    const needed = result === 'up' ? this.options.rise : this.options.fall;
+    if (tracker.health !== 'unknown' && tracker.streak < needed) return;
+    tracker.health = result;
+    tracker.streak = 0;
+    this.log[result === 'up' ? 'info' : 'warn']('edge_health', { edge: id, health: result, ...(error ? { err: error } : {}) });
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    this.trackers.clear();
+    await this.agent.close();
+  }
+}

@@ -1,0 +1,155 @@
+// `GET /play/<stream>` on the LB: hls.js (served from the package at /assets/hls.min.js) playing the
+// stream through the LB. After the 302, hls.js resolves every relative URI against the edge, so it
+// stays there even when the edge dies (hls.js #1099); the page therefore starts over from the LB URL,
+// with a fresh query so neither the browser nor a cache replays the old redirect.
+
+/** JSON inside <script>: `<` escaped so a value can never close the element. */
+function scriptJson(value: unknown): string {
+  return JSON.stringify(value).replace(/</g, '\\u003c');
+}
+
+export function playerPage(stream: string, src?: string): string {
+  const config = { stream, src: src || `/hls/${stream}/index.m3u8` };
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>cascade player: ${stream}</title>
+<style>
+  body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5rem; background: #111; color: #eee; }
+  video { width: 100%; max-width: 960px; background: #000; display: block; }
+  dl { display: grid; grid-template-columns: max-content auto; gap: .2rem 1rem; }
+  dt { color: #aaa; } dd { margin: 0; font-variant-numeric: tabular-nums; }
+</style>
+</head>
+<body>
+<h1>${stream}</h1>
+<video id="video" muted autoplay playsinline controls></video>
+<dl>
+  <dt>served by</dt><dd id="served-by">-</dd>
+  <dt>edge URL</dt><dd id="edge-url">-</dd>
+  <dt>latency</dt><dd id="latency">-</dd>
+  <dt>buffer</dt><dd id="buffer">-</dd>
+  <dt>rendition</dt><dd id="rendition">-</dd>
+  <dt>state</dt><dd id="state">starting</dd>
+  <dt>recoveries</dt><dd id="recoveries">0</dd>
+</dl>
+<script src="/assets/hls.min.js"></script>
+<script>
+const config = ${scriptJson(config)};
+const video = document.getElementById('video');
+const show = (id, text) => { document.getElementById(id).textContent = text; };
+const player = window.cascadePlayer = {
+  currentTime: 0, servedBy: null, edgeUrl: null, latency: null, buffer: 0, level: -1, rendition: null,
+  recoveries: 0, fatalErrors: 0, errors: 0, state: 'starting', lastError: null,
+};
+// Network errors in a row with no fragment loaded between them: the edge is gone even if hls.js has
+// not yet given up with a fatal error.
+const ERRORS_BEFORE_RECOVERY = 3;
+let hls;
+let attempt = 0;
+let errorStreak = 0;
+let restarting = false;
+
+function lbUrl() {
+  const url = new URL(config.src, location.href);
+  if (attempt > 0) url.searchParams.set('_cascade', Date.now().toString(36) + '.' + attempt);
+  return url.href;
+}
+
+function header(details, name) {
+  if (!details) return null;
+  if (typeof details.getResponseHeader === 'function') return details.getResponseHeader(name);
+  return details.headers && typeof details.headers.get === 'function' ? details.headers.get(name) : null;
+}
+
+function noteResponse(details) {
+  const by = header(details, 'X-Served-By');
+  if (by && by !== player.servedBy) { player.servedBy = by; show('served-by', by); }
+  const url = details && (details.responseURL || details.url);
+  if (url) {
+    const origin = new URL(url).origin;
+    if (origin !== player.edgeUrl) { player.edgeUrl = origin; show('edge-url', origin); }
+  }
+}
+
+function setState(state) { player.state = state; show('state', state); }
+
+function restart(reason) {
+  if (restarting) return;
+  restarting = true;
+  player.recoveries++;
+  player.lastError = reason;
+  show('recoveries', player.recoveries);
+  setState('recovering: ' + reason);
+  hls.destroy();
+  attempt++;
+  // Back off while the LB has not yet noticed the edge is down and sends us to it again.
+  const delay = Math.min(500 * attempt, 4000);
+  setTimeout(() => { restarting = false; start(); }, delay);
+}
+
+const loadPolicy = {
+  default: {
+    maxTimeToFirstByteMs: 4000, maxLoadTimeMs: 10000,
+    timeoutRetry: { maxNumRetry: 1, retryDelayMs: 0, maxRetryDelayMs: 0 },
+    errorRetry: { maxNumRetry: 2, retryDelayMs: 300, maxRetryDelayMs: 1000 },
+  },
+};
+
+function start() {
+  hls = new Hls({ fragLoadPolicy: loadPolicy, playlistLoadPolicy: loadPolicy, manifestLoadPolicy: loadPolicy });
+  hls.on(Hls.Events.MANIFEST_LOADED, (_e, data) => noteResponse(data.networkDetails));
+  hls.on(Hls.Events.LEVEL_LOADED, (_e, data) => noteResponse(data.networkDetails));
+  hls.on(Hls.Events.FRAG_LOADED, (_e, data) => {
+    errorStreak = 0;
+    attempt = 0;
+    noteResponse(data.networkDetails);
+  });
+  hls.on(Hls.Events.MANIFEST_PARSED, () => { video.play().catch(() => {}); });
+  hls.on(Hls.Events.LEVEL_SWITCHED, (_e, data) => {
+    const level = hls.levels[data.level];
+    player.level = data.level;
+    player.rendition = level ? (level.height ? level.height + 'p' : '') + ' ' + Math.round(level.bitrate / 1000) + ' kb/s' : null;
+    show('rendition', player.rendition || '-');
+  });
+  hls.on(Hls.Events.ERROR, (_e, data) => {
+    player.errors++;
+    if (data.fatal) {
+      player.fatalErrors++;
+      if (data.type === Hls.ErrorTypes.MEDIA_ERROR) { hls.recoverMediaError(); return; }
+      restart(data.details);
+      return;
+    }
+    if (data.type === Hls.ErrorTypes.NETWORK_ERROR && ++errorStreak >= ERRORS_BEFORE_RECOVERY) restart(data.details);
+  });
+  hls.loadSource(lbUrl());
+  hls.attachMedia(video);
+  setState('loading');
+}
+
+video.addEventListener('playing', () => setState('playing'));
+video.addEventListener('waiting', () => setState('buffering'));
+
+setInterval(() => {
+  player.currentTime = video.currentTime;
+  let ahead = 0;
+  for (let i = 0; i < video.buffered.length; i++) {
+    if (video.buffered.start(i) <= video.currentTime && video.currentTime <= video.buffered.end(i)) ahead = video.buffered.end(i) - video.currentTime;
+  }
+  player.buffer = ahead;
+  show('buffer', ahead.toFixed(1) + ' s');
+  const date = hls && hls.playingDate;
+  player.latency = date ? (Date.now() - date.getTime()) / 1000 : null;
+  show('latency', player.latency === null ? '-' : player.latency.toFixed(1) + ' s');
+}, 250);
+
+if (window.Hls && Hls.isSupported()) start();
+else if (video.canPlayType('application/vnd.apple.mpegurl')) { video.src = lbUrl(); setState('native HLS'); }
+else setState('HLS is not supported in this browser');
+</script>
+</body>
+</html>
+`;
+}
