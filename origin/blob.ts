@@ -1,0 +1,134 @@
+// One uploaded file version. Readers may attach while it is still being written (read-while-write) and
+// receive bytes as they arrive; if the upload aborts, their streams error so no short body looks complete.
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
+
+export type BlobState = 'writing' | 'complete' | 'aborted';
+
+export interface BlobMeta {
+  id: number;
+  path: string;
+  size: number;
+  hash: string;
+  /** ms since epoch */
+  completedAt: number;
+}
+
+export class Blob {
+  state: BlobState = 'writing';
+  size = 0;
+  hash = '';
+  completedAt = 0;
+  /** Set once the bytes live on disk (data-dir mode); memory is released then. */
+  file: string | undefined;
+  private chunks: Buffer[] = [];
+  private chunkEnds: number[] = [];
+  private waiters = new Set<() => void>();
+
+  constructor(readonly id: number, readonly path: string) {}
+
+  static fromMeta(meta: BlobMeta, file: string): Blob {
+    const b = new Blob(meta.id, meta.path);
+    b.state = 'complete';
+    b.size = meta.size;
+    b.hash = meta.hash;
+    b.completedAt = meta.completedAt;
+    b.file = file;
+    return b;
+  }
+
+  get meta(): BlobMeta {
+    return { id: this.id, path: this.path, size: this.size, hash: this.hash, completedAt: this.completedAt };
+  }
+
+  /** Bytes held in memory. */
+  get memoryBytes(): number {
+    return this.file === undefined ? this.size : 0;
+  }
+
+  append(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    this.chunkEnds.push(this.size);
+    this.wake();
+  }
+
+  complete(hash: string, now: number): void {
+    this.hash = hash;
+    this.completedAt = now;
+    this.state = 'complete';
+    this.wake();
+  }
+
+  abort(): void {
+    this.state = 'aborted';
+    this.chunks = [];
+    this.chunkEnds = [];
+    this.wake();
+  }
+
+  /** Once the file is on disk, readers are served from it and memory is released. */
+  movedToDisk(file: string): void {
+    this.file = file;
+    this.chunks = [];
+    this.chunkEnds = [];
+  }
+
+  /** The whole body, for small complete in-memory blobs (playlists are not blobs; this serves tests and ranges). */
+  bytes(): Buffer {
+    return this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+  }
+
+  private wake(): void {
+    for (const w of this.waiters) w();
+    this.waiters.clear();
+  }
+
+  private waitForChange(): Promise<void> {
+    return new Promise((resolve) => this.waiters.add(resolve));
+  }
+
+  /** Bytes [start, end] (inclusive); follows the upload while it is being written. */
+  stream(start = 0, end = Number.POSITIVE_INFINITY): ReadableStream<Uint8Array> {
+    if (this.file !== undefined && this.state === 'complete') {
+      const last = Math.min(end, this.size - 1);
+      if (last < start) return new ReadableStream({ start: (c) => c.close() });
+      return Readable.toWeb(createReadStream(this.file, { start, end: last })) as ReadableStream<Uint8Array>;
+    }
+    let offset = start;
+    let index = 0;
+    return new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        for (;;) {
+          if (this.state === 'aborted') {
+            controller.error(new Error('upload aborted'));
+            return;
+          }
+          const limit = Math.min(end + 1, this.state === 'complete' ? this.size : Number.POSITIVE_INFINITY);
+          if (offset >= limit) {
+            controller.close();
+            return;
+          }
+          if (this.file !== undefined) {
+            // Moved to disk while we were reading: continue from the file.
+            const rest = Readable.toWeb(createReadStream(this.file, { start: offset, end: Math.min(end, this.size - 1) }));
+            for await (const chunk of rest as AsyncIterable<Uint8Array>) controller.enqueue(chunk);
+            controller.close();
+            return;
+          }
+          if (offset < this.size) {
+            while (this.chunkEnds[index]! <= offset) index++;
+            const chunk = this.chunks[index]!;
+            const chunkStart = this.chunkEnds[index]! - chunk.length;
+            const from = offset - chunkStart;
+            const to = Math.min(chunk.length, end + 1 - chunkStart);
+            controller.enqueue(chunk.subarray(from, to));
+            offset += to - from;
+            return;
+          }
+          await this.waitForChange();
+        }
+      },
+    });
+  }
+}

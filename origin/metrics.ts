@@ -1,0 +1,49 @@
+// The origin's metrics (issue: uploads and bytes by stream and kind, rejections by reason, restarts,
+// published media sequence and playlist age per rendition).
+import { Metrics } from '../src/metrics.js';
+import { extensionOf } from '../src/media-types.js';
+
+export type UploadKind = 'playlist' | 'segment' | 'init' | 'other';
+
+export function uploadKind(path: string): UploadKind {
+  const ext = extensionOf(path);
+  if (ext === 'm3u8') return 'playlist';
+  if (/init/i.test(path.slice(path.lastIndexOf('/') + 1)) && (ext === 'mp4' || ext === 'm4s')) return 'init';
+  if (['ts', 'm4s', 'mp4', 'aac', 'm4a', 'mp3', 'ac3', 'ec3', 'vtt', 'webvtt'].includes(ext)) return 'segment';
+  return 'other';
+}
+
+export type RejectReason =
+  | 'bad_path' | 'unauthorized' | 'forbidden' | 'too_large' | 'idle_timeout' | 'aborted'
+  | 'length_mismatch' | 'bad_playlist' | 'bad_uri' | 'type_changed';
+
+export interface RenditionSample {
+  stream: string;
+  rendition: string;
+  msn: number;
+  ageSeconds: number;
+}
+
+/** `sample` is read at scrape time, so gauges show the state now, not at the last change. */
+export function originMetrics(metrics: Metrics, sample: { memoryBytes(): number; renditions(): RenditionSample[] }) {
+  return {
+    uploads: metrics.counter('origin_uploads_total', 'Completed uploads', ['stream', 'kind']),
+    uploadBytes: metrics.counter('origin_upload_bytes_total', 'Bytes of completed uploads', ['stream', 'kind']),
+    rejected: metrics.counter('origin_rejected_uploads_total', 'Uploads refused or aborted, by reason', ['reason']),
+    restarts: metrics.counter('origin_restarts_detected_total', 'Transcoder restarts detected (new epochs)', ['stream']),
+    mediaSequence: metrics.gauge('origin_media_sequence', 'Newest published media sequence number', ['stream', 'rendition'], function () {
+      this.reset();
+      for (const r of sample.renditions()) this.set({ stream: r.stream, rendition: r.rendition }, r.msn);
+    }),
+    playlistAge: metrics.gauge('origin_playlist_age_seconds', 'Seconds since the playlist was last published', ['stream', 'rendition'], function () {
+      this.reset();
+      for (const r of sample.renditions()) this.set({ stream: r.stream, rendition: r.rendition }, r.ageSeconds);
+    }),
+    memory: metrics.gauge('origin_memory_bytes', 'Uploaded bytes held in memory', [], function () {
+      this.set(sample.memoryBytes());
+    }),
+    requests: metrics.counter('origin_requests_total', 'GET/HEAD requests by result', ['result']),
+  };
+}
+
+export type OriginMetrics = ReturnType<typeof originMetrics>;

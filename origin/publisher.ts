@@ -1,0 +1,455 @@
+// The origin's playlist rewrite: a state machine per stream whose inputs are uploaded playlists and
+// upload completions, and whose output is the published playlists. It does no I/O and reads no clock
+// except through `now` (used only for retention, never for playlist content), so two origins fed the
+// same uploads in the same order publish byte-identical playlists, and its state serializes to JSON.
+//
+// How it keeps the rules:
+// - Every rendition keeps its own append-only log of published entries. The media sequence number of an
+//   entry is its position in the log, so it can never go back, whatever the uploader does.
+// - Restarts are detected per rendition by comparing the uploaded playlist with what that rendition's
+//   uploader sent before (its own sequence numbers, "usn"): same usn with another file or other bytes, a
+//   sequence that goes back below everything remembered, or a jump past the next expected usn.
+// - A restart is handled for the whole stream: the first rendition that sees it opens a new epoch whose
+//   base media sequence is one past the highest in any rendition; renditions that restart later join that
+//   epoch with the same base, so the same moment has the same media sequence and discontinuity sequence in
+//   every rendition (holes left by a rendition that lost a segment are filled with EXT-X-GAP entries).
+// - Published segment URIs name the upload, not the file: `seg0.ts` uploaded as upload 42 is published as
+//   `seg0.42.ts`. Upload ids only grow, so a URI is never reused for other bytes.
+import { checkRelativePath } from '../src/stream-path.js';
+import {
+  mapUriAttribute, serializeMaster, serializeMedia, tagName, uriAttribute,
+  type MasterPlaylist, type MediaPlaylist, type MediaSegment,
+} from '../src/playlist.js';
+
+export class RewriteError extends Error {
+  override name = 'RewriteError';
+}
+
+export interface FileVersion {
+  id: number;
+  hash: string;
+}
+
+/** What the publisher may know about uploaded files of its stream. */
+export interface FileView {
+  /** The newest completely uploaded version of a stream-relative path. */
+  complete(path: string): FileVersion | undefined;
+  /** The upload of this path still being written, if any. */
+  writing(path: string): { id: number } | undefined;
+}
+
+export interface Entry {
+  msn: number;
+  /** Discontinuity sequence number of this segment. */
+  disc: number;
+  /** The uploader's sequence number (-1 for filler gaps). */
+  usn: number;
+  /** Stream-relative published name of the bound upload (see publishedName). */
+  name: string;
+  hash: string;
+  /** URI as published, relative to the playlist. */
+  uri: string;
+  tags: string[];
+  duration: number;
+  discontinuity: boolean;
+  /** The EXT-X-MAP line in force (published form) and the stream-relative name it points to. */
+  map?: string;
+  mapName?: string;
+  keys: string[];
+}
+
+interface Retired {
+  name: string;
+  /** ms since epoch when it left the window */
+  at: number;
+}
+
+interface RenditionState {
+  epoch: number;
+  entries: Entry[];
+  retired: Retired[];
+  /** Recent uploader entries as [usn, source, hash], oldest first. */
+  history: [number, string, string][];
+  lastUsn: number;
+  lastMsn: number;
+  lastDisc: number;
+  /** The next appended entry starts this rendition's part of the current epoch. */
+  epochStart: boolean;
+  longestUpload: number;
+  targetDuration: number;
+  version?: number;
+  playlistType?: string;
+  header: string[];
+  trailer: string[];
+  endList: boolean;
+  /** The newest accepted uploaded playlist, re-read when held-back segments finish uploading. */
+  source?: MediaPlaylist;
+  /** Published names of uploads hinted by EXT-X-PREFETCH / PRELOAD-HINT. */
+  hints: string[];
+  published?: string;
+}
+
+export interface PublisherState {
+  epoch: number;
+  base: { msn: number; usn: number; disc: number } | null;
+  restarts: number;
+  renditions: Record<string, RenditionState>;
+  masters: Record<string, string>;
+}
+
+export interface PublisherLimits {
+  /** Fewest segments a published window keeps (it grows to the uploader's longest playlist). */
+  minWindow: number;
+  maxWindow: number;
+}
+
+export type ApplyOutcome = 'published' | 'restart' | 'unchanged' | 'held';
+
+export function emptyPublisherState(): PublisherState {
+  return { epoch: 0, base: null, restarts: 0, renditions: {}, masters: {} };
+}
+
+function dirOf(path: string): string {
+  const slash = path.lastIndexOf('/');
+  return slash === -1 ? '' : path.slice(0, slash + 1);
+}
+
+/** Resolves a URI found in the playlist at `playlistPath` to a stream-relative path. */
+export function resolveUri(playlistPath: string, uri: string): string {
+  if (/^[a-z][a-z0-9+.-]*:/i.test(uri) || uri.startsWith('/')) throw new RewriteError(`absolute URI not allowed: '${uri}'`);
+  if (uri.includes('?') || uri.includes('#')) throw new RewriteError(`URI with query or fragment not allowed: '${uri}'`);
+  const path = dirOf(playlistPath) + uri;
+  const bad = checkRelativePath(path);
+  if (bad) throw new RewriteError(`bad URI '${uri}': ${bad}`);
+  return path;
+}
+
+/** `720p/seg0.ts` + upload 42 -> `720p/seg0.42.ts` */
+export function publishedName(source: string, upload: number): string {
+  const dir = dirOf(source);
+  const base = source.slice(dir.length);
+  const dot = base.lastIndexOf('.');
+  return dot <= 0 ? `${source}.${upload}` : `${dir}${base.slice(0, dot)}.${upload}${base.slice(dot)}`;
+}
+
+function relativeTo(playlistPath: string, path: string): string {
+  return path.slice(dirOf(playlistPath).length);
+}
+
+const HINT_TAGS = new Set(['EXT-X-PREFETCH', 'EXT-X-PRELOAD-HINT', 'EXT-X-PART']);
+
+interface Candidate {
+  seg: MediaSegment;
+  usn: number;
+  source: string;
+  mapSource?: string;
+}
+
+export class Publisher {
+  constructor(readonly state: PublisherState, private readonly limits: PublisherLimits) {}
+
+  /** Throws RewriteError for a playlist whose URIs cannot be published; changes nothing. */
+  validateMedia(path: string, pl: MediaPlaylist): void {
+    for (const seg of pl.segments) {
+      resolveUri(path, seg.uri);
+      const map = seg.map && uriAttribute(seg.map);
+      if (map !== undefined && map !== '') resolveUri(path, map);
+    }
+    for (const line of pl.trailer) {
+      const uri = hintUri(line);
+      if (uri !== undefined) resolveUri(path, uri);
+    }
+  }
+
+  validateMaster(path: string, pl: MasterPlaylist): void {
+    for (const line of pl.lines) {
+      const uri = line.startsWith('#') ? uriAttribute(line) : line;
+      if (uri !== undefined) resolveUri(path, uri);
+    }
+  }
+
+  applyMaster(path: string, pl: MasterPlaylist): ApplyOutcome {
+    this.validateMaster(path, pl);
+    const text = serializeMaster(pl);
+    if (this.state.masters[path] === text) return 'unchanged';
+    this.state.masters[path] = text;
+    return 'published';
+  }
+
+  /** Applies a newly uploaded media playlist. */
+  applyMedia(path: string, pl: MediaPlaylist, files: FileView, now: number): ApplyOutcome {
+    this.validateMedia(path, pl);
+    const r = (this.state.renditions[path] ??= newRendition(this.state.epoch));
+    const candidates = candidatesOf(path, pl);
+    if (this.state.base === null && candidates.length > 0) {
+      // The stream's first playlist keeps the uploader's numbering.
+      const first = candidates[0]!;
+      this.state.base = { msn: first.usn, usn: first.usn, disc: pl.discontinuitySequence + (first.seg.discontinuity ? 1 : 0) };
+    }
+    const verdict = this.classify(r, candidates, files);
+    if (verdict === 'late') return 'unchanged';
+    if (verdict === 'restart') this.startEpoch(r, candidates[0]!.usn);
+    r.source = pl;
+    r.longestUpload = Math.max(r.longestUpload, pl.segments.length);
+    r.header = pl.header;
+    r.trailer = pl.trailer;
+    r.version = pl.version;
+    r.playlistType = pl.playlistType;
+    r.targetDuration = Math.max(r.targetDuration, pl.targetDuration);
+    const before = r.published;
+    const complete = this.append(path, r, candidates.filter((c) => c.usn > r.lastUsn), files, now);
+    r.endList = pl.endList && complete;
+    this.render(path, r, files, complete);
+    if (verdict === 'restart') return 'restart';
+    if (r.published === before) return complete ? 'unchanged' : 'held';
+    return 'published';
+  }
+
+  /** Re-reads held-back segments of every rendition after an upload finished (or failed). */
+  uploadsChanged(files: FileView, now: number): string[] {
+    const changed: string[] = [];
+    for (const [path, r] of Object.entries(this.state.renditions)) {
+      if (!r.source) continue;
+      const before = r.published;
+      const candidates = candidatesOf(path, r.source).filter((c) => c.usn > r.lastUsn);
+      const complete = this.append(path, r, candidates, files, now);
+      r.endList = r.source.endList && complete;
+      this.render(path, r, files, complete);
+      if (r.published !== before) changed.push(path);
+    }
+    return changed;
+  }
+
+  private classify(r: RenditionState, candidates: Candidate[], files: FileView): 'append' | 'restart' | 'late' {
+    if (candidates.length === 0) return 'late';
+    if (r.lastUsn < 0 && r.entries.length === 0) return 'append';
+    const known = new Map(r.history.map(([usn, source, hash]) => [usn, { source, hash }]));
+    let overlap = false;
+    for (const c of candidates) {
+      const h = known.get(c.usn);
+      if (!h) continue;
+      overlap = true;
+      if (h.source !== c.source) return 'restart';
+      const now = files.complete(c.source);
+      if (now && now.hash !== h.hash) return 'restart';
+    }
+    const first = candidates[0]!.usn;
+    const last = candidates[candidates.length - 1]!.usn;
+    if (overlap) return 'append';
+    const oldest = r.history.length > 0 ? r.history[0]![0] : r.lastUsn;
+    if (last < oldest) return 'restart'; // the sequence went back below everything we remember
+    if (last <= r.lastUsn) return 'late';
+    if (first === r.lastUsn + 1) return 'append';
+    return 'restart'; // a jump forward: segments were lost or the encoder started over with new numbers
+  }
+
+  private startEpoch(r: RenditionState, firstUsn: number): void {
+    const s = this.state;
+    if (r.epoch === s.epoch) {
+      const renditions = Object.values(s.renditions);
+      s.epoch++;
+      s.restarts++;
+      s.base = {
+        msn: Math.max(-1, ...renditions.map((x) => x.lastMsn)) + 1,
+        usn: firstUsn,
+        disc: Math.max(0, ...renditions.map((x) => x.lastDisc)) + 1,
+      };
+    }
+    r.epoch = s.epoch;
+    r.epochStart = true;
+    r.history = [];
+    r.lastUsn = firstUsn - 1;
+  }
+
+  /** Appends what is ready; returns false when something was held back. */
+  private append(path: string, r: RenditionState, candidates: Candidate[], files: FileView, now: number): boolean {
+    const s = this.state;
+    for (let i = 0; i < candidates.length; i++) {
+      const c = candidates[i]!;
+      const file = files.complete(c.source);
+      const map = c.mapSource !== undefined ? files.complete(c.mapSource) : undefined;
+      let last = r.entries[r.entries.length - 1];
+      let gap = false;
+      if (file === undefined || (c.mapSource !== undefined && map === undefined)) {
+        // A segment whose upload failed, with later ones already here, becomes a gap so the rendition stays
+        // aligned with the others; one still being written, or the newest one, is waited for. A gap needs
+        // a servable URI, so it borrows the previous segment's.
+        const writing = files.writing(c.source) ?? (c.mapSource !== undefined ? files.writing(c.mapSource) : undefined);
+        const laterReady = candidates.slice(i + 1).some((d) => files.complete(d.source) !== undefined);
+        const uploaderGap = c.seg.gap && last !== undefined;
+        if (!uploaderGap && (writing !== undefined || !laterReady || last === undefined)) return false;
+        gap = true;
+      }
+      let msn = r.lastMsn + 1;
+      if (r.epochStart) {
+        const base = s.base!;
+        msn = Math.max(base.msn + (c.usn - base.usn), r.lastMsn + 1, 0);
+        this.fillGaps(r, msn, now);
+        last = r.entries[r.entries.length - 1];
+      } else if (r.epoch < s.epoch && s.base !== null && msn >= s.base.msn) {
+        // The stream moved on to a newer epoch: late uploads of the old encoder may not take its numbers.
+        break;
+      }
+      const continuesOthers = r.epochStart && r.lastMsn >= 0;
+      const discontinuity = c.seg.discontinuity || continuesOthers;
+      const disc = !r.epochStart ? r.lastDisc + (discontinuity ? 1 : 0)
+        : continuesOthers ? Math.max(s.base!.disc, r.lastDisc + 1)
+        : s.base!.disc;
+      let tags = c.seg.tags;
+      let mapFields: Pick<Entry, 'map' | 'mapName'> = {};
+      if (map !== undefined && c.seg.map !== undefined) {
+        const mapName = publishedName(c.mapSource!, map.id);
+        const line = mapUriAttribute(c.seg.map, () => relativeTo(path, mapName));
+        tags = tags.map((t) => (tagName(t) === 'EXT-X-MAP' ? line : t));
+        if (last?.map !== line && !tags.some((t) => tagName(t) === 'EXT-X-MAP')) tags = [line, ...tags];
+        mapFields = { map: line, mapName };
+      } else if (gap && last?.map !== undefined) {
+        mapFields = { map: last.map, mapName: last.mapName! };
+      }
+      if (continuesOthers && !tags.includes('#EXT-X-DISCONTINUITY')) tags = ['#EXT-X-DISCONTINUITY', ...tags];
+      if (gap && !tags.includes('#EXT-X-GAP')) tags = [...tags, '#EXT-X-GAP'];
+      const name = gap ? last!.name : publishedName(c.source, file!.id);
+      this.push(r, {
+        msn, disc, usn: c.usn, name, hash: gap ? last!.hash : file!.hash,
+        uri: relativeTo(path, name), tags, duration: c.seg.duration, discontinuity, ...mapFields, keys: c.seg.keys,
+      }, now);
+      r.epochStart = false;
+      r.lastUsn = c.usn;
+      r.history.push([c.usn, c.source, gap ? '' : file!.hash]);
+    }
+    const keep = 2 * this.limits.maxWindow;
+    if (r.history.length > keep) r.history.splice(0, r.history.length - keep);
+    return true;
+  }
+
+  /** Fills a hole in this rendition's numbering with gap entries pointing at its last real segment. */
+  private fillGaps(r: RenditionState, target: number, now: number): void {
+    const last = r.entries[r.entries.length - 1];
+    if (!last || target <= r.lastMsn + 1) return;
+    const count = Math.min(target - r.lastMsn - 1, this.windowSize(r));
+    r.lastMsn = target - 1 - count;
+    for (let i = 0; i < count; i++) {
+      this.push(r, {
+        ...last, msn: r.lastMsn + 1, usn: -1, discontinuity: false, disc: r.lastDisc,
+        tags: [`#EXTINF:${last.duration},`, '#EXT-X-GAP'],
+      }, now);
+    }
+  }
+
+  private windowSize(r: RenditionState): number {
+    return Math.min(this.limits.maxWindow, Math.max(this.limits.minWindow, r.longestUpload));
+  }
+
+  private push(r: RenditionState, entry: Entry, now: number): void {
+    r.entries.push(entry);
+    r.lastMsn = entry.msn;
+    r.lastDisc = entry.disc;
+    const excess = r.entries.length - this.windowSize(r);
+    if (excess > 0) {
+      for (const old of r.entries.splice(0, excess)) {
+        r.retired.push({ name: old.name, at: now });
+        if (old.mapName !== undefined) r.retired.push({ name: old.mapName, at: now });
+      }
+    }
+  }
+
+  private render(path: string, r: RenditionState, files: FileView, complete: boolean): void {
+    if (r.entries.length === 0) return;
+    for (const e of r.entries) r.targetDuration = Math.max(r.targetDuration, Math.round(e.duration));
+    r.hints = [];
+    const trailer: string[] = [];
+    if (complete) {
+      for (const line of r.trailer) {
+        const uri = hintUri(line);
+        if (uri === undefined) continue;
+        const source = resolveUri(path, uri);
+        const upload = files.writing(source) ?? files.complete(source);
+        if (upload === undefined) continue;
+        const name = publishedName(source, upload.id);
+        r.hints.push(name);
+        const rel = relativeTo(path, name);
+        trailer.push(tagName(line) === 'EXT-X-PREFETCH' ? `#EXT-X-PREFETCH:${rel}` : mapUriAttribute(line, () => rel));
+      }
+    }
+    const first = r.entries[0]!;
+    const pl: MediaPlaylist = {
+      type: 'media',
+      ...(r.version !== undefined ? { version: r.version } : {}),
+      targetDuration: r.targetDuration,
+      mediaSequence: first.msn,
+      discontinuitySequence: first.disc - (first.discontinuity ? 1 : 0),
+      ...(r.playlistType !== undefined ? { playlistType: r.playlistType } : {}),
+      header: r.header,
+      segments: r.entries.map((e) => ({
+        tags: e.tags, uri: e.uri, duration: e.duration, discontinuity: e.discontinuity, gap: false,
+        ...(e.map !== undefined ? { map: e.map } : {}), keys: e.keys,
+      })),
+      trailer,
+      endList: r.endList,
+    };
+    r.published = serializeMedia(pl);
+  }
+
+  /** Published names that must stay servable: windows, hints, and what left a window recently. */
+  *servable(): Generator<string> {
+    for (const r of Object.values(this.state.renditions)) {
+      for (const e of r.entries) {
+        yield e.name;
+        if (e.mapName !== undefined) yield e.mapName;
+      }
+      yield* r.hints;
+      for (const x of r.retired) yield x.name;
+    }
+  }
+
+  /** Forgets retired names older than `graceMs`. */
+  expire(now: number, graceMs: number): boolean {
+    let changed = false;
+    for (const r of Object.values(this.state.renditions)) {
+      const keep = r.retired.filter((x) => now - x.at < graceMs);
+      if (keep.length !== r.retired.length) {
+        r.retired = keep;
+        changed = true;
+      }
+    }
+    return changed;
+  }
+
+  published(path: string): string | undefined {
+    return this.state.masters[path] ?? this.state.renditions[path]?.published;
+  }
+
+  isMaster(path: string): boolean {
+    return path in this.state.masters;
+  }
+
+  targetDuration(path: string): number | undefined {
+    return this.state.renditions[path]?.targetDuration;
+  }
+
+  renditionStats(): { path: string; msn: number; disc: number; epoch: number }[] {
+    return Object.entries(this.state.renditions)
+      .filter(([, r]) => r.entries.length > 0)
+      .map(([path, r]) => ({ path, msn: r.lastMsn, disc: r.lastDisc, epoch: r.epoch }));
+  }
+}
+
+function newRendition(epoch: number): RenditionState {
+  return {
+    epoch, entries: [], retired: [], history: [], lastUsn: -1, lastMsn: -1, lastDisc: 0, epochStart: true,
+    longestUpload: 0, targetDuration: 0, header: [], trailer: [], endList: false, hints: [],
+  };
+}
+
+function candidatesOf(path: string, pl: MediaPlaylist): Candidate[] {
+  return pl.segments.map((seg, i) => {
+    const map = seg.map !== undefined ? uriAttribute(seg.map) : undefined;
+    return { seg, usn: pl.mediaSequence + i, source: resolveUri(path, seg.uri), ...(map ? { mapSource: resolveUri(path, map) } : {}) };
+  });
+}
+
+function hintUri(line: string): string | undefined {
+  const name = tagName(line);
+  if (!HINT_TAGS.has(name)) return undefined;
+  return name === 'EXT-X-PREFETCH' ? line.slice(line.indexOf(':') + 1) : uriAttribute(line);
+}
