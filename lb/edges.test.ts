@@ -1,0 +1,58 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { UsageError } from '../src/options.js';
+import { clientAddress } from './client-key.js';
+import { parseEdgeSpec, resolveEdges, sameEdges, type ControlSnapshot } from './edges.js';
+import { RateMeter } from './rate.js';
+
+test('--edge ID=URL[@WEIGHT]', () => {
+  assert.deepEqual(parseEdgeSpec('e1=http://10.0.0.5:8081'), { id: 'e1', url: 'http://10.0.0.5:8081', weight: 100 });
+  assert.deepEqual(parseEdgeSpec('e2=https://edge2.example/@50'), { id: 'e2', url: 'https://edge2.example', weight: 50 });
+  assert.deepEqual(parseEdgeSpec('e3=http://u:p@host:1/x@0'), { id: 'e3', url: 'http://u:p@host:1/x', weight: 0 });
+  for (const bad of ['e1', '=http://x', 'e 1=http://x', 'e1=ftp://x', 'e1=http://x?y=1', 'e1=http://x@9999999', 'e1=nope']) {
+    assert.throws(() => parseEdgeSpec(bad), UsageError, bad);
+  }
+});
+
+const snapshot = (s: Partial<ControlSnapshot>): ControlSnapshot => ({ weights: new Map(), registered: new Map(), drained: new Set(), ...s });
+
+test('resolveEdges: flags keep their URL, Redis weights win, drained counts as 0, live registrations join', () => {
+  const statics = [{ id: 'e1', url: 'http://a', weight: 50 }, { id: 'e2', url: 'http://b', weight: 100 }];
+  assert.deepEqual(resolveEdges(statics, undefined).map((e) => [e.id, e.weight, e.source]), [['e1', 50, 'static'], ['e2', 100, 'static']]);
+  const edges = resolveEdges(statics, snapshot({
+    weights: new Map([['e1', 70], ['e3', 20]]),
+    registered: new Map([['e1', 'http://elsewhere'], ['e3', 'http://c'], ['e4', 'http://d']]),
+    drained: new Set(['e2']),
+  }));
+  assert.deepEqual(edges.map((e) => [e.id, e.url, e.weight, e.drain, e.source]), [
+    ['e1', 'http://a', 70, false, 'static'],
+    ['e2', 'http://b', 0, true, 'static'],
+    ['e3', 'http://c', 20, false, 'redis'],
+    ['e4', 'http://d', 100, false, 'redis'],
+  ]);
+  assert.ok(sameEdges(edges, resolveEdges(statics, snapshot({
+    weights: new Map([['e1', 70], ['e3', 20]]),
+    registered: new Map([['e3', 'http://c'], ['e4', 'http://d']]),
+    drained: new Set(['e2']),
+  }))));
+  assert.ok(!sameEdges(edges, resolveEdges(statics, undefined)));
+});
+
+test('client address: the socket unless proxies are trusted, then that many hops from the right', () => {
+  assert.equal(clientAddress('::ffff:10.0.0.9', '1.1.1.1', 0), '10.0.0.9');
+  assert.equal(clientAddress('10.0.0.9', '1.1.1.1, 2.2.2.2', 1), '2.2.2.2');
+  assert.equal(clientAddress('10.0.0.9', '1.1.1.1, 2.2.2.2', 2), '1.1.1.1');
+  assert.equal(clientAddress('10.0.0.9', '2.2.2.2', 3), '2.2.2.2');
+  assert.equal(clientAddress('10.0.0.9', undefined, 1), '10.0.0.9');
+});
+
+test('redirect rate: average over the last complete seconds', () => {
+  let now = 10_000;
+  const meter = new RateMeter(5, () => now);
+  for (let i = 0; i < 10; i++) meter.add('e1');
+  assert.equal(meter.perSecond('e1'), 0, 'the current second is still counting');
+  now += 1000;
+  assert.equal(meter.perSecond('e1'), 2);
+  now += 5000;
+  assert.equal(meter.perSecond('e1'), 0);
+});
