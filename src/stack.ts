@@ -1,11 +1,333 @@
+// `cascade stack`: the whole pipeline on loopback, as child processes of this one.
+//
+//   test source --RTMP--> transcoder --PUT--> origin <-- edge-1, edge-2 <--302-- lb <-- player
+//
+// Roles run as `node dist/cli.js <role> ...` (the same binary), so a failing role is visible (its output
+// is prefixed) and killable by pid. ffmpeg (transcoder, test source) runs under the restart loop of
+// transcoder/. With `redis-server` on PATH a private Redis (free port, no persistence) is the control
+// plane and edges register themselves; otherwise the LB gets static `--edge` weights. Every child is
+// stopped on Ctrl-C/SIGTERM, and dies with this process even if it is killed (parent-death signal).
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Command } from './command.js';
+import { formatHelp, parseOptions, UsageError, type OptionsSpec } from './options.js';
+import {
+  commandExists, parseLadder, spawnChild, startTestSource, startTranscoder,
+  type Rendition, type SpawnedChild, type Supervisor,
+} from '../transcoder/index.js';
 
-// Placeholder until `cascade stack` lands.
+export const STACK_OPTIONS = {
+  port: { type: 'int', default: 8080, min: 1, max: 65535, help: 'load balancer port (the player is on it)' },
+  host: { type: 'string', default: '127.0.0.1', help: 'address every role listens on' },
+  'origin-port': { type: 'int', default: 8090, min: 1, max: 65535, help: 'origin port' },
+  'edge-ports': { type: 'string', default: '8081,8082', help: 'edge ports, one edge per port' },
+  'rtmp-port': { type: 'int', default: 1935, min: 1, max: 65535, help: 'RTMP ingest port of the transcoder' },
+  stream: { type: 'string', default: 'demo', help: 'stream the test source publishes' },
+  'upload-token': { type: 'string', help: 'origin upload token (default: a random one per run)' },
+  'data-dir': { type: 'string', help: "origin's data directory (default: in memory)" },
+  redis: { type: 'url', help: 'use this Redis instead of starting a private one' },
+  'private-redis': { type: 'bool', default: true, help: 'start a private redis-server when it is on PATH (--no-private-redis: static weights)' },
+  ladder: { type: 'string', default: '720p,480p,360p', help: 'transcoder renditions (presets or name=WxH@kbps)' },
+  fps: { type: 'int', default: 30, min: 1, max: 60, help: 'frame rate of the test source and the ladder' },
+  'source-size': { type: 'string', default: '1280x720', help: 'test source picture size' },
+  preset: { type: 'string', default: 'veryfast', choices: ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium'], help: 'x264 preset of source and transcoder' },
+  'segment-type': { type: 'string', default: 'ts', choices: ['ts', 'fmp4'], help: 'HLS segment type' },
+  'log-level': { type: 'string', default: 'warn', choices: ['debug', 'info', 'warn', 'error', 'silent'], help: "roles' log level" },
+} as const satisfies OptionsSpec;
+
+export interface StackOptions {
+  port: number;
+  host: string;
+  originPort: number;
+  edgePorts: number[];
+  rtmpPort: number;
+  stream: string;
+  uploadToken: string;
+  dataDir?: string | undefined;
+  /** External Redis URL; undefined = private one when available (see privateRedis). */
+  redis?: string | undefined;
+  privateRedis: boolean;
+  ladder: Rendition[];
+  fps: number;
+  sourceSize: string;
+  preset: string;
+  segmentType: 'ts' | 'fmp4';
+  logLevel: string;
+  /** dist/cli.js to run roles with (found next to this file by default). */
+  cli?: string;
+  /** Where prefixed output goes (stderr by default). */
+  write?: (line: string) => void;
+}
+
+/** A role process as the stack runs it: also what the compose file must agree with (see test/stack-compose). */
+export interface PlannedRole {
+  name: string;
+  role: 'origin' | 'edge' | 'lb';
+  port: number;
+  args: string[];
+}
+
+export function edgeId(i: number): string {
+  return `edge-${i + 1}`;
+}
+
+/** The role command lines for a configuration (`redisUrl` undefined = static weights). */
+export function planRoles(o: StackOptions, redisUrl: string | undefined): PlannedRole[] {
+  const url = (port: number) => `http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`;
+  const common = (port: number) => ['--port', String(port), '--host', o.host, '--log-level', o.logLevel];
+  const redis = redisUrl ? ['--redis', redisUrl] : [];
+  const roles: PlannedRole[] = [{
+    name: 'origin', role: 'origin', port: o.originPort,
+    args: ['origin', ...common(o.originPort), '--upload-token', o.uploadToken, ...(o.dataDir ? ['--data-dir', o.dataDir] : [])],
+  }];
+  o.edgePorts.forEach((port, i) => roles.push({
+    name: edgeId(i), role: 'edge', port,
+    args: ['edge', ...common(port), '--origin', url(o.originPort), '--id', edgeId(i), '--public-url', url(port), '--lb', url(o.port), ...redis],
+  }));
+  roles.push({
+    name: 'lb', role: 'lb', port: o.port,
+    args: ['lb', ...common(o.port), ...redis, ...(redisUrl ? [] : o.edgePorts.flatMap((port, i) => ['--edge', `${edgeId(i)}=${url(port)}`]))],
+  });
+  return roles;
+}
+
+export interface RunningChild {
+  name: string;
+  pid: number;
+  child: SpawnedChild;
+  /** Set when the process exited. */
+  exit?: { code: number | null; signal: NodeJS.Signals | null };
+}
+
+export interface Stack {
+  urls: { lb: string; origin: string; edges: string[]; player: string; master: string; ingest: string; redis?: string };
+  roles: Map<string, RunningChild>;
+  redis?: RunningChild;
+  transcoder: Supervisor;
+  source: Supervisor;
+  /** Stops every child (roles gracefully, then ffmpeg and redis); idempotent. */
+  stop(): Promise<void>;
+}
+
+export class StackError extends Error {
+  override name = 'StackError';
+}
+
+function portFree(host: string, port: number): Promise<boolean> {
+  return new Promise((resolvePort) => {
+    const srv = createServer();
+    srv.once('error', () => resolvePort(false));
+    srv.listen({ port, host, exclusive: true }, () => srv.close(() => resolvePort(true)));
+  });
+}
+
+async function freePort(host: string): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.once('error', rej);
+    srv.listen(0, host, () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => res(port));
+    });
+  });
+}
+
+function findCli(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  // Built: dist/src/stack.js -> dist/cli.js. From sources (tsx): src/stack.ts -> dist/cli.js.
+  for (const candidate of [resolve(here, '../cli.js'), resolve(here, '../dist/cli.js')]) {
+    if (existsSync(candidate) && !candidate.endsWith(join('src', 'cli.js'))) return candidate;
+  }
+  throw new StackError('dist/cli.js not found: run npm run build first');
+}
+
+async function healthy(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) });
+    await res.arrayBuffer();
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
+/** Starts the whole pipeline; throws StackError (after stopping what it started) when something cannot start. */
+export async function startStack(o: StackOptions): Promise<Stack> {
+  const write = o.write ?? ((line: string) => process.stderr.write(line + '\n'));
+  const say = (name: string, line: string) => write(`[${name}] ${line}`);
+
+  if (!commandExists('ffmpeg')) throw new StackError('ffmpeg not found on PATH (install it: apt-get install ffmpeg)');
+  const ports: [string, number][] = [['lb (--port)', o.port], ['origin (--origin-port)', o.originPort],
+    ...o.edgePorts.map((p, i): [string, number] => [`${edgeId(i)} (--edge-ports)`, p]), ['RTMP ingest (--rtmp-port)', o.rtmpPort]];
+  const seen = new Set<number>();
+  for (const [what, port] of ports) {
+    if (seen.has(port)) throw new StackError(`port ${port} is given twice (${what})`);
+    seen.add(port);
+    if (!(await portFree(o.host, port))) throw new StackError(`port ${port} for ${what} is already in use on ${o.host}`);
+  }
+  const cli = o.cli ?? findCli();
+
+  const roles = new Map<string, RunningChild>();
+  let redisChild: RunningChild | undefined;
+  let transcoder: Supervisor | undefined;
+  let source: Supervisor | undefined;
+  let stopping = false;
+  let stopped: Promise<void> | undefined;
+  const stop = () => {
+    stopped ??= (async () => {
+      stopping = true;
+      await Promise.all([source?.stop(), transcoder?.stop()]);
+      await Promise.all([...roles.values()].map((r) => r.child.stop(10_000)));
+      await redisChild?.child.stop(3000);
+    })();
+    return stopped;
+  };
+
+  const watch = (r: RunningChild) => {
+    void r.child.exited.then((exit) => {
+      r.exit = exit;
+      if (!stopping) say('stack', `${r.name} (pid ${r.pid}) exited ${exit.signal ? `on ${exit.signal}` : `with code ${exit.code}`}; the rest keeps running`);
+    });
+  };
+
+  try {
+    let redisUrl = o.redis;
+    if (!redisUrl && o.privateRedis && commandExists('redis-server', '--version')) {
+      const port = await freePort(o.host);
+      let ready: () => void = () => {};
+      const isReady = new Promise<void>((r) => { ready = r; });
+      const child = spawnChild('redis-server', ['--port', String(port), '--bind', o.host, '--save', '', '--appendonly', 'no', '--protected-mode', 'no'], {
+        deathSignal: 'KILL',
+        onStdout: (l) => {
+          if (l.includes('Ready to accept connections')) ready();
+          if (/ # /.test(l)) say('redis', l);
+        },
+        onStderr: (l) => say('redis', l),
+      });
+      redisChild = { name: 'redis', pid: child.pid, child };
+      const exited = child.exited.then(() => { throw new StackError('redis-server exited during startup'); });
+      await Promise.race([isReady, exited, new Promise((_, rej) => setTimeout(() => rej(new StackError('redis-server did not get ready in 10 s')), 10_000))]);
+      watch(redisChild);
+      redisUrl = `redis://${o.host}:${port}`;
+    }
+
+    const plan = planRoles(o, redisUrl);
+    for (const p of plan) {
+      const child = spawnChild(process.execPath, [cli, ...p.args], {
+        deathSignal: 'TERM',
+        onStdout: (l) => say(p.name, l),
+        onStderr: (l) => say(p.name, l),
+      });
+      const r: RunningChild = { name: p.name, pid: child.pid, child };
+      roles.set(p.name, r);
+      watch(r);
+    }
+    // Every role answers /healthz before the media starts flowing.
+    const deadline = Date.now() + 20_000;
+    for (const p of plan) {
+      const r = roles.get(p.name)!;
+      const url = `http://${o.host}:${p.port}`;
+      while (!(await healthy(url))) {
+        if (r.exit) throw new StackError(`${p.name} exited during startup (${r.exit.signal ?? `code ${r.exit.code}`}): ${process.execPath} ${cli} ${p.args.join(' ')}`);
+        if (Date.now() > deadline) throw new StackError(`${p.name} did not answer ${url}/healthz within 20 s`);
+        await new Promise((res) => setTimeout(res, 100));
+      }
+    }
+
+    const originUrl = `http://${o.host}:${o.originPort}`;
+    transcoder = startTranscoder({
+      origin: originUrl, stream: o.stream, uploadToken: o.uploadToken, input: 'rtmp', listenHost: o.host, rtmpPort: o.rtmpPort,
+      ladder: o.ladder, fps: o.fps, preset: o.preset, segmentType: o.segmentType,
+      onLog: (l) => say('transcoder', l),
+    });
+    source = startTestSource({
+      to: `rtmp://${o.host}:${o.rtmpPort}/live/${o.stream}`, size: o.sourceSize, fps: o.fps, preset: o.preset,
+      videoKbps: Math.max(300, Math.round(o.ladder[0]!.videoKbps * 1.5)), label: o.stream,
+      onLog: (l) => say('source', l), maxBackoffMs: 2000,
+    });
+
+    const lbUrl = `http://${o.host}:${o.port}`;
+    return {
+      urls: {
+        lb: lbUrl, origin: originUrl, edges: o.edgePorts.map((p) => `http://${o.host}:${p}`),
+        player: `${lbUrl}/play/${o.stream}`, master: `${lbUrl}/hls/${o.stream}/index.m3u8`,
+        ingest: `rtmp://${o.host}:${o.rtmpPort}/live/${o.stream}`, ...(redisUrl ? { redis: redisUrl } : {}),
+      },
+      roles,
+      ...(redisChild ? { redis: redisChild } : {}),
+      transcoder,
+      source,
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** Converts parsed CLI options; throws UsageError on bad values. */
+export function stackOptionsFrom(argv: string[], env: NodeJS.ProcessEnv = process.env): StackOptions | undefined {
+  const { options: o, help } = parseOptions(STACK_OPTIONS, argv, env);
+  if (help) {
+    process.stdout.write(formatHelp('cascade stack [options]', 'Runs origin, two edges, the LB, a private Redis (when redis-server is installed), the transcoder and an ffmpeg test source publishing stream demo, all on loopback. Ctrl-C stops everything.', STACK_OPTIONS));
+    return undefined;
+  }
+  const edgePorts = o['edge-ports'].split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  if (edgePorts.length === 0 || edgePorts.some((p) => !Number.isInteger(p) || p < 1 || p > 65535)) {
+    throw new UsageError(`--edge-ports: not a comma-separated list of ports: '${o['edge-ports']}'`);
+  }
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(o.stream)) throw new UsageError(`--stream: must match [A-Za-z0-9_-]{1,64} (got '${o.stream}')`);
+  if (!/^\d{2,5}x\d{2,5}$/.test(o['source-size'])) throw new UsageError(`--source-size: not WIDTHxHEIGHT: '${o['source-size']}'`);
+  let ladder: Rendition[];
+  try { ladder = parseLadder(o.ladder); } catch (e) { throw new UsageError(`--ladder: ${(e as Error).message}`); }
+  return {
+    port: o.port, host: o.host, originPort: o['origin-port'], edgePorts, rtmpPort: o['rtmp-port'], stream: o.stream,
+    uploadToken: o['upload-token'] ?? randomBytes(12).toString('hex'), dataDir: o['data-dir'], redis: o.redis,
+    privateRedis: o['private-redis'], ladder, fps: o.fps, sourceSize: o['source-size'], preset: o.preset,
+    segmentType: o['segment-type'] as 'ts' | 'fmp4', logLevel: o['log-level'],
+  };
+}
+
 export const stackCommand: Command = {
   name: 'stack',
-  summary: 'not implemented yet',
-  async run() {
-    process.stderr.write('cascade stack: not implemented yet\n');
-    return 1;
+  summary: 'run everything locally: origin, two edges, LB, Redis, transcoder and a test source (stream demo)',
+  async run(argv) {
+    const options = stackOptionsFrom(argv);
+    if (!options) return 0;
+    let stack: Stack;
+    try {
+      stack = await startStack(options);
+    } catch (err) {
+      if (err instanceof StackError) {
+        process.stderr.write(`cascade stack: ${err.message}\n`);
+        return 1;
+      }
+      throw err;
+    }
+    const u = stack.urls;
+    const pid = (name: string) => stack.roles.get(name)?.pid;
+    const rows: [string, string][] = [
+      ['origin', `${u.origin}  (pid ${pid('origin')}; uploads need the token)`],
+      ...u.edges.map((e, i): [string, string] => [edgeId(i), `${e}  (pid ${pid(edgeId(i))})`]),
+      ['lb', `${u.lb}  (pid ${pid('lb')})`],
+      ['redis', u.redis ? `${u.redis}  (${stack.redis ? `private, pid ${stack.redis.pid}, no persistence` : 'external'})` : 'none: static edge weights (install redis-server for the control plane)'],
+      ['ingest', `${u.ingest}  (RTMP; the test source pushes ${options.sourceSize}@${options.fps} here)`],
+      ['ladder', options.ladder.map((r) => `${r.name} ${r.width}x${r.height} ${r.videoKbps}k`).join(', ')],
+      ['master', u.master],
+      ['player', u.player],
+    ];
+    process.stdout.write(['', 'cascade stack is running:', ...rows.map(([k, v]) => `  ${k.padEnd(8)} ${v}`), '',
+      `Open ${u.player} in a browser. Ctrl-C stops everything.`, ''].join('\n'));
+    return new Promise<number>((resolveExit) => {
+      const onSignal = (signal: string) => {
+        process.stderr.write(`[stack] ${signal}: stopping every child\n`);
+        void stack.stop().then(() => resolveExit(0));
+      };
+      process.once('SIGTERM', () => onSignal('SIGTERM'));
+      process.once('SIGINT', () => onSignal('SIGINT'));
+    });
   },
 };
