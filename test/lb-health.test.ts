@@ -1,0 +1,58 @@
+// Active health checks with the default timing (1 s, two failures out, two successes back): a killed
+// edge stops receiving redirects within 3 s, its clients go to their next choice and come back.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { clientKeys } from '../lb/selector-eval.js';
+import { Selector } from '../lb/selector.js';
+import { apiEdges, ask, edgeOf, pollUntil, startFakeEdge, startLb, type FakeEdge, type RunningLb } from './lb-helpers.js';
+
+let edges: FakeEdge[];
+let statics: { id: string; url: string; weight: number }[];
+let lb: RunningLb;
+
+before(async () => {
+  edges = [await startFakeEdge('e1'), await startFakeEdge('e2'), await startFakeEdge('e3')];
+  statics = edges.map((e) => ({ id: e.id, url: e.url, weight: 100 }));
+  lb = await startLb({ edges: statics, trustProxyHops: 1 });
+  await pollUntil(async () => ((await apiEdges(lb.url)).every((e) => e.health === 'up') ? true : undefined), 5000, 'all edges checked');
+});
+after(async () => {
+  await lb?.close();
+  await Promise.all(edges.map((e) => e.stop()));
+});
+
+const keys = clientKeys(300);
+const where = async () => Promise.all(keys.map(async (k) => edgeOf((await ask(`${lb.url}/hls/demo/index.m3u8`, { 'X-Forwarded-For': k })).location, statics)));
+
+test('a killed edge is out within 3 s; its clients move to their next choice and return after restart', async () => {
+  const selector = new Selector(statics);
+  const before = await where();
+  assert.deepEqual(before, keys.map((k) => selector.pick(k)?.id));
+  const victims = keys.filter((_, i) => before[i] === 'e2');
+  assert.ok(victims.length > 50);
+
+  await edges[1]!.stop();
+  const killedAt = Date.now();
+  await pollUntil(async () => ((await where()).includes('e2') ? undefined : true), 3000, 'no redirects to the killed edge');
+  const outAfter = Date.now() - killedAt;
+  assert.ok(outAfter <= 3000, `${outAfter} ms`);
+
+  const during = await where();
+  keys.forEach((k, i) => {
+    const expected = before[i] === 'e2' ? selector.pick(k, (e) => e.id !== 'e2')?.id : before[i];
+    assert.equal(during[i], expected, `${k}: only the dead edge's clients move, each to its next choice`);
+  });
+  assert.equal((await apiEdges(lb.url)).find((e) => e.id === 'e2')?.healthy, false);
+
+  await edges[1]!.start();
+  await pollUntil(async () => ((await apiEdges(lb.url)).find((e) => e.id === 'e2')?.healthy ? true : undefined), 5000, 'e2 healthy again');
+  assert.deepEqual(await where(), before, 'every client is back on its first choice');
+});
+
+test('all edges down: 503 with Retry-After', async () => {
+  await Promise.all(edges.map((e) => e.stop()));
+  await pollUntil(async () => ((await ask(`${lb.url}/hls/demo/index.m3u8`)).status === 503 ? true : undefined), 3000, '503');
+  const r = await ask(`${lb.url}/hls/demo/index.m3u8`);
+  assert.ok(r.headers['retry-after']);
+  await Promise.all(edges.map((e) => e.start()));
+});
