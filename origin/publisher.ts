@@ -75,6 +75,8 @@ interface RenditionState {
   lastDisc: number;
   /** The next appended entry starts this rendition's part of the current epoch. */
   epochStart: boolean;
+  /** Segments of this epoch bind only uploads from this id on: an older upload under a reused name is the previous run's. */
+  epochMinUpload: number;
   longestUpload: number;
   targetDuration: number;
   version?: number;
@@ -188,7 +190,7 @@ export class Publisher {
     }
     const verdict = this.classify(r, candidates, files);
     if (verdict === 'late') return 'unchanged';
-    if (verdict === 'restart') this.startEpoch(r, candidates[0]!.usn);
+    if (verdict === 'restart') this.startEpoch(r, candidates[0]!.usn, files.complete(candidates[0]!.source)?.id ?? 0);
     r.source = pl;
     r.longestUpload = Math.max(r.longestUpload, pl.segments.length);
     r.header = pl.header;
@@ -243,7 +245,7 @@ export class Publisher {
     return 'restart'; // a jump forward: segments were lost or the encoder started over with new numbers
   }
 
-  private startEpoch(r: RenditionState, firstUsn: number): void {
+  private startEpoch(r: RenditionState, firstUsn: number, minUpload: number): void {
     const s = this.state;
     if (r.epoch === s.epoch) {
       const renditions = Object.values(s.renditions);
@@ -257,6 +259,7 @@ export class Publisher {
     }
     r.epoch = s.epoch;
     r.epochStart = true;
+    r.epochMinUpload = minUpload;
     r.history = [];
     r.lastUsn = firstUsn - 1;
   }
@@ -266,7 +269,8 @@ export class Publisher {
     const s = this.state;
     for (let i = 0; i < candidates.length; i++) {
       const c = candidates[i]!;
-      const file = files.complete(c.source);
+      const current = files.complete(c.source);
+      const file = current !== undefined && current.id >= r.epochMinUpload ? current : undefined;
       const map = c.mapSource !== undefined ? files.complete(c.mapSource) : undefined;
       let last = r.entries[r.entries.length - 1];
       let gap = false;
@@ -436,7 +440,7 @@ export class Publisher {
 
 function newRendition(epoch: number): RenditionState {
   return {
-    epoch, entries: [], retired: [], history: [], lastUsn: -1, lastMsn: -1, lastDisc: 0, epochStart: true,
+    epoch, entries: [], retired: [], history: [], lastUsn: -1, lastMsn: -1, lastDisc: 0, epochStart: true, epochMinUpload: 0,
     longestUpload: 0, targetDuration: 0, header: [], trailer: [], endList: false, hints: [],
   };
 }
