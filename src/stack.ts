@@ -35,6 +35,7 @@ export const STACK_OPTIONS = {
   'source-size': { type: 'string', default: '1280x720', help: 'test source picture size' },
   preset: { type: 'string', default: 'veryfast', choices: ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium'], help: 'x264 preset of source and transcoder' },
   'segment-type': { type: 'string', default: 'ts', choices: ['ts', 'fmp4'], help: 'HLS segment type' },
+  ffmpeg: { type: 'string', default: 'ffmpeg', help: 'ffmpeg executable' },
   'log-level': { type: 'string', default: 'warn', choices: ['debug', 'info', 'warn', 'error', 'silent'], help: "roles' log level" },
 } as const satisfies OptionsSpec;
 
@@ -56,6 +57,7 @@ export interface StackOptions {
   preset: string;
   segmentType: 'ts' | 'fmp4';
   logLevel: string;
+  ffmpeg?: string;
   /** dist/cli.js to run roles with (found next to this file by default). */
   cli?: string;
   /** Where prefixed output goes (stderr by default). */
@@ -159,7 +161,8 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   const write = o.write ?? ((line: string) => process.stderr.write(line + '\n'));
   const say = (name: string, line: string) => write(`[${name}] ${line}`);
 
-  if (!commandExists('ffmpeg')) throw new StackError('ffmpeg not found on PATH (install it: apt-get install ffmpeg)');
+  const ffmpeg = o.ffmpeg ?? 'ffmpeg';
+  if (!commandExists(ffmpeg)) throw new StackError(`ffmpeg not found ('${ffmpeg}'): install it (apt-get install ffmpeg) or give --ffmpeg PATH`);
   const ports: [string, number][] = [['lb (--port)', o.port], ['origin (--origin-port)', o.originPort],
     ...o.edgePorts.map((p, i): [string, number] => [`${edgeId(i)} (--edge-ports)`, p]), ['RTMP ingest (--rtmp-port)', o.rtmpPort]];
   const seen = new Set<number>();
@@ -198,12 +201,14 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     if (!redisUrl && o.privateRedis && commandExists('redis-server', '--version')) {
       const port = await freePort(o.host);
       let ready: () => void = () => {};
+      let up = false;
       const isReady = new Promise<void>((r) => { ready = r; });
       const child = spawnChild('redis-server', ['--port', String(port), '--bind', o.host, '--save', '', '--appendonly', 'no', '--protected-mode', 'no'], {
         deathSignal: 'KILL',
         onStdout: (l) => {
-          if (l.includes('Ready to accept connections')) ready();
-          if (/ # /.test(l)) say('redis', l);
+          if (l.includes('Ready to accept connections')) { up = true; ready(); }
+          // Startup chatter is noise; warnings once it runs are not.
+          else if (up && / # /.test(l)) say('redis', l);
         },
         onStderr: (l) => say('redis', l),
       });
@@ -240,12 +245,12 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     const originUrl = `http://${o.host}:${o.originPort}`;
     transcoder = startTranscoder({
       origin: originUrl, stream: o.stream, uploadToken: o.uploadToken, input: 'rtmp', listenHost: o.host, rtmpPort: o.rtmpPort,
-      ladder: o.ladder, fps: o.fps, preset: o.preset, segmentType: o.segmentType,
+      ladder: o.ladder, fps: o.fps, preset: o.preset, segmentType: o.segmentType, ffmpeg,
       onLog: (l) => say('transcoder', l),
     });
     source = startTestSource({
       to: `rtmp://${o.host}:${o.rtmpPort}/live/${o.stream}`, size: o.sourceSize, fps: o.fps, preset: o.preset,
-      videoKbps: Math.max(300, Math.round(o.ladder[0]!.videoKbps * 1.5)), label: o.stream,
+      videoKbps: Math.max(300, Math.round(o.ladder[0]!.videoKbps * 1.5)), label: o.stream, ffmpeg,
       onLog: (l) => say('source', l), maxBackoffMs: 2000,
     });
 
@@ -287,7 +292,7 @@ export function stackOptionsFrom(argv: string[], env: NodeJS.ProcessEnv = proces
     port: o.port, host: o.host, originPort: o['origin-port'], edgePorts, rtmpPort: o['rtmp-port'], stream: o.stream,
     uploadToken: o['upload-token'] ?? randomBytes(12).toString('hex'), dataDir: o['data-dir'], redis: o.redis,
     privateRedis: o['private-redis'], ladder, fps: o.fps, sourceSize: o['source-size'], preset: o.preset,
-    segmentType: o['segment-type'] as 'ts' | 'fmp4', logLevel: o['log-level'],
+    segmentType: o['segment-type'] as 'ts' | 'fmp4', logLevel: o['log-level'], ffmpeg: o.ffmpeg,
   };
 }
 
