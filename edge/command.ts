@@ -1,11 +1,77 @@
-import type { Command } from '../src/command.js';
+// `cascade edge`: parses options and runs the edge role; everything else lives in createEdge.
+import { LISTEN_OPTIONS, REDIS_OPTIONS, loggerFor, parseCommand, type Command } from '../src/command.js';
+import { UsageError, type OptionsSpec } from '../src/options.js';
+import { runRole } from '../src/role.js';
+import { createEdge, defaultEdgeId } from './index.js';
 
-// Placeholder until the edge role lands.
+const EDGE_OPTIONS = {
+  port: { type: 'int', default: 8081, min: 0, max: 65535, help: 'port to listen on' },
+  origin: { type: 'string', repeat: true, help: 'origin base URL(s) in order of preference, comma-separated or repeated (required)' },
+  'cache-size': { type: 'bytes', default: '512m', min: 1024 * 1024, help: 'cache budget in bytes (512m, 2g, ...)' },
+  'max-object-size': { type: 'bytes', default: '64m', min: 1, help: 'larger responses are streamed through, not cached' },
+  id: { type: 'string', help: 'edge id for X-Served-By and Redis (default <hostname>-<port>)' },
+  'public-url': { type: 'url', help: 'URL players reach this edge at; with --redis it is registered in cascade:edges' },
+  lb: { type: 'url', help: 'load balancer URL that draining playlist requests are redirected to' },
+  'upstream-timeout': { type: 'duration', default: '10s', min: 1, help: 'per-origin headers timeout and body idle timeout' },
+  'origin-retry': { type: 'duration', default: '5s', min: 0, help: 'how long a failing origin is skipped before being probed again' },
+  'segment-ttl': { type: 'duration', default: '10m', min: 0, help: 'freshness of segments without Cache-Control' },
+  'master-playlist-ttl': { type: 'duration', default: '2s', min: 0, help: 'freshness of master playlists without Cache-Control' },
+  'not-found-ttl': { type: 'duration', default: '1s', min: 0, help: 'freshness of 404/410 without Cache-Control' },
+  'segment-stale': { type: 'duration', default: '1h', min: 0, help: 'how long an expired segment may be served while every origin fails' },
+  'playlist-stale': { type: 'duration', help: 'same for playlists (default one target duration)' },
+  'cache-key-params': { type: 'string', default: '_HLS_msn,_HLS_part,_HLS_skip', help: 'query parameters kept in the cache key and sent upstream; others are dropped' },
+  'shutdown-grace': { type: 'duration', default: '10s', min: 0, help: 'how long in-flight requests may finish on SIGTERM' },
+  ...LISTEN_OPTIONS,
+  ...REDIS_OPTIONS,
+} as const satisfies OptionsSpec;
+
+function parseOrigins(values: string[]): string[] {
+  const origins = values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+  if (origins.length === 0) throw new UsageError('--origin is required (e.g. --origin http://127.0.0.1:8090)');
+  return origins.map((raw) => {
+    let url: URL;
+    try { url = new URL(raw); } catch { throw new UsageError(`--origin: not a URL: '${raw}'`); }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--origin: must be http(s): '${raw}'`);
+    if (url.pathname !== '/' || url.search !== '') throw new UsageError(`--origin: give the origin's base URL without a path: '${raw}'`);
+    return url.origin;
+  });
+}
+
 export const edgeCommand: Command = {
   name: 'edge',
-  summary: 'not implemented yet',
-  async run() {
-    process.stderr.write('cascade edge: not implemented yet\n');
-    return 1;
+  summary: 'caching relay in front of the origins (coalesces misses, streams to every waiter)',
+  async run(argv) {
+    const parsed = parseCommand(EDGE_OPTIONS, argv, {
+      usage: 'cascade edge --origin URL[,URL...] [--port 8081] [--cache-size 512m] [--id NAME] [--public-url URL] [--lb URL] [options]',
+      description: 'Serves /hls/<stream>/<path> from its cache, filled from the first healthy origin.',
+    });
+    if (!parsed) return 0;
+    const o = parsed.options;
+    if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument '${parsed.positionals[0]}'`);
+    const origins = parseOrigins(o.origin);
+    const id = o.id ?? defaultEdgeId(o.port);
+    const log = loggerFor(o['log-level'], { role: 'edge', edge: id });
+    const edge = createEdge({
+      id,
+      origins,
+      cacheSize: o['cache-size'],
+      maxObjectSize: o['max-object-size'],
+      upstreamTimeoutMs: o['upstream-timeout'],
+      originRetryMs: o['origin-retry'],
+      keyParams: o['cache-key-params'].split(',').map((p) => p.trim()).filter(Boolean),
+      freshness: {
+        segmentTtlMs: o['segment-ttl'],
+        masterPlaylistTtlMs: o['master-playlist-ttl'],
+        notFoundTtlMs: o['not-found-ttl'],
+        segmentStaleMs: o['segment-stale'],
+        ...(o['playlist-stale'] !== undefined ? { playlistStaleMs: o['playlist-stale'] } : {}),
+      },
+      ...(o.lb ? { lbUrl: o.lb } : {}),
+      ...(o['public-url'] ? { publicUrl: o['public-url'] } : {}),
+      ...(o.redis ? { redis: { url: o.redis, prefix: o['redis-prefix'] } } : {}),
+      log,
+    });
+    if (o['public-url'] && !o.redis) log.info('not_registering', { reason: '--public-url without --redis' });
+    await runRole(edge, { port: o.port, host: o.host, log, name: 'edge', graceMs: o['shutdown-grace'] });
   },
 };

@@ -13,10 +13,17 @@ export interface BaseAppOptions {
   allowMethods?: string[];
   /** false while the process cannot serve (e.g. shutting down). */
   healthy?: () => boolean;
+  /**
+   * Registers routes ahead of the shared middleware. For handlers that write to Node's response
+   * themselves and return RESPONSE_ALREADY_SENT: a middleware that touches `c.res` after them makes
+   * @hono/node-server write headers a second time. Such handlers set their own CORS headers.
+   */
+  early?: (app: Hono) => void;
 }
 
 export function createBaseApp(options: BaseAppOptions): Hono {
   const app = new Hono();
+  options.early?.(app);
   const corsMiddleware = cors({
     origin: '*',
     allowMethods: options.allowMethods ?? ['GET', 'HEAD', 'OPTIONS'],

@@ -1,0 +1,58 @@
+// Stored responses, bounded by bytes with LRU eviction. Freshness is ours (millisecond clocks, stale
+// bounds), so lru-cache only does what it is best at: size accounting and recency.
+import { LRUCache } from 'lru-cache';
+import type { SharedBody } from './shared-body.js';
+
+export interface CachedObject {
+  status: number;
+  /** Lower-case response headers passed on to clients (hop-by-hop and length headers removed). */
+  headers: Record<string, string>;
+  body: SharedBody;
+  /** Our clock when the upstream headers arrived: the base for `Age`. */
+  receivedAt: number;
+  /** Upstream `Age` (seconds) at that moment. */
+  upstreamAge: number;
+  /** Fresh while now < freshUntil; may stand in for failing origins while now < staleUntil. */
+  freshUntil: number;
+  staleUntil: number;
+}
+
+/** Headers, key and bookkeeping: counted so that many tiny 404s cannot exceed the budget unnoticed. */
+const ENTRY_OVERHEAD_BYTES = 512;
+
+export class CacheStore {
+  private readonly lru: LRUCache<string, CachedObject>;
+
+  constructor(maxBytes: number) {
+    this.lru = new LRUCache<string, CachedObject>({
+      maxSize: maxBytes,
+      sizeCalculation: (obj, key) => obj.body.length + key.length + ENTRY_OVERHEAD_BYTES,
+    });
+  }
+
+  /** The entry if it can still be used at all (fresh or within its stale bound). */
+  get(key: string, now: number): CachedObject | undefined {
+    const obj = this.lru.get(key);
+    if (obj && now >= obj.staleUntil) {
+      this.lru.delete(key);
+      return undefined;
+    }
+    return obj;
+  }
+
+  set(key: string, obj: CachedObject): void {
+    this.lru.set(key, obj);
+  }
+
+  get bytes(): number {
+    return this.lru.calculatedSize;
+  }
+
+  get entries(): number {
+    return this.lru.size;
+  }
+
+  get maxBytes(): number {
+    return this.lru.maxSize;
+  }
+}

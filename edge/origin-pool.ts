@@ -1,0 +1,110 @@
+// The origins, in order of preference, over undici keep-alive pools. A connect error, a timeout or a
+// 5xx moves on to the next origin and benches the failing one for `retryMs`; when that passes, the next
+// request probes it again. Benched origins are still tried last rather than failing outright.
+import { Pool, errors as undiciErrors } from 'undici';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
+
+export interface UpstreamResponse {
+  origin: string;
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Readable;
+}
+
+export class UpstreamError extends Error {
+  override name = 'UpstreamError';
+  constructor(message: string, readonly timedOut: boolean) {
+    super(message);
+  }
+}
+
+export interface OriginPoolOptions {
+  /** Headers timeout and body idle timeout per origin (ms). */
+  timeoutMs: number;
+  /** How long a failing origin is skipped (ms). */
+  retryMs: number;
+  /** Concurrent connections per origin. */
+  connections?: number;
+  userAgent: string;
+  now: () => number;
+  /** Reports every upstream attempt (status, or 'error'/'timeout'), for metrics and logs. */
+  onAttempt?: (origin: string, result: string, seconds: number, err?: unknown) => void;
+}
+
+interface Origin {
+  url: string;
+  pool: Pool;
+  benchedUntil: number;
+}
+
+export class OriginPool {
+  private readonly origins: Origin[];
+
+  constructor(urls: readonly string[], private readonly options: OriginPoolOptions) {
+    if (urls.length === 0) throw new Error('at least one origin is required');
+    this.origins = urls.map((url) => ({
+      url,
+      benchedUntil: 0,
+      pool: new Pool(url, {
+        connections: options.connections ?? 128,
+        keepAliveTimeout: 30_000,
+        headersTimeout: options.timeoutMs,
+        bodyTimeout: options.timeoutMs,
+        connect: { timeout: Math.min(options.timeoutMs, 5_000) },
+      }),
+    }));
+  }
+
+  /** Origins in the order to try them now: healthy ones as configured, then benched ones, soonest back first. */
+  candidates(): string[] {
+    return this.order().map((o) => o.url);
+  }
+
+  private order(): Origin[] {
+    const now = this.options.now();
+    const healthy = this.origins.filter((o) => o.benchedUntil <= now);
+    if (healthy.length === this.origins.length) return healthy;
+    const benched = this.origins.filter((o) => o.benchedUntil > now).sort((a, b) => a.benchedUntil - b.benchedUntil);
+    return [...healthy, ...benched];
+  }
+
+  /**
+   * GETs `path` from the first origin that answers below 500. When every origin fails, returns the last
+   * 5xx response if there was one, else throws UpstreamError.
+   */
+  async fetch(path: string): Promise<UpstreamResponse> {
+    const order = this.order();
+    let lastError: unknown;
+    for (let i = 0; i < order.length; i++) {
+      const origin = order[i]!;
+      const started = performance.now();
+      try {
+        const res = await origin.pool.request({
+          path,
+          method: 'GET',
+          headers: { 'user-agent': this.options.userAgent, 'accept-encoding': 'identity' },
+        });
+        this.options.onAttempt?.(origin.url, String(res.statusCode), (performance.now() - started) / 1000);
+        if (res.statusCode < 500) {
+          origin.benchedUntil = 0;
+          return { origin: origin.url, status: res.statusCode, headers: res.headers, body: res.body };
+        }
+        origin.benchedUntil = this.options.now() + this.options.retryMs;
+        if (i === order.length - 1) return { origin: origin.url, status: res.statusCode, headers: res.headers, body: res.body };
+        res.body.resume();
+        lastError = new UpstreamError(`${origin.url} answered ${res.statusCode}`, false);
+      } catch (err) {
+        const timedOut = err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.ConnectTimeoutError;
+        this.options.onAttempt?.(origin.url, timedOut ? 'timeout' : 'error', (performance.now() - started) / 1000, err);
+        origin.benchedUntil = this.options.now() + this.options.retryMs;
+        lastError = new UpstreamError(`${origin.url}: ${(err as Error).message}`, timedOut);
+      }
+    }
+    throw lastError instanceof UpstreamError ? lastError : new UpstreamError(String(lastError), false);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.origins.map((o) => o.pool.close().catch(() => o.pool.destroy())));
+  }
+}

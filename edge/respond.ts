@@ -1,0 +1,176 @@
+// Writing a cached (or still arriving) object to Node's ServerResponse: conditional requests, ranges,
+// HEAD, and streaming with backpressure per client. Written directly rather than through a web
+// Response: hits become one `res.end(buffer)`, and an upstream abort can destroy the socket, which is
+// the only way to tell an HTTP/1.1 client that a body with Content-Length or chunked framing is cut.
+import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { CachedObject } from './cache-store.js';
+import type { CacheOutcome } from './outcome.js';
+import { BodyCursor, type SharedBody } from './shared-body.js';
+
+/** Response headers a browser player may read across origins. */
+export const EXPOSED_HEADERS = 'Content-Length,Content-Range,ETag,Last-Modified,Age,Location,X-Cache,X-Served-By';
+
+export interface Delivery {
+  method: string;
+  request: IncomingHttpHeaders;
+  outcome: CacheOutcome;
+  servedBy: string;
+  now: number;
+  onBytes: (n: number) => void;
+}
+
+export function edgeHeaders(outcome: CacheOutcome, servedBy: string): OutgoingHttpHeaders {
+  return {
+    'x-cache': outcome,
+    'x-served-by': servedBy,
+    'access-control-allow-origin': '*',
+    'access-control-expose-headers': EXPOSED_HEADERS,
+  };
+}
+
+export function sendObject(res: ServerResponse, obj: CachedObject, d: Delivery): void {
+  const headers: OutgoingHttpHeaders = { ...obj.headers, ...edgeHeaders(d.outcome, d.servedBy) };
+  headers.age = String(obj.upstreamAge + Math.max(0, Math.floor((d.now - obj.receivedAt) / 1000)));
+  const body = obj.body;
+  if (obj.status === 200) {
+    if (notModified(d.request, obj.headers)) {
+      res.writeHead(304, notModifiedHeaders(headers));
+      res.end();
+      return;
+    }
+    headers['accept-ranges'] = 'bytes';
+    if (body.state === 'complete' && d.request.range !== undefined && rangeApplies(d.request, obj.headers)) {
+      const range = parseRange(d.request.range, body.length);
+      if (range === 'unsatisfiable') {
+        headers['content-range'] = `bytes */${body.length}`;
+        headers['content-length'] = '0';
+        res.writeHead(416, headers);
+        res.end();
+        return;
+      }
+      if (range !== undefined) {
+        const [start, end] = range;
+        headers['content-range'] = `bytes ${start}-${end}/${body.length}`;
+        headers['content-length'] = String(end - start + 1);
+        res.writeHead(206, headers);
+        if (d.method === 'HEAD') res.end();
+        else {
+          d.onBytes(end - start + 1);
+          res.end(body.buffer.subarray(start, end + 1));
+        }
+        return;
+      }
+    }
+  }
+  const length = body.state === 'complete' ? body.length : body.expectedLength;
+  // A known length lets the client tell a cut body from a complete one; without it the response is
+  // chunked, and the missing terminator says the same.
+  if (length !== undefined) headers['content-length'] = String(length);
+  res.writeHead(obj.status, headers);
+  if (d.method === 'HEAD') {
+    res.end();
+    return;
+  }
+  if (body.state === 'complete') {
+    d.onBytes(body.length);
+    res.end(body.buffer);
+    return;
+  }
+  // Headers go out now, not with the first body write: with hundreds of readers, each new chunk is
+  // written to every socket in turn, and the last reader's headers would queue behind all of that.
+  res.flushHeaders();
+  streamBody(res, body, d.onBytes);
+}
+
+/** Follows a body still being written, one shared chunk at a time, waiting for `drain` on slow clients. */
+function streamBody(res: ServerResponse, body: SharedBody, onBytes: (n: number) => void): void {
+  const cursor = new BodyCursor(body);
+  let awaitingDrain = false;
+  const pump = (): void => {
+    if (awaitingDrain) return;
+    if (res.destroyed) return stop();
+    for (let chunk = cursor.next(); chunk !== undefined; chunk = cursor.next()) {
+      onBytes(chunk.length);
+      if (!res.write(chunk)) {
+        awaitingDrain = true;
+        res.once('drain', resume);
+        return;
+      }
+    }
+    if (body.state === 'complete') {
+      stop();
+      res.end();
+    } else if (body.state === 'aborted') {
+      stop();
+      res.destroy();
+    }
+  };
+  const resume = (): void => {
+    awaitingDrain = false;
+    pump();
+  };
+  const unsubscribe = body.subscribe(pump);
+  const stop = (): void => {
+    unsubscribe();
+    res.off('close', stop);
+  };
+  res.once('close', stop);
+  pump();
+}
+
+function notModifiedHeaders(headers: OutgoingHttpHeaders): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  for (const name of ['etag', 'last-modified', 'cache-control', 'expires', 'age', 'x-cache', 'x-served-by', 'access-control-allow-origin', 'access-control-expose-headers']) {
+    if (headers[name] !== undefined) out[name] = headers[name];
+  }
+  return out;
+}
+
+/** RFC 9110 13.1.2 / 13.1.3: If-None-Match (weak comparison) wins over If-Modified-Since. */
+export function notModified(request: IncomingHttpHeaders, stored: Record<string, string>): boolean {
+  const inm = request['if-none-match'];
+  if (inm !== undefined) {
+    const etag = stored.etag;
+    if (etag === undefined) return false;
+    if (inm.trim() === '*') return true;
+    const bare = (t: string) => t.trim().replace(/^W\//, '');
+    return inm.split(',').some((t) => bare(t) === bare(etag));
+  }
+  const ims = request['if-modified-since'];
+  const lm = stored['last-modified'];
+  if (ims === undefined || lm === undefined) return false;
+  const since = Date.parse(ims);
+  const modified = Date.parse(lm);
+  return Number.isFinite(since) && Number.isFinite(modified) && modified <= since;
+}
+
+/** RFC 9110 13.1.5: a Range with an If-Range that no longer matches gets the whole body. */
+function rangeApplies(request: IncomingHttpHeaders, stored: Record<string, string>): boolean {
+  const ifRange = request['if-range'];
+  if (typeof ifRange !== 'string') return true;
+  if (ifRange.startsWith('"') || ifRange.startsWith('W/')) return !ifRange.startsWith('W/') && ifRange === stored.etag;
+  return stored['last-modified'] === ifRange;
+}
+
+/**
+ * One `bytes=` range (RFC 9110 14.1.2) -> inclusive [start, end]; undefined when it should be ignored
+ * (several ranges, another unit, bad syntax: a full 200 is always a valid answer).
+ */
+export function parseRange(header: string, size: number): [number, number] | 'unsatisfiable' | undefined {
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return undefined;
+  let start: number;
+  let end: number;
+  if (m[1] === '') {
+    const suffix = Number(m[2]);
+    if (suffix === 0) return 'unsatisfiable';
+    start = Math.max(0, size - suffix);
+    end = size - 1;
+  } else {
+    start = Number(m[1]);
+    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+    if (m[2] !== '' && Number(m[2]) < start) return undefined;
+  }
+  if (start >= size || size === 0) return 'unsatisfiable';
+  return [start, end];
+}
