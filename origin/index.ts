@@ -7,6 +7,7 @@ import { getConnInfo } from '@hono/node-server/conninfo';
 import { createBaseApp } from '../src/app.js';
 import { contentTypeFor, isPlaylistPath } from '../src/media-types.js';
 import { evaluateRange, httpDate, notModified } from '../src/http-range.js';
+import { sendStream } from '../src/send-stream.js';
 import { silentLogger, type Logger } from '../src/log.js';
 import { Metrics } from '../src/metrics.js';
 import { PlaylistError } from '../src/playlist.js';
@@ -289,7 +290,7 @@ export async function createOrigin(options: Partial<OriginConfig> = {}): Promise
     if (blob.state !== 'complete') {
       // Read-while-write: no length yet, so chunked; an aborted upload errors the stream and the client sees a cut body.
       m.requests.inc({ result: 'streaming' });
-      return new Response(blob.stream(), { status: 200, headers });
+      return sendStream(c, 200, headers, blob.stream());
     }
     const etag = `"${blob.hash.slice(0, 20)}"`;
     headers.ETag = etag;
@@ -306,13 +307,11 @@ export async function createOrigin(options: Partial<OriginConfig> = {}): Promise
     }
     if (range.type === 'partial') {
       m.requests.inc({ result: 'partial' });
-      return new Response(blob.stream(range.start, range.end), {
-        status: 206,
-        headers: { ...headers, 'Content-Range': `bytes ${range.start}-${range.end}/${blob.size}`, 'Content-Length': String(range.end - range.start + 1) },
-      });
+      return sendStream(c, 206, { ...headers, 'Content-Range': `bytes ${range.start}-${range.end}/${blob.size}`, 'Content-Length': String(range.end - range.start + 1) },
+        blob.stream(range.start, range.end));
     }
     m.requests.inc({ result: 'file' });
-    return new Response(blob.stream(), { status: 200, headers: { ...headers, 'Content-Length': String(blob.size) } });
+    return sendStream(c, 200, { ...headers, 'Content-Length': String(blob.size) }, blob.stream());
   });
 
   app.all('/hls/*', (c) => c.text('method not allowed\n', 405, { Allow: 'GET, HEAD, PUT, POST, DELETE, OPTIONS' }));

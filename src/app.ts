@@ -1,6 +1,5 @@
 // What every role's Hono app has: CORS on stream paths, /healthz, /metrics, and errors that never leak as 500 for client faults.
-import { Hono } from 'hono';
-import { cors } from 'hono/cors';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 
@@ -21,18 +20,45 @@ export interface BaseAppOptions {
   early?: (app: Hono) => void;
 }
 
+const ALREADY_SENT = 'x-hono-already-sent';
+const CORS_KEY = 'cascade.cors';
+
+/** The CORS headers for this request, for handlers that write to Node's response themselves. */
+export function corsHeadersOf(c: Context): Record<string, string> {
+  return (c.get(CORS_KEY as never) as Record<string, string> | undefined) ?? {};
+}
+
+/**
+ * CORS for players on other origins. Not hono/cors: it sets headers before the handler runs, which makes
+ * Hono rebuild the handler's response, and a response already written straight to the socket (streamed
+ * bodies) then gets written twice.
+ */
+function corsMiddleware(allowMethods: string[], exposeHeaders: string[]): MiddlewareHandler {
+  const base = { 'Access-Control-Allow-Origin': '*', 'Access-Control-Expose-Headers': exposeHeaders.join(', ') };
+  const preflight = {
+    'Access-Control-Allow-Origin': '*',
+    'Access-Control-Allow-Methods': allowMethods.join(', '),
+    'Access-Control-Max-Age': '86400',
+  };
+  return async function cors(c, next) {
+    if (c.req.method === 'OPTIONS') {
+      const requested = c.req.header('access-control-request-headers');
+      return c.body(null, 204, { ...preflight, ...(requested ? { 'Access-Control-Allow-Headers': requested } : {}), Vary: 'Access-Control-Request-Headers' });
+    }
+    c.set(CORS_KEY as never, base as never);
+    await next();
+    if (c.res.headers.get(ALREADY_SENT)) return;
+    for (const [k, v] of Object.entries(base)) c.res.headers.set(k, v);
+  };
+}
+
 export function createBaseApp(options: BaseAppOptions): Hono {
   const app = new Hono();
   options.early?.(app);
-  const corsMiddleware = cors({
-    origin: '*',
-    allowMethods: options.allowMethods ?? ['GET', 'HEAD', 'OPTIONS'],
-    allowHeaders: ['Range', 'If-None-Match', 'If-Modified-Since', 'Authorization', 'Content-Type'],
-    exposeHeaders: ['Content-Length', 'Content-Range', 'ETag', 'Last-Modified', 'Age', 'Location', ...(options.exposeHeaders ?? [])],
-    maxAge: 86400,
-  });
-  app.use('/hls/*', corsMiddleware);
-  app.use('/api/*', corsMiddleware);
+  const cors = corsMiddleware(options.allowMethods ?? ['GET', 'HEAD', 'OPTIONS'],
+    ['Content-Length', 'Content-Range', 'ETag', 'Last-Modified', 'Age', 'Location', ...(options.exposeHeaders ?? [])]);
+  app.use('/hls/*', cors);
+  app.use('/api/*', cors);
   app.get('/healthz', (c) => {
     const ok = options.healthy?.() ?? true;
     return c.text(ok ? 'ok\n' : 'unavailable\n', ok ? 200 : 503, { 'Cache-Control': 'no-store' });
