@@ -1,0 +1,121 @@
+// The whole pipeline proven in a real browser: headless Debian Chromium (playwright-core) plays
+// /play/demo from the LB of a `cascade stack`, through an encoder restart and an edge failure.
+//   test source -> RTMP -> transcoder -> PUT -> origin -> edges -> 302 from the LB -> hls.js
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { freePort } from './helpers/process.js';
+import { edgeId, startStack, stackOptionsFrom, type Stack } from '../src/stack.js';
+
+const root = new URL('..', import.meta.url).pathname;
+const CHROMIUM = '/usr/bin/chromium';
+
+interface PlayerState {
+  currentTime: number;
+  servedBy: string | null;
+  edgeUrl: string | null;
+  latency: number | null;
+  buffer: number;
+  rendition: string | null;
+  recoveries: number;
+  fatalErrors: number;
+  errors: number;
+  state: string;
+  lastError: string | null;
+}
+
+const state = (page: Page) => page.evaluate(() => ({ ...(window as unknown as { cascadePlayer: PlayerState }).cascadePlayer }));
+
+/** Polls the page's player state until `cond` holds (bounded), returns that state. */
+async function waitForPlayer(page: Page, cond: (s: PlayerState) => boolean, timeoutMs: number, what: string): Promise<PlayerState> {
+  const deadline = Date.now() + timeoutMs;
+  let last: PlayerState | undefined;
+  for (;;) {
+    last = await state(page).catch(() => last);
+    if (last && cond(last)) return last;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; player: ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+function alive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch { return false; }
+}
+
+test('browser: /play/demo plays through the LB, survives an encoder restart and an edge failure', async (t) => {
+  if (!existsSync(`${root}dist/cli.js`)) return t.skip('npm run build first');
+  if (!existsSync(CHROMIUM)) return t.skip(`${CHROMIUM} not installed (apt-get install chromium)`);
+
+  const logs: string[] = [];
+  const [port, originPort, e1, e2, rtmpPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+  const options = stackOptionsFrom([
+    '--port', String(port), '--origin-port', String(originPort), '--edge-ports', `${e1},${e2}`, '--rtmp-port', String(rtmpPort),
+    // Cheap for a 2-core box that also runs Chromium.
+    '--ladder', '240p,144p', '--fps', '12', '--source-size', '426x240', '--preset', 'ultrafast', '--log-level', 'error',
+  ], {})!;
+  const stack: Stack = await startStack({ ...options, write: (l) => logs.push(l) });
+  let browser: Browser | undefined;
+  t.after(async () => {
+    await browser?.close().catch(() => {});
+    await stack.stop();
+    mkdirSync(`${root}test-results`, { recursive: true });
+    writeFileSync(`${root}test-results/browser-stack.log`, logs.join('\n') + '\n');
+  });
+  const mark = (what: string) => logs.push(`[test] ${new Date().toISOString()} ${what}`);
+
+  try {
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--autoplay-policy=no-user-gesture-required'] });
+    const page = await browser.newPage({ viewport: { width: 1000, height: 820 } });
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+
+    // The first segments need a few seconds to reach the origin; the page retries through the LB meanwhile.
+    await page.goto(stack.urls.player);
+    const first = await waitForPlayer(page, (s) => s.state === 'playing' && s.currentTime > 0 && !!s.servedBy, 45_000, 'playback to start');
+    // 1. Playback advances at least 6 s of media time.
+    mark(`playing ${JSON.stringify(first)}`);
+    const t0 = first.currentTime;
+    const playing = await waitForPlayer(page, (s) => s.currentTime >= t0 + 6, 30_000, '6 s of playback');
+    assert.match(playing.servedBy ?? '', /^edge-[12]$/);
+    assert.ok(playing.latency !== null && playing.latency > 0 && playing.latency < 30, `live latency from PDT: ${playing.latency}`);
+
+    // 2. Kill the transcoder's ffmpeg by pid: it restarts, the source reconnects, playback keeps going.
+    const ffmpegPid = stack.transcoder.pid!;
+    const fatalBefore = playing.fatalErrors;
+    process.kill(ffmpegPid, 'SIGKILL');
+    mark(`killed transcoder ffmpeg ${ffmpegPid}`);
+    const atKill = (await state(page)).currentTime;
+    const deadline = Date.now() + 10_000;
+    while (!(stack.transcoder.pid && stack.transcoder.pid !== ffmpegPid)) {
+      if (Date.now() > deadline) throw new Error('the transcoder did not restart ffmpeg');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(!alive(ffmpegPid));
+    const afterRestart = await waitForPlayer(page, (s) => s.currentTime >= atKill + 8, 45_000, 'playback to continue across the encoder restart');
+    assert.equal(afterRestart.fatalErrors, fatalBefore, `no fatal player error across the restart (last error: ${afterRestart.lastError})`);
+
+    // 3. Kill the edge the page is on: the page goes back to the LB and lands on the other edge.
+    const from = afterRestart.servedBy!;
+    const other = from === edgeId(0) ? edgeId(1) : edgeId(0);
+    const edge = stack.roles.get(from)!;
+    process.kill(edge.pid, 'SIGKILL');
+    mark(`killed ${from} (pid ${edge.pid})`);
+    const killedAt = Date.now();
+    const moved = await waitForPlayer(page, (s) => s.servedBy === other, 15_000, `the page to move from ${from} to ${other}`);
+    const recoveryMs = Date.now() - killedAt;
+    t.diagnostic(`moved from ${from} to ${other} in ${recoveryMs} ms (recoveries ${moved.recoveries})`);
+    const resumed = await waitForPlayer(page, (s) => s.currentTime >= moved.currentTime + 4 && s.state === 'playing', 30_000, `playback to continue on ${other}`);
+    assert.equal(resumed.servedBy, other);
+    assert.deepEqual(pageErrors, []);
+
+    // 4. A screenshot of the playing page as an artifact.
+    mkdirSync(`${root}test-results`, { recursive: true });
+    await page.screenshot({ path: `${root}test-results/browser-player.png` });
+    t.diagnostic(`screenshot: test-results/browser-player.png; player ${JSON.stringify(resumed)}`);
+    t.diagnostic(`ffmpeg starts: transcoder ${stack.transcoder.starts}, source ${stack.source.starts}`);
+  } catch (err) {
+    console.error(logs.filter((l) => !l.includes('ffmpeg command:')).slice(-60).join('\n'));
+    throw err;
+  }
+});
