@@ -75,3 +75,15 @@ test('plays through the LB, shows the edge and latency, and moves to the other e
   assert.equal(await page.textContent('#served-by'), other.id);
   assert.ok(other.hits > hitsBefore, 'segments now come from the other edge');
 });
+
+test('the status page shows the edges live: the one killed above is down', async () => {
+  const status = await browser.newPage();
+  await status.goto(`${lb.url}/`);
+  await status.waitForSelector('#edge-edge-a', { timeout: 10_000 });
+  await status.waitForSelector('#edge-edge-b', { timeout: 10_000 });
+  const rows = await status.$$eval('tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')));
+  const health = new Map(rows.map((r) => [r[0], r[3]]));
+  assert.deepEqual([...health.values()].sort(), ['down', 'up']);
+  assert.match(String(await status.textContent('#redis')), /off/);
+  await status.close();
+});
