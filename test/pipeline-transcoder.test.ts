@@ -116,6 +116,28 @@ test('source -> RTMP ingest -> transcoder -> PUT uploads; restarts after its ffm
   for (const pid of pids) assert.ok(!alive(pid), `ffmpeg ${pid} stopped`);
 });
 
+test('SRT ingest: the source pushes MPEG-TS over SRT to the listener, the ladder reaches the receiver', async (t) => {
+  const receiver = await startUploadReceiver();
+  const srtPort = await freePort();
+  const logs: string[] = [];
+  const transcoder = startTranscoder({
+    origin: receiver.url, stream: 'srt', input: 'srt', srtPort, ladder: parseLadder('144p'), fps: 10,
+    preset: 'ultrafast', audioKbps: 48, onLog: (l) => logs.push(`[transcoder] ${l}`), minBackoffMs: 200,
+  });
+  const source = startTestSource({
+    to: `srt://127.0.0.1:${srtPort}`, size: '320x180', fps: 10, preset: 'ultrafast', videoKbps: 300,
+    onLog: (l) => logs.push(`[source] ${l}`), minBackoffMs: 200, maxBackoffMs: 1000,
+  });
+  t.after(async () => { await Promise.all([source.stop(), transcoder.stop()]); await receiver.close(); });
+  try {
+    await receiver.waitFor((u) => u.path === '/hls/srt/index.m3u8', 30_000, 'the master over SRT');
+    await receiver.waitFor(isSegment('srt', 'ts'), 15_000, 'a segment over SRT');
+  } catch (err) {
+    console.error(logs.slice(-30).join('\n'));
+    throw err;
+  }
+});
+
 test('fMP4 segments from the built-in test pattern: init segment and EXT-X-MAP', async (t) => {
   const receiver = await startUploadReceiver();
   const transcoder = startTranscoder({
