@@ -18,6 +18,8 @@ FROM node:20-bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ffmpeg fonts-dejavu-core \
  && rm -rf /var/lib/apt/lists/*
+# The origin's data directory (compose mounts a volume there; a new volume takes this ownership).
+RUN mkdir -p /data && chown node:node /data
 WORKDIR /app
 ENV NODE_ENV=production
 COPY --from=build /app/package.json /app/package-lock.json ./
