@@ -36,9 +36,18 @@ export interface OriginConfig {
   maxMemoryBytes: number;
   /** Cache lifetime of master playlists (s). */
   masterMaxAge: number;
+  /** Called with every newly published playlist (after it is servable). */
+  onPublished?: (event: PublishedEvent) => void;
   log?: Logger;
   metrics?: Metrics;
   now?: () => number;
+}
+
+export interface PublishedEvent {
+  stream: string;
+  path: string;
+  text: string;
+  master: boolean;
 }
 
 export const ORIGIN_DEFAULTS: Omit<OriginConfig, 'log' | 'metrics' | 'now'> = {
@@ -117,6 +126,7 @@ export async function createOrigin(options: Partial<OriginConfig> = {}): Promise
 
   const onPublished = (stream: string) => (path: string, p: PublishedPlaylist) => {
     log.debug('published', { stream, path, etag: p.etag });
+    config.onPublished?.({ stream, path, text: p.text, master: p.master });
   };
 
   if (config.dataDir !== undefined) {

@@ -79,6 +79,7 @@ for (const [name, restart] of [
     for (let i = 6; i <= 9; i++) await put(s, `n${i}.ts`, `n${i}`);
     s.applyPlaylist('index.m3u8', media(6, ['n6.ts', 'n7.ts', 'n8.ts', 'n9.ts']));
   }],
+  ['the encoder reproduces its old segments byte for byte (a test pattern)', async (s: OriginStream) => run(s, 'a', 0, 1)],
   ['the sequence jumps ahead (epoch-numbered restart)', async (s: OriginStream) => run(s, 'e', 1_700_000_000, 1_700_000_001)],
 ] as const) {
   test(`rule 2: a restart is detected when ${name}`, async () => {

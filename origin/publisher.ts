@@ -68,8 +68,10 @@ interface RenditionState {
   epoch: number;
   entries: Entry[];
   retired: Retired[];
-  /** Recent uploader entries as [usn, source, hash], oldest first. */
-  history: [number, string, string][];
+  /** Recent uploader entries as [usn, source, hash, upload id], oldest first. */
+  history: [number, string, string, number][];
+  /** Segment count of the newest accepted playlist. */
+  lastLength: number;
   lastUsn: number;
   lastMsn: number;
   lastDisc: number;
@@ -192,6 +194,7 @@ export class Publisher {
     if (verdict === 'late') return 'unchanged';
     if (verdict === 'restart') this.startEpoch(r, candidates[0]!.usn, files.complete(candidates[0]!.source)?.id ?? 0);
     r.source = pl;
+    r.lastLength = pl.segments.length;
     r.longestUpload = Math.max(r.longestUpload, pl.segments.length);
     r.header = pl.header;
     r.trailer = pl.trailer;
@@ -225,8 +228,9 @@ export class Publisher {
   private classify(r: RenditionState, candidates: Candidate[], files: FileView): 'append' | 'restart' | 'late' {
     if (candidates.length === 0) return 'late';
     if (r.lastUsn < 0 && r.entries.length === 0) return 'append';
-    const known = new Map(r.history.map(([usn, source, hash]) => [usn, { source, hash }]));
+    const known = new Map(r.history.map(([usn, source, hash, id]) => [usn, { source, hash, id }]));
     let overlap = false;
+    let reuploaded = false;
     for (const c of candidates) {
       const h = known.get(c.usn);
       if (!h) continue;
@@ -234,9 +238,13 @@ export class Publisher {
       if (h.source !== c.source) return 'restart';
       const now = files.complete(c.source);
       if (now && now.hash !== h.hash) return 'restart';
+      if (now && now.id !== h.id) reuploaded = true;
     }
     const first = candidates[0]!.usn;
     const last = candidates[candidates.length - 1]!.usn;
+    // A shrunken playlist whose segments were uploaded again is an encoder that started over and happens
+    // to produce the same bytes (a test pattern does); a late playlist never comes with new uploads.
+    if (overlap && reuploaded && last < r.lastUsn && candidates.length < r.lastLength) return 'restart';
     if (overlap) return 'append';
     const oldest = r.history.length > 0 ? r.history[0]![0] : r.lastUsn;
     if (last < oldest) return 'restart'; // the sequence went back below everything we remember
@@ -319,7 +327,7 @@ export class Publisher {
       }, now);
       r.epochStart = false;
       r.lastUsn = c.usn;
-      r.history.push([c.usn, c.source, gap ? '' : file!.hash]);
+      r.history.push([c.usn, c.source, gap ? '' : file!.hash, gap ? -1 : file!.id]);
     }
     const keep = 2 * this.limits.maxWindow;
     if (r.history.length > keep) r.history.splice(0, r.history.length - keep);
@@ -440,7 +448,7 @@ export class Publisher {
 
 function newRendition(epoch: number): RenditionState {
   return {
-    epoch, entries: [], retired: [], history: [], lastUsn: -1, lastMsn: -1, lastDisc: 0, epochStart: true, epochMinUpload: 0,
+    epoch, entries: [], retired: [], history: [], lastLength: 0, lastUsn: -1, lastMsn: -1, lastDisc: 0, epochStart: true, epochMinUpload: 0,
     longestUpload: 0, targetDuration: 0, header: [], trailer: [], endList: false, hints: [],
   };
 }

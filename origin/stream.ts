@@ -117,9 +117,9 @@ export class OriginStream {
     }
     const raw = this.raw.get(blob.path) ?? {};
     if (raw.writing === blob) delete raw.writing;
-    // The same bytes again (a retried upload) change nothing: the earlier upload stays bound.
-    if (raw.complete?.hash === hash) this.dropBlob(blob);
-    else raw.complete = blob;
+    // Even the same bytes again are a new upload: an encoder that restarted may reproduce its old
+    // segments exactly, and the publisher tells that from a retry by what the next playlist says.
+    raw.complete = blob;
     this.raw.set(blob.path, raw);
     const changed = this.uploadsChanged();
     this.save();
