@@ -242,6 +242,22 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       }
     }
 
+    // The LB knows every edge (from Redis registrations or --edge) and finds them healthy.
+    const lbEdges = `http://${o.host}:${o.port}/api/edges`;
+    const want = o.edgePorts.map((_, i) => edgeId(i));
+    const edgesDeadline = Date.now() + 15_000;
+    for (;;) {
+      const listed = await fetch(lbEdges, { signal: AbortSignal.timeout(1000) })
+        .then((r) => (r.ok ? r.json() as Promise<{ id: string; healthy: boolean }[]> : []))
+        .catch(() => [] as { id: string; healthy: boolean }[]);
+      if (want.every((id) => listed.some((e) => e.id === id && e.healthy))) break;
+      if (Date.now() > edgesDeadline) {
+        say('stack', `warning: the LB does not list every edge as healthy after 15 s (${JSON.stringify(listed)})`);
+        break;
+      }
+      await new Promise((res) => setTimeout(res, 100));
+    }
+
     const originUrl = `http://${o.host}:${o.originPort}`;
     transcoder = startTranscoder({
       origin: originUrl, stream: o.stream, uploadToken: o.uploadToken, input: 'rtmp', listenHost: o.host, rtmpPort: o.rtmpPort,

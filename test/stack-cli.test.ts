@@ -95,14 +95,19 @@ test('cascade stack: ffprobe reads stream demo through the LB (following the 302
   for (const pid of pids) assert.ok(!alive(pid), `child ${pid} stopped with the stack`);
 });
 
-test('cascade stack: a SIGKILLed stack takes its children (roles, redis, ffmpeg) with it', async (t) => {
+test('cascade stack --no-private-redis: static edge weights; a SIGKILLed stack takes its children (roles, ffmpeg) with it', async (t) => {
   if (!existsSync(cli)) return t.skip('npm run build first');
-  const stack = startChild(process.execPath, [cli, 'stack', ...(await ports()), ...LIGHT]);
+  const args = await ports();
+  const stack = startChild(process.execPath, [cli, 'stack', ...args, ...LIGHT, '--no-private-redis']);
   t.after(() => stack.kill('SIGKILL'));
   await stack.waitFor(/cascade stack is running/, 30_000);
   await stack.waitFor(/\[source\] started pid \d+/, 5000);
+  assert.match(stack.output(), /redis\s+none: static edge weights/);
+  const edges = await (await fetch(`http://127.0.0.1:${args[1]}/api/edges`)).json() as { id: string; url: string; healthy: boolean }[];
+  assert.deepEqual(edges.map((e) => [e.id, e.url, e.healthy]).sort(), [
+    ['edge-1', `http://127.0.0.1:${args[5]!.split(',')[0]}`, true], ['edge-2', `http://127.0.0.1:${args[5]!.split(',')[1]}`, true]]);
   const pids = childPids(stack.output());
-  assert.ok(pids.length >= 7, pids.join(' '));
+  assert.ok(pids.length >= 6, pids.join(' '));
   await stack.kill('SIGKILL');
   await waitUntil(() => pids.every((p) => !alive(p)), 15_000, `children ${pids.filter(alive).join(' ')} to die with the stack`);
 });
