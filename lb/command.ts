@@ -1,13 +1,14 @@
 // `cascade lb`: parses options and runs the role; everything else lives in createLb.
-import { LISTEN_OPTIONS, REDIS_OPTIONS, loggerFor, parseCommand, type Command } from '../src/command.js';
+import { LISTEN_OPTIONS, REDIS_OPTIONS, loggerFor, parseRoleCommand, type Command } from '../src/command.js';
 import { UsageError, type OptionsSpec } from '../src/options.js';
 import { runRole } from '../src/role.js';
-import { createLb, LB_DEFAULTS, parseEdgeSpec, type HashBy } from './index.js';
+import { createLb, LB_DEFAULTS, parseEdgeGroup, parseEdgeSpec, type HashBy } from './index.js';
 
 const LB_OPTIONS = {
   port: { type: 'int', default: 8080, min: 0, max: 65535, help: 'port to listen on' },
   ...LISTEN_OPTIONS,
   edge: { type: 'string', repeat: true, help: 'an edge as ID=URL[@WEIGHT] (weight default 100)' },
+  'edge-group': { type: 'string', repeat: true, help: 'clients in these networks use these edges: NAME=EDGE[+EDGE]@CIDR[+CIDR]' },
   hash: { type: 'string', default: LB_DEFAULTS.hash, choices: ['client', 'stream'], help: 'what picks the edge: the client address or the stream name' },
   'trust-proxy': { type: 'bool', default: false, help: 'take the client address from X-Forwarded-For' },
   'trust-proxy-hops': { type: 'int', default: 1, min: 1, max: 16, help: 'proxies in front of the LB that append to X-Forwarded-For' },
@@ -24,7 +25,7 @@ export const lbCommand: Command = {
   name: 'lb',
   summary: 'redirecting load balancer: sends each player to its edge by weighted consistent hashing',
   async run(argv) {
-    const parsed = parseCommand(LB_OPTIONS, argv, {
+    const parsed = await parseRoleCommand('lb', LB_OPTIONS, argv, {
       usage: 'cascade lb [--port 8080] [--edge ID=URL[@WEIGHT]]... [--hash client|stream] [--trust-proxy] [--redis URL]',
       description: 'Redirects GET/HEAD /hls/... to an edge (302) chosen by weighted rendezvous hashing of the client address\n'
         + 'or stream name; edges and weights come from --edge and, with --redis, from the control plane.',
@@ -44,6 +45,10 @@ export const lbCommand: Command = {
       redirectCode: o['redirect-code'] === '307' ? 307 : 302,
       health: { intervalMs: o['health-interval'], timeoutMs: o['health-timeout'], rise: o['health-rise'], fall: o['health-fall'] },
       ...(o.redis ? { redis: { url: o.redis, prefix: o['redis-prefix'], pollMs: o['redis-poll'] } } : {}),
+      edgeGroups: o['edge-group'].map(parseEdgeGroup),
+      hooks: parsed.hooks,
+      use: parsed.use,
+      hookTimeoutMs: o['hook-timeout'],
       log,
     });
     await runRole(lb, { port: o.port, host: o.host, log, name: 'lb' });

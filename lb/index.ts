@@ -17,8 +17,12 @@ import { playerPage } from './player-page.js';
 import { RateMeter } from './rate.js';
 import { Selector } from './selector.js';
 import { STATUS_PAGE } from './status-page.js';
+import { cidrGroups, type EdgeGroup } from './edge-groups.js';
+import { createHookRunner, HookFailed, isOptionalString, isUndefined, type EdgeCandidate, type LbHooks } from '../src/hooks.js';
+import type { MiddlewareHandler } from 'hono';
 
 export { parseEdgeSpec, type EdgeSpec } from './edges.js';
+export { cidrGroups, parseEdgeGroup, type EdgeGroup } from './edge-groups.js';
 export type { HashBy } from './client-key.js';
 
 export interface LbConfig {
@@ -31,6 +35,12 @@ export interface LbConfig {
   redis?: { url: string; prefix?: string; pollMs?: number };
   /** Seconds a player should wait after a 503. */
   retryAfter?: number;
+  /** Client networks routed to their own edges (a built-in selectEdges; a selectEdges hook replaces it). */
+  edgeGroups?: EdgeGroup[];
+  hooks?: LbHooks;
+  hookTimeoutMs?: number;
+  /** Hono middleware from the config file, run before the routes. */
+  use?: MiddlewareHandler[];
   log?: Logger;
   metrics?: Metrics;
 }
@@ -47,7 +57,7 @@ export const LB_DEFAULTS = {
 };
 
 /** What happened to a request under /hls/: the metric label and what tests assert. */
-export type RedirectOutcome = 'redirect' | 'no_edge' | 'bad_path' | 'method_not_allowed';
+export type RedirectOutcome = 'redirect' | 'no_edge' | 'bad_path' | 'method_not_allowed' | 'hook_failed';
 
 export interface EdgeStatus {
   id: string;
@@ -76,6 +86,12 @@ export interface Lb extends Role {
   refresh(): Promise<void>;
   /** Runs one round of health checks now. */
   checkHealth(): Promise<void>;
+}
+
+function recordOf(headers: Headers): Record<string, string> {
+  const out: Record<string, string> = {};
+  headers.forEach((v, k) => { out[k] = v; });
+  return out;
 }
 
 const HLS_JS_PATH = createRequire(import.meta.url).resolve('hls.js/dist/hls.min.js');
@@ -169,16 +185,41 @@ export function createLb(config: LbConfig): Lb {
     };
   };
 
-  const keyFor = (c: Context, stream: string): string => {
-    if (hashBy === 'stream') return stream;
+  const clientOf = (c: Context): string => {
     // app.request() in unit tests has no socket.
     const socket = c.env?.incoming ? getConnInfo(c).remote.address : undefined;
     return clientAddress(socket, trustedHops > 0 ? c.req.header('x-forwarded-for') : undefined, trustedHops);
   };
 
-  const app = createBaseApp({ metrics, log, exposeHeaders: ['X-Served-By', 'X-Cache'] });
+  const hooks = createHookRunner('lb', {
+    ...(config.edgeGroups?.length ? { selectEdges: cidrGroups(config.edgeGroups) } : {}),
+    ...config.hooks,
+  }, { timeoutMs: config.hookTimeoutMs ?? 1000, log, metrics });
+  const candidate = (e: EdgeConfig): EdgeCandidate => ({ id: e.id, url: e.url, weight: e.weight, healthy: usable(e) });
 
-  app.get('/hls/*', function redirectToEdge(c) {
+  /** The hook phases of one redirect: hashKey -> selectEdges -> (hashing) -> response. */
+  const decide = async (c: Context, stream: string) => {
+    const client = clientOf(c);
+    const defaultKey = hashBy === 'stream' ? stream : client;
+    const base = { request: c.req.raw, stream, log: log.child({ stream }) };
+    const key = hooks.has('hashKey')
+      ? (await hooks.call('hashKey', { ...base, clientAddress: client, defaultKey }, isOptionalString)) ?? defaultKey
+      : defaultKey;
+    let allowed = usable;
+    if (hooks.has('selectEdges')) {
+      const chosen = await hooks.call('selectEdges', { ...base, clientAddress: client, edges: current.edges.map(candidate) },
+        (v) => v === undefined || (Array.isArray(v) && v.every((x) => typeof x === 'string' || (typeof x === 'object' && x !== null && typeof (x as EdgeCandidate).id === 'string'))));
+      if (chosen !== undefined) {
+        const ids = new Set(chosen.map((x) => (typeof x === 'string' ? x : x.id)));
+        allowed = (e) => ids.has(e.id) && usable(e);
+      }
+    }
+    return { edge: current.selector.pick(key, allowed), base };
+  };
+
+  const app = createBaseApp({ metrics, log, exposeHeaders: ['X-Served-By', 'X-Cache'], ...(config.use ? { use: config.use } : {}) });
+
+  app.get('/hls/*', async function redirectToEdge(c) {
     const url = c.req.url;
     // Keep the path and query byte for byte: the edge must see exactly what the player asked for.
     const pathStart = url.indexOf('/', url.indexOf('//') + 2);
@@ -188,16 +229,27 @@ export function createLb(config: LbConfig): Lb {
       count('bad_path');
       return c.text(`bad stream path: ${parsed.reason}\n`, 400);
     }
-    const edge = current.selector.pick(keyFor(c, parsed.value.stream), usable);
-    if (!edge) {
-      count('no_edge');
-      return c.text('no edge available\n', 503, { 'Retry-After': retryAfter, 'Cache-Control': 'no-store' });
+    try {
+      const { edge, base } = await decide(c, parsed.value.stream);
+      const headers = new Headers(edge
+        ? { Location: edge.url + url.slice(pathStart), 'Cache-Control': 'no-store', 'Content-Length': '0' }
+        : { 'Retry-After': retryAfter, 'Cache-Control': 'no-store' });
+      const status = edge ? redirectCode : 503;
+      if (hooks.has('response')) await hooks.call('response', { ...base, edge: edge && candidate(edge), status, headers }, isUndefined);
+      if (!edge) {
+        count('no_edge');
+        return c.text('no edge available\n', 503, recordOf(headers));
+      }
+      count('redirect');
+      redirects.inc({ edge: edge.id });
+      redirectCounts.set(edge.id, (redirectCounts.get(edge.id) ?? 0) + 1);
+      rates.add(edge.id);
+      return c.body(null, redirectCode, recordOf(headers));
+    } catch (err) {
+      if (!(err instanceof HookFailed)) throw err;
+      count('hook_failed');
+      return c.text(`${err.message}\n`, 500, { 'Cache-Control': 'no-store' });
     }
-    count('redirect');
-    redirects.inc({ edge: edge.id });
-    redirectCounts.set(edge.id, (redirectCounts.get(edge.id) ?? 0) + 1);
-    rates.add(edge.id);
-    return c.body(null, redirectCode, { Location: edge.url + url.slice(pathStart), 'Cache-Control': 'no-store', 'Content-Length': '0' });
   });
   app.all('/hls/*', (c) => {
     count('method_not_allowed');

@@ -1,5 +1,5 @@
 // `cascade origin`: parses options and starts the origin role.
-import { LISTEN_OPTIONS, loggerFor, parseCommand, type Command } from '../src/command.js';
+import { LISTEN_OPTIONS, loggerFor, parseRoleCommand, type Command } from '../src/command.js';
 import { runRole } from '../src/role.js';
 import { UsageError, type OptionsSpec } from '../src/options.js';
 import { createOrigin, ORIGIN_DEFAULTS } from './index.js';
@@ -22,7 +22,7 @@ export const originCommand: Command = {
   name: 'origin',
   summary: 'take HLS uploads (PUT) from transcoders and publish restart-proof playlists',
   async run(argv) {
-    const parsed = parseCommand(spec, argv, {
+    const parsed = await parseRoleCommand('origin', spec, argv, {
       usage: 'cascade origin [--port 8090] [--data-dir DIR] [--upload-token T]',
       description: 'Takes HTTP PUT uploads of segments and playlists under /hls/<stream>/<path> and serves the published stream.',
     });
@@ -40,6 +40,9 @@ export const originCommand: Command = {
       maxWindow: o['max-window'],
       segmentGraceMs: o['segment-grace'],
       maxMemoryBytes: o['max-memory'],
+      hooks: parsed.hooks,
+      use: parsed.use,
+      hookTimeoutMs: o['hook-timeout'],
       log,
     });
     await runRole(origin, { port: o.port, host: o.host, log, name: 'origin' });

@@ -14,6 +14,8 @@ import { PlaylistError } from '../src/playlist.js';
 import type { Role } from '../src/role.js';
 import { isValidStreamName, parseStreamPath } from '../src/stream-path.js';
 import { checkUploadAuth } from './auth.js';
+import { createHookRunner, HookFailed, type OriginHooks } from '../src/hooks.js';
+import type { MiddlewareHandler } from 'hono';
 import { originMetrics, uploadKind, type RejectReason } from './metrics.js';
 import { RewriteError } from './publisher.js';
 import { OriginStream, type PublishedPlaylist, type StreamLimits } from './stream.js';
@@ -38,6 +40,11 @@ export interface OriginConfig {
   masterMaxAge: number;
   /** Called with every newly published playlist (after it is servable). */
   onPublished?: (event: PublishedEvent) => void;
+  hooks?: OriginHooks;
+  /** How long a hook may take before its request fails (ms). */
+  hookTimeoutMs?: number;
+  /** Hono middleware from the config file, run before the routes. */
+  use?: MiddlewareHandler[];
   log?: Logger;
   metrics?: Metrics;
   now?: () => number;
@@ -124,9 +131,14 @@ export async function createOrigin(options: Partial<OriginConfig> = {}): Promise
     })),
   });
 
+  const hooks = createHookRunner('origin', config.hooks, { timeoutMs: config.hookTimeoutMs ?? 1000, log, metrics: metricsRegistry });
   const onPublished = (stream: string) => (path: string, p: PublishedPlaylist) => {
     log.debug('published', { stream, path, etag: p.etag });
     config.onPublished?.({ stream, path, text: p.text, master: p.master });
+    if (hooks.has('published')) {
+      // A notification: its failure is logged and counted by the runner, the upload stands.
+      hooks.call('published', { stream, path, text: p.text, master: p.master, log: log.child({ stream }) }, () => true).catch(() => undefined);
+    }
   };
 
   if (config.dataDir !== undefined) {
@@ -163,9 +175,10 @@ export async function createOrigin(options: Partial<OriginConfig> = {}): Promise
   const app = createBaseApp({
     metrics: metricsRegistry, log,
     allowMethods: ['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'OPTIONS'],
+    ...(config.use ? { use: config.use } : {}),
   });
 
-  const reject = (c: Context, status: 400 | 401 | 403 | 404 | 408 | 409 | 413, reason: RejectReason, message: string, fields: Record<string, unknown> = {}) => {
+  const reject = (c: Context, status: 400 | 401 | 403 | 404 | 408 | 409 | 413 | 500, reason: RejectReason, message: string, fields: Record<string, unknown> = {}) => {
     m.rejected.inc({ reason });
     log.warn('upload_rejected', { reason, status, path: new URL(c.req.url).pathname, msg: message, ...fields });
     const headers: Record<string, string> = { 'Cache-Control': 'no-store' };
@@ -175,8 +188,19 @@ export async function createOrigin(options: Partial<OriginConfig> = {}): Promise
     return c.text(`${message}\n`, status, headers);
   };
 
-  const authorize = (c: Context): Response | undefined => {
-    const result = checkUploadAuth(c.req.header('authorization'), config.uploadToken, remoteAddress(c));
+  const authorize = async (c: Context, stream: string, path: string): Promise<Response | undefined> => {
+    const remote = remoteAddress(c);
+    let result = checkUploadAuth(c.req.header('authorization'), config.uploadToken, remote);
+    if (hooks.has('authorizeUpload')) {
+      try {
+        const verdict = await hooks.call('authorizeUpload', { request: c.req.raw, stream, path, remoteAddress: remote, defaultDecision: result, log: log.child({ stream }) },
+          (v) => v === undefined || typeof v === 'boolean');
+        if (verdict !== undefined) result = verdict ? 'ok' : 'wrong';
+      } catch (err) {
+        if (err instanceof HookFailed) return reject(c, 500, 'hook_failed', err.message, { stream });
+        throw err;
+      }
+    }
     if (result === 'missing') return reject(c, 401, 'unauthorized', 'upload credentials required');
     if (result === 'wrong') {
       return reject(c, 403, 'forbidden', config.uploadToken === undefined ? 'uploads are accepted from loopback only (or set --upload-token)' : 'wrong upload credentials');
@@ -187,9 +211,9 @@ export async function createOrigin(options: Partial<OriginConfig> = {}): Promise
   const upload = async (c: Context) => {
     const parsed = parseStreamPath(new URL(c.req.url).pathname);
     if (!parsed.ok) return reject(c, 400, 'bad_path', `bad stream path: ${parsed.reason}`);
-    const denied = authorize(c);
-    if (denied) return denied;
     const { stream: name, path } = parsed.value;
+    const denied = await authorize(c, name, path);
+    if (denied) return denied;
     const kind = uploadKind(path);
     const playlist = isPlaylistPath(path);
     const limit = playlist ? config.maxPlaylistBytes : config.maxFileBytes;
@@ -249,10 +273,10 @@ export async function createOrigin(options: Partial<OriginConfig> = {}): Promise
   app.put('/hls/*', upload);
   app.post('/hls/*', upload);
 
-  app.delete('/hls/*', (c) => {
+  app.delete('/hls/*', async (c) => {
     const parsed = parseStreamPath(new URL(c.req.url).pathname);
     if (!parsed.ok) return reject(c, 400, 'bad_path', `bad stream path: ${parsed.reason}`);
-    const denied = authorize(c);
+    const denied = await authorize(c, parsed.value.stream, parsed.value.path);
     if (denied) return denied;
     streams.get(parsed.value.stream)?.deletePath(parsed.value.path);
     return c.body(null, 204);

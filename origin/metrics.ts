@@ -15,7 +15,7 @@ export function uploadKind(path: string): UploadKind {
 
 export type RejectReason =
   | 'bad_path' | 'unauthorized' | 'forbidden' | 'too_large' | 'idle_timeout' | 'aborted'
-  | 'length_mismatch' | 'bad_playlist' | 'bad_uri' | 'type_changed';
+  | 'length_mismatch' | 'bad_playlist' | 'bad_uri' | 'type_changed' | 'hook_failed';
 
 export interface RenditionSample {
   stream: string;

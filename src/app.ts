@@ -18,6 +18,8 @@ export interface BaseAppOptions {
    * @hono/node-server write headers a second time. Such handlers set their own CORS headers.
    */
   early?: (app: Hono) => void;
+  /** Operator middleware from the config file, run before the role's routes. */
+  use?: MiddlewareHandler[];
 }
 
 const ALREADY_SENT = 'x-hono-already-sent';
@@ -59,6 +61,7 @@ export function createBaseApp(options: BaseAppOptions): Hono {
     ['Content-Length', 'Content-Range', 'ETag', 'Last-Modified', 'Age', 'Location', ...(options.exposeHeaders ?? [])]);
   app.use('/hls/*', cors);
   app.use('/api/*', cors);
+  for (const m of options.use ?? []) app.use(m);
   app.get('/healthz', (c) => {
     const ok = options.healthy?.() ?? true;
     return c.text(ok ? 'ok\n' : 'unavailable\n', ok ? 200 : 503, { 'Cache-Control': 'no-store' });

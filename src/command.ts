@@ -1,6 +1,8 @@
 // A CLI command: parses its options (flags, then CASCADE_* env), prints --help, and runs.
 import { formatHelp, parseOptions, type OptionsSpec, type ParseResult } from './options.js';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './log.js';
+import { loadConfigFile, type LoadedConfig } from './config-file.js';
+import type { RoleName } from './hooks.js';
 
 export interface Command {
   name: string;
@@ -12,6 +14,8 @@ export interface Command {
 export const LISTEN_OPTIONS = {
   host: { type: 'string', default: '127.0.0.1', help: 'address to listen on' },
   'log-level': { type: 'string', default: 'warn', choices: LOG_LEVELS, help: 'least severe log level written to stderr' },
+  config: { type: 'string', help: 'a .js/.mjs module (.ts with a loader) exporting options, hooks and middleware (docs/hooks.md)' },
+  'hook-timeout': { type: 'duration', default: '1s', help: 'a hook that takes longer fails its request' },
 } as const satisfies OptionsSpec;
 
 export const REDIS_OPTIONS = {
@@ -32,6 +36,23 @@ export function parseCommand<S extends OptionsSpec>(spec: S, argv: string[], hel
     return undefined;
   }
   return parsed;
+}
+
+export type RoleParseResult<S extends OptionsSpec, R extends RoleName> = ParseResult<S> & Omit<LoadedConfig<R>, 'options'>;
+
+/**
+ * Parses a role's argv; with --config (or CASCADE_CONFIG), loads the module, whose options rank below
+ * flags and environment. Returns undefined when --help was asked.
+ */
+export async function parseRoleCommand<S extends OptionsSpec & typeof LISTEN_OPTIONS, R extends RoleName>(
+  role: R, spec: S, argv: string[], help: CommandHelp,
+): Promise<RoleParseResult<S, R> | undefined> {
+  const first = parseCommand(spec, argv, help);
+  if (!first) return undefined;
+  const file = first.options.config as string | undefined;
+  if (file === undefined) return { ...first, hooks: {} as RoleParseResult<S, R>['hooks'], use: [] };
+  const loaded = await loadConfigFile(file, role, spec);
+  return { ...parseOptions(spec, argv, process.env, loaded.options), hooks: loaded.hooks, use: loaded.use };
 }
 
 export function loggerFor(level: string, fields: Record<string, unknown>): Logger {

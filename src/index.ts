@@ -1,4 +1,12 @@
-// The package's public surface: role factories and the types a config file needs.
+// The package's public surface: role factories and the types a config file needs
+// (`import type { EdgeHooks, CascadeConfig } from 'cascade'`).
+export { createOrigin, ORIGIN_DEFAULTS, type Origin, type OriginConfig, type PublishedEvent } from '../origin/index.js';
+export { createLb, LB_DEFAULTS, cidrGroups, parseEdgeGroup, type Lb, type LbConfig, type EdgeGroup } from '../lb/index.js';
+export type {
+  CascadeConfig, OriginHooks, EdgeHooks, LbHooks, RoleName,
+  UploadContext, PublishedContext, EdgeRequestContext, EdgeRequestDecision, CacheKeyContext, SelectOriginContext,
+  OriginCandidate, TtlContext, EdgeResponseContext, HashKeyContext, SelectEdgesContext, LbResponseContext, EdgeCandidate,
+} from './hooks.js';
 export { parsePlaylist, serializePlaylist, type Playlist, type MediaPlaylist, type MasterPlaylist, type MediaSegment } from './playlist.js';
 export { createLogger, type Logger, type LogLevel } from './log.js';
 export { listen, type Listening } from './serve.js';

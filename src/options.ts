@@ -116,11 +116,15 @@ function convert(name: string, spec: OptionSpec, raw: string): string | number |
   return value!;
 }
 
-/** Parses argv against a spec; environment variables fill in what flags do not give. Throws UsageError. */
+/**
+ * Parses argv against a spec; environment variables fill in what flags do not give, then values from a
+ * config file, then defaults. Throws UsageError.
+ */
 export function parseOptions<S extends OptionsSpec>(
   spec: S,
   argv: readonly string[],
   env: NodeJS.ProcessEnv = process.env,
+  fromFile: Record<string, string> = {},
 ): ParseResult<S> {
   const fromFlags = new Map<string, string[]>();
   const positionals: string[] = [];
@@ -161,8 +165,8 @@ export function parseOptions<S extends OptionsSpec>(
   for (const [name, s] of Object.entries(spec)) {
     let raws = fromFlags.get(name);
     if (!raws) {
-      const fromEnv = env[envName(name)];
-      if (fromEnv !== undefined && fromEnv !== '') raws = s.repeat ? fromEnv.split(/[\s,]+/).filter(Boolean) : [fromEnv];
+      const fallback = env[envName(name)] || fromFile[name];
+      if (fallback !== undefined && fallback !== '') raws = s.repeat ? fallback.split(/[\s,]+/).filter(Boolean) : [fallback];
     }
     if (s.repeat) options[name] = (raws ?? []).map((r) => convert(name, s, r));
     else if (raws) options[name] = convert(name, s, raws[0]!);

@@ -1,0 +1,19 @@
+// origin: per-stream upload tokens. `cascade origin --config examples/upload-tokens.mjs`
+// Tokens come from CASCADE_STREAM_TOKENS='demo=s3cret,talk1=other' (a file or Redis would do as well).
+const tokens = new Map(
+  (process.env.CASCADE_STREAM_TOKENS ?? '').split(',').filter(Boolean).map((pair) => pair.split('=', 2)),
+);
+
+/** @type {import('cascade').CascadeConfig<'origin'>} */
+export default {
+  hooks: {
+    authorizeUpload({ request, stream }) {
+      const expected = tokens.get(stream);
+      if (expected === undefined) return undefined; // streams without their own token: built-in check
+      return request.headers.get('authorization') === `Bearer ${expected}`;
+    },
+    published({ stream, path, log }) {
+      log.info('playlist_published', { stream, path });
+    },
+  },
+};

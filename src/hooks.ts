@@ -1,0 +1,232 @@
+// Hooks: operator code that changes a role's decisions at fixed phases (Pingora's ProxyHttp phases and
+// Varnish's subroutines are the model). Each hook is named after the decision it makes, may be async,
+// and gets a typed context. A hook that throws, times out or returns something of the wrong shape fails
+// that one request with a 5xx, a log line and a metric; the default decision is never silently replaced.
+import type { MiddlewareHandler } from 'hono';
+import type { Logger } from './log.js';
+import type { Metrics } from './metrics.js';
+
+export type Awaitable<T> = T | Promise<T>;
+
+interface BaseContext {
+  /** The incoming request (read-only by convention). */
+  request: Request;
+  log: Logger;
+}
+
+// ---- origin --------------------------------------------------------------------------------------
+
+export interface UploadContext extends BaseContext {
+  stream: string;
+  path: string;
+  /** Peer address of the uploader. */
+  remoteAddress: string | undefined;
+  /** What the built-in check (--upload-token / loopback) decided. */
+  defaultDecision: 'ok' | 'missing' | 'wrong';
+}
+
+export interface PublishedContext {
+  stream: string;
+  path: string;
+  /** The published playlist text. */
+  text: string;
+  master: boolean;
+  log: Logger;
+}
+
+export interface OriginHooks {
+  /** true allows, false refuses (403), undefined keeps the built-in decision. */
+  authorizeUpload?(ctx: UploadContext): Awaitable<boolean | undefined>;
+  /** Notified with each newly published playlist; its failures are logged, never fail the upload. */
+  published?(ctx: PublishedContext): Awaitable<void>;
+}
+
+// ---- edge ----------------------------------------------------------------------------------------
+
+export interface EdgeRequestContext extends BaseContext {
+  stream: string;
+  path: string;
+  /** The query string the edge would use (without '?'), may be rewritten by returning { path, query }. */
+  query: string;
+  edgeId: string;
+}
+
+/** What `request` may decide before the cache: answer, deny, rewrite, or nothing (undefined). */
+export type EdgeRequestDecision =
+  | undefined
+  | Response
+  | { deny: number; message?: string }
+  | { path?: string; query?: string };
+
+export interface CacheKeyContext extends BaseContext {
+  stream: string;
+  path: string;
+  /** The built-in key: path plus the _HLS_ parameters. */
+  defaultKey: string;
+}
+
+export interface OriginCandidate {
+  url: string;
+  healthy: boolean;
+}
+
+export interface SelectOriginContext extends BaseContext {
+  stream: string;
+  path: string;
+  /** The configured origins in order; the edge tries them in the order returned. */
+  origins: OriginCandidate[];
+}
+
+export interface TtlContext {
+  stream: string;
+  path: string;
+  status: number;
+  headers: Headers;
+  /** The built-in freshness lifetime (ms). */
+  defaultTtlMs: number;
+  log: Logger;
+}
+
+export interface EdgeResponseContext extends BaseContext {
+  stream: string;
+  path: string;
+  status: number;
+  /** Response headers on the way out; change them in place. */
+  headers: Headers;
+  cache: string;
+}
+
+export interface EdgeHooks {
+  request?(ctx: EdgeRequestContext): Awaitable<EdgeRequestDecision>;
+  cacheKey?(ctx: CacheKeyContext): Awaitable<string | undefined>;
+  selectOrigin?(ctx: SelectOriginContext): Awaitable<string[] | undefined>;
+  /** Freshness lifetime in ms for this response (0 = do not cache), undefined keeps the default. */
+  ttl?(ctx: TtlContext): Awaitable<number | undefined>;
+  response?(ctx: EdgeResponseContext): Awaitable<void>;
+}
+
+// ---- lb ------------------------------------------------------------------------------------------
+
+export interface EdgeCandidate {
+  id: string;
+  url: string;
+  weight: number;
+  healthy: boolean;
+}
+
+export interface HashKeyContext extends BaseContext {
+  stream: string;
+  clientAddress: string;
+  /** The built-in key (client address, or the stream with --hash stream). */
+  defaultKey: string;
+}
+
+export interface SelectEdgesContext extends BaseContext {
+  stream: string;
+  clientAddress: string;
+  /** Every configured edge with its weight and health. */
+  edges: EdgeCandidate[];
+}
+
+export interface LbResponseContext extends BaseContext {
+  stream: string;
+  /** The chosen edge (undefined on 503). */
+  edge: EdgeCandidate | undefined;
+  status: number;
+  /** Headers of the redirect; change them in place. */
+  headers: Headers;
+}
+
+export interface LbHooks {
+  hashKey?(ctx: HashKeyContext): Awaitable<string | undefined>;
+  /** The edges (ids or candidates) hashing may choose from; undefined keeps all. */
+  selectEdges?(ctx: SelectEdgesContext): Awaitable<(string | EdgeCandidate)[] | undefined>;
+  response?(ctx: LbResponseContext): Awaitable<void>;
+}
+
+export type RoleName = 'origin' | 'edge' | 'lb';
+
+export interface RoleHooks {
+  origin: OriginHooks;
+  edge: EdgeHooks;
+  lb: LbHooks;
+}
+
+export const HOOK_NAMES: { [R in RoleName]: readonly (keyof RoleHooks[R])[] } = {
+  origin: ['authorizeUpload', 'published'],
+  edge: ['request', 'cacheKey', 'selectOrigin', 'ttl', 'response'],
+  lb: ['hashKey', 'selectEdges', 'response'],
+};
+
+/** What a `--config` module exports (as default export or as named exports). */
+export interface CascadeConfig<R extends RoleName = RoleName> {
+  /** Options by their CLI name (`cache-size`) or camelCase (`cacheSize`); flags and env win over these. */
+  options?: Record<string, unknown>;
+  hooks?: RoleHooks[R];
+  /** Hono middleware run before the role's own routes (auth, logging, rate limits). */
+  use?: MiddlewareHandler[];
+}
+
+export class HookFailed extends Error {
+  override name = 'HookFailed';
+  constructor(readonly hook: string, readonly reason: 'threw' | 'timeout' | 'invalid', message: string) {
+    super(message);
+  }
+}
+
+export interface HookRunner<H> {
+  has(name: keyof H & string): boolean;
+  /**
+   * Calls a hook; `valid` checks the shape of what it returned. Throws HookFailed (already logged and
+   * counted) when it throws, times out or returns something invalid.
+   */
+  call<K extends keyof H & string>(
+    name: K,
+    ctx: H[K] extends ((ctx: infer C) => unknown) | undefined ? C : never,
+    valid: (value: unknown) => boolean,
+  ): Promise<H[K] extends ((ctx: never) => Awaitable<infer T>) | undefined ? T : never>;
+}
+
+export function createHookRunner<H extends object>(role: RoleName, hooks: H | undefined, options: { timeoutMs: number; log: Logger; metrics: Metrics }): HookRunner<H> {
+  const failures = options.metrics.counter('hook_failures_total', 'Hook calls that threw, timed out or returned an invalid value', ['role', 'hook', 'reason']);
+  const table = (hooks ?? {}) as Record<string, ((ctx: unknown) => unknown) | undefined>;
+  return {
+    has: (name) => typeof table[name] === 'function',
+    async call(name, ctx, valid) {
+      const fn = table[name]!;
+      let timer: NodeJS.Timeout | undefined;
+      const fail = (reason: HookFailed['reason'], message: string): never => {
+        failures.inc({ role, hook: name, reason });
+        options.log.error('hook_failed', { hook: name, reason, msg: message });
+        throw new HookFailed(name, reason, `hook ${name} ${message}`);
+      };
+      let value: unknown;
+      try {
+        value = await Promise.race([
+          Promise.resolve().then(() => fn(ctx)),
+          new Promise((_, reject) => { timer = setTimeout(() => reject(new HookTimeout()), options.timeoutMs); }),
+        ]);
+      } catch (err) {
+        if (err instanceof HookTimeout) fail('timeout', `timed out after ${options.timeoutMs} ms`);
+        fail('threw', `threw: ${err instanceof Error ? err.message : String(err)}`);
+      } finally {
+        clearTimeout(timer);
+      }
+      if (!valid(value)) fail('invalid', `returned an invalid value: ${describe(value)}`);
+      return value as never;
+    },
+  };
+}
+
+class HookTimeout extends Error {}
+
+function describe(value: unknown): string {
+  try {
+    return JSON.stringify(value)?.slice(0, 100) ?? String(value);
+  } catch {
+    return typeof value;
+  }
+}
+
+export const isOptionalString = (v: unknown): boolean => v === undefined || typeof v === 'string';
+export const isUndefined = (v: unknown): boolean => v === undefined;
