@@ -58,6 +58,8 @@ export interface StackOptions {
   segmentType: 'ts' | 'fmp4';
   logLevel: string;
   ffmpeg?: string;
+  /** How long startStack waits for the stream to be playable through the LB (then warns and returns). */
+  mediaTimeoutMs?: number;
   /** dist/cli.js to run roles with (found next to this file by default). */
   cli?: string;
   /** Where prefixed output goes (stderr by default). */
@@ -151,6 +153,20 @@ async function healthy(url: string): Promise<boolean> {
     const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) });
     await res.arrayBuffer();
     return res.ok;
+  } catch {
+    return false;
+  }
+}
+
+/** True when the master playlist and its first media playlist (with a segment) load through `masterUrl`. */
+async function streamPlayable(masterUrl: string): Promise<boolean> {
+  try {
+    const res = await fetch(masterUrl, { signal: AbortSignal.timeout(2000) });
+    const text = await res.text();
+    const variant = text.split('\n').map((l) => l.trim()).find((l) => l && !l.startsWith('#'));
+    if (!res.ok || !variant) return false;
+    const media = await fetch(new URL(variant, res.url), { signal: AbortSignal.timeout(2000) });
+    return media.ok && /#EXTINF:/.test(await media.text());
   } catch {
     return false;
   }
@@ -271,6 +287,17 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     });
 
     const lbUrl = `http://${o.host}:${o.port}`;
+    // Ready when a player would find the stream: the master and a media playlist with segments, through the LB.
+    const mediaDeadline = Date.now() + (o.mediaTimeoutMs ?? 30_000);
+    const master = `${lbUrl}/hls/${o.stream}/index.m3u8`;
+    for (;;) {
+      if (await streamPlayable(master)) break;
+      if (Date.now() > mediaDeadline) {
+        say('stack', `warning: ${master} is not playable yet; see the [transcoder] and [source] lines above`);
+        break;
+      }
+      await new Promise((res) => setTimeout(res, 250));
+    }
     return {
       urls: {
         lb: lbUrl, origin: originUrl, edges: o.edgePorts.map((p) => `http://${o.host}:${p}`),

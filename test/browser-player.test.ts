@@ -70,9 +70,10 @@ test('browser: /play/demo plays through the LB, survives an encoder restart and 
     const pageErrors: string[] = [];
     page.on('pageerror', (e) => pageErrors.push(e.message));
 
-    // The first segments need a few seconds to reach the origin; the page retries through the LB meanwhile.
     await page.goto(stack.urls.player);
-    const first = await waitForPlayer(page, (s) => s.state === 'playing' && s.currentTime > 0 && !!s.servedBy, 45_000, 'playback to start');
+    const first = await waitForPlayer(page, (s) => s.state === 'playing' && s.currentTime > 0 && !!s.servedBy, 30_000, 'playback to start');
+    // startStack returned once the stream was playable through the LB: no error on the way in.
+    assert.equal(first.fatalErrors, 0, `no fatal error while starting (${first.lastError})`);
     // 1. Playback advances at least 6 s of media time.
     mark(`playing ${JSON.stringify(first)}`);
     const t0 = first.currentTime;
