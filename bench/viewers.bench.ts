@@ -1,0 +1,109 @@
+// `npm run bench` (viewers): viewer capacity of one cascade edge against one nginx proxy_cache edge
+// (bench/nginx-viewers.conf, one worker) in front of the same cascade origin fed by the stack's ffmpeg
+// test source and transcoder. The same k6 load (loadtest/hls-viewers.js, players reloading playlists at
+// the spec's pace and fetching every segment) goes straight to each edge in turn, alternating, RUNS
+// times; reported: CPU seconds per viewer-minute of the edge process(es) (from /proc), stalls, errors,
+// segment download time, upstream fetches per segment. Medians and cascade/nginx ratios are printed.
+// Bounded: BENCH_VIEWERS (default 150) for RAMP 8 s + HOLD 25 s per run, 3 runs each (~4 minutes).
+// Run `npm run build` first (npm run bench does). Skipped (exit 0, with a message) when k6 is not built.
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  K6, k6Available, markdown, median, metric, procCpuSeconds, procFamily, procRssBytes, readK6Samples, runK6, startLoadStack, waitForStream,
+} from '../loadtest/lib.js';
+import { freePort, startChild } from '../test/helpers/process.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const VIEWERS = Number(process.env.BENCH_VIEWERS ?? 150);
+const RAMP_S = 8;
+const HOLD_S = Number(process.env.BENCH_HOLD_S ?? 25);
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const RENDITION = 'random';
+
+if (!k6Available()) {
+  process.stdout.write(`viewers bench skipped: ${K6} missing (bash loadtest/install-k6.sh builds it; needs Go)\n`);
+  process.exit(0);
+}
+
+interface RunResult {
+  cpuSeconds: number; viewerMinutes: number; cpuPerViewerMinute: number; stalls: number; errors: number;
+  segments: number; segMed: number; segP95: number; upstreamPerSegment: number; rssMiB: number; thresholdsPassed: boolean;
+}
+
+const work = mkdtempSync(join(tmpdir(), 'cascade-viewers-bench-'));
+chmodSync(work, 0o777); // nginx workers run as nobody when started by root
+const stack = await startLoadStack({ edges: 1, write: () => {} });
+const nginxPort = await freePort();
+const originHostPort = stack.urls.origin.replace(/^http:\/\//, '');
+const conf = readFileSync(join(here, 'nginx-viewers.conf'), 'utf8').replaceAll('@DIR@', work).replaceAll('@PORT@', String(nginxPort)).replaceAll('@ORIGIN@', originHostPort);
+writeFileSync(join(work, 'nginx.conf'), conf);
+mkdirSync(join(work, 'cache'), { mode: 0o777 });
+const nginx = startChild('nginx', ['-p', work, '-c', join(work, 'nginx.conf')]);
+
+const edges = {
+  cascade: { url: stack.urls.edges[0]!, pids: () => [stack.roles.get('edge-1')!.pid] },
+  nginx: { url: `http://127.0.0.1:${nginxPort}`, pids: () => procFamily(nginx.pid) },
+};
+
+async function once(name: keyof typeof edges, run: number): Promise<RunResult> {
+  const e = edges[name];
+  const dir = join(work, `${name}-${run}`);
+  mkdirSync(dir, { recursive: true });
+  const cpu = () => e.pids().reduce((a, pid) => a + procCpuSeconds(pid), 0);
+  const before = cpu();
+  const k6 = await runK6({ url: e.url, stream: 'demo', viewers: VIEWERS, rampS: RAMP_S, durationS: HOLD_S, rendition: RENDITION, dir, spreadClients: false });
+  const cpuSeconds = cpu() - before;
+  const rssMiB = e.pids().reduce((a, pid) => a + procRssBytes(pid), 0) / 2 ** 20;
+  const samples = await readK6Samples(k6.jsonPath);
+  rmSync(k6.jsonPath, { force: true });
+  const viewerMinutes = samples.series.reduce((a, r) => a + r.vus, 0) / 60;
+  const c = samples.coalescing[0];
+  return {
+    cpuSeconds, viewerMinutes, cpuPerViewerMinute: cpuSeconds / viewerMinutes, rssMiB,
+    stalls: metric(k6.summary, 'hls_stalls', 'count'), errors: metric(k6.summary, 'hls_errors', 'count'),
+    segments: metric(k6.summary, 'hls_segments', 'count'),
+    segMed: metric(k6.summary, 'hls_segment_download_time', 'med'), segP95: metric(k6.summary, 'hls_segment_download_time', 'p(95)'),
+    upstreamPerSegment: c ? c.factor : NaN, thresholdsPassed: k6.thresholdsPassed,
+  };
+}
+
+try {
+  await waitForStream(stack.urls.edges[0]!, 'demo', 3);
+  await Promise.race([waitForStream(edges.nginx.url, 'demo', 3), nginx.exited.then((code) => { throw new Error(`nginx exited ${code}:\n${nginx.output()}`); })]);
+  const results = { cascade: [] as RunResult[], nginx: [] as RunResult[] };
+  for (let run = 0; run < RUNS; run++) {
+    // Alternate which goes first, so drift on a shared machine hits both alike.
+    const order = run % 2 === 0 ? (['cascade', 'nginx'] as const) : (['nginx', 'cascade'] as const);
+    for (const name of order) {
+      const r = await once(name, run);
+      results[name].push(r);
+      process.stdout.write(`run ${run + 1} ${name}: ${r.cpuSeconds.toFixed(2)} CPU s over ${r.viewerMinutes.toFixed(1)} viewer-min = ${(1000 * r.cpuPerViewerMinute).toFixed(1)} CPU ms/viewer-min; `
+        + `stalls ${r.stalls}, errors ${r.errors}, segments ${r.segments}, segment med ${r.segMed.toFixed(1)} ms p95 ${r.segP95.toFixed(1)} ms, upstream/segment ${r.upstreamPerSegment.toFixed(2)}, RSS ${r.rssMiB.toFixed(0)} MiB\n`);
+    }
+  }
+  const m = (name: keyof typeof results, k: keyof RunResult) => median(results[name].map((r) => Number(r[k])));
+  const row = (label: string, k: keyof RunResult, digits: number, scale = 1) => {
+    const [c, n] = [m('cascade', k) * scale, m('nginx', k) * scale];
+    return [label, c.toFixed(digits), n.toFixed(digits), n ? (c / n).toFixed(2) : '-'];
+  };
+  process.stdout.write(`\nViewer capacity: ${VIEWERS} k6 players (ramp ${RAMP_S} s, hold ${HOLD_S} s, rendition ${RENDITION}: 360p ~1 Mbit/s or 240p ~0.5 Mbit/s, 2 s segments) `
+    + `straight to one edge, median of ${RUNS} alternating runs; one Node process vs one nginx worker\n`);
+  process.stdout.write(markdown(['per run (median)', 'cascade edge', 'nginx proxy_cache', 'cascade/nginx'], [
+    row('CPU ms per viewer-minute', 'cpuPerViewerMinute', 1, 1000),
+    row('edge CPU seconds', 'cpuSeconds', 2),
+    row('stalls (segment slower than real time)', 'stalls', 0),
+    row('errors', 'errors', 0),
+    row('segments played', 'segments', 0),
+    row('segment download median, ms', 'segMed', 1),
+    row('segment download p95, ms', 'segP95', 1),
+    row('upstream fetches per segment', 'upstreamPerSegment', 2),
+    row('RSS after run, MiB', 'rssMiB', 0),
+  ]));
+  writeFileSync(join(work, 'results.json'), JSON.stringify(results, null, 2));
+} finally {
+  await nginx.kill('SIGQUIT');
+  await stack.stop();
+  rmSync(work, { recursive: true, force: true });
+}
