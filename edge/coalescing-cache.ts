@@ -19,8 +19,9 @@ import type { CacheOutcome } from './outcome.js';
 import { SharedBody } from './shared-body.js';
 
 export type Lookup =
-  | { outcome: Extract<CacheOutcome, 'MISS' | 'COALESCED' | 'STALE' | 'PASS'>; obj: CachedObject }
-  | { outcome: Extract<CacheOutcome, 'ERROR'>; status: 502 | 504; message: string };
+  /** ERROR with an object: the last origin's 5xx, passed on because nothing stale was left. */
+  | { outcome: Extract<CacheOutcome, 'MISS' | 'COALESCED' | 'STALE' | 'PASS' | 'ERROR'>; obj: CachedObject }
+  | { outcome: Extract<CacheOutcome, 'ERROR'>; status: 502 | 504; message: string; obj?: undefined };
 
 type FlightResult =
   | { obj: CachedObject; failed: boolean; cacheable: boolean }
@@ -84,6 +85,7 @@ export class CoalescingCache {
       const stale = this.options.store.get(target.key, this.options.now());
       if (stale) return { outcome: 'STALE', obj: stale };
       if ('error' in result) return { outcome: 'ERROR', status: result.error.timedOut ? 504 : 502, message: result.error.message };
+      return { outcome: 'ERROR', obj: result.obj };
     }
     if (!leader) return { outcome: 'COALESCED', obj: result.obj };
     return { outcome: result.cacheable ? 'MISS' : 'PASS', obj: result.obj };

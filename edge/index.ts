@@ -4,14 +4,15 @@
 import type { HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { hostname } from 'node:os';
-import type { Context } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
+import type { StatusCode } from 'hono/utils/http-status';
 import { createBaseApp } from '../src/app.js';
 import { silentLogger, type Logger } from '../src/log.js';
 import { isPlaylistPath } from '../src/media-types.js';
 import { Metrics } from '../src/metrics.js';
 import type { Role } from '../src/role.js';
 import { parseStreamPath } from '../src/stream-path.js';
-import { CacheStore } from './cache-store.js';
+import { CacheStore, type CachedObject } from './cache-store.js';
 import { cacheKeyOf, DEFAULT_KEY_PARAMS } from './cache-key.js';
 import { CoalescingCache, type FetchTarget } from './coalescing-cache.js';
 import { startEdgeControl, type EdgeControl } from './control-plane.js';
@@ -19,7 +20,7 @@ import { DEFAULT_FRESHNESS, type FreshnessDefaults } from './freshness.js';
 import { edgeMetrics } from './metrics.js';
 import { OriginPool } from './origin-pool.js';
 import type { CacheOutcome } from './outcome.js';
-import { edgeHeaders, sendObject } from './respond.js';
+import { edgeHeaders, replyFor, writeReply } from './respond.js';
 import { ViewerCounter } from './viewers.js';
 
 export type { CacheOutcome } from './outcome.js';
@@ -127,16 +128,20 @@ export function createEdge(config: EdgeConfig): Edge {
       }
     }
     const key = cacheKeyOf(pathname, q === -1 ? '' : target.slice(q + 1), keyParams);
-    const deliver = (outcome: CacheOutcome, obj: Parameters<typeof sendObject>[1]) => {
+    const deliver = (outcome: CacheOutcome, obj: CachedObject) => {
       m.request(outcome);
-      sendObject(outgoing, obj, { method: c.req.method, request: incoming.headers, outcome, servedBy: config.id, now: now(), onBytes });
+      const reply = replyFor(obj, { method: c.req.method, request: incoming.headers, outcome, servedBy: config.id, now: now() });
+      // Hono answers HEAD by running the GET route and re-wrapping its Response, which would write the
+      // headers a second time after a direct write; a bodiless reply goes through Hono instead.
+      if (reply.body === undefined) return c.body(null, reply.status as StatusCode, reply.headers);
+      writeReply(outgoing, reply, onBytes);
       return RESPONSE_ALREADY_SENT;
     };
     const hit = cache.fresh(key);
     if (hit) return deliver('HIT', hit);
     const fetchTarget: FetchTarget = { key, upstreamPath: key, path, isPlaylist, stream };
     return cache.fetch(fetchTarget).then((found) => {
-      if (found.outcome === 'ERROR') {
+      if (found.obj === undefined) {
         m.request('ERROR');
         return c.text('upstream unavailable\n', found.status, { ...edgeHeaders('ERROR', config.id), 'cache-control': 'no-store' } as Record<string, string>);
       }
@@ -148,7 +153,10 @@ export function createEdge(config: EdgeConfig): Edge {
     log,
     exposeHeaders: ['X-Cache', 'X-Served-By'],
     healthy: () => !shuttingDown,
-    early: (early) => early.on(['GET', 'HEAD'], '/hls/*', serveStream),
+    early: (early) => {
+      early.use('*', rejectDotSegments);
+      early.on(['GET', 'HEAD'], '/hls/*', serveStream);
+    },
   });
   app.all('/hls/*', (c) => c.text('method not allowed\n', 405, { Allow: 'GET, HEAD, OPTIONS' }));
 
@@ -185,6 +193,17 @@ export function createEdge(config: EdgeConfig): Edge {
     },
   };
 }
+
+/**
+ * The URL parser resolves `/hls/a/../../etc` before routing; the raw target is refused instead, so no
+ * spelling of a path reaches anything but what it says.
+ */
+const rejectDotSegments: MiddlewareHandler = async (c, next) => {
+  const raw = (c.env as HttpBindings).incoming.url ?? '';
+  const q = raw.indexOf('?');
+  if (/\/\.{1,2}(\/|$)/.test(q === -1 ? raw : raw.slice(0, q))) return c.text('bad path: dot segment\n', 400, { 'access-control-allow-origin': '*' });
+  await next();
+};
 
 /** `<host>-<port>`: unique per process on a host, stable across restarts. */
 export function defaultEdgeId(port: number): string {

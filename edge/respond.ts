@@ -1,8 +1,8 @@
-// Writing a cached (or still arriving) object to Node's ServerResponse: conditional requests, ranges,
-// HEAD, and streaming with backpressure per client. Written directly rather than through a web
+// Answering from a cached (or still arriving) object: conditional requests, ranges, HEAD, then writing
+// to Node's ServerResponse with backpressure per client. Written directly rather than through a web
 // Response: hits become one `res.end(buffer)`, and an upstream abort can destroy the socket, which is
 // the only way to tell an HTTP/1.1 client that a body with Content-Length or chunked framing is cut.
-import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { CachedObject } from './cache-store.js';
 import type { CacheOutcome } from './outcome.js';
 import { BodyCursor, type SharedBody } from './shared-body.js';
@@ -16,10 +16,9 @@ export interface Delivery {
   outcome: CacheOutcome;
   servedBy: string;
   now: number;
-  onBytes: (n: number) => void;
 }
 
-export function edgeHeaders(outcome: CacheOutcome, servedBy: string): OutgoingHttpHeaders {
+export function edgeHeaders(outcome: CacheOutcome, servedBy: string): Record<string, string> {
   return {
     'x-cache': outcome,
     'x-served-by': servedBy,
@@ -28,58 +27,59 @@ export function edgeHeaders(outcome: CacheOutcome, servedBy: string): OutgoingHt
   };
 }
 
-export function sendObject(res: ServerResponse, obj: CachedObject, d: Delivery): void {
-  const headers: OutgoingHttpHeaders = { ...obj.headers, ...edgeHeaders(d.outcome, d.servedBy) };
+/** What to answer: status, headers, and the body (whole, or still being written), if any. */
+export interface Reply {
+  status: number;
+  headers: Record<string, string>;
+  body?: Buffer | SharedBody;
+}
+
+export function replyFor(obj: CachedObject, d: Delivery): Reply {
+  const headers: Record<string, string> = { ...obj.headers, ...edgeHeaders(d.outcome, d.servedBy) };
   headers.age = String(obj.upstreamAge + Math.max(0, Math.floor((d.now - obj.receivedAt) / 1000)));
   const body = obj.body;
+  const head = d.method === 'HEAD';
   if (obj.status === 200) {
-    if (notModified(d.request, obj.headers)) {
-      res.writeHead(304, notModifiedHeaders(headers));
-      res.end();
-      return;
-    }
+    if (notModified(d.request, obj.headers)) return { status: 304, headers: notModifiedHeaders(headers) };
     headers['accept-ranges'] = 'bytes';
     if (body.state === 'complete' && d.request.range !== undefined && rangeApplies(d.request, obj.headers)) {
       const range = parseRange(d.request.range, body.length);
       if (range === 'unsatisfiable') {
         headers['content-range'] = `bytes */${body.length}`;
         headers['content-length'] = '0';
-        res.writeHead(416, headers);
-        res.end();
-        return;
+        return { status: 416, headers };
       }
       if (range !== undefined) {
         const [start, end] = range;
         headers['content-range'] = `bytes ${start}-${end}/${body.length}`;
         headers['content-length'] = String(end - start + 1);
-        res.writeHead(206, headers);
-        if (d.method === 'HEAD') res.end();
-        else {
-          d.onBytes(end - start + 1);
-          res.end(body.buffer.subarray(start, end + 1));
-        }
-        return;
+        return { status: 206, headers, ...(head ? {} : { body: body.buffer.subarray(start, end + 1) }) };
       }
     }
   }
-  const length = body.state === 'complete' ? body.length : body.expectedLength;
   // A known length lets the client tell a cut body from a complete one; without it the response is
   // chunked, and the missing terminator says the same.
+  const length = body.state === 'complete' ? body.length : body.expectedLength;
   if (length !== undefined) headers['content-length'] = String(length);
-  res.writeHead(obj.status, headers);
-  if (d.method === 'HEAD') {
+  if (head) return { status: obj.status, headers };
+  return { status: obj.status, headers, body: body.state === 'complete' ? body.buffer : body };
+}
+
+export function writeReply(res: ServerResponse, reply: Reply, onBytes: (n: number) => void): void {
+  if (res.destroyed) return; // the client left while the fetch it waited for was running
+  res.writeHead(reply.status, reply.headers);
+  const { body } = reply;
+  if (body === undefined) {
     res.end();
-    return;
+  } else if (Buffer.isBuffer(body)) {
+    onBytes(body.length);
+    res.end(body);
+  } else {
+    // Headers go out now, not with the first body write: with hundreds of readers, each new chunk is
+    // written to every socket in turn, and the last reader's headers would queue behind all of that.
+    res.flushHeaders();
+    streamBody(res, body, onBytes);
   }
-  if (body.state === 'complete') {
-    d.onBytes(body.length);
-    res.end(body.buffer);
-    return;
-  }
-  // Headers go out now, not with the first body write: with hundreds of readers, each new chunk is
-  // written to every socket in turn, and the last reader's headers would queue behind all of that.
-  res.flushHeaders();
-  streamBody(res, body, d.onBytes);
 }
 
 /** Follows a body still being written, one shared chunk at a time, waiting for `drain` on slow clients. */
@@ -118,8 +118,8 @@ function streamBody(res: ServerResponse, body: SharedBody, onBytes: (n: number) 
   pump();
 }
 
-function notModifiedHeaders(headers: OutgoingHttpHeaders): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = {};
+function notModifiedHeaders(headers: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
   for (const name of ['etag', 'last-modified', 'cache-control', 'expires', 'age', 'x-cache', 'x-served-by', 'access-control-allow-origin', 'access-control-expose-headers']) {
     if (headers[name] !== undefined) out[name] = headers[name];
   }

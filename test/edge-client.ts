@@ -48,7 +48,7 @@ export interface RawResponse {
  * One GET over a fresh socket with `Connection: close`, recording when the first byte arrives and
  * judging completeness from the raw framing — what a player's HTTP stack would conclude.
  */
-export function rawGet(url: string, extraHeaders: Record<string, string> = {}): Promise<RawResponse> {
+export function rawGet(url: string, extraHeaders: Record<string, string> = {}, requestTarget?: string): Promise<RawResponse> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
     const socket = connect(Number(u.port), u.hostname);
@@ -70,7 +70,7 @@ export function rawGet(url: string, extraHeaders: Record<string, string> = {}): 
         headers[l.slice(0, c).trim().toLowerCase()] = l.slice(c + 1).trim();
       }
       const rest = raw.subarray(split + 4);
-      let body = rest;
+      let body: Buffer = rest;
       let complete: boolean;
       if (headers['transfer-encoding'] === 'chunked') ({ body, complete } = dechunk(rest));
       else if (headers['content-length'] !== undefined) complete = rest.length === Number(headers['content-length']);
@@ -78,7 +78,7 @@ export function rawGet(url: string, extraHeaders: Record<string, string> = {}): 
       resolve({ status: Number(statusLine!.split(' ')[1]), headers, body, firstByteAt, complete, sha: createHash('sha256').update(body).digest('hex') });
     });
     const head = Object.entries({ host: u.host, connection: 'close', ...extraHeaders }).map(([k, v]) => `${k}: ${v}\r\n`).join('');
-    socket.write(`GET ${u.pathname}${u.search} HTTP/1.1\r\n${head}\r\n`);
+    socket.write(`GET ${requestTarget ?? u.pathname + u.search} HTTP/1.1\r\n${head}\r\n`);
   });
 }
 
