@@ -61,7 +61,7 @@ test('cascade stack: ffprobe reads stream demo through the LB (following the 302
   const lbPort = args[1]!;
   const stack: Child = startChild(process.execPath, [cli, 'stack', ...args, ...LIGHT]);
   t.after(() => stack.kill('SIGKILL'));
-  await stack.waitFor(/player\s+http:\/\/127\.0\.0\.1:\d+\/play\/demo/, 30_000);
+  await stack.waitFor(/player\s+http:\/\/127\.0\.0\.1:\d+\/play\/demo/, 60_000);
   assert.match(stack.output(), new RegExp(`master\\s+http://127\\.0\\.0\\.1:${lbPort}/hls/demo/index\\.m3u8`));
   assert.match(stack.output(), /redis\s+redis:\/\/127\.0\.0\.1:\d+ {2}\(private/);
   const master = `http://127.0.0.1:${lbPort}/hls/demo/index.m3u8`;
@@ -100,7 +100,7 @@ test('cascade stack --no-private-redis: static edge weights; a SIGKILLed stack t
   const args = await ports();
   const stack = startChild(process.execPath, [cli, 'stack', ...args, ...LIGHT, '--no-private-redis']);
   t.after(() => stack.kill('SIGKILL'));
-  await stack.waitFor(/cascade stack is running/, 30_000);
+  await stack.waitFor(/cascade stack is running/, 60_000);
   await stack.waitFor(/\[source\] started pid \d+/, 5000);
   assert.match(stack.output(), /redis\s+none: static edge weights/);
   const edges = await (await fetch(`http://127.0.0.1:${args[1]}/api/edges`)).json() as { id: string; url: string; healthy: boolean }[];
