@@ -17,6 +17,8 @@ export interface EdgeControlOptions {
 }
 
 export interface EdgeControl {
+  /** Stops the heartbeat and deletes the alive key, so LBs stop sending new players here at once. */
+  withdraw(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -27,6 +29,7 @@ export function startEdgeControl(options: EdgeControlOptions): EdgeControl {
   const redis = connectRedis(options.url, options.log);
   const subscriber = connectRedis(options.url, options.log);
   let drained = false;
+  let withdrawn = false;
   let closed = false;
 
   const setDrained = (next: boolean) => {
@@ -41,7 +44,7 @@ export function startEdgeControl(options: EdgeControlOptions): EdgeControl {
     try {
       const batch = redis.multi().sismember(keys.drain, options.id);
       // Re-written every beat, so an edge re-registers by itself after Redis lost its data.
-      if (options.publicUrl) batch.hset(keys.edges, options.id, options.publicUrl).set(keys.alive(options.id), options.publicUrl, 'EX', ttlSeconds);
+      if (options.publicUrl && !withdrawn) batch.hset(keys.edges, options.id, options.publicUrl).set(keys.alive(options.id), options.publicUrl, 'EX', ttlSeconds);
       const results = await batch.exec();
       const member = results?.[0]?.[1];
       if (typeof member === 'number') setDrained(member === 1);
@@ -58,14 +61,18 @@ export function startEdgeControl(options: EdgeControlOptions): EdgeControl {
   const timer = setInterval(() => void refresh(), intervalMs);
   timer.unref();
 
+  const withdraw = async () => {
+    if (withdrawn || !options.publicUrl) return;
+    withdrawn = true;
+    if (redis.status === 'ready') await withTimeout(redis.del(keys.alive(options.id)), 1_000).catch(() => undefined);
+  };
+
   return {
+    withdraw,
     async close() {
+      await withdraw();
       closed = true;
       clearInterval(timer);
-      // Stop announcing at once, so LBs stop sending new players before the TTL would have run out.
-      if (options.publicUrl && redis.status === 'ready') {
-        await withTimeout(redis.del(keys.alive(options.id)), 1_000).catch(() => undefined);
-      }
       redis.disconnect(false);
       subscriber.disconnect(false);
     },

@@ -183,9 +183,10 @@ export function createEdge(config: EdgeConfig): Edge {
       get entries() { return store.entries; },
       get maxBytes() { return store.maxBytes; },
     },
-    beginShutdown() {
+    async beginShutdown() {
       shuttingDown = true;
       log.info('drain_on', { source: 'shutdown' });
+      await control?.withdraw();
     },
     async close() {
       await control?.close();
