@@ -4,9 +4,8 @@ import { DEFAULT_FRESHNESS, freshnessOf, parseCacheControl, type ResponseFacts }
 
 const media = (target: number, end = false) => Buffer.from(`#EXTM3U\n#EXT-X-TARGETDURATION:${target}\n#EXTINF:${target},\na.ts\n${end ? '#EXT-X-ENDLIST\n' : ''}`);
 const master = Buffer.from('#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1000\nlow.m3u8\n');
-const facts = (f: Partial<ResponseFacts> & { body?: Buffer }): ResponseFacts => ({
-  status: 200, isPlaylist: false, ...f, body: () => f.body ?? Buffer.alloc(0),
-});
+type Facts = Partial<Omit<ResponseFacts, 'body'>> & { body?: Buffer };
+const facts = ({ body, ...f }: Facts): ResponseFacts => ({ status: 200, isPlaylist: false, ...f, body: () => body ?? Buffer.alloc(0) });
 
 describe('freshness', () => {
   it('parses Cache-Control directives', () => {
