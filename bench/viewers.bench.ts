@@ -6,6 +6,7 @@
 // segment download time, upstream fetches per segment. Medians and cascade/nginx ratios are printed.
 // Bounded: BENCH_VIEWERS (default 150) for RAMP 8 s + HOLD 25 s per run, 3 runs each (~4 minutes).
 // Run `npm run build` first (npm run bench does). Skipped (exit 0, with a message) when k6 is not built.
+import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -69,6 +70,24 @@ async function once(name: keyof typeof edges, run: number): Promise<RunResult> {
   };
 }
 
+/** Bytes/s and requests/s of one hot cached segment under wrk (keep-alive): the edge's ceiling on loopback. */
+function wrk(url: string): { mbps: number; rps: number } {
+  const r = spawnSync('wrk', ['-t1', '-c32', '-d4s', url], { encoding: 'utf8', timeout: 30_000 });
+  const rps = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout ?? '');
+  const tr = /Transfer\/sec:\s+([\d.]+)(B|KB|MB|GB)/.exec(r.stdout ?? '');
+  if (!rps || !tr || /Non-2xx/.test(r.stdout)) throw new Error(`wrk failed: ${r.stderr || r.stdout}`);
+  const unit = { B: 1, KB: 2 ** 10, MB: 2 ** 20, GB: 2 ** 30 }[tr[2] as 'B'];
+  return { mbps: (Number(tr[1]) * unit * 8) / 1e6, rps: Number(rps[1]) };
+}
+
+async function hotSegment(base: string): Promise<string> {
+  const master = await (await fetch(`${base}/hls/demo/index.m3u8`)).text();
+  const media = master.split('\n').find((l) => l.trim() && !l.startsWith('#'))!.trim();
+  const pl = await (await fetch(`${base}/hls/demo/${media}`)).text();
+  const seg = pl.split('\n').filter((l) => l.trim() && !l.startsWith('#')).at(-2)!.trim();
+  return `/hls/demo/${seg}`;
+}
+
 try {
   await waitForStream(stack.urls.edges[0]!, 'demo', 3);
   await Promise.race([waitForStream(edges.nginx.url, 'demo', 3), nginx.exited.then((code) => { throw new Error(`nginx exited ${code}:\n${nginx.output()}`); })]);
@@ -102,6 +121,24 @@ try {
     row('RSS after run, MiB', 'rssMiB', 0),
   ]));
   writeFileSync(join(work, 'results.json'), JSON.stringify(results, null, 2));
+
+  // Where one edge process saturates: one segment, already cached by both, as fast as wrk asks for it.
+  const seg = await hotSegment(edges.cascade.url);
+  const size = (await (await fetch(edges.cascade.url + seg)).arrayBuffer()).byteLength;
+  await fetch(edges.nginx.url + seg).then((r) => r.arrayBuffer());
+  const hot = { cascade: [] as { mbps: number; rps: number }[], nginx: [] as { mbps: number; rps: number }[] };
+  wrk(edges.cascade.url + seg); // warm-up
+  wrk(edges.nginx.url + seg);
+  for (let run = 0; run < RUNS; run++) {
+    for (const name of run % 2 === 0 ? (['cascade', 'nginx'] as const) : (['nginx', 'cascade'] as const)) hot[name].push(wrk(edges[name].url + seg));
+  }
+  const hm = (name: 'cascade' | 'nginx', k: 'mbps' | 'rps') => median(hot[name].map((h) => h[k]));
+  process.stdout.write(`\nOne hot cached segment (${(size / 1024).toFixed(0)} KiB), wrk -t1 -c32 -d4s keep-alive, median of ${RUNS} alternating runs\n`);
+  process.stdout.write(markdown(['', 'cascade edge', 'nginx proxy_cache', 'cascade/nginx'], [
+    ['segments/s', hm('cascade', 'rps').toFixed(0), hm('nginx', 'rps').toFixed(0), (hm('cascade', 'rps') / hm('nginx', 'rps')).toFixed(2)],
+    ['Mbit/s', hm('cascade', 'mbps').toFixed(0), hm('nginx', 'mbps').toFixed(0), (hm('cascade', 'mbps') / hm('nginx', 'mbps')).toFixed(2)],
+    ['viewers at 1 Mbit/s (bandwidth bound)', hm('cascade', 'mbps').toFixed(0), hm('nginx', 'mbps').toFixed(0), '-'],
+  ]));
 } finally {
   await nginx.kill('SIGQUIT');
   await stack.stop();

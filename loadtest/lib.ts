@@ -93,6 +93,8 @@ export interface K6Result {
   log: string;
   startedAt: number;
   endedAt: number;
+  /** CPU seconds k6 itself used (last /proc reading before it exited): the load generator's cost. */
+  k6CpuSeconds: number;
 }
 
 export interface K6Summary {
@@ -116,13 +118,16 @@ export async function runK6(o: K6Options): Promise<K6Result> {
   child.stderr.on('data', (d: Buffer) => { log += d.toString(); });
   // Bounded: k6 stops itself after ramp + duration + graceful stop; this is the backstop.
   const backstop = setTimeout(() => { try { process.kill(child.pid!, 'SIGKILL'); } catch { /* gone */ } }, (o.rampS + o.durationS + 60) * 1000);
+  let k6CpuSeconds = 0;
+  const cpuPoll = setInterval(() => { k6CpuSeconds = Math.max(k6CpuSeconds, procCpuSeconds(child.pid!)); }, 500);
   const exitCode = await new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
   clearTimeout(backstop);
+  clearInterval(cpuPoll);
   const endedAt = Date.now();
   writeFileSync(join(o.dir, 'k6.log'), log);
   if (!existsSync(summaryPath)) throw new Error(`k6 exited ${exitCode} without a summary:\n${log.slice(-3000)}`);
   const summary = JSON.parse(readFileSync(summaryPath, 'utf8')) as K6Summary;
-  return { exitCode, thresholdsPassed: exitCode === 0, summary, jsonPath, log, startedAt, endedAt };
+  return { exitCode, thresholdsPassed: exitCode === 0, summary, jsonPath, log, startedAt, endedAt, k6CpuSeconds };
 }
 
 /** Threshold verdicts from the summary export (its boolean is true when the threshold was crossed). */

@@ -60,7 +60,7 @@ try {
     ];
     process.stderr.write(`loadtest: against ${url} (${list.length} edges from /api/edges)\n`);
   } else {
-    process.stderr.write(`loadtest: starting cascade stack (${edges} edges, ladder 360p,240p @15 fps)\n`);
+    process.stderr.write(`loadtest: starting cascade stack (${edges} edge${edges === 1 ? '' : 's'}, ladder 360p,240p @15 fps)\n`);
     stack = await startLoadStack({ edges, stream, write: (l) => stackLog.push(l) });
     url = stack.urls.lb;
     targets = stackTargets(stack);
@@ -99,6 +99,7 @@ try {
       playlistAgeP95Ms: metric(k6.summary, 'hls_playlist_age', 'p(95)'),
       redirectsPerEdge: samples.redirects,
       receivedMB: metric(k6.summary, 'data_received', 'count') / 1e6,
+      k6CpuSeconds: k6.k6CpuSeconds,
     },
     coalescing: { perEdge: samples.coalescing, originSegmentGets, edgeSegments, originFactor: originSegmentGets !== undefined && edgeSegments ? originSegmentGets / edgeSegments : undefined, ok: coalescingOk },
     edges: edgeRows,
@@ -109,7 +110,7 @@ try {
   const f = (x: number | undefined, d = 0) => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(d));
   const md = [
     `# Load test ${result.when}`, '',
-    `${viewers} viewers (ramp ${rampS} s, hold ${durationS} s, rendition ${rendition}) against ${stack ? `cascade stack (${edges} edges, 360p+240p @15 fps)` : url}; machine ${result.machine.cpus} x ${result.machine.cpuModel}.`, '',
+    `${viewers} viewers (ramp ${rampS} s, hold ${durationS} s, rendition ${rendition}) against ${stack ? `cascade stack (${edges} edge${edges === 1 ? '' : 's'}, 360p+240p @15 fps)` : url}; machine ${result.machine.cpus} x ${result.machine.cpuModel}.`, '',
     `k6 thresholds ${k6.thresholdsPassed ? 'passed' : `FAILED (exit ${k6.exitCode})`}; coalescing ${coalescingOk ? 'ok (each segment fetched upstream at most once per edge)' : 'NOT 1'}.`, '',
     markdown(['segments', 'stalls', 'errors', 'stale playlists', 'requests/s', 'first segment med / p95', 'segment med / p95 / max', 'download/duration p99', 'received'], [[
       result.k6.segments, result.k6.stalls, result.k6.errors, result.k6.stale, f(result.k6.requestRate, 1),
@@ -123,14 +124,17 @@ try {
         f(100 * (edgeRows.find((r) => r.edge === e.edge)?.hitRatio ?? NaN), 1) + '%'])),
     originSegmentGets !== undefined ? `Origin segment GETs during the run: ${originSegmentGets} for ${edgeSegments} (edge, segment) pairs = factor ${f(result.coalescing.originFactor, 2)}.\n` : '',
     'Roles (from their /metrics: `cascade_process_cpu_seconds_total`, `cascade_process_resident_memory_bytes`):', '',
-    markdown(['role', 'CPU s', 'CPU %', 'RSS max MiB', 'requests'], scraped.usage.map((u) => [u.name, f(u.cpuSeconds, 1), f(u.cpuPercent, 1), f(u.rssMaxMiB), Object.values(u.requests).reduce((a, b) => a + b, 0)])),
+    markdown(['role', 'CPU s', 'CPU %', 'RSS max MiB', 'requests'], [
+      ...scraped.usage.map((u) => [u.name, f(u.cpuSeconds, 1), f(u.cpuPercent, 1), f(u.rssMaxMiB), Object.values(u.requests).reduce((a, b) => a + b, 0)]),
+      ['k6 (load generator, /proc)', f(k6.k6CpuSeconds, 1), f((100 * k6.k6CpuSeconds) / ((k6.endedAt - k6.startedAt) / 1000), 1), '-', f(result.k6.requests)],
+    ]),
     '![chart](chart.svg)', '',
   ].join('\n');
   writeFileSync(join(dir, 'summary.md'), md);
 
   const series = samples.series;
   const roleNames = [...new Set(scraped.cpuSeries.flatMap((s) => Object.keys(s.cpu)))];
-  writeFileSync(join(dir, 'chart.svg'), svgChart(`cascade load test: ${viewers} viewers, ${stack ? `${edges} edges` : url}`, [
+  writeFileSync(join(dir, 'chart.svg'), svgChart(`cascade load test: ${viewers} viewers, ${stack ? `${edges} edge${edges === 1 ? '' : 's'}` : url}`, [
     { title: 'viewers', unit: 'k6 VUs', series: [{ name: 'VUs', color: COLORS[0]!, points: series.map((r) => [r.t, r.vus]) }] },
     { title: 'request rate', unit: 'requests/s', series: [{ name: 'all requests', color: COLORS[1]!, points: series.map((r) => [r.t, r.reqs]) }, { name: 'segments', color: COLORS[2]!, points: series.map((r) => [r.t, r.segments]) }] },
     { title: 'segment download time', unit: 'ms', series: [
