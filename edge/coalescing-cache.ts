@@ -13,7 +13,7 @@ import type { Readable } from 'node:stream';
 import { contentTypeFor } from '../src/media-types.js';
 import type { Logger } from '../src/log.js';
 import { CacheStore, type CachedObject } from './cache-store.js';
-import { freshnessOf, parseCacheControl, type FreshnessDefaults } from './freshness.js';
+import { freshnessOf, parseCacheControl, type Freshness, type FreshnessDefaults } from './freshness.js';
 import { OriginPool, UpstreamError } from './origin-pool.js';
 import type { CacheOutcome } from './outcome.js';
 import { SharedBody } from './shared-body.js';
@@ -33,6 +33,8 @@ interface Flight {
   obj?: CachedObject;
 }
 
+const NOT_STORED: Freshness = { ttlMs: 0, staleMs: 0 };
+
 /** Upstream headers a client may see again from the cache; everything else is hop-by-hop or ours. */
 const KEPT_HEADERS = ['content-type', 'cache-control', 'etag', 'last-modified', 'expires', 'content-encoding', 'content-language', 'content-disposition'] as const;
 
@@ -44,6 +46,8 @@ export interface CoalescingCacheOptions {
   maxObjectSize: number;
   now: () => number;
   log: Logger;
+  /** The `ttl` hook: the final freshness lifetime (ms) given the default; a rejection means "do not store". */
+  adjustTtl?: (target: FetchTarget, obj: CachedObject, defaultTtlMs: number) => Promise<number>;
 }
 
 export interface FetchTarget {
@@ -54,6 +58,8 @@ export interface FetchTarget {
   path: string;
   isPlaylist: boolean;
   stream: string;
+  /** Origins to try in this order (the `selectOrigin` hook); default: the pool's own order. */
+  origins?: readonly string[];
 }
 
 export class CoalescingCache {
@@ -91,6 +97,11 @@ export class CoalescingCache {
     return { outcome: result.cacheable ? 'MISS' : 'PASS', obj: result.obj };
   }
 
+  /** Whether a request for this key now would join a running fetch rather than start one. */
+  joinable(key: string): boolean {
+    return this.inflight.has(key);
+  }
+
   /** Upstream fetches running now (headers pending or body still arriving). */
   get fetching(): number {
     return this.inflight.size;
@@ -113,7 +124,7 @@ export class CoalescingCache {
     const { origins, now, maxObjectSize } = this.options;
     let upstream;
     try {
-      upstream = await origins.fetch(target.upstreamPath);
+      upstream = await origins.fetch(target.upstreamPath, target.origins);
     } catch (err) {
       this.inflight.delete(target.key);
       const error = err instanceof UpstreamError ? err : new UpstreamError(String(err), false);
@@ -141,7 +152,7 @@ export class CoalescingCache {
 
   /** Reads the upstream body as fast as the origin sends it, whoever is (or is not) reading along. */
   private fill(target: FetchTarget, body: Readable, obj: CachedObject, cacheable: boolean): void {
-    const { store, maxObjectSize, freshness } = this.options;
+    const { maxObjectSize, freshness } = this.options;
     let storable = cacheable;
     let settled = false;
     body.on('data', (chunk: Buffer) => {
@@ -155,28 +166,38 @@ export class CoalescingCache {
         if (err === undefined) obj.body.end();
         else obj.body.abort();
       }
-      if (obj.body.state === 'complete' && storable) {
-        const f = freshnessOf({
-          status: obj.status,
-          cacheControl: obj.headers['cache-control'],
-          ageSeconds: obj.upstreamAge,
-          isPlaylist: target.isPlaylist,
-          body: () => obj.body.buffer,
-        }, freshness);
-        if (f.ttlMs > 0) {
-          obj.freshUntil = obj.receivedAt + f.ttlMs;
-          obj.staleUntil = obj.freshUntil + f.staleMs;
-          store.set(target.key, obj);
-        }
-      } else if (obj.body.state === 'aborted') {
+      if (obj.body.state === 'aborted') {
         this.options.log.warn('upstream_body_aborted', { stream: target.stream, path: target.upstreamPath, received: obj.body.length, expected: obj.body.expectedLength, ...(err ? { err } : {}) });
       }
-      // Stored (or not) before the flight ends, so no request falls between the two and fetches again.
-      this.inflight.delete(target.key);
+      if (obj.body.state !== 'complete' || !storable) return this.finish(target, obj, NOT_STORED);
+      const f = freshnessOf({
+        status: obj.status,
+        cacheControl: obj.headers['cache-control'],
+        ageSeconds: obj.upstreamAge,
+        isPlaylist: target.isPlaylist,
+        body: () => obj.body.buffer,
+      }, freshness);
+      const { adjustTtl } = this.options;
+      if (!adjustTtl) return this.finish(target, obj, f);
+      // The flight stays registered while the hook decides, so nobody fetches the key meanwhile.
+      adjustTtl(target, obj, f.ttlMs).then(
+        (ttlMs) => this.finish(target, obj, { ttlMs, staleMs: f.staleMs }),
+        () => this.finish(target, obj, NOT_STORED),
+      );
     };
     body.once('end', () => settle());
     body.once('error', (err) => settle(err));
     body.once('close', () => settle(new Error('upstream body closed early')));
+  }
+
+  /** Stores a complete object, then ends its flight: in that order, so no request falls in between. */
+  private finish(target: FetchTarget, obj: CachedObject, f: Freshness): void {
+    if (f.ttlMs > 0) {
+      obj.freshUntil = obj.receivedAt + f.ttlMs;
+      obj.staleUntil = obj.freshUntil + f.staleMs;
+      this.options.store.set(target.key, obj);
+    }
+    this.inflight.delete(target.key);
   }
 }
 

@@ -1,5 +1,5 @@
-// `cascade edge`: parses options and runs the edge role; everything else lives in createEdge.
-import { LISTEN_OPTIONS, REDIS_OPTIONS, loggerFor, parseCommand, type Command } from '../src/command.js';
+// `cascade edge`: parses options (and --config), then runs the edge role; everything else lives in createEdge.
+import { LISTEN_OPTIONS, REDIS_OPTIONS, loggerFor, parseRoleCommand, type Command } from '../src/command.js';
 import { UsageError, type OptionsSpec } from '../src/options.js';
 import { runRole } from '../src/role.js';
 import { createEdge, defaultEdgeId } from './index.js';
@@ -41,7 +41,7 @@ export const edgeCommand: Command = {
   name: 'edge',
   summary: 'caching relay in front of the origins (coalesces misses, streams to every waiter)',
   async run(argv) {
-    const parsed = parseCommand(EDGE_OPTIONS, argv, {
+    const parsed = await parseRoleCommand('edge', EDGE_OPTIONS, argv, {
       usage: 'cascade edge --origin URL[,URL...] [--port 8081] [--cache-size 512m] [--id NAME] [--public-url URL] [--lb URL] [options]',
       description: 'Serves /hls/<stream>/<path> from its cache, filled from the first healthy origin.',
     });
@@ -69,6 +69,9 @@ export const edgeCommand: Command = {
       ...(o.lb ? { lbUrl: o.lb } : {}),
       ...(o['public-url'] ? { publicUrl: o['public-url'] } : {}),
       ...(o.redis ? { redis: { url: o.redis, prefix: o['redis-prefix'] } } : {}),
+      hooks: parsed.hooks,
+      use: parsed.use,
+      hookTimeoutMs: o['hook-timeout'],
       log,
     });
     if (o['public-url'] && !o.redis) log.info('not_registering', { reason: '--public-url without --redis' });

@@ -1,17 +1,19 @@
-// The edge role: a caching relay in front of the origins. Request phases, in order:
-//   path check (400 on anything but a valid /hls/ path; never an open proxy) -> drain redirect for
-//   playlists -> cache key -> fresh hit, or the coalesced fetch -> delivery (304/206/HEAD/stream).
+// The edge role: a caching relay in front of the origins. Request phases, in order (hooks in quotes):
+//   path check (400 on anything but a valid /hls/ path; never an open proxy) -> 'request' -> drain
+//   redirect for playlists -> 'cacheKey' -> fresh hit, or 'selectOrigin' and the coalesced fetch ('ttl'
+//   before storing) -> 'response' -> delivery (304/206/HEAD/stream).
 import type { HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { hostname } from 'node:os';
 import type { Context, MiddlewareHandler } from 'hono';
-import type { StatusCode } from 'hono/utils/http-status';
+import type { ContentfulStatusCode, StatusCode } from 'hono/utils/http-status';
 import { createBaseApp } from '../src/app.js';
 import { silentLogger, type Logger } from '../src/log.js';
 import { isPlaylistPath } from '../src/media-types.js';
 import { Metrics } from '../src/metrics.js';
 import type { Role } from '../src/role.js';
-import { parseStreamPath } from '../src/stream-path.js';
+import { checkRelativePath, parseStreamPath, streamUrlPath } from '../src/stream-path.js';
+import { createHookRunner, HookFailed, isOptionalString, isUndefined, type EdgeHooks } from '../src/hooks.js';
 import { CacheStore, type CachedObject } from './cache-store.js';
 import { cacheKeyOf, DEFAULT_KEY_PARAMS } from './cache-key.js';
 import { CoalescingCache, type FetchTarget } from './coalescing-cache.js';
@@ -51,6 +53,12 @@ export interface EdgeConfig {
   metrics?: Metrics;
   /** Clock in ms; tests move it to expire entries without sleeping. */
   now?: () => number;
+  /** Operator hooks at the edge's phases (docs/hooks.md). */
+  hooks?: EdgeHooks;
+  /** How long a hook may take before its request fails (ms, default 1 s). */
+  hookTimeoutMs?: number;
+  /** Operator Hono middleware, run before the stream routes. */
+  use?: MiddlewareHandler[];
 }
 
 export interface Edge extends Role {
@@ -104,60 +112,100 @@ export function createEdge(config: EdgeConfig): Edge {
     maxObjectSize: Math.min(config.maxObjectSize ?? 64 * 1024 ** 2, cacheSize),
     now,
     log,
+    ...(config.hooks?.ttl ? {
+      // Phase: ttl, before storing. A failing hook means "do not store" (the response already went out).
+      adjustTtl: async (t: FetchTarget, obj: CachedObject, defaultTtlMs: number) =>
+        (await hooks.call('ttl', { stream: t.stream, path: t.path, status: obj.status, headers: new Headers(obj.headers), defaultTtlMs, log: log.child({ stream: t.stream }) },
+          (v) => v === undefined || (typeof v === 'number' && Number.isFinite(v) && v >= 0))) ?? defaultTtlMs,
+    } : {}),
   });
 
   const onBytes = (n: number) => m.bytesOut.inc(n);
+  const hooks = createHookRunner('edge', config.hooks, { timeoutMs: config.hookTimeoutMs ?? 1_000, log, metrics });
 
-  // Writes straight to Node's ServerResponse (see respond.ts), so it runs ahead of the shared CORS
-  // middleware and sets CORS headers itself.
-  function serveStream(c: Context): Response | Promise<Response> {
+  async function serveStream(c: Context): Promise<Response> {
     const { incoming, outgoing } = c.env as HttpBindings;
-    // The raw request target, not the URL Hono normalised: `/hls/a/../b` must be refused, not resolved.
+    // The raw request target, not the URL Hono normalised (an absolute-form target yields only its path).
     const target = incoming.url?.startsWith('/') ? incoming.url : c.req.path;
     const q = target.indexOf('?');
-    const pathname = q === -1 ? target : target.slice(0, q);
-    const parsed = parseStreamPath(pathname);
-    if (!parsed.ok) return c.text(`bad stream path: ${parsed.reason}\n`, 400, { 'access-control-allow-origin': '*' });
-    const { stream, path } = parsed.value;
-    const isPlaylist = isPlaylistPath(path);
-    if (isPlaylist) {
-      viewers.touch(stream, incoming.socket.remoteAddress ?? '');
-      if (lbUrl !== undefined && isDraining()) {
-        m.request('REDIRECT');
-        return c.body(null, 302, { ...edgeHeaders('REDIRECT', config.id), location: lbUrl + target, 'cache-control': 'no-store' } as Record<string, string>);
+    const parsed = parseStreamPath(q === -1 ? target : target.slice(0, q));
+    if (!parsed.ok) return c.text(`bad stream path: ${parsed.reason}\n`, 400);
+    const { stream } = parsed.value;
+    let { path } = parsed.value;
+    let query = q === -1 ? '' : target.slice(q + 1);
+    const slog = hooks.has('request') || hooks.has('cacheKey') || hooks.has('selectOrigin') || hooks.has('response') ? log.child({ stream }) : log;
+    try {
+      // Phase: request (answer, deny or rewrite before anything is cached or fetched).
+      if (hooks.has('request')) {
+        const decision = await hooks.call('request', { request: c.req.raw, log: slog, stream, path, query, edgeId: config.id }, isRequestDecision);
+        if (decision instanceof Response) return decision;
+        if (decision && 'deny' in decision) return c.text(`${decision.message ?? 'denied'}\n`, decision.deny as ContentfulStatusCode, { 'cache-control': 'no-store' });
+        if (decision) {
+          path = decision.path ?? path;
+          query = decision.query ?? query;
+        }
       }
-    }
-    const key = cacheKeyOf(pathname, q === -1 ? '' : target.slice(q + 1), keyParams);
-    const deliver = (outcome: CacheOutcome, obj: CachedObject) => {
-      m.request(outcome);
-      const reply = replyFor(obj, { method: c.req.method, request: incoming.headers, outcome, servedBy: config.id, now: now() });
-      // Hono answers HEAD by running the GET route and re-wrapping its Response, which would write the
-      // headers a second time after a direct write; a bodiless reply goes through Hono instead.
-      if (reply.body === undefined) return c.body(null, reply.status as StatusCode, reply.headers);
-      writeReply(outgoing, reply, onBytes);
-      return RESPONSE_ALREADY_SENT;
-    };
-    const hit = cache.fresh(key);
-    if (hit) return deliver('HIT', hit);
-    const fetchTarget: FetchTarget = { key, upstreamPath: key, path, isPlaylist, stream };
-    return cache.fetch(fetchTarget).then((found) => {
+      const isPlaylist = isPlaylistPath(path);
+      if (isPlaylist) {
+        viewers.touch(stream, incoming.socket.remoteAddress ?? '');
+        if (lbUrl !== undefined && isDraining()) {
+          m.request('REDIRECT');
+          return c.body(null, 302, { ...edgeHeaders('REDIRECT', config.id), location: lbUrl + target, 'cache-control': 'no-store' });
+        }
+      }
+      const pathname = streamUrlPath(stream, path);
+      // Phase: cacheKey. The upstream request is always the path plus the kept parameters.
+      const upstreamPath = cacheKeyOf(pathname, query, keyParams);
+      const key = hooks.has('cacheKey')
+        ? (await hooks.call('cacheKey', { request: c.req.raw, log: slog, stream, path, defaultKey: upstreamPath }, isOptionalString)) ?? upstreamPath
+        : upstreamPath;
+      const deliver = async (outcome: CacheOutcome, obj: CachedObject): Promise<Response> => {
+        m.request(outcome);
+        const reply = replyFor(obj, { method: c.req.method, request: incoming.headers, outcome, servedBy: config.id, now: now() });
+        // Phase: response (headers on the way out).
+        if (hooks.has('response')) {
+          const headers = new Headers(reply.headers);
+          await hooks.call('response', { request: c.req.raw, log: slog, stream, path, status: reply.status, headers, cache: outcome }, isUndefined);
+          reply.headers = {};
+          headers.forEach((value, name) => { reply.headers[name] = value; });
+        }
+        // Hono answers HEAD by running the GET route and re-wrapping its Response, which would write the
+        // headers a second time after a direct write; a bodiless reply goes through Hono instead.
+        if (reply.body === undefined) return c.body(null, reply.status as StatusCode, reply.headers);
+        writeReply(outgoing, reply, onBytes);
+        return RESPONSE_ALREADY_SENT;
+      };
+      const hit = cache.fresh(key);
+      if (hit) return await deliver('HIT', hit);
+      const fetchTarget: FetchTarget = { key, upstreamPath, path, isPlaylist, stream };
+      // Phase: selectOrigin, only for the request that will actually go upstream.
+      if (hooks.has('selectOrigin') && !cache.joinable(key)) {
+        const chosen = await hooks.call('selectOrigin', { request: c.req.raw, log: slog, stream, path, origins: origins.candidates() },
+          (v) => v === undefined || (Array.isArray(v) && v.length > 0 && v.every((u) => typeof u === 'string' && origins.isConfigured(u.replace(/\/+$/, '')))));
+        if (chosen) fetchTarget.origins = chosen.map((u) => u.replace(/\/+$/, ''));
+      }
+      const found = await cache.fetch(fetchTarget);
       if (found.obj === undefined) {
         m.request('ERROR');
-        return c.text('upstream unavailable\n', found.status, { ...edgeHeaders('ERROR', config.id), 'cache-control': 'no-store' } as Record<string, string>);
+        return c.text('upstream unavailable\n', found.status, { ...edgeHeaders('ERROR', config.id), 'cache-control': 'no-store' });
       }
-      return deliver(found.outcome, found.obj);
-    });
+      return await deliver(found.outcome, found.obj);
+    } catch (err) {
+      if (!(err instanceof HookFailed)) throw err;
+      m.request('ERROR');
+      return c.text(`${err.message}\n`, 500, { ...edgeHeaders('ERROR', config.id), 'cache-control': 'no-store' });
+    }
   }
+
   const app = createBaseApp({
     metrics,
     log,
     exposeHeaders: ['X-Cache', 'X-Served-By'],
     healthy: () => !shuttingDown,
-    early: (early) => {
-      early.use('*', rejectDotSegments);
-      early.on(['GET', 'HEAD'], '/hls/*', serveStream);
-    },
+    early: (early) => early.use('*', rejectDotSegments),
+    ...(config.use ? { use: config.use } : {}),
   });
+  app.on(['GET', 'HEAD'], '/hls/*', serveStream);
   app.all('/hls/*', (c) => c.text('method not allowed\n', 405, { Allow: 'GET, HEAD, OPTIONS' }));
 
   let control: EdgeControl | undefined;
@@ -193,6 +241,15 @@ export function createEdge(config: EdgeConfig): Edge {
       await origins.close();
     },
   };
+}
+
+function isRequestDecision(v: unknown): boolean {
+  if (v === undefined || v instanceof Response) return true;
+  if (typeof v !== 'object' || v === null) return false;
+  const d = v as Record<string, unknown>;
+  if ('deny' in d) return Number.isInteger(d.deny) && (d.deny as number) >= 400 && (d.deny as number) <= 599 && (d.message === undefined || typeof d.message === 'string');
+  return (d.path === undefined || (typeof d.path === 'string' && checkRelativePath(d.path) === undefined)) &&
+    (d.query === undefined || typeof d.query === 'string');
 }
 
 /**

@@ -56,9 +56,14 @@ export class OriginPool {
     }));
   }
 
-  /** Origins in the order to try them now: healthy ones as configured, then benched ones, soonest back first. */
-  candidates(): string[] {
-    return this.order().map((o) => o.url);
+  /** The configured origins in order, and whether each is in service now. */
+  candidates(): { url: string; healthy: boolean }[] {
+    const now = this.options.now();
+    return this.origins.map((o) => ({ url: o.url, healthy: o.benchedUntil <= now }));
+  }
+
+  isConfigured(url: string): boolean {
+    return this.origins.some((o) => o.url === url);
   }
 
   private order(): Origin[] {
@@ -70,11 +75,12 @@ export class OriginPool {
   }
 
   /**
-   * GETs `path` from the first origin that answers below 500. When every origin fails, returns the last
-   * 5xx response if there was one, else throws UpstreamError.
+   * GETs `path` from the first origin that answers below 500 (in `preferred` order when given: a
+   * subset of the configured origins). When every origin fails, returns the last 5xx response if
+   * there was one, else throws UpstreamError.
    */
-  async fetch(path: string): Promise<UpstreamResponse> {
-    const order = this.order();
+  async fetch(path: string, preferred?: readonly string[]): Promise<UpstreamResponse> {
+    const order = preferred ? preferred.map((url) => this.origins.find((o) => o.url === url)!) : this.order();
     let lastError: unknown;
     for (let i = 0; i < order.length; i++) {
       const origin = order[i]!;

@@ -1,6 +1,7 @@
 // The package's public surface: role factories and the types a config file needs
 // (`import type { EdgeHooks, CascadeConfig } from 'cascade'`).
 export { createOrigin, ORIGIN_DEFAULTS, type Origin, type OriginConfig, type PublishedEvent } from '../origin/index.js';
+export { createEdge, CACHE_OUTCOMES, type Edge, type EdgeConfig, type CacheOutcome } from '../edge/index.js';
 export { createLb, LB_DEFAULTS, cidrGroups, parseEdgeGroup, type Lb, type LbConfig, type EdgeGroup } from '../lb/index.js';
 export type {
   CascadeConfig, OriginHooks, EdgeHooks, LbHooks, RoleName,
