@@ -426,10 +426,8 @@ export function svgChart(title: string, panels: Panel[], width = 860): string {
       out.push(`<line x1="${left}" x2="${left + pw}" y1="${Y(v)}" y2="${Y(v)}" stroke="#eee"/>`);
       out.push(`<text x="${left - 6}" y="${Y(v) + 4}" text-anchor="end">${+v.toPrecision(3)}</text>`);
     }
-    for (let k = 0; k <= 5; k++) {
-      const x = (xMax * k) / 5;
-      out.push(`<text x="${X(x)}" y="${y0 + ph + 14}" text-anchor="middle">${Math.round(x)} s</text>`);
-    }
+    const step = niceMax(xMax / 6);
+    for (let x = 0; x <= xMax; x += step) out.push(`<text x="${X(x)}" y="${y0 + ph + 14}" text-anchor="middle">${+x.toPrecision(3)} s</text>`);
     p.series.forEach((s, j) => {
       if (s.points.length > 0) {
         const d = s.points.map(([x, y], k) => `${k ? 'L' : 'M'}${X(x).toFixed(1)},${Y(y).toFixed(1)}`).join('');
