@@ -13,7 +13,7 @@ import { isPlaylistPath } from '../src/media-types.js';
 import { Metrics } from '../src/metrics.js';
 import type { Role } from '../src/role.js';
 import { checkRelativePath, parseStreamPath, streamUrlPath } from '../src/stream-path.js';
-import { createHookRunner, HookFailed, isOptionalString, isUndefined, type EdgeHooks } from '../src/hooks.js';
+import { createHookRunner, HOOK_NAMES, HookFailed, isOptionalString, isUndefined, type EdgeHooks } from '../src/hooks.js';
 import { CacheStore, type CachedObject } from './cache-store.js';
 import { cacheKeyOf, DEFAULT_KEY_PARAMS } from './cache-key.js';
 import { CoalescingCache, type FetchTarget } from './coalescing-cache.js';
@@ -207,6 +207,38 @@ export function createEdge(config: EdgeConfig): Edge {
   });
   app.on(['GET', 'HEAD'], '/hls/*', serveStream);
   app.all('/hls/*', (c) => c.text('method not allowed\n', 405, { Allow: 'GET, HEAD, OPTIONS' }));
+
+  /**
+   * A plain GET that is a fresh hit, answered before Hono's dispatch: skipping routing, context and
+   * middleware measured +14% playlist hits/s (median of 5 alternating wrk runs, docs/edge.md). Only without hooks or operator middleware,
+   * which must see every request; anything else (miss, HEAD, drain redirect, bad path) goes through
+   * Hono and `serveStream`, which make the same decisions in the same order.
+   */
+  function serveFreshHit(env: HttpBindings): boolean {
+    const { incoming, outgoing } = env;
+    const target = incoming.url;
+    if (incoming.method !== 'GET' || target === undefined || !target.startsWith('/hls/')) return false;
+    const q = target.indexOf('?');
+    const pathname = q === -1 ? target : target.slice(0, q);
+    const parsed = parseStreamPath(pathname);
+    if (!parsed.ok) return false;
+    const isPlaylist = isPlaylistPath(parsed.value.path);
+    if (isPlaylist && lbUrl !== undefined && isDraining()) return false;
+    const hit = cache.fresh(cacheKeyOf(pathname, q === -1 ? '' : target.slice(q + 1), keyParams));
+    if (!hit) return false;
+    if (isPlaylist) viewers.touch(parsed.value.stream, incoming.socket.remoteAddress ?? '');
+    m.request('HIT');
+    writeReply(outgoing, replyFor(hit, { method: 'GET', request: incoming.headers, outcome: 'HIT', servedBy: config.id, now: now() }), onBytes);
+    return true;
+  }
+  const hooked = HOOK_NAMES.edge.some((name) => hooks.has(name)) || (config.use?.length ?? 0) > 0;
+  if (!hooked) {
+    const dispatch = app.fetch;
+    app.fetch = (request, env, ctx) => {
+      const node = env as HttpBindings | undefined;
+      return node?.outgoing && serveFreshHit(node) ? RESPONSE_ALREADY_SENT : dispatch(request, env, ctx);
+    };
+  }
 
   let control: EdgeControl | undefined;
   if (config.redis) {
