@@ -15,6 +15,8 @@ export interface CachedObject {
   /** Fresh while now < freshUntil; may stand in for failing origins while now < staleUntil. */
   freshUntil: number;
   staleUntil: number;
+  /** The response head of a plain hit (all but `Age`) as a flat name/value list, built on the first hit. */
+  hitHead?: string[];
 }
 
 /** Headers, key and bookkeeping: counted so that many tiny 404s cannot exceed the budget unnoticed. */

@@ -22,7 +22,7 @@ import { DEFAULT_FRESHNESS, type FreshnessDefaults } from './freshness.js';
 import { edgeMetrics } from './metrics.js';
 import { OriginPool } from './origin-pool.js';
 import type { CacheOutcome } from './outcome.js';
-import { edgeHeaders, replyFor, writeReply } from './respond.js';
+import { edgeHeaders, isPlainGet, replyFor, writeHit, writeReply } from './respond.js';
 import { ViewerCounter } from './viewers.js';
 
 export type { CacheOutcome } from './outcome.js';
@@ -228,7 +228,8 @@ export function createEdge(config: EdgeConfig): Edge {
     if (!hit) return false;
     if (isPlaylist) viewers.touch(parsed.value.stream, incoming.socket.remoteAddress ?? '');
     m.request('HIT');
-    writeReply(outgoing, replyFor(hit, { method: 'GET', request: incoming.headers, outcome: 'HIT', servedBy: config.id, now: now() }), onBytes);
+    if (hit.status === 200 && hit.body.state === 'complete' && isPlainGet(incoming.headers)) writeHit(outgoing, hit, config.id, now(), onBytes);
+    else writeReply(outgoing, replyFor(hit, { method: 'GET', request: incoming.headers, outcome: 'HIT', servedBy: config.id, now: now() }), onBytes);
     return true;
   }
   const hooked = HOOK_NAMES.edge.some((name) => hooks.has(name)) || (config.use?.length ?? 0) > 0;
