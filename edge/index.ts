@@ -1,7 +1,8 @@
 // The edge role: a caching relay in front of the origins. Request phases, in order (hooks in quotes):
 //   path check (400 on anything but a valid /hls/ path; never an open proxy) -> 'request' -> drain
 //   redirect for playlists -> 'cacheKey' -> fresh hit, or 'selectOrigin' and the coalesced fetch ('ttl'
-//   before storing) -> 'response' -> delivery (304/206/HEAD/stream).
+//   before storing) -> 'response' -> delivery (304/206/HEAD/stream). Without hooks or middleware, plain
+//   fresh GET hits take the same steps before Hono's dispatch (serveFreshHit).
 import type { HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { hostname } from 'node:os';
@@ -95,6 +96,8 @@ export function createEdge(config: EdgeConfig): Edge {
     viewers: () => viewers.counts(),
     draining: isDraining,
   });
+  const hooks = createHookRunner('edge', config.hooks, { timeoutMs: config.hookTimeoutMs ?? 1_000, log, metrics });
+  const hooked = HOOK_NAMES.edge.some((name) => hooks.has(name));
   const origins = new OriginPool(config.origins, {
     timeoutMs: config.upstreamTimeoutMs ?? 10_000,
     retryMs: config.originRetryMs ?? 5_000,
@@ -121,7 +124,6 @@ export function createEdge(config: EdgeConfig): Edge {
   });
 
   const onBytes = (n: number) => m.bytesOut.inc(n);
-  const hooks = createHookRunner('edge', config.hooks, { timeoutMs: config.hookTimeoutMs ?? 1_000, log, metrics });
 
   async function serveStream(c: Context): Promise<Response> {
     const { incoming, outgoing } = c.env as HttpBindings;
@@ -133,7 +135,7 @@ export function createEdge(config: EdgeConfig): Edge {
     const { stream } = parsed.value;
     let { path } = parsed.value;
     let query = q === -1 ? '' : target.slice(q + 1);
-    const slog = hooks.has('request') || hooks.has('cacheKey') || hooks.has('selectOrigin') || hooks.has('response') ? log.child({ stream }) : log;
+    const slog = hooked ? log.child({ stream }) : log;
     try {
       // Phase: request (answer, deny or rewrite before anything is cached or fetched).
       if (hooks.has('request')) {
@@ -232,8 +234,7 @@ export function createEdge(config: EdgeConfig): Edge {
     else writeReply(outgoing, replyFor(hit, { method: 'GET', request: incoming.headers, outcome: 'HIT', servedBy: config.id, now: now() }), onBytes);
     return true;
   }
-  const hooked = HOOK_NAMES.edge.some((name) => hooks.has(name)) || (config.use?.length ?? 0) > 0;
-  if (!hooked) {
+  if (!hooked && (config.use?.length ?? 0) === 0) {
     const dispatch = app.fetch;
     app.fetch = (request, env, ctx) => {
       const node = env as HttpBindings | undefined;
