@@ -6,6 +6,7 @@ import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { CachedObject } from './cache-store.js';
 import type { CacheOutcome } from './outcome.js';
 import { BodyCursor, type SharedBody } from './shared-body.js';
+import { evaluateRange, notModified, validatorsOf } from '../src/http-range.js';
 
 /** Response headers a browser player may read across origins. */
 export const EXPOSED_HEADERS = 'Content-Length,Content-Range,ETag,Last-Modified,Age,Location,X-Cache,X-Served-By';
@@ -40,17 +41,18 @@ export function replyFor(obj: CachedObject, d: Delivery): Reply {
   const body = obj.body;
   const head = d.method === 'HEAD';
   if (obj.status === 200) {
-    if (notModified(d.request, obj.headers)) return { status: 304, headers: notModifiedHeaders(headers) };
+    const validators = validatorsOf(obj.headers);
+    if (notModified(d.request, validators)) return { status: 304, headers: notModifiedHeaders(headers) };
     headers['accept-ranges'] = 'bytes';
-    if (body.state === 'complete' && d.request.range !== undefined && rangeApplies(d.request, obj.headers)) {
-      const range = parseRange(d.request.range, body.length);
-      if (range === 'unsatisfiable') {
+    if (body.state === 'complete') {
+      const range = evaluateRange(d.request, body.length, validators);
+      if (range.type === 'unsatisfiable') {
         headers['content-range'] = `bytes */${body.length}`;
         headers['content-length'] = '0';
         return { status: 416, headers };
       }
-      if (range !== undefined) {
-        const [start, end] = range;
+      if (range.type === 'partial') {
+        const { start, end } = range;
         headers['content-range'] = `bytes ${start}-${end}/${body.length}`;
         headers['content-length'] = String(end - start + 1);
         return { status: 206, headers, ...(head ? {} : { body: body.buffer.subarray(start, end + 1) }) };
@@ -145,53 +147,4 @@ function notModifiedHeaders(headers: Record<string, string>): Record<string, str
     if (headers[name] !== undefined) out[name] = headers[name];
   }
   return out;
-}
-
-/** RFC 9110 13.1.2 / 13.1.3: If-None-Match (weak comparison) wins over If-Modified-Since. */
-export function notModified(request: IncomingHttpHeaders, stored: Record<string, string>): boolean {
-  const inm = request['if-none-match'];
-  if (inm !== undefined) {
-    const etag = stored.etag;
-    if (etag === undefined) return false;
-    if (inm.trim() === '*') return true;
-    const bare = (t: string) => t.trim().replace(/^W\//, '');
-    return inm.split(',').some((t) => bare(t) === bare(etag));
-  }
-  const ims = request['if-modified-since'];
-  const lm = stored['last-modified'];
-  if (ims === undefined || lm === undefined) return false;
-  const since = Date.parse(ims);
-  const modified = Date.parse(lm);
-  return Number.isFinite(since) && Number.isFinite(modified) && modified <= since;
-}
-
-/** RFC 9110 13.1.5: a Range with an If-Range that no longer matches gets the whole body. */
-function rangeApplies(request: IncomingHttpHeaders, stored: Record<string, string>): boolean {
-  const ifRange = request['if-range'];
-  if (typeof ifRange !== 'string') return true;
-  if (ifRange.startsWith('"') || ifRange.startsWith('W/')) return !ifRange.startsWith('W/') && ifRange === stored.etag;
-  return stored['last-modified'] === ifRange;
-}
-
-/**
- * One `bytes=` range (RFC 9110 14.1.2) -> inclusive [start, end]; undefined when it should be ignored
- * (several ranges, another unit, bad syntax: a full 200 is always a valid answer).
- */
-export function parseRange(header: string, size: number): [number, number] | 'unsatisfiable' | undefined {
-  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (!m || (m[1] === '' && m[2] === '')) return undefined;
-  let start: number;
-  let end: number;
-  if (m[1] === '') {
-    const suffix = Number(m[2]);
-    if (suffix === 0) return 'unsatisfiable';
-    start = Math.max(0, size - suffix);
-    end = size - 1;
-  } else {
-    start = Number(m[1]);
-    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
-    if (m[2] !== '' && Number(m[2]) < start) return undefined;
-  }
-  if (start >= size || size === 0) return 'unsatisfiable';
-  return [start, end];
 }
