@@ -128,7 +128,8 @@ function portFree(host: string, port: number): Promise<boolean> {
   });
 }
 
-async function freePort(host: string): Promise<number> {
+/** A port the OS has free right now (tests and the stack's private Redis). */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((res, rej) => {
     const srv = createServer();
     srv.once('error', rej);
