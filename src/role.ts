@@ -26,7 +26,6 @@ export interface RunOptions {
 export async function runRole(role: Role, options: RunOptions): Promise<Listening> {
   const listening = await listen(role.app, { port: options.port, host: options.host });
   await role.onListen?.(listening);
-  process.stdout.write(`cascade ${options.name} listening on ${listening.url}\n`);
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -43,5 +42,7 @@ export async function runRole(role: Role, options: RunOptions): Promise<Listenin
   };
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));
+  // Announced only once a SIGTERM would be handled: supervisors act on this line.
+  process.stdout.write(`cascade ${options.name} listening on ${listening.url}\n`);
   return listening;
 }

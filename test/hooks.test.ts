@@ -203,3 +203,23 @@ test('CIDR edge groups route and fall back through a real LB (X-Forwarded-For st
   publicEdge.close();
   await child2.kill();
 });
+
+test('every example config loads in its role (they import types and helpers from the package itself)', async () => {
+  const roleOf: Record<string, string[]> = {
+    'upload-tokens.mjs': ['origin'],
+    'cidr-groups.mjs': ['lb', '--health-interval', '0', '--edge', 'onsite1=http://127.0.0.1:1', '--edge', 'public1=http://127.0.0.1:2'],
+    'edge-token.mjs': ['edge', '--origin', 'http://127.0.0.1:1'],
+    'cache-key.mjs': ['edge', '--origin', 'http://127.0.0.1:1'],
+    'stream-ttl.mjs': ['edge', '--origin', 'http://127.0.0.1:1'],
+  };
+  const { readdir } = await import('node:fs/promises');
+  const examples = (await readdir('examples')).filter((f) => f.endsWith('.mjs')).sort();
+  assert.deepEqual(examples, Object.keys(roleOf).sort(), 'every example is listed here');
+  for (const file of examples) {
+    const [role, ...args] = roleOf[file]!;
+    const child = startChild(process.execPath, ['dist/cli.js', role!, '--port', '0', '--config', join('examples', file), ...args]);
+    children.push(child);
+    await child.waitFor(/listening on/);
+    assert.equal(await child.kill(), 0, `${file} stops cleanly`);
+  }
+});
