@@ -1,7 +1,7 @@
 // The origin over real HTTP: uploads (chunked, aborted, stalled, oversized), auth, serving, persistence.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
+import { request, type IncomingMessage } from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -119,20 +119,26 @@ test('a stalled upload times out with 408 and an aborted one never replaces a go
   assert.equal((await raw(l, 'GET', '/hls/s/a.ts')).body, 'good');
 });
 
+/**
+ * A GET attached to an upload in progress. The origin learns of the upload with its first chunk, which
+ * the uploader cannot observe, so this retries (bounded) until the path answers 200.
+ */
+async function readerOf(l: Listening, path: string): Promise<IncomingMessage> {
+  for (let i = 0; ; i++) {
+    const res = await new Promise<IncomingMessage>((resolve) => request({ host: '127.0.0.1', port: l.port, path }, resolve).end());
+    if (res.statusCode === 200) return res;
+    res.resume();
+    assert.ok(i < 100, `${path} never became readable`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 test('read-while-write: a GET during the upload streams what arrived, then the rest; an abort cuts the reader off', async () => {
   const { l } = await start();
   const upload = request({ host: '127.0.0.1', port: l.port, method: 'PUT', path: '/hls/s/live.ts', headers: { 'Transfer-Encoding': 'chunked' } });
   const uploaded = new Promise<number>((resolve) => upload.on('response', (res) => { res.resume(); resolve(res.statusCode!); }));
   upload.write('first-');
-  // The reader attaches once the upload is registered (the first chunk reached the origin).
-  let res!: import('node:http').IncomingMessage;
-  for (let i = 0; ; i++) {
-    res = await new Promise((resolve) => request({ host: '127.0.0.1', port: l.port, path: '/hls/s/live.ts' }, resolve).end());
-    if (res.statusCode === 200) break;
-    res.resume();
-    assert.ok(i < 100, 'upload never became readable');
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  const res = await readerOf(l, '/hls/s/live.ts');
   assert.equal(res.headers['content-length'], undefined, 'no length is claimed while the upload runs');
   const received: string[] = [];
   const firstChunk = new Promise<void>((resolve) => res.once('data', (d: Buffer) => { received.push(d.toString()); resolve(); }));
@@ -147,14 +153,7 @@ test('read-while-write: a GET during the upload streams what arrived, then the r
   const aborting = request({ host: '127.0.0.1', port: l.port, method: 'PUT', path: '/hls/s/cut.ts', headers: { 'Transfer-Encoding': 'chunked' } });
   aborting.on('error', () => undefined);
   aborting.write('only-this');
-  let reader!: import('node:http').IncomingMessage;
-  for (let i = 0; ; i++) {
-    reader = await new Promise((resolve) => request({ host: '127.0.0.1', port: l.port, path: '/hls/s/cut.ts' }, resolve).end());
-    if (reader.statusCode === 200) break;
-    reader.resume();
-    assert.ok(i < 100);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  const reader = await readerOf(l, '/hls/s/cut.ts');
   const outcome = new Promise<string>((resolve) => {
     reader.on('data', () => aborting.destroy());
     reader.on('end', () => resolve('complete'));
