@@ -3,8 +3,7 @@
 import { createRequire } from 'node:module';
 import { readFile } from 'node:fs/promises';
 import type { Context } from 'hono';
-import { getConnInfo } from '@hono/node-server/conninfo';
-import { createBaseApp } from '../src/app.js';
+import { createBaseApp, peerAddress } from '../src/app.js';
 import { silentLogger, type Logger } from '../src/log.js';
 import { Metrics } from '../src/metrics.js';
 import type { Role } from '../src/role.js';
@@ -186,9 +185,7 @@ export function createLb(config: LbConfig): Lb {
   };
 
   const clientOf = (c: Context): string => {
-    // app.request() in unit tests has no socket.
-    const socket = c.env?.incoming ? getConnInfo(c).remote.address : undefined;
-    return clientAddress(socket, trustedHops > 0 ? c.req.header('x-forwarded-for') : undefined, trustedHops);
+    return clientAddress(peerAddress(c), trustedHops > 0 ? c.req.header('x-forwarded-for') : undefined, trustedHops);
   };
 
   const hooks = createHookRunner('lb', {

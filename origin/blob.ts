@@ -74,7 +74,7 @@ export class Blob {
     this.chunkEnds = [];
   }
 
-  /** The whole body, for small complete in-memory blobs (playlists are not blobs; this serves tests and ranges). */
+  /** The whole body of an in-memory blob, one copy (written to the data dir on completion). */
   bytes(): Buffer {
     return this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
   }

@@ -3,8 +3,7 @@ import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Context } from 'hono';
-import { getConnInfo } from '@hono/node-server/conninfo';
-import { createBaseApp } from '../src/app.js';
+import { createBaseApp, peerAddress } from '../src/app.js';
 import { contentTypeFor, isPlaylistPath } from '../src/media-types.js';
 import { evaluateRange, httpDate, notModified } from '../src/http-range.js';
 import { sendStream } from '../src/send-stream.js';
@@ -110,10 +109,9 @@ async function readBody(body: ReadableStream<Uint8Array> | null, limit: number, 
   }
 }
 
-function remoteAddress(c: Context): string | undefined {
-  // In-process requests (app.request in tests) have no socket: they come from this process.
-  if (!(c.env as { incoming?: unknown } | undefined)?.incoming) return '127.0.0.1';
-  return getConnInfo(c).remote.address;
+function remoteAddress(c: Context): string {
+  // In-process requests (app.request in tests) come from this process.
+  return peerAddress(c) ?? '127.0.0.1';
 }
 
 export async function createOrigin(options: Partial<OriginConfig> = {}): Promise<Origin> {

@@ -1,5 +1,6 @@
 // What every role's Hono app has: CORS on stream paths, /healthz, /metrics, and errors that never leak as 500 for client faults.
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 
@@ -20,6 +21,11 @@ export interface BaseAppOptions {
   early?: (app: Hono) => void;
   /** Operator middleware from the config file, run before the role's routes. */
   use?: MiddlewareHandler[];
+}
+
+/** The peer's address; undefined for in-process requests (app.request in tests), which have no socket. */
+export function peerAddress(c: Context): string | undefined {
+  return (c.env as { incoming?: unknown } | undefined)?.incoming ? getConnInfo(c).remote.address : undefined;
 }
 
 const ALREADY_SENT = 'x-hono-already-sent';
