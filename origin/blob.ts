@@ -1,7 +1,6 @@
 // One uploaded file version. Readers may attach while it is still being written (read-while-write) and
 // receive bytes as they arrive; if the upload aborts, their streams error so no short body looks complete.
-import { createReadStream } from 'node:fs';
-import { Readable } from 'node:stream';
+import type { Storage } from './storage.js';
 
 export type BlobState = 'writing' | 'complete' | 'aborted';
 
@@ -19,21 +18,21 @@ export class Blob {
   size = 0;
   hash = '';
   completedAt = 0;
-  /** Set once the bytes live on disk (data-dir mode); memory is released then. */
-  file: string | undefined;
+  /** Set once the bytes are stored (data-dir mode); memory is released then. */
+  stored: { storage: Storage; key: string } | undefined;
   private chunks: Buffer[] = [];
   private chunkEnds: number[] = [];
   private waiters = new Set<() => void>();
 
   constructor(readonly id: number, readonly path: string) {}
 
-  static fromMeta(meta: BlobMeta, file: string): Blob {
+  static fromMeta(meta: BlobMeta, storage: Storage, key: string): Blob {
     const b = new Blob(meta.id, meta.path);
     b.state = 'complete';
     b.size = meta.size;
     b.hash = meta.hash;
     b.completedAt = meta.completedAt;
-    b.file = file;
+    b.stored = { storage, key };
     return b;
   }
 
@@ -43,7 +42,7 @@ export class Blob {
 
   /** Bytes held in memory. */
   get memoryBytes(): number {
-    return this.file === undefined ? this.size : 0;
+    return this.stored === undefined ? this.size : 0;
   }
 
   append(chunk: Buffer): void {
@@ -67,14 +66,14 @@ export class Blob {
     this.wake();
   }
 
-  /** Once the file is on disk, readers are served from it and memory is released. */
-  movedToDisk(file: string): void {
-    this.file = file;
+  /** Once the bytes are stored, readers are served from storage and memory is released. */
+  movedToStorage(storage: Storage, key: string): void {
+    this.stored = { storage, key };
     this.chunks = [];
     this.chunkEnds = [];
   }
 
-  /** The whole body of an in-memory blob, one copy (written to the data dir on completion). */
+  /** The whole body of an in-memory blob, one copy (stored on completion in data-dir mode). */
   bytes(): Buffer {
     return this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
   }
@@ -90,10 +89,10 @@ export class Blob {
 
   /** Bytes [start, end] (inclusive); follows the upload while it is being written. */
   stream(start = 0, end = Number.POSITIVE_INFINITY): ReadableStream<Uint8Array> {
-    if (this.file !== undefined && this.state === 'complete') {
+    if (this.stored !== undefined && this.state === 'complete') {
       const last = Math.min(end, this.size - 1);
       if (last < start) return new ReadableStream({ start: (c) => c.close() });
-      return Readable.toWeb(createReadStream(this.file, { start, end: last })) as ReadableStream<Uint8Array>;
+      return this.stored.storage.read(this.stored.key, start, last);
     }
     let offset = start;
     let index = 0;
@@ -109,10 +108,10 @@ export class Blob {
             controller.close();
             return;
           }
-          if (this.file !== undefined) {
-            // Moved to disk while we were reading: continue from the file.
-            const rest = Readable.toWeb(createReadStream(this.file, { start: offset, end: Math.min(end, this.size - 1) }));
-            for await (const chunk of rest as AsyncIterable<Uint8Array>) controller.enqueue(chunk);
+          if (this.stored !== undefined) {
+            // Stored while we were reading (memory released): continue from storage.
+            const rest = this.stored.storage.read(this.stored.key, offset, Math.min(end, this.size - 1));
+            for await (const chunk of rest as unknown as AsyncIterable<Uint8Array>) controller.enqueue(chunk);
             controller.close();
             return;
           }

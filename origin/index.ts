@@ -1,27 +1,27 @@
 // The origin role: takes uploads from transcoders, publishes rewritten playlists, serves everything.
 import { createHash } from 'node:crypto';
-import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Context } from 'hono';
 import { createBaseApp, peerAddress } from '../src/app.js';
 import { contentTypeFor, isPlaylistPath } from '../src/media-types.js';
-import { evaluateRange, httpDate, notModified } from '../src/http-range.js';
+import { evaluateRange, httpDate, notModified, type Validators } from '../src/http-range.js';
 import { sendStream } from '../src/send-stream.js';
 import { silentLogger, type Logger } from '../src/log.js';
 import { Metrics } from '../src/metrics.js';
-import { PlaylistError } from '../src/playlist.js';
 import type { Role } from '../src/role.js';
 import { isValidStreamName, parseStreamPath } from '../src/stream-path.js';
 import { checkUploadAuth } from './auth.js';
 import { createHookRunner, HookFailed, type OriginHooks } from '../src/hooks.js';
 import type { MiddlewareHandler } from 'hono';
-import { originMetrics, uploadKind, type RejectReason } from './metrics.js';
-import { RewriteError } from './publisher.js';
+import { asOriginError, OriginError } from './errors.js';
+import { originMetrics, uploadKind } from './metrics.js';
+import { DiskStorage, storageErrorCode, type Storage, type StorageOp } from './storage.js';
 import { OriginStream, type PublishedPlaylist, type StreamLimits } from './stream.js';
 
 export interface OriginConfig {
   /** Where content and rewrite state survive restarts; in memory only without it. */
   dataDir?: string;
+  /** Where content and rewrite state are kept instead of `dataDir` (tests inject failures with it). */
+  storage?: Storage;
   /** Uploads need `Bearer <token>` or Basic with this password; without it, loopback peers only. */
   uploadToken?: string;
   maxPlaylistBytes: number;
@@ -37,6 +37,8 @@ export interface OriginConfig {
   maxMemoryBytes: number;
   /** Cache lifetime of master playlists (s). */
   masterMaxAge: number;
+  /** How often retention runs (ms); 0: only when `sweep()` is called (tests with a fake clock). */
+  sweepIntervalMs: number;
   /** Called with every newly published playlist (after it is servable). */
   onPublished?: (event: PublishedEvent) => void;
   hooks?: OriginHooks;
@@ -65,18 +67,15 @@ export const ORIGIN_DEFAULTS: Omit<OriginConfig, 'log' | 'metrics' | 'now'> = {
   segmentGraceMs: 30_000,
   maxMemoryBytes: 1024 * 1024 * 1024,
   masterMaxAge: 5,
+  sweepIntervalMs: 1000,
 };
 
 export interface Origin extends Role {
-  /** Resolves once all state writes issued so far reached the data dir. */
+  /** Resolves once all state writes issued so far were tried. */
   flushed(): Promise<void>;
+  /** Runs retention once, now (the timer runs it every `sweepIntervalMs`). */
+  sweep(): void;
   streams: ReadonlyMap<string, OriginStream>;
-}
-
-class UploadRejected extends Error {
-  constructor(readonly status: 400 | 408 | 413, readonly reason: RejectReason, message: string) {
-    super(message);
-  }
 }
 
 /** Reads a request body chunk by chunk, enforcing a size limit and an idle timeout. */
@@ -91,19 +90,19 @@ async function readBody(body: ReadableStream<Uint8Array> | null, limit: number, 
     try {
       result = await Promise.race([reader.read(), idle]);
     } catch {
-      throw new UploadRejected(400, 'aborted', 'upload aborted by the client');
+      throw new OriginError('aborted', 'upload aborted by the client');
     } finally {
       clearTimeout(timer);
     }
     if (result === 'idle') {
       void reader.cancel().catch(() => undefined);
-      throw new UploadRejected(408, 'idle_timeout', `no upload data for ${idleMs} ms`);
+      throw new OriginError('idle_timeout', `no upload data for ${idleMs} ms`);
     }
     if (result.done) return size;
     size += result.value.byteLength;
     if (size > limit) {
       void reader.cancel().catch(() => undefined);
-      throw new UploadRejected(413, 'too_large', `upload larger than ${limit} bytes`);
+      throw new OriginError('too_large', `upload larger than ${limit} bytes`);
     }
     onChunk(Buffer.from(result.value.buffer, result.value.byteOffset, result.value.byteLength));
   }
@@ -130,45 +129,47 @@ export async function createOrigin(options: Partial<OriginConfig> = {}): Promise
   });
 
   const hooks = createHookRunner('origin', config.hooks, { timeoutMs: config.hookTimeoutMs ?? 1000, log, metrics: metricsRegistry });
-  const onPublished = (stream: string) => (path: string, p: PublishedPlaylist) => {
-    log.debug('published', { stream, path, etag: p.etag });
-    config.onPublished?.({ stream, path, text: p.text, master: p.master });
-    if (hooks.has('published')) {
-      // A notification: its failure is logged and counted by the runner, the upload stands.
-      hooks.call('published', { stream, path, text: p.text, master: p.master, log: log.child({ stream }) }, () => true).catch(() => undefined);
-    }
+  const storage = config.storage ?? (config.dataDir !== undefined ? new DiskStorage(config.dataDir) : undefined);
+
+  /** Wires a stream's events to hooks, logs and metrics, and registers it. */
+  const attach = (s: OriginStream): OriginStream => {
+    const stream = s.name;
+    s.onPublished = (path: string, p: PublishedPlaylist) => {
+      log.debug('published', { stream, path, etag: p.etag });
+      config.onPublished?.({ stream, path, text: p.text, master: p.master });
+      if (hooks.has('published')) {
+        // A notification: its failure is logged and counted by the runner, the upload stands.
+        hooks.call('published', { stream, path, text: p.text, master: p.master, log: log.child({ stream }) }, () => true).catch(() => undefined);
+      }
+    };
+    s.onStorageFailed = (op: StorageOp, err: unknown) => {
+      const code = storageErrorCode(err);
+      m.storageErrors.inc({ op, code });
+      // A failed upload is logged once, with its 507; state writes and removals have no request to answer.
+      if (op !== 'blob_write') log.error('storage_failed', { stream, op, code, err });
+    };
+    streams.set(stream, s);
+    return s;
   };
 
-  if (config.dataDir !== undefined) {
-    let names: string[] = [];
-    try {
-      names = await readdir(config.dataDir);
-    } catch { /* a new data dir */ }
-    for (const name of names.filter(isValidStreamName)) {
-      const s = await OriginStream.load(name, limits, join(config.dataDir, name), now);
+  if (storage !== undefined) {
+    for (const name of (await storage.list('')).filter(isValidStreamName)) {
+      const s = await OriginStream.load(name, limits, storage, now);
       if (s) {
-        s.onPublished = onPublished(name);
-        streams.set(name, s);
+        attach(s);
         log.info('stream_loaded', { stream: name });
       }
     }
   }
 
-  const streamFor = (name: string): OriginStream => {
-    let s = streams.get(name);
-    if (!s) {
-      s = new OriginStream(name, limits, config.dataDir !== undefined ? join(config.dataDir, name) : undefined, now);
-      s.onPublished = onPublished(name);
-      streams.set(name, s);
-    }
-    return s;
-  };
+  const streamFor = (name: string): OriginStream => streams.get(name) ?? attach(new OriginStream(name, limits, storage, now));
 
-  const sweepTimer = setInterval(() => {
+  const sweep = () => {
     const budget = config.maxMemoryBytes / Math.max(1, streams.size);
     for (const s of streams.values()) s.sweep(budget);
-  }, 1000);
-  sweepTimer.unref();
+  };
+  const sweepTimer = config.sweepIntervalMs > 0 ? setInterval(sweep, config.sweepIntervalMs) : undefined;
+  sweepTimer?.unref();
 
   const app = createBaseApp({
     metrics: metricsRegistry, log,
@@ -176,17 +177,20 @@ export async function createOrigin(options: Partial<OriginConfig> = {}): Promise
     ...(config.use ? { use: config.use } : {}),
   });
 
-  const reject = (c: Context, status: 400 | 401 | 403 | 404 | 408 | 409 | 413 | 500, reason: RejectReason, message: string, fields: Record<string, unknown> = {}) => {
+  /** Answers a refused or failed upload: status from its reason, one log line, counted by reason. */
+  const reject = (c: Context, err: OriginError, fields: Record<string, unknown> = {}) => {
+    const { reason, status } = err;
     m.rejected.inc({ reason });
-    log.warn('upload_rejected', { reason, status, path: new URL(c.req.url).pathname, msg: message, ...fields });
+    (status >= 500 ? log.error : log.warn)('upload_rejected', { reason, status, path: new URL(c.req.url).pathname, msg: err.message, ...fields });
     const headers: Record<string, string> = { 'Cache-Control': 'no-store' };
     if (status === 401) headers['WWW-Authenticate'] = 'Bearer realm="cascade", Basic realm="cascade"';
     // The client may still be sending a body we will not read.
     if (status === 408 || status === 413) headers.Connection = 'close';
-    return c.text(`${message}\n`, status, headers);
+    return c.text(`${err.message}\n`, status, headers);
   };
 
-  const authorize = async (c: Context, stream: string, path: string): Promise<Response | undefined> => {
+  /** Throws an OriginError unless the request may upload to this path. */
+  const authorize = async (c: Context, stream: string, path: string): Promise<void> => {
     const remote = remoteAddress(c);
     let result = checkUploadAuth(c.req.header('authorization'), config.uploadToken, remote);
     if (hooks.has('authorizeUpload')) {
@@ -195,77 +199,78 @@ export async function createOrigin(options: Partial<OriginConfig> = {}): Promise
           (v) => v === undefined || typeof v === 'boolean');
         if (verdict !== undefined) result = verdict ? 'ok' : 'wrong';
       } catch (err) {
-        if (err instanceof HookFailed) return reject(c, 500, 'hook_failed', err.message, { stream });
+        if (err instanceof HookFailed) throw new OriginError('hook_failed', err.message, { cause: err });
         throw err;
       }
     }
-    if (result === 'missing') return reject(c, 401, 'unauthorized', 'upload credentials required');
+    if (result === 'missing') throw new OriginError('unauthorized', 'upload credentials required');
     if (result === 'wrong') {
-      return reject(c, 403, 'forbidden', config.uploadToken === undefined ? 'uploads are accepted from loopback only (or set --upload-token)' : 'wrong upload credentials');
+      throw new OriginError('forbidden', config.uploadToken === undefined ? 'uploads are accepted from loopback only (or set --upload-token)' : 'wrong upload credentials');
     }
-    return undefined;
   };
 
-  const upload = async (c: Context) => {
-    const parsed = parseStreamPath(new URL(c.req.url).pathname);
-    if (!parsed.ok) return reject(c, 400, 'bad_path', `bad stream path: ${parsed.reason}`);
-    const { stream: name, path } = parsed.value;
-    const denied = await authorize(c, name, path);
-    if (denied) return denied;
-    const kind = uploadKind(path);
-    const playlist = isPlaylistPath(path);
-    const limit = playlist ? config.maxPlaylistBytes : config.maxFileBytes;
-    const declared = c.req.header('content-length');
-    if (declared !== undefined && Number(declared) > limit) {
-      return reject(c, 413, 'too_large', `upload larger than ${limit} bytes`, { stream: name });
+  const uploadPlaylist = async (c: Context, name: string, path: string): Promise<void> => {
+    const chunks: Buffer[] = [];
+    await readBody(c.req.raw.body, config.maxPlaylistBytes, config.uploadIdleTimeoutMs, (chunk) => chunks.push(chunk));
+    const text = Buffer.concat(chunks).toString('utf8');
+    const { outcome } = streamFor(name).applyPlaylist(path, text);
+    m.uploads.inc({ stream: name, kind: 'playlist' });
+    m.uploadBytes.inc({ stream: name, kind: 'playlist' }, Buffer.byteLength(text));
+    if (outcome === 'restart') {
+      m.restarts.inc({ stream: name });
+      log.info('restart_detected', { stream: name, path });
     }
+  };
+
+  const uploadFile = async (c: Context, name: string, path: string, declared: string | undefined): Promise<void> => {
     const stream = streamFor(name);
-    if (playlist) {
-      const chunks: Buffer[] = [];
-      try {
-        await readBody(c.req.raw.body, limit, config.uploadIdleTimeoutMs, (chunk) => chunks.push(chunk));
-      } catch (err) {
-        if (err instanceof UploadRejected) return reject(c, err.status, err.reason, err.message, { stream: name });
-        throw err;
-      }
-      const text = Buffer.concat(chunks).toString('utf8');
-      let outcome;
-      try {
-        outcome = stream.applyPlaylist(path, text).outcome;
-      } catch (err) {
-        if (err instanceof PlaylistError) return reject(c, 400, 'bad_playlist', err.message, { stream: name });
-        if (err instanceof RewriteError) return reject(c, 400, 'bad_uri', err.message, { stream: name });
-        if (err instanceof TypeError) return reject(c, 409, 'type_changed', err.message, { stream: name });
-        throw err;
-      }
-      m.uploads.inc({ stream: name, kind });
-      m.uploadBytes.inc({ stream: name, kind }, Buffer.byteLength(text));
-      if (outcome === 'restart') {
-        m.restarts.inc({ stream: name });
-        log.info('restart_detected', { stream: name, path });
-      }
-      return c.body(null, 204);
-    }
     const blob = stream.beginUpload(path);
     const hash = createHash('sha256');
     try {
-      const size = await readBody(c.req.raw.body, limit, config.uploadIdleTimeoutMs, (chunk) => {
+      const size = await readBody(c.req.raw.body, config.maxFileBytes, config.uploadIdleTimeoutMs, (chunk) => {
         hash.update(chunk);
         blob.append(chunk);
       });
       if (declared !== undefined && size !== Number(declared)) {
-        throw new UploadRejected(400, 'length_mismatch', `body of ${size} bytes, Content-Length ${declared}`);
+        throw new OriginError('length_mismatch', `body of ${size} bytes, Content-Length ${declared}`);
       }
     } catch (err) {
       stream.abortUpload(blob);
-      if (err instanceof UploadRejected) return reject(c, err.status, err.reason, err.message, { stream: name });
       throw err;
     }
-    await stream.finishUpload(blob, hash.digest('hex'));
+    if (!await stream.finishUpload(blob, hash.digest('hex'))) {
+      // Answered as a success: by start order it came first and was then replaced by the newer upload.
+      m.superseded.inc();
+      log.info('upload_superseded', { stream: name, path, id: blob.id });
+      return;
+    }
+    const kind = uploadKind(path);
     m.uploads.inc({ stream: name, kind });
     m.uploadBytes.inc({ stream: name, kind }, blob.size);
     log.debug('upload', { stream: name, path, id: blob.id, bytes: blob.size });
-    return c.body(null, 201);
+  };
+
+  const upload = async (c: Context) => {
+    const parsed = parseStreamPath(new URL(c.req.url).pathname);
+    if (!parsed.ok) return reject(c, new OriginError('bad_path', `bad stream path: ${parsed.reason}`));
+    const { stream: name, path } = parsed.value;
+    try {
+      await authorize(c, name, path);
+      const playlist = isPlaylistPath(path);
+      const limit = playlist ? config.maxPlaylistBytes : config.maxFileBytes;
+      const declared = c.req.header('content-length');
+      if (declared !== undefined && Number(declared) > limit) throw new OriginError('too_large', `upload larger than ${limit} bytes`);
+      if (playlist) {
+        await uploadPlaylist(c, name, path);
+        return c.body(null, 204);
+      }
+      await uploadFile(c, name, path, declared);
+      return c.body(null, 201);
+    } catch (err) {
+      const refused = asOriginError(err);
+      if (refused instanceof OriginError) return reject(c, refused, { stream: name });
+      throw err;
+    }
   };
 
   app.put('/hls/*', upload);
@@ -273,9 +278,13 @@ export async function createOrigin(options: Partial<OriginConfig> = {}): Promise
 
   app.delete('/hls/*', async (c) => {
     const parsed = parseStreamPath(new URL(c.req.url).pathname);
-    if (!parsed.ok) return reject(c, 400, 'bad_path', `bad stream path: ${parsed.reason}`);
-    const denied = await authorize(c, parsed.value.stream, parsed.value.path);
-    if (denied) return denied;
+    if (!parsed.ok) return reject(c, new OriginError('bad_path', `bad stream path: ${parsed.reason}`));
+    try {
+      await authorize(c, parsed.value.stream, parsed.value.path);
+    } catch (err) {
+      if (err instanceof OriginError) return reject(c, err, { stream: parsed.value.stream });
+      throw err;
+    }
     streams.get(parsed.value.stream)?.deletePath(parsed.value.path);
     return c.body(null, 204);
   });
@@ -293,7 +302,30 @@ export async function createOrigin(options: Partial<OriginConfig> = {}): Promise
       return c.text('not found\n', 404, { 'Cache-Control': 'public, max-age=1' });
     };
     if (!stream) return notFound();
-    const reqHeaders = c.req.raw.headers;
+    /**
+     * A body of known size with validators: 304, 416, 206 (single range, honouring If-Range) or 200, each
+     * with its length (HEAD too). `send` answers bytes [start, end] of the body.
+     */
+    const serveWhole = (headers: Record<string, string>, validators: Validators, size: number, result: 'playlist' | 'file',
+      send: (status: 200 | 206, headers: Record<string, string>, start: number, end: number) => Response) => {
+      const reqHeaders = c.req.raw.headers;
+      if (notModified(reqHeaders, validators)) {
+        m.requests.inc({ result: 'not_modified' });
+        return c.body(null, 304, headers);
+      }
+      const range = evaluateRange(reqHeaders, size, validators);
+      if (range.type === 'unsatisfiable') {
+        m.requests.inc({ result: 'range_unsatisfiable' });
+        return c.body(null, 416, { ...headers, 'Content-Range': `bytes */${size}` });
+      }
+      if (range.type === 'partial') {
+        m.requests.inc({ result: 'partial' });
+        return send(206, { ...headers, 'Content-Range': `bytes ${range.start}-${range.end}/${size}`, 'Content-Length': String(range.end - range.start + 1) },
+          range.start, range.end);
+      }
+      m.requests.inc({ result });
+      return send(200, { ...headers, 'Content-Length': String(size) }, 0, size - 1);
+    };
     if (isPlaylistPath(path)) {
       const p = stream.playlist(path);
       if (!p) return notFound();
@@ -301,15 +333,12 @@ export async function createOrigin(options: Partial<OriginConfig> = {}): Promise
       const headers: Record<string, string> = {
         'Content-Type': contentTypeFor(path),
         'Cache-Control': `public, max-age=${maxAge}`,
+        'Accept-Ranges': 'bytes',
         ETag: p.etag,
         'Last-Modified': httpDate(p.at),
       };
-      if (notModified(reqHeaders, { etag: p.etag, lastModified: p.at })) {
-        m.requests.inc({ result: 'not_modified' });
-        return c.body(null, 304, headers);
-      }
-      m.requests.inc({ result: 'playlist' });
-      return c.body(p.text, 200, headers);
+      return serveWhole(headers, { etag: p.etag, lastModified: p.at }, p.bytes.length, 'playlist',
+        (status, h, start, end) => c.body(p.bytes.subarray(start, end + 1), status, h));
     }
     const found = stream.file(path);
     if (!found) return notFound();
@@ -327,23 +356,8 @@ export async function createOrigin(options: Partial<OriginConfig> = {}): Promise
     const etag = `"${blob.hash.slice(0, 20)}"`;
     headers.ETag = etag;
     headers['Last-Modified'] = httpDate(blob.completedAt);
-    const validators = { etag, lastModified: blob.completedAt };
-    if (notModified(reqHeaders, validators)) {
-      m.requests.inc({ result: 'not_modified' });
-      return c.body(null, 304, headers);
-    }
-    const range = evaluateRange(reqHeaders, blob.size, validators);
-    if (range.type === 'unsatisfiable') {
-      m.requests.inc({ result: 'range_unsatisfiable' });
-      return c.body(null, 416, { ...headers, 'Content-Range': `bytes */${blob.size}` });
-    }
-    if (range.type === 'partial') {
-      m.requests.inc({ result: 'partial' });
-      return sendStream(c, 206, { ...headers, 'Content-Range': `bytes ${range.start}-${range.end}/${blob.size}`, 'Content-Length': String(range.end - range.start + 1) },
-        blob.stream(range.start, range.end));
-    }
-    m.requests.inc({ result: 'file' });
-    return sendStream(c, 200, { ...headers, 'Content-Length': String(blob.size) }, blob.stream());
+    return serveWhole(headers, { etag, lastModified: blob.completedAt }, blob.size, 'file',
+      (status, h, start, end) => sendStream(c, status, h, blob.stream(start, end)));
   });
 
   app.all('/hls/*', (c) => c.text('method not allowed\n', 405, { Allow: 'GET, HEAD, PUT, POST, DELETE, OPTIONS' }));
@@ -354,6 +368,7 @@ export async function createOrigin(options: Partial<OriginConfig> = {}): Promise
     async flushed() {
       await Promise.all([...streams.values()].map((s) => s.flushed()));
     },
+    sweep,
     async close() {
       clearInterval(sweepTimer);
       await Promise.all([...streams.values()].map((s) => s.flushed()));

@@ -13,10 +13,6 @@ export function uploadKind(path: string): UploadKind {
   return 'other';
 }
 
-export type RejectReason =
-  | 'bad_path' | 'unauthorized' | 'forbidden' | 'too_large' | 'idle_timeout' | 'aborted'
-  | 'length_mismatch' | 'bad_playlist' | 'bad_uri' | 'type_changed' | 'hook_failed';
-
 export interface RenditionSample {
   stream: string;
   rendition: string;
@@ -30,6 +26,8 @@ export function originMetrics(metrics: Metrics, sample: { memoryBytes(): number;
     uploads: metrics.counter('origin_uploads_total', 'Completed uploads', ['stream', 'kind']),
     uploadBytes: metrics.counter('origin_upload_bytes_total', 'Bytes of completed uploads', ['stream', 'kind']),
     rejected: metrics.counter('origin_rejected_uploads_total', 'Uploads refused or aborted, by reason', ['reason']),
+    superseded: metrics.counter('origin_superseded_uploads_total', 'Uploads that completed after a newer upload of their path and changed nothing'),
+    storageErrors: metrics.counter('origin_storage_errors_total', 'Failed storage operations (data dir), by operation and error code', ['op', 'code']),
     restarts: metrics.counter('origin_restarts_detected_total', 'Transcoder restarts detected (new epochs)', ['stream']),
     mediaSequence: metrics.gauge('origin_media_sequence', 'Newest published media sequence number', ['stream', 'rendition'], function () {
       this.reset();

@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import { listen, type Listening } from '../src/serve.js';
 import { createOrigin, type OriginConfig } from './index.js';
 import { checkUploadAuth } from './auth.js';
+import { createLogger } from '../src/log.js';
 
 const started: { close(): Promise<void> }[] = [];
 after(async () => { for (const s of started) await s.close(); });
@@ -234,4 +235,50 @@ test('with --data-dir an origin restart keeps content and continues the sequence
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('item 18: a playlist answers HEAD with its Content-Length, and Range / If-Range like a segment', async () => {
+  const { l } = await start();
+  await put(l, '/hls/s/a0.ts', '0123456789');
+  await put(l, '/hls/s/index.m3u8', PLAYLIST(['a0.ts']));
+  const full = await raw(l, 'GET', '/hls/s/index.m3u8');
+  const size = Buffer.byteLength(full.body);
+  assert.equal(full.headers['content-length'], String(size));
+  const head = await raw(l, 'HEAD', '/hls/s/index.m3u8');
+  assert.equal(head.status, 200);
+  assert.equal(head.headers['content-length'], String(size), 'HEAD says how long the GET would be');
+  assert.equal(head.body, '');
+  assert.equal(full.headers['accept-ranges'], 'bytes');
+  const part = await raw(l, 'GET', '/hls/s/index.m3u8', { headers: { Range: 'bytes=0-6' } });
+  assert.equal(part.status, 206);
+  assert.equal(part.body, '#EXTM3U');
+  assert.equal(part.headers['content-range'], `bytes 0-6/${size}`);
+  assert.equal(part.headers['content-length'], '7');
+  const tail = await raw(l, 'GET', '/hls/s/index.m3u8', { headers: { Range: 'bytes=-3' } });
+  assert.equal(tail.status, 206);
+  assert.equal(tail.body, full.body.slice(-3));
+  assert.equal((await raw(l, 'GET', '/hls/s/index.m3u8', { headers: { Range: `bytes=${size}-` } })).status, 416);
+  const current = await raw(l, 'GET', '/hls/s/index.m3u8', { headers: { Range: 'bytes=0-6', 'If-Range': String(full.headers.etag) } });
+  assert.equal(current.status, 206, 'If-Range with the current ETag: the range');
+  const stale = await raw(l, 'GET', '/hls/s/index.m3u8', { headers: { Range: 'bytes=0-6', 'If-Range': '"an-older-version"' } });
+  assert.equal(stale.status, 200, 'If-Range with another ETag: the whole new playlist');
+  assert.equal(stale.body, full.body);
+});
+
+test('item 5: a type change is a 409 with its reason; a bug in the origin is a 500 with a log line, never blamed on the uploader', async () => {
+  const lines: string[] = [];
+  const { origin, l } = await start({ log: createLogger({ level: 'warn', write: (line) => lines.push(line) }) });
+  await put(l, '/hls/s/a0.ts', 'a0');
+  await put(l, '/hls/s/index.m3u8', PLAYLIST(['a0.ts']));
+  const changed = await put(l, '/hls/s/index.m3u8', '#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nlow.m3u8\n');
+  assert.equal(changed.status, 409);
+  assert.match(changed.body, /was a media playlist/);
+  // A bug: the publisher throws a built-in error (as `undefined.x` would) while applying a playlist.
+  const stream = origin.streams.get('s')!;
+  stream.publisher.applyMedia = () => { throw new TypeError("Cannot read properties of undefined (reading 'x')"); };
+  const bug = await put(l, '/hls/s/index.m3u8', PLAYLIST(['a0.ts']));
+  assert.equal(bug.status, 500, 'a bug is the origin\'s fault');
+  assert.ok(lines.some((x) => x.includes('"event":"request_failed"') && x.includes('reading')), 'and is logged with its error');
+  const metrics = (await raw(l, 'GET', '/metrics')).body;
+  assert.match(metrics, /cascade_origin_rejected_uploads_total\{reason="type_changed"[^}]*\} 1\n/, 'only the real type change counts as a refusal');
 });

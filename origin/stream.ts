@@ -1,24 +1,22 @@
 // One stream on the origin: its uploads (by upload id and by uploaded path), the publisher that rewrites
-// its playlists, retention, and (with a data dir) persistence of both bytes and rewrite state.
+// its playlists, retention, and (with storage, i.e. a data dir) persistence of both bytes and rewrite state.
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { parsePlaylist, type Playlist } from '../src/playlist.js';
 import { Blob, type BlobMeta } from './blob.js';
+import { OriginError } from './errors.js';
 import { emptyPublisherState, Publisher, type ApplyOutcome, type FileView, type PublisherLimits, type PublisherState } from './publisher.js';
+import { storageErrorCode, type Storage, type StorageOp } from './storage.js';
+import { UploadTable } from './uploads.js';
 
 export interface StreamLimits extends PublisherLimits {
   /** How long a segment stays servable after it left every window (ms). */
   graceMs: number;
 }
 
-interface RawPath {
-  complete?: Blob;
-  writing?: Blob;
-}
-
 export interface PublishedPlaylist {
   text: string;
+  /** `text` encoded once, for serving (lengths and ranges are in bytes). */
+  bytes: Uint8Array<ArrayBuffer>;
   etag: string;
   at: number;
   master: boolean;
@@ -42,97 +40,112 @@ export class OriginStream {
   readonly publisher: Publisher;
   private nextUpload = 0;
   private readonly blobs = new Map<number, Blob>();
-  private readonly raw = new Map<string, RawPath>();
+  private readonly uploads = new UploadTable();
   /** Published name -> upload id, for everything that must stay servable. */
   private names = new Map<string, number>();
   /** Upload ids that were ever servable under a published name (their raw name expires with them). */
   private readonly everPublished = new Set<number>();
   private readonly playlists = new Map<string, PublishedPlaylist>();
   private saving: Promise<void> = Promise.resolve();
+  /** The stored state is older than the state in memory (a write is due, or the last one failed). */
+  private stateDirty = false;
+  /** Stored blobs to remove once the state that stops naming them has been written. */
+  private readonly removals: string[] = [];
   /** Set by the owner: called with each newly published playlist path. */
   onPublished?: (path: string, playlist: PublishedPlaylist) => void;
+  /** Set by the owner: called with each failed storage operation. */
+  onStorageFailed?: (op: StorageOp, err: unknown) => void;
 
+  /** The publisher sees each path as its current upload (see UploadTable): in progress, complete, or none. */
   private readonly files: FileView = {
     complete: (path) => {
-      const b = this.raw.get(path)?.complete;
-      return b ? { id: b.id, hash: b.hash } : undefined;
+      const b = this.uploads.current(path);
+      return b?.state === 'complete' ? { id: b.id, hash: b.hash } : undefined;
     },
     writing: (path) => {
-      const b = this.raw.get(path)?.writing;
-      return b ? { id: b.id } : undefined;
+      const b = this.uploads.current(path);
+      return b?.state === 'writing' ? { id: b.id } : undefined;
     },
   };
 
+  /** With `storage`, this stream's objects live under the key prefix `<name>/`. */
   constructor(
     readonly name: string,
     private readonly limits: StreamLimits,
-    private readonly dir: string | undefined,
+    private readonly storage: Storage | undefined,
     private readonly now: () => number = Date.now,
     state: PublisherState = emptyPublisherState(),
   ) {
     this.publisher = new Publisher(state, limits);
   }
 
-  static async load(name: string, limits: StreamLimits, dir: string, now: () => number = Date.now): Promise<OriginStream | undefined> {
+  static async load(name: string, limits: StreamLimits, storage: Storage, now: () => number = Date.now): Promise<OriginStream | undefined> {
     let snap: Snapshot;
     try {
-      snap = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as Snapshot;
+      const text = await storage.get(`${name}/state.json`);
+      if (text === undefined) return undefined;
+      snap = JSON.parse(text.toString('utf8')) as Snapshot;
     } catch {
       return undefined;
     }
-    const s = new OriginStream(name, limits, dir, now, snap.publisher);
+    const s = new OriginStream(name, limits, storage, now, snap.publisher);
     s.nextUpload = snap.nextUpload;
-    for (const meta of snap.blobs) s.blobs.set(meta.id, Blob.fromMeta(meta, join(dir, 'blobs', String(meta.id))));
+    for (const meta of snap.blobs) s.blobs.set(meta.id, Blob.fromMeta(meta, storage, s.blobKey(meta.id)));
     for (const [path, id] of Object.entries(snap.raw)) {
       const b = s.blobs.get(id);
-      if (b) s.raw.set(path, { complete: b });
+      if (b?.path === path) s.uploads.restore(b);
     }
     s.refresh([...Object.keys(snap.publisher.masters), ...Object.keys(snap.publisher.renditions)]);
     return s;
   }
 
+  private blobKey(id: number): string {
+    return `${this.name}/blobs/${id}`;
+  }
+
   // ---- uploads -------------------------------------------------------------------------------------
 
-  /** Starts an upload of a non-playlist file; its id is assigned now, in arrival order. */
+  /** Starts an upload of a non-playlist file; its id is assigned now, in arrival order (which decides which upload of a path wins). */
   beginUpload(path: string): Blob {
     const blob = new Blob(this.nextUpload++, path);
     this.blobs.set(blob.id, blob);
-    const raw = this.raw.get(path) ?? {};
-    raw.writing = blob;
-    this.raw.set(path, raw);
+    this.uploads.begin(blob);
     return blob;
   }
 
-  /** The whole body arrived: store it (on disk first with a data dir) and let held-back segments publish. */
-  async finishUpload(blob: Blob, hash: string): Promise<string[]> {
-    if (this.dir !== undefined) {
-      const file = join(this.dir, 'blobs', String(blob.id));
-      await mkdir(join(this.dir, 'blobs'), { recursive: true });
-      await writeFile(file + '.tmp', blob.bytes());
-      await rename(file + '.tmp', file);
-      blob.complete(hash, this.now());
-      blob.movedToDisk(file);
-    } else {
-      blob.complete(hash, this.now());
+  /**
+   * The whole body arrived: store it (in storage first, with one) and let held-back segments publish.
+   * Returns false when the upload is superseded (a newer upload of its path completed first): then it
+   * changes nothing, though its readers get its whole body. Throws OriginError('storage_failed') when it
+   * cannot be stored; the upload is aborted then, and its path falls back to what it was.
+   */
+  async finishUpload(blob: Blob, hash: string): Promise<boolean> {
+    const store = this.storage !== undefined && !this.uploads.isSuperseded(blob) ? this.storage : undefined;
+    if (store !== undefined) {
+      try {
+        await store.put(this.blobKey(blob.id), blob.bytes());
+      } catch (err) {
+        this.onStorageFailed?.('blob_write', err);
+        this.abortUpload(blob);
+        throw new OriginError('storage_failed', `could not store the upload (${storageErrorCode(err)})`, { cause: err });
+      }
     }
-    const raw = this.raw.get(blob.path) ?? {};
-    if (raw.writing === blob) delete raw.writing;
+    blob.complete(hash, this.now());
+    if (store !== undefined) blob.movedToStorage(store, this.blobKey(blob.id));
     // Even the same bytes again are a new upload: an encoder that restarted may reproduce its old
     // segments exactly, and the publisher tells that from a retry by what the next playlist says.
-    raw.complete = blob;
-    this.raw.set(blob.path, raw);
-    const changed = this.uploadsChanged();
+    if (!this.uploads.complete(blob)) return false; // retention drops it once nothing names it
+    this.uploadsChanged();
     this.save();
-    return changed;
+    return true;
   }
 
-  abortUpload(blob: Blob): string[] {
+  /** The upload failed: its readers are cut, and its path falls back to what is left. */
+  abortUpload(blob: Blob): void {
     blob.abort();
-    const raw = this.raw.get(blob.path);
-    if (raw?.writing === blob) delete raw.writing;
-    if (raw && !raw.complete && !raw.writing) this.raw.delete(blob.path);
+    this.uploads.abort(blob);
     this.blobs.delete(blob.id);
-    return this.uploadsChanged();
+    this.uploadsChanged();
   }
 
   private uploadsChanged(): string[] {
@@ -146,7 +159,7 @@ export class OriginStream {
     const pl = parsePlaylist(text);
     const existing = this.playlists.get(path);
     if (existing && existing.master !== (pl.type === 'master')) {
-      throw new TypeError(`'${path}' was a ${existing.master ? 'master' : 'media'} playlist`);
+      throw new OriginError('type_changed', `'${path}' was a ${existing.master ? 'master' : 'media'} playlist`);
     }
     const outcome = pl.type === 'master'
       ? this.publisher.applyMaster(path, pl)
@@ -157,11 +170,8 @@ export class OriginStream {
 
   /** DELETE of an uploaded name: forgets the name, never bytes a published playlist still names. */
   deletePath(path: string): boolean {
-    const raw = this.raw.get(path);
-    if (!raw?.complete) return false;
-    const blob = raw.complete;
-    delete raw.complete;
-    if (!raw.writing) this.raw.delete(path);
+    const blob = this.uploads.forget(path);
+    if (!blob) return false;
     if (!this.isServable(blob.id)) this.dropBlob(blob);
     this.save();
     return true;
@@ -180,8 +190,7 @@ export class OriginStream {
       const blob = this.blobs.get(id);
       if (blob) return { blob, immutable: true };
     }
-    const raw = this.raw.get(path);
-    const blob = raw?.writing ?? raw?.complete;
+    const blob = this.uploads.current(path);
     return blob ? { blob, immutable: false } : undefined;
   }
 
@@ -215,7 +224,9 @@ export class OriginStream {
       if (text === undefined) continue;
       const master = this.publisher.isMaster(path);
       const td = this.publisher.targetDuration(path);
-      const p: PublishedPlaylist = { text, etag: etagOf(text), at: this.now(), master, ...(td !== undefined ? { targetDuration: td } : {}) };
+      const p: PublishedPlaylist = {
+        text, bytes: new TextEncoder().encode(text), etag: etagOf(text), at: this.now(), master, ...(td !== undefined ? { targetDuration: td } : {}),
+      };
       this.playlists.set(path, p);
       this.onPublished?.(path, p);
     }
@@ -224,77 +235,91 @@ export class OriginStream {
 
   /**
    * Periodic retention: segments that left every window more than `graceMs` ago are deleted, with their
-   * uploaded name; uploads never named by a playlist (posters, ...) stay until memory runs short.
-   * Returns bytes freed.
+   * uploaded name; uploads never named by a playlist (posters, ...) stay until memory runs short; uploads
+   * in progress always stay. Also retries a state write that failed. Returns bytes freed.
    */
   sweep(memoryBudget: number): number {
     const expired = this.publisher.expire(this.now(), this.limits.graceMs);
     if (expired) this.refresh();
     const live = new Set(this.names.values());
     let freed = 0;
-    for (const [path, raw] of this.raw) {
-      const b = raw.complete;
-      if (b && this.everPublished.has(b.id) && !live.has(b.id)) {
-        delete raw.complete;
-        if (!raw.writing) this.raw.delete(path);
-      }
+    let dropped = false;
+    for (const [path, b] of [...this.uploads.completedPaths()]) {
+      if (this.everPublished.has(b.id) && !live.has(b.id)) this.uploads.forget(path);
     }
-    const rawIds = new Set<number>();
-    for (const raw of this.raw.values()) {
-      if (raw.complete) rawIds.add(raw.complete.id);
-      if (raw.writing) rawIds.add(raw.writing.id);
-    }
+    const tracked = new Set([...this.uploads.blobs()].map((b) => b.id));
     for (const b of [...this.blobs.values()]) {
-      if (!live.has(b.id) && !rawIds.has(b.id)) {
+      if (!live.has(b.id) && !tracked.has(b.id)) {
         freed += b.memoryBytes;
+        dropped = true;
         this.dropBlob(b);
         this.everPublished.delete(b.id);
       }
     }
     if (this.memoryBytes > memoryBudget) {
       // Oldest never-published uploads go first; nothing a playlist names is evicted.
-      const candidates = [...this.raw.entries()]
-        .filter(([, r]) => r.complete && !live.has(r.complete.id) && r.complete.memoryBytes > 0)
-        .sort((a, b) => a[1].complete!.completedAt - b[1].complete!.completedAt);
-      for (const [path, r] of candidates) {
+      const candidates = [...this.uploads.completedPaths()]
+        .filter(([, b]) => !live.has(b.id) && b.memoryBytes > 0)
+        .sort((a, b) => a[1].completedAt - b[1].completedAt);
+      for (const [path, b] of candidates) {
         if (this.memoryBytes <= memoryBudget) break;
-        freed += r.complete!.memoryBytes;
-        this.dropBlob(r.complete!);
-        this.raw.delete(path);
+        freed += b.memoryBytes;
+        dropped = true;
+        this.dropBlob(b);
+        this.uploads.forget(path);
       }
     }
-    if (expired || freed > 0) this.save();
+    if (expired || dropped || this.stateDirty) this.save();
     return freed;
   }
 
   private dropBlob(blob: Blob): void {
     this.blobs.delete(blob.id);
-    if (blob.file !== undefined) void rm(blob.file, { force: true });
+    if (blob.stored !== undefined) this.removals.push(blob.stored.key);
   }
 
   // ---- persistence ---------------------------------------------------------------------------------
 
-  /** Writes the rewrite state atomically; writes are serialized so an older state never lands last. */
-  private save(): void {
-    if (this.dir === undefined) return;
-    const dir = this.dir;
+  private snapshot(): Snapshot {
     const raw: Record<string, number> = {};
-    for (const [path, r] of this.raw) if (r.complete?.file !== undefined) raw[path] = r.complete.id;
-    const snap: Snapshot = {
+    for (const [path, b] of this.uploads.completedPaths()) if (b.stored !== undefined) raw[path] = b.id;
+    return {
       nextUpload: this.nextUpload,
       publisher: this.publisher.state,
       raw,
-      blobs: [...this.blobs.values()].filter((b) => b.state === 'complete' && b.file !== undefined).map((b) => b.meta),
+      blobs: [...this.blobs.values()].filter((b) => b.state === 'complete' && b.stored !== undefined).map((b) => b.meta),
     };
-    const text = JSON.stringify(snap);
-    this.saving = this.saving.then(async () => {
-      await mkdir(dir, { recursive: true });
-      await writeFile(join(dir, 'state.json.tmp'), text);
-      await rename(join(dir, 'state.json.tmp'), join(dir, 'state.json'));
-    }).catch(() => undefined);
   }
 
-  /** Resolves once every state write issued so far is on disk. */
+  /**
+   * Writes the rewrite state (atomically, through storage). Writes are serialized and each writes the state
+   * as it is when its turn comes, so an older state never lands last and a burst of changes costs one write.
+   * A failed write is reported and retried by the next change or sweep.
+   */
+  private save(): void {
+    if (this.storage === undefined) return;
+    this.stateDirty = true;
+    this.saving = this.saving.then(() => this.writeState(this.storage!));
+  }
+
+  private async writeState(storage: Storage): Promise<void> {
+    if (this.stateDirty) {
+      this.stateDirty = false;
+      try {
+        await storage.put(`${this.name}/state.json`, JSON.stringify(this.snapshot()));
+      } catch (err) {
+        this.stateDirty = true;
+        this.onStorageFailed?.('state_write', err);
+      }
+    }
+    // Only now, so the state that stops naming them is written first: a crash in between leaves no stored
+    // state naming a removed blob. Even if that write failed: on a full disk, removing is what frees space.
+    for (const key of this.removals.splice(0)) {
+      await storage.remove(key).catch((err: unknown) => this.onStorageFailed?.('blob_remove', err));
+    }
+  }
+
+  /** Resolves once every state write issued so far has been tried. */
   flushed(): Promise<void> {
     return this.saving;
   }

@@ -1,0 +1,45 @@
+// Why the origin refuses or fails an upload: one closed set of reasons, each with its HTTP status, used at
+// once as the response status, the `reason` metric label and the log field. Anything thrown that is not an
+// OriginError is a bug in the origin and answered 500 by the app's error handler, never blamed on the uploader.
+import { PlaylistError } from '../src/playlist.js';
+import { RewriteError } from './publisher.js';
+
+export const REASON_STATUS = {
+  bad_path: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  too_large: 413,
+  idle_timeout: 408,
+  aborted: 400,
+  length_mismatch: 400,
+  bad_playlist: 400,
+  bad_uri: 400,
+  /** A path that was a master playlist becomes a media playlist, or back. */
+  type_changed: 409,
+  /** The operator's hook failed: not the uploader's fault. */
+  hook_failed: 500,
+  /** RFC 4918 11.5: the server cannot store the representation (full disk, I/O error). */
+  storage_failed: 507,
+} as const;
+
+export type RejectReason = keyof typeof REASON_STATUS;
+export type RejectStatus = (typeof REASON_STATUS)[RejectReason];
+
+export class OriginError extends Error {
+  override name = 'OriginError';
+
+  constructor(readonly reason: RejectReason, message: string, options?: ErrorOptions) {
+    super(message, options);
+  }
+
+  get status(): RejectStatus {
+    return REASON_STATUS[this.reason];
+  }
+}
+
+/** The refusals of the playlist parser and the publisher, as origin errors; anything else is returned as is. */
+export function asOriginError(err: unknown): unknown {
+  if (err instanceof PlaylistError) return new OriginError('bad_playlist', err.message, { cause: err });
+  if (err instanceof RewriteError) return new OriginError('bad_uri', err.message, { cause: err });
+  return err;
+}

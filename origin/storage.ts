@@ -1,0 +1,90 @@
+// Where the origin keeps uploaded bytes and rewrite state with --data-dir. All of its disk I/O goes through
+// this one small interface, so tests can make it fail and another backend (S3, issue 13) can replace the
+// disk: keys are '/'-separated, objects are written whole and atomically, and there is no rename or append.
+import { createReadStream } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
+
+export interface Storage {
+  /**
+   * Stores `bytes` under `key`, replacing what was there. Atomic: a reader sees the old object or the new
+   * one, never part of it; when it throws, the old object (if any) is untouched and nothing else is left.
+   */
+  put(key: string, bytes: Uint8Array | string): Promise<void>;
+  /** The whole object, or undefined when there is none. */
+  get(key: string): Promise<Buffer | undefined>;
+  /** Bytes [start, end] (inclusive) of an object; the stream errors if it cannot be read. */
+  read(key: string, start: number, end: number): ReadableStream<Uint8Array>;
+  /** Removes an object; removing one that does not exist is no error. */
+  remove(key: string): Promise<void>;
+  /** Names of the objects and "folders" directly under `prefix` ('' for the top), [] when there are none. */
+  list(prefix: string): Promise<string[]>;
+}
+
+/** What a storage operation was for: the `op` label of `cascade_origin_storage_errors_total`. */
+export type StorageOp = 'blob_write' | 'blob_remove' | 'state_write';
+
+/** Error codes worth telling apart in a metric; every other one is 'other', so the label set stays bounded. */
+const KNOWN_CODES = ['ENOSPC', 'EDQUOT', 'EIO', 'EROFS', 'EACCES', 'EPERM', 'EMFILE', 'ENOENT'] as const;
+export type StorageErrorCode = (typeof KNOWN_CODES)[number] | 'other';
+
+export function storageErrorCode(err: unknown): StorageErrorCode {
+  const code = (err as { code?: unknown } | null)?.code;
+  return (KNOWN_CODES as readonly unknown[]).includes(code) ? (code as StorageErrorCode) : 'other';
+}
+
+function isNotFound(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === 'ENOENT';
+}
+
+/** Objects as files under `root`; a put writes a temporary file beside the target and renames it over. */
+export class DiskStorage implements Storage {
+  private temps = 0;
+
+  constructor(readonly root: string) {}
+
+  private path(key: string): string {
+    return join(this.root, ...key.split('/'));
+  }
+
+  async put(key: string, bytes: Uint8Array | string): Promise<void> {
+    const file = this.path(key);
+    // Unique per put, and ending in .tmp so a leftover from a crash is recognisable.
+    const tmp = `${file}.${process.pid}-${this.temps++}.tmp`;
+    try {
+      await mkdir(dirname(file), { recursive: true });
+      await writeFile(tmp, bytes);
+      await rename(tmp, file);
+    } catch (err) {
+      await rm(tmp, { force: true }).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async get(key: string): Promise<Buffer | undefined> {
+    try {
+      return await readFile(this.path(key));
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  read(key: string, start: number, end: number): ReadableStream<Uint8Array> {
+    return Readable.toWeb(createReadStream(this.path(key), { start, end })) as ReadableStream<Uint8Array>;
+  }
+
+  async remove(key: string): Promise<void> {
+    await rm(this.path(key), { force: true });
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    try {
+      return await readdir(prefix === '' ? this.root : this.path(prefix));
+    } catch (err) {
+      if (isNotFound(err)) return [];
+      throw err;
+    }
+  }
+}

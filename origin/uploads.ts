@@ -1,0 +1,104 @@
+// Every upload of every uploaded path of a stream: the ones in progress and the completed version.
+//
+// Several uploads of one path may overlap (an encoder retrying a slow PUT, a restarted encoder while its
+// predecessor's PUT still trickles in). Which one a path means is decided by start order, the order in which
+// upload ids are assigned: THE UPLOAD THAT STARTED LAST WINS. So
+// - the path's current upload is its newest upload that has not failed: while that one is still being
+//   written, the path is "being written" and the publisher waits for it, even if an older one completed;
+// - an upload that completes after a newer one of its path completed is superseded: it changes nothing (its
+//   readers still get its whole body; it is never published, and a playlist never binds to it);
+// - if the newest upload fails, the path falls back to the newest one left (in progress or complete).
+// Start order rather than completion order because it is what the uploader meant (the later PUT is the newer
+// content), because an old upload finishing late can then never replace what was published (and be taken
+// for an encoder restart), and because it is a function of arrival order, so origins fed the same uploads
+// decide the same. Every upload in progress stays tracked until it ends, so retention never drops one.
+import type { Blob } from './blob.js';
+
+interface PathUploads {
+  complete?: Blob;
+  /** In progress, oldest first (ids grow with start order). Older than `complete`: superseded, still tracked. */
+  writing: Blob[];
+}
+
+export class UploadTable {
+  private readonly paths = new Map<string, PathUploads>();
+
+  begin(blob: Blob): void {
+    const p = this.paths.get(blob.path) ?? { writing: [] };
+    p.writing.push(blob);
+    this.paths.set(blob.path, p);
+  }
+
+  /** True when a newer upload of the path has completed: this one must change nothing. */
+  isSuperseded(blob: Blob): boolean {
+    const complete = this.paths.get(blob.path)?.complete;
+    return complete !== undefined && complete.id > blob.id;
+  }
+
+  /**
+   * The upload's body is complete and stored: it becomes the path's complete version, unless it is
+   * superseded. Returns false for a superseded upload, which is no longer tracked.
+   */
+  complete(blob: Blob): boolean {
+    const p = this.end(blob);
+    if (!p) return false;
+    if (p.complete !== undefined && p.complete.id > blob.id) return false;
+    p.complete = blob;
+    return true;
+  }
+
+  /** The upload failed: forget it; the path falls back to what is left. */
+  abort(blob: Blob): void {
+    const p = this.end(blob);
+    if (p && p.complete === undefined && p.writing.length === 0) this.paths.delete(blob.path);
+  }
+
+  private end(blob: Blob): PathUploads | undefined {
+    const p = this.paths.get(blob.path);
+    if (!p) return undefined;
+    const i = p.writing.indexOf(blob);
+    if (i !== -1) p.writing.splice(i, 1);
+    return p;
+  }
+
+  /** The upload the path means now: its newest that has not failed (see above), in progress or complete. */
+  current(path: string): Blob | undefined {
+    const p = this.paths.get(path);
+    if (!p) return undefined;
+    const newest = p.writing[p.writing.length - 1];
+    return newest !== undefined && (p.complete === undefined || newest.id > p.complete.id) ? newest : p.complete;
+  }
+
+  /** The completed version of the path, even while a newer upload of it is in progress. */
+  completed(path: string): Blob | undefined {
+    return this.paths.get(path)?.complete;
+  }
+
+  /** Forgets the completed version of a path (DELETE, retention); uploads in progress stay. */
+  forget(path: string): Blob | undefined {
+    const p = this.paths.get(path);
+    const blob = p?.complete;
+    if (!p || !blob) return undefined;
+    delete p.complete;
+    if (p.writing.length === 0) this.paths.delete(path);
+    return blob;
+  }
+
+  /** Every upload tracked: completed versions and everything in progress. */
+  *blobs(): Generator<Blob> {
+    for (const p of this.paths.values()) {
+      if (p.complete) yield p.complete;
+      yield* p.writing;
+    }
+  }
+
+  /** [path, completed version] for every path that has one. */
+  *completedPaths(): Generator<[string, Blob]> {
+    for (const [path, p] of this.paths) if (p.complete) yield [path, p.complete];
+  }
+
+  /** Restores a completed version (loading persisted state). */
+  restore(blob: Blob): void {
+    this.paths.set(blob.path, { complete: blob, writing: [] });
+  }
+}
