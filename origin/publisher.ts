@@ -30,12 +30,18 @@ export interface FileVersion {
   hash: string;
 }
 
-/** What the publisher may know about uploaded files of its stream. */
+/**
+ * What the publisher may know about uploaded files of its stream. `before` limits a question to uploads with
+ * smaller ids, i.e. that started earlier: a playlist names what was uploaded before it arrived, never an
+ * upload that starts later (which may be the next encoder run's file under the same name).
+ */
 export interface FileView {
-  /** The newest completely uploaded version of a stream-relative path. */
-  complete(path: string): FileVersion | undefined;
-  /** The upload of this path still being written, if any. */
-  writing(path: string): { id: number } | undefined;
+  /** The completely uploaded version a stream-relative path means (among uploads below `before`). */
+  complete(path: string, before?: number): FileVersion | undefined;
+  /** The upload of this path still being written, if the path means one (among uploads below `before`). */
+  writing(path: string, before?: number): { id: number } | undefined;
+  /** Every upload started so far has an id below this. */
+  started(): number;
 }
 
 export interface Entry {
@@ -88,6 +94,8 @@ interface RenditionState {
   endList: boolean;
   /** The newest accepted uploaded playlist, re-read when held-back segments finish uploading. */
   source?: MediaPlaylist;
+  /** `source` binds only uploads with ids below this: those started before it arrived (absent in older saved state: any). */
+  sourceBefore?: number;
   /** Published names of uploads hinted by EXT-X-PREFETCH / PRELOAD-HINT. */
   hints: string[];
   published?: string;
@@ -194,6 +202,7 @@ export class Publisher {
     if (verdict === 'late') return 'unchanged';
     if (verdict === 'restart') this.startEpoch(r, candidates[0]!.usn, files.complete(candidates[0]!.source)?.id ?? 0);
     r.source = pl;
+    r.sourceBefore = files.started();
     r.lastLength = pl.segments.length;
     r.longestUpload = Math.max(r.longestUpload, pl.segments.length);
     r.header = pl.header;
@@ -275,19 +284,24 @@ export class Publisher {
   /** Appends what is ready; returns false when something was held back. */
   private append(path: string, r: RenditionState, candidates: Candidate[], files: FileView, now: number): boolean {
     const s = this.state;
+    const before = r.sourceBefore;
+    /** The upload a segment binds: one its playlist could know, of this epoch (an older one under a reused name is the previous run's). */
+    const bindable = (source: string) => {
+      const f = files.complete(source, before);
+      return f !== undefined && f.id >= r.epochMinUpload ? f : undefined;
+    };
     for (let i = 0; i < candidates.length; i++) {
       const c = candidates[i]!;
-      const current = files.complete(c.source);
-      const file = current !== undefined && current.id >= r.epochMinUpload ? current : undefined;
-      const map = c.mapSource !== undefined ? files.complete(c.mapSource) : undefined;
+      const file = bindable(c.source);
+      const map = c.mapSource !== undefined ? files.complete(c.mapSource, before) : undefined;
       let last = r.entries[r.entries.length - 1];
       let gap = false;
       if (file === undefined || (c.mapSource !== undefined && map === undefined)) {
         // A segment whose upload failed, with later ones already here, becomes a gap so the rendition stays
         // aligned with the others; one still being written, or the newest one, is waited for. A gap needs
         // a servable URI, so it borrows the previous segment's.
-        const writing = files.writing(c.source) ?? (c.mapSource !== undefined ? files.writing(c.mapSource) : undefined);
-        const laterReady = candidates.slice(i + 1).some((d) => files.complete(d.source) !== undefined);
+        const writing = files.writing(c.source, before) ?? (c.mapSource !== undefined ? files.writing(c.mapSource, before) : undefined);
+        const laterReady = candidates.slice(i + 1).some((d) => bindable(d.source) !== undefined);
         const uploaderGap = c.seg.gap && last !== undefined;
         if (!uploaderGap && (writing !== undefined || !laterReady || last === undefined)) return false;
         gap = true;

@@ -58,14 +58,15 @@ export class OriginStream {
 
   /** The publisher sees each path as its current upload (see UploadTable): in progress, complete, or none. */
   private readonly files: FileView = {
-    complete: (path) => {
-      const b = this.uploads.current(path);
+    complete: (path, before) => {
+      const b = this.uploads.current(path, before);
       return b?.state === 'complete' ? { id: b.id, hash: b.hash } : undefined;
     },
-    writing: (path) => {
-      const b = this.uploads.current(path);
+    writing: (path, before) => {
+      const b = this.uploads.current(path, before);
       return b?.state === 'writing' ? { id: b.id } : undefined;
     },
+    started: () => this.nextUpload,
   };
 
   /** With `storage`, this stream's objects live under the key prefix `<name>/`. */

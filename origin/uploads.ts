@@ -16,7 +16,9 @@ import type { Blob } from './blob.js';
 
 interface PathUploads {
   complete?: Blob;
-  /** In progress, oldest first (ids grow with start order). Older than `complete`: superseded, still tracked. */
+  /** Id of the newest upload that completed, even once `complete` was forgotten (DELETE, retention). */
+  done: number;
+  /** In progress, oldest first (ids grow with start order). Older than `done`: superseded, still tracked. */
   writing: Blob[];
 }
 
@@ -24,15 +26,14 @@ export class UploadTable {
   private readonly paths = new Map<string, PathUploads>();
 
   begin(blob: Blob): void {
-    const p = this.paths.get(blob.path) ?? { writing: [] };
+    const p = this.paths.get(blob.path) ?? { done: -1, writing: [] };
     p.writing.push(blob);
     this.paths.set(blob.path, p);
   }
 
   /** True when a newer upload of the path has completed: this one must change nothing. */
   isSuperseded(blob: Blob): boolean {
-    const complete = this.paths.get(blob.path)?.complete;
-    return complete !== undefined && complete.id > blob.id;
+    return (this.paths.get(blob.path)?.done ?? -1) > blob.id;
   }
 
   /**
@@ -41,9 +42,9 @@ export class UploadTable {
    */
   complete(blob: Blob): boolean {
     const p = this.end(blob);
-    if (!p) return false;
-    if (p.complete !== undefined && p.complete.id > blob.id) return false;
+    if (!p || p.done > blob.id) return false;
     p.complete = blob;
+    p.done = blob.id;
     return true;
   }
 
@@ -61,12 +62,17 @@ export class UploadTable {
     return p;
   }
 
-  /** The upload the path means now: its newest that has not failed (see above), in progress or complete. */
-  current(path: string): Blob | undefined {
+  /**
+   * The upload the path means now: its newest that has not failed (see above), in progress or complete.
+   * With `before`, the one it meant when uploads from that id on had not started yet, as far as it is still
+   * known: undefined if a newer upload completed since (the older ones are superseded).
+   */
+  current(path: string, before = Number.POSITIVE_INFINITY): Blob | undefined {
     const p = this.paths.get(path);
     if (!p) return undefined;
-    const newest = p.writing[p.writing.length - 1];
-    return newest !== undefined && (p.complete === undefined || newest.id > p.complete.id) ? newest : p.complete;
+    const writing = p.writing.findLast((b) => b.id < before);
+    if (writing !== undefined && writing.id > p.done) return writing;
+    return p.done < before ? p.complete : undefined;
   }
 
   /** The completed version of the path, even while a newer upload of it is in progress. */
@@ -99,6 +105,6 @@ export class UploadTable {
 
   /** Restores a completed version (loading persisted state). */
   restore(blob: Blob): void {
-    this.paths.set(blob.path, { complete: blob, writing: [] });
+    this.paths.set(blob.path, { complete: blob, done: blob.id, writing: [] });
   }
 }
