@@ -85,6 +85,8 @@ interface RenditionState {
   epochStart: boolean;
   /** Segments of this epoch bind only uploads from this id on: an older upload under a reused name is the previous run's. */
   epochMinUpload: number;
+  /** Set while this rendition lags behind a newer epoch: the first media sequence number that epoch gave out, which it may not take. */
+  capMsn?: number;
   longestUpload: number;
   targetDuration: number;
   version?: number;
@@ -200,7 +202,12 @@ export class Publisher {
     }
     const verdict = this.classify(r, candidates, files);
     if (verdict === 'late') return 'unchanged';
-    if (verdict === 'restart') this.startEpoch(r, candidates[0]!.usn, files.complete(candidates[0]!.source)?.id ?? 0);
+    if (verdict !== 'append') {
+      // A new run binds only its own uploads (from its first segment's on) under reused names; a jump (lost
+      // segments, or new numbers, which come with new names) keeps the floor it had.
+      const first = candidates[0]!.source;
+      this.startEpoch(r, candidates[0]!.usn, verdict === 'jump' ? r.epochMinUpload : files.complete(first)?.id ?? files.writing(first)?.id ?? r.epochMinUpload);
+    }
     r.source = pl;
     r.sourceBefore = files.started();
     r.lastLength = pl.segments.length;
@@ -214,7 +221,7 @@ export class Publisher {
     const complete = this.append(path, r, candidates.filter((c) => c.usn > r.lastUsn), files, now);
     r.endList = pl.endList && complete;
     this.render(path, r, files, complete);
-    if (verdict === 'restart') return 'restart';
+    if (verdict !== 'append') return 'restart';
     if (r.published === before) return complete ? 'unchanged' : 'held';
     return 'published';
   }
@@ -234,7 +241,24 @@ export class Publisher {
     return changed;
   }
 
-  private classify(r: RenditionState, candidates: Candidate[], files: FileView): 'append' | 'restart' | 'late' {
+  private classify(r: RenditionState, candidates: Candidate[], files: FileView): 'append' | 'restart' | 'jump' | 'late' {
+    const verdict = this.compare(r, candidates, files);
+    // A restart comes with uploads of its own. A playlist whose every upload was published already, or
+    // predates this rendition's epoch, is a late one (of this encoder run or an earlier one): taken for a
+    // restart, it would open an epoch for nothing, or publish the old segments again.
+    if (verdict === 'restart' || verdict === 'jump') {
+      const published = publishedNames(r);
+      const uploads = candidates.flatMap((c) => {
+        const f = files.complete(c.source) ?? files.writing(c.source);
+        return f ? [{ id: f.id, name: publishedName(c.source, f.id) }] : [];
+      });
+      if (uploads.length > 0 && uploads.every((u) => u.id < r.epochMinUpload || published.has(u.name))) return 'late';
+    }
+    return verdict;
+  }
+
+  /** The verdict from the uploader's sequence numbers, names and bytes alone. */
+  private compare(r: RenditionState, candidates: Candidate[], files: FileView): 'append' | 'restart' | 'jump' | 'late' {
     if (candidates.length === 0) return 'late';
     if (r.lastUsn < 0 && r.entries.length === 0) return 'append';
     const known = new Map(r.history.map(([usn, source, hash, id]) => [usn, { source, hash, id }]));
@@ -245,7 +269,8 @@ export class Publisher {
       if (!h) continue;
       overlap = true;
       if (h.source !== c.source) return 'restart';
-      const now = files.complete(c.source);
+      // A gap (id -1) had no upload to compare with: one arriving later is not other bytes.
+      const now = h.id === -1 ? undefined : files.complete(c.source);
       if (now && now.hash !== h.hash) return 'restart';
       if (now && now.id !== h.id) reuploaded = true;
     }
@@ -259,7 +284,7 @@ export class Publisher {
     if (last < oldest) return 'restart'; // the sequence went back below everything we remember
     if (last <= r.lastUsn) return 'late';
     if (first === r.lastUsn + 1) return 'append';
-    return 'restart'; // a jump forward: segments were lost or the encoder started over with new numbers
+    return 'jump'; // a jump forward: segments were lost or the encoder started over with new numbers
   }
 
   private startEpoch(r: RenditionState, firstUsn: number, minUpload: number): void {
@@ -273,6 +298,7 @@ export class Publisher {
         usn: firstUsn,
         disc: Math.max(0, ...renditions.map((x) => x.lastDisc)) + 1,
       };
+      for (const x of renditions) x.capMsn ??= s.base.msn;
     }
     r.epoch = s.epoch;
     r.epochStart = true;
@@ -285,13 +311,19 @@ export class Publisher {
   private append(path: string, r: RenditionState, candidates: Candidate[], files: FileView, now: number): boolean {
     const s = this.state;
     const before = r.sourceBefore;
-    /** The upload a segment binds: one its playlist could know, of this epoch (an older one under a reused name is the previous run's). */
+    // An upload is published at most once per rendition: a candidate that would bind one already in the
+    // window or recently retired is an old segment listed again, never to be republished under a new number.
+    const published = publishedNames(r);
+    /** The upload a segment binds: one its playlist could know, of this epoch (an older one under a reused name is the previous run's), not yet published. */
     const bindable = (source: string) => {
       const f = files.complete(source, before);
-      return f !== undefined && f.id >= r.epochMinUpload ? f : undefined;
+      return f !== undefined && f.id >= r.epochMinUpload && !published.has(publishedName(source, f.id)) ? f : undefined;
     };
     for (let i = 0; i < candidates.length; i++) {
       const c = candidates[i]!;
+      // A rendition joining an epoch that a restart opened starts at the epoch's first segment: what comes
+      // before it belongs to the previous epoch, whose numbers the other renditions already gave out.
+      if (r.epochStart && s.epoch > 0 && c.usn < s.base!.usn) continue;
       const file = bindable(c.source);
       const map = c.mapSource !== undefined ? files.complete(c.mapSource, before) : undefined;
       let last = r.entries[r.entries.length - 1];
@@ -307,20 +339,27 @@ export class Publisher {
         gap = true;
       }
       let msn = r.lastMsn + 1;
+      /** The discontinuity sequence number this rendition's part of the epoch starts with. */
+      const epochDisc = Math.max(s.base?.disc ?? 0, r.lastDisc + 1);
       if (r.epochStart) {
         const base = s.base!;
+        // A rendition whose first playlist was held back while a restart opened a newer epoch starts in that one.
+        if (r.entries.length === 0) r.epoch = s.epoch;
         msn = Math.max(base.msn + (c.usn - base.usn), r.lastMsn + 1, 0);
-        this.fillGaps(r, msn, now);
+        this.fillGaps(r, msn, now, { msn: base.msn, disc: epochDisc });
+        delete r.capMsn;
         last = r.entries[r.entries.length - 1];
-      } else if (r.epoch < s.epoch && s.base !== null && msn >= s.base.msn) {
+        if (gap && last === undefined) return false;
+      } else if (r.capMsn !== undefined && msn >= r.capMsn) {
         // The stream moved on to a newer epoch: late uploads of the old encoder may not take its numbers.
         break;
       }
-      const continuesOthers = r.epochStart && r.lastMsn >= 0;
+      // Continuing after an older epoch's entries (unless gap entries already crossed into this one).
+      const continuesOthers = r.epochStart && r.lastMsn >= 0 && r.lastDisc < epochDisc;
       const discontinuity = c.seg.discontinuity || continuesOthers;
-      const disc = !r.epochStart ? r.lastDisc + (discontinuity ? 1 : 0)
-        : continuesOthers ? Math.max(s.base!.disc, r.lastDisc + 1)
-        : s.base!.disc;
+      const disc = continuesOthers ? epochDisc
+        : r.epochStart && r.lastMsn < 0 ? s.base!.disc
+        : r.lastDisc + (discontinuity ? 1 : 0);
       let tags = c.seg.tags;
       let mapFields: Pick<Entry, 'map' | 'mapName'> = {};
       if (map !== undefined && c.seg.map !== undefined) {
@@ -335,6 +374,7 @@ export class Publisher {
       if (continuesOthers && !tags.includes('#EXT-X-DISCONTINUITY')) tags = ['#EXT-X-DISCONTINUITY', ...tags];
       if (gap && !tags.includes('#EXT-X-GAP')) tags = [...tags, '#EXT-X-GAP'];
       const name = gap ? last!.name : publishedName(c.source, file!.id);
+      published.add(name);
       this.push(r, {
         msn, disc, usn: c.usn, name, hash: gap ? last!.hash : file!.hash,
         uri: relativeTo(path, name), tags, duration: c.seg.duration, discontinuity, ...mapFields, keys: c.seg.keys,
@@ -348,16 +388,28 @@ export class Publisher {
     return true;
   }
 
-  /** Fills a hole in this rendition's numbering with gap entries pointing at its last real segment. */
-  private fillGaps(r: RenditionState, target: number, now: number): void {
+  /**
+   * Fills a hole in this rendition's numbering with gap entries pointing at its last real segment. Gaps from
+   * the epoch's first media sequence number on belong to the epoch: the first of them carries its discontinuity.
+   */
+  private fillGaps(r: RenditionState, target: number, now: number, epoch: { msn: number; disc: number }): void {
     const last = r.entries[r.entries.length - 1];
     if (!last || target <= r.lastMsn + 1) return;
+    if (r.lastMsn + 1 < epoch.msn && (r.capMsn ?? epoch.msn) < epoch.msn) {
+      // Epochs this rendition never joined gave out numbers in the hole, with discontinuity sequence numbers
+      // it does not know: rather than guess them, its window starts over at the target.
+      this.retire(r, r.entries.splice(0), now);
+      r.lastMsn = target - 1;
+      return;
+    }
     const count = Math.min(target - r.lastMsn - 1, this.windowSize(r));
     r.lastMsn = target - 1 - count;
     for (let i = 0; i < count; i++) {
+      const msn = r.lastMsn + 1;
+      const crossing = msn >= epoch.msn && r.lastDisc < epoch.disc;
       this.push(r, {
-        ...last, msn: r.lastMsn + 1, usn: -1, discontinuity: false, disc: r.lastDisc,
-        tags: [`#EXTINF:${last.duration},`, '#EXT-X-GAP'],
+        ...last, msn, usn: -1, discontinuity: crossing, disc: crossing ? epoch.disc : r.lastDisc,
+        tags: [...(crossing ? ['#EXT-X-DISCONTINUITY'] : []), `#EXTINF:${last.duration},`, '#EXT-X-GAP'],
       }, now);
     }
   }
@@ -371,11 +423,14 @@ export class Publisher {
     r.lastMsn = entry.msn;
     r.lastDisc = entry.disc;
     const excess = r.entries.length - this.windowSize(r);
-    if (excess > 0) {
-      for (const old of r.entries.splice(0, excess)) {
-        r.retired.push({ name: old.name, at: now });
-        if (old.mapName !== undefined) r.retired.push({ name: old.mapName, at: now });
-      }
+    if (excess > 0) this.retire(r, r.entries.splice(0, excess), now);
+  }
+
+  /** Entries that left the window stay servable for the grace period. */
+  private retire(r: RenditionState, entries: Entry[], now: number): void {
+    for (const old of entries) {
+      r.retired.push({ name: old.name, at: now });
+      if (old.mapName !== undefined) r.retired.push({ name: old.mapName, at: now });
     }
   }
 
@@ -465,6 +520,11 @@ function newRendition(epoch: number): RenditionState {
     epoch, entries: [], retired: [], history: [], lastLength: 0, lastUsn: -1, lastMsn: -1, lastDisc: 0, epochStart: true, epochMinUpload: 0,
     longestUpload: 0, targetDuration: 0, header: [], trailer: [], endList: false, hints: [],
   };
+}
+
+/** Names this rendition published and still remembers: its window and what left it recently. */
+function publishedNames(r: RenditionState): Set<string> {
+  return new Set([...r.entries.map((e) => e.name), ...r.retired.map((x) => x.name)]);
 }
 
 function candidatesOf(path: string, pl: MediaPlaylist): Candidate[] {
