@@ -1,0 +1,400 @@
+// Drives a real in-process origin (createOrigin + app.request) with the uploads of a simulated encoder and
+// checks the publishing invariants after every step. Used by the property-based suite and by the named
+// regression tests made from its shrunk counterexamples (test/origin-properties.test.ts).
+//
+// The encoder: one stream, two renditions (v0, v1) uploaded as ffmpeg's hls muxer does (segment, then the
+// playlist of its last `listSize` segments), plus everything that goes wrong around it: restarts (same names,
+// new names, numbering jumps), duplicate uploads, late playlists, uploads held open, overlapping uploads of
+// one path, aborted uploads, a failing disk (ENOSPC/EIO on every write), the clock, retention sweeps and
+// origin restarts on the same storage.
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parsePlaylist, type MediaPlaylist } from '../../src/playlist.js';
+import { createOrigin, type Origin } from '../../origin/index.js';
+import { DiskStorage } from '../../origin/storage.js';
+import { FailingStorage } from './failing-storage.js';
+import { handBody, putWith, type HandBody } from './hand-body.js';
+
+export type Op =
+  /** The encoder's normal beat: the next segment, then the playlist naming it. */
+  | { op: 'cycle'; r: number; dur: number }
+  | { op: 'segment'; r: number; dur: number }
+  | { op: 'playlist'; r: number }
+  /** Starts an upload and holds it open: the next segment (back 0) or again one already produced (overlap). */
+  | { op: 'begin'; r: number; back: number; dur: number }
+  | { op: 'end'; pick: number }
+  | { op: 'abort'; pick: number }
+  /** The same bytes as the last winning upload of a produced segment, again (a retry). */
+  | { op: 'duplicate'; r: number; back: number }
+  | { op: 'restart'; kind: 'same' | 'fresh' | 'jump' }
+  | { op: 'late'; r: number; back: number }
+  | { op: 'diskFull'; code: 'ENOSPC' | 'EIO' }
+  | { op: 'diskOk' }
+  | { op: 'tick'; ms: number }
+  | { op: 'sweep' }
+  | { op: 'originRestart' };
+
+export interface HarnessOptions {
+  /** With a data dir (a FailingStorage around a DiskStorage on a temp dir). */
+  storage: boolean;
+  /** The encoder's playlist length (hls_list_size). */
+  listSize: number;
+}
+
+export const LIMITS = { minWindow: 3, maxWindow: 5, segmentGraceMs: 10_000 };
+const RENDITIONS = ['v0', 'v1'];
+const STREAM = '/hls/s/';
+
+interface Produced { k: number; name: string; dur: number }
+interface Open { path: string; body: HandBody; bytes: string; response: Response | Promise<Response>; start: number }
+interface Seen { uri: string; gap: boolean; disc: number }
+
+function within<T>(p: T | Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what} hung for ${ms} ms`)), ms); });
+  return Promise.race([Promise.resolve(p), timeout]).finally(() => clearTimeout(timer));
+}
+
+/** `v0/seg3.17.ts` -> `v0/seg3.ts` */
+function sourceOf(uri: string): string {
+  return uri.replace(/\.\d+(\.[^./]+)$/, '$1');
+}
+
+/** Each segment's discontinuity sequence number. */
+function discs(pl: MediaPlaylist): number[] {
+  let d = pl.discontinuitySequence;
+  return pl.segments.map((s) => (s.discontinuity ? ++d : d));
+}
+
+export class Harness {
+  private origin!: Origin;
+  private storage: FailingStorage | undefined;
+  private dir: string | undefined;
+  private readonly clock = { t: 1_000_000 };
+  private diskFailing = false;
+  // The encoder.
+  private run = 0;
+  private prefix = 'seg';
+  private nextK = 0;
+  private readonly produced: Produced[][] = RENDITIONS.map(() => []);
+  private readonly sentPlaylists: string[][] = RENDITIONS.map(() => []);
+  private uploads = 0;
+  private starts = 0;
+  private readonly open: Open[] = [];
+  // What each path's uploads did: start order of the newest winner; bodies of winners (the only bytes that may ever be published).
+  private readonly newestWinner = new Map<string, number>();
+  private readonly winners = new Map<string, Set<string>>();
+  // What was published.
+  private readonly bytesOf = new Map<string, Buffer>();
+  private readonly byMsn = RENDITIONS.map(() => new Map<number, Seen>());
+  private readonly msnOfUri = new Map<string, number>();
+  private readonly lastMsn = RENDITIONS.map(() => -1);
+  private readonly lastDisc = RENDITIONS.map(() => -1);
+  private readonly lastTd = RENDITIONS.map(() => 0);
+  private readonly lastText: (string | undefined)[] = RENDITIONS.map(() => undefined);
+  /** URIs no longer in any window -> when they left (ms); servable until the grace period after it. */
+  private readonly left = new Map<string, number>();
+  readonly log: string[] = [];
+
+  constructor(private readonly options: HarnessOptions) {}
+
+  async start(): Promise<void> {
+    if (this.options.storage) {
+      this.dir = await mkdtemp(join(tmpdir(), 'cascade-prop-'));
+      this.storage = new FailingStorage(new DiskStorage(this.dir));
+    }
+    await this.startOrigin();
+  }
+
+  private async startOrigin(): Promise<void> {
+    this.origin = await createOrigin({
+      ...(this.storage ? { storage: this.storage } : {}),
+      ...LIMITS,
+      sweepIntervalMs: 0,
+      uploadIdleTimeoutMs: 120_000,
+      now: () => this.clock.t,
+    });
+  }
+
+  /** Ends what is open, closes the origin, checks nothing leaked on disk, removes the temp dir. */
+  async stop(): Promise<void> {
+    try {
+      for (const o of this.open.splice(0)) {
+        o.body.fail();
+        await within(o.response, 5000, 'an aborted upload');
+      }
+      this.storage?.heal();
+      this.diskFailing = false;
+      this.origin.sweep();
+      await this.origin.flushed();
+      await this.checkStorage();
+    } finally {
+      await this.origin.close();
+      if (this.dir) await rm(this.dir, { recursive: true, force: true });
+    }
+  }
+
+  // ---- the encoder -----------------------------------------------------------------------------------
+
+  private path(r: number, name: string): string {
+    return `${RENDITIONS[r]}/${name}`;
+  }
+
+  private produce(r: number, dur: number): Produced {
+    const list = this.produced[r]!;
+    const k = list.length > 0 ? list[list.length - 1]!.k + 1 : this.nextK;
+    const p = { k, name: `${this.prefix}${k}.ts`, dur };
+    list.push(p);
+    return p;
+  }
+
+  private bytes(r: number, k: number): string {
+    const n = this.uploads++;
+    return `${RENDITIONS[r]}|run${this.run}|k${k}|upload${n}|`.padEnd(40 + (n * 7) % 60, '.');
+  }
+
+  private playlist(r: number): string {
+    const list = this.produced[r]!.slice(-this.options.listSize);
+    if (list.length === 0) return '';
+    const td = Math.max(...list.map((p) => Math.ceil(p.dur)));
+    return ['#EXTM3U', '#EXT-X-VERSION:3', `#EXT-X-TARGETDURATION:${td}`, `#EXT-X-MEDIA-SEQUENCE:${list[0]!.k}`,
+      ...list.flatMap((p) => [`#EXTINF:${p.dur.toFixed(3)},`, p.name])].join('\n') + '\n';
+  }
+
+  // ---- steps -----------------------------------------------------------------------------------------
+
+  /** Applies one step, then checks every invariant. */
+  async step(op: Op): Promise<void> {
+    this.log.push(JSON.stringify(op));
+    const before = await this.snapshot();
+    const superseded = await this.apply(op);
+    await this.origin.flushed();
+    const after = await this.snapshot();
+    if (superseded) assert.deepEqual(after, before, 'a superseded upload changed what is published');
+    await this.check();
+  }
+
+  /** Returns true when the step completed an upload that is superseded (it must change nothing). */
+  private async apply(op: Op): Promise<boolean> {
+    switch (op.op) {
+      case 'cycle': {
+        const superseded = await this.apply({ op: 'segment', r: op.r, dur: op.dur });
+        await this.apply({ op: 'playlist', r: op.r });
+        return superseded;
+      }
+      case 'segment': {
+        const p = this.produce(op.r, op.dur);
+        const path = this.path(op.r, p.name);
+        const bytes = this.bytes(op.r, p.k);
+        const start = this.starts++;
+        const res = await within(this.origin.app.request(STREAM + path, { method: 'PUT', body: bytes }), 10_000, 'a segment upload');
+        return this.completed(path, bytes, start, res.status);
+      }
+      case 'duplicate': {
+        const list = this.produced[op.r]!;
+        if (list.length === 0) return false;
+        const p = list[Math.max(0, list.length - 1 - op.back)]!;
+        const path = this.path(op.r, p.name);
+        const won = [...(this.winners.get(path) ?? [])].pop();
+        if (won === undefined) return false;
+        const start = this.starts++;
+        const res = await within(this.origin.app.request(STREAM + path, { method: 'PUT', body: won }), 10_000, 'a duplicate upload');
+        return this.completed(path, won, start, res.status);
+      }
+      case 'playlist':
+      case 'late': {
+        const text = op.op === 'playlist' ? this.playlist(op.r) : this.sentPlaylists[op.r]!.at(-1 - op.back);
+        if (!text) return false;
+        if (op.op === 'playlist') this.sentPlaylists[op.r]!.push(text);
+        const res = await within(this.origin.app.request(`${STREAM}${RENDITIONS[op.r]}/index.m3u8`, { method: 'PUT', body: text }), 10_000, 'a playlist upload');
+        assert.equal(res.status, 204, `playlist upload: ${await res.text()}`);
+        return false;
+      }
+      case 'begin': {
+        const list = this.produced[op.r]!;
+        const p = op.back === 0 || list.length === 0 ? this.produce(op.r, op.dur) : list[Math.max(0, list.length - op.back)]!;
+        const path = this.path(op.r, p.name);
+        const bytes = this.bytes(op.r, p.k);
+        const body = handBody();
+        const response = this.origin.app.request(STREAM + path, putWith(body));
+        await within(body.reading, 5000, 'an upload starting');
+        body.send(bytes.slice(0, 10));
+        this.open.push({ path, body, bytes, response, start: this.starts++ });
+        return false;
+      }
+      case 'end':
+      case 'abort': {
+        if (this.open.length === 0) return false;
+        const [o] = this.open.splice(op.pick % this.open.length, 1);
+        if (op.op === 'abort') {
+          o!.body.fail();
+          const res = await within(o!.response, 5000, 'an aborted upload');
+          assert.equal(res.status, 400);
+          return false;
+        }
+        o!.body.send(o!.bytes.slice(10));
+        o!.body.end();
+        const res = await within(o!.response, 10_000, 'an upload finishing');
+        return this.completed(o!.path, o!.bytes, o!.start, res.status);
+      }
+      case 'restart': {
+        this.run++;
+        for (const list of this.produced) list.length = 0;
+        if (op.kind === 'same') { this.prefix = 'seg'; this.nextK = 0; }
+        if (op.kind === 'fresh') { this.prefix = `r${this.run}-`; this.nextK = 0; }
+        if (op.kind === 'jump') { this.prefix = 'seg'; this.nextK = 1000 * this.run; }
+        return false;
+      }
+      case 'diskFull':
+        if (this.storage) {
+          this.storage.fail(op.code, ['put']);
+          this.diskFailing = true;
+        }
+        return false;
+      case 'diskOk':
+        this.storage?.heal();
+        this.diskFailing = false;
+        return false;
+      case 'tick':
+        this.clock.t += op.ms;
+        return false;
+      case 'sweep':
+        this.origin.sweep();
+        return false;
+      case 'originRestart': {
+        if (!this.storage) return false;
+        // An operator fixes the disk and restarts the origin: open uploads are cut, the state is flushed.
+        for (const o of this.open.splice(0)) {
+          o.body.fail();
+          await within(o.response, 5000, 'an aborted upload');
+        }
+        this.storage.heal();
+        this.diskFailing = false;
+        this.origin.sweep();
+        await this.origin.flushed();
+        const before = await this.snapshot();
+        await this.origin.close();
+        await this.startOrigin();
+        assert.deepEqual(await this.snapshot(), before, 'a restarted origin publishes what it published');
+        return false;
+      }
+    }
+  }
+
+  /** Records a finished upload; returns true when it was superseded (a newer upload of its path won first). */
+  private completed(path: string, bytes: string, start: number, status: number): boolean {
+    const superseded = (this.newestWinner.get(path) ?? -1) > start;
+    if (!superseded && this.diskFailing) {
+      assert.equal(status, 507, `${path}: a failed write is a 507`);
+      return false;
+    }
+    assert.equal(status, 201, `${path}: upload status`);
+    if (superseded) return true;
+    this.newestWinner.set(path, start);
+    const set = this.winners.get(path) ?? new Set<string>();
+    set.delete(bytes);
+    set.add(bytes);
+    this.winners.set(path, set);
+    return false;
+  }
+
+  // ---- invariants ------------------------------------------------------------------------------------
+
+  private async get(path: string): Promise<{ status: number; body: Buffer }> {
+    const res = await within(this.origin.app.request(STREAM + path), 5000, `GET ${path}`);
+    return { status: res.status, body: Buffer.from(await within(res.arrayBuffer(), 5000, `body of ${path}`)) };
+  }
+
+  /** The published text of every rendition (undefined: none yet). */
+  private async snapshot(): Promise<(string | undefined)[]> {
+    return Promise.all(RENDITIONS.map(async (v) => {
+      const r = await this.get(`${v}/index.m3u8`);
+      return r.status === 200 ? r.body.toString() : undefined;
+    }));
+  }
+
+  private async check(): Promise<void> {
+    const texts = await this.snapshot();
+    const current = new Set<string>();
+    const msnDisc = RENDITIONS.map(() => new Map<number, number>());
+    for (const [r, text] of texts.entries()) {
+      if (text === undefined) {
+        assert.equal(this.lastText[r], undefined, `${RENDITIONS[r]}: a published playlist disappeared`);
+        continue;
+      }
+      const pl = parsePlaylist(text);
+      assert.equal(pl.type, 'media');
+      const media = pl as MediaPlaylist;
+      const where = `${RENDITIONS[r]} at\n${text}`;
+      assert.ok(media.mediaSequence >= this.lastMsn[r]!, `media sequence went back (${this.lastMsn[r]} -> ${media.mediaSequence}) in ${where}`);
+      assert.ok(media.discontinuitySequence >= this.lastDisc[r]!, `discontinuity sequence went back in ${where}`);
+      assert.ok(media.targetDuration >= this.lastTd[r]!, `target duration went down in ${where}`);
+      this.lastMsn[r] = media.mediaSequence;
+      this.lastDisc[r] = media.discontinuitySequence;
+      this.lastTd[r] = media.targetDuration;
+      this.lastText[r] = text;
+      const d = discs(media);
+      for (const [i, seg] of media.segments.entries()) {
+        const msn = media.mediaSequence + i;
+        const uri = `${RENDITIONS[r]}/${seg.uri}`;
+        assert.ok(Math.round(seg.duration) <= media.targetDuration, `EXTINF ${seg.duration} above the target duration in ${where}`);
+        const seen = this.byMsn[r]!.get(msn);
+        const now: Seen = { uri, gap: seg.gap, disc: d[i]! };
+        if (seen) assert.deepEqual(now, seen, `media sequence ${msn} changed in ${where}`);
+        else this.byMsn[r]!.set(msn, now);
+        if (!seg.gap) {
+          const first = this.msnOfUri.get(uri);
+          if (first === undefined) this.msnOfUri.set(uri, msn);
+          else assert.equal(msn, first, `${uri} republished under another media sequence in ${where}`);
+        }
+        msnDisc[r]!.set(msn, d[i]!);
+        current.add(uri);
+      }
+    }
+    for (const [msn, disc] of msnDisc[0]!) {
+      const other = msnDisc[1]!.get(msn);
+      if (other !== undefined) assert.equal(disc, other, `renditions disagree on the discontinuity sequence of ${msn}:\n${texts.join('\n')}`);
+    }
+    // Every URI published and not yet past its grace period serves the bytes it was first published with.
+    for (const uri of current) this.left.delete(uri);
+    for (const uri of this.bytesOf.keys()) if (!current.has(uri) && !this.left.has(uri)) this.left.set(uri, this.clock.t);
+    const graced = [...this.left].filter(([, at]) => this.clock.t - at < LIMITS.segmentGraceMs).map(([uri]) => uri);
+    for (const uri of new Set([...current, ...graced])) {
+      const r = await this.get(uri);
+      assert.equal(r.status, 200, `published ${uri} answers ${r.status}`);
+      const first = this.bytesOf.get(uri);
+      if (first === undefined) {
+        assert.ok(this.winners.get(sourceOf(uri))?.has(r.body.toString()), `${uri} serves bytes no winning upload of ${sourceOf(uri)} had: ${r.body}`);
+        this.bytesOf.set(uri, r.body);
+      } else {
+        assert.ok(r.body.equals(first), `${uri} changed its bytes`);
+      }
+    }
+  }
+
+  /** No temporary file, and no stored blob that nothing can reach (published or the current version of a path). */
+  private async checkStorage(): Promise<void> {
+    if (!this.dir) return;
+    const files = await readdir(this.dir, { recursive: true });
+    assert.deepEqual(files.filter((f) => f.endsWith('.tmp')), [], 'temporary files left behind');
+    const reachable = new Set<string>([...this.bytesOf.values()].map((b) => b.toString()));
+    for (const set of this.winners.values()) for (const b of set) reachable.add(b);
+    for (const f of files.filter((x) => /(^|\/)blobs\/\d+$/.test(x))) {
+      const body = (await readFile(join(this.dir, f))).toString();
+      assert.ok(reachable.has(body), `stored blob ${f} is no upload that won: ${body}`);
+    }
+  }
+}
+
+/** Runs a whole scenario, stopping the harness whatever happens. */
+export async function runScenario(ops: Op[], options: HarnessOptions): Promise<void> {
+  const h = new Harness(options);
+  await h.start();
+  try {
+    for (const op of ops) await h.step(op);
+  } finally {
+    await h.stop();
+  }
+}

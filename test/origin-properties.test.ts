@@ -1,0 +1,106 @@
+// Property-based tests of the origin (issue 10): random interleavings of segment and playlist uploads,
+// encoder restarts, duplicates, late playlists, aborted, overlapping and failing (disk) uploads, the clock,
+// retention and origin restarts, against a real in-process origin, with the publishing invariants checked
+// after every step (test/helpers/origin-harness.ts):
+// - every published URI serves, until its grace period ends, the bytes it was first published with, and
+//   those are the bytes of an upload of its path that won (never a superseded, aborted or failed one);
+// - per rendition the media sequence, discontinuity sequence and target duration never go back, a media
+//   sequence number keeps its URI, and a URI is never published under another media sequence number;
+// - renditions agree on the discontinuity sequence of a media sequence number both publish;
+// - the target duration covers every EXTINF; a superseded upload changes nothing;
+// - a restarted origin publishes what it published; no temporary file or unreachable blob stays on disk.
+// Shrunk counterexamples become the named tests at the end. PROPERTY_RUNS=n runs n cases per property.
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { runScenario, type HarnessOptions, type Op } from './helpers/origin-harness.js';
+
+const RUNS = Number(process.env.PROPERTY_RUNS ?? 60);
+
+const r = fc.nat({ max: 1 });
+const dur = fc.constantFrom(2, 2, 2, 1.5, 2.4, 3.6);
+
+function ops(storage: boolean): fc.Arbitrary<Op[]> {
+  const op: fc.Arbitrary<Op> = fc.oneof(
+    { weight: 20, arbitrary: fc.record({ op: fc.constant('cycle' as const), r, dur }) },
+    { weight: 10, arbitrary: fc.record({ op: fc.constant('segment' as const), r, dur }) },
+    { weight: 10, arbitrary: fc.record({ op: fc.constant('playlist' as const), r }) },
+    { weight: 4, arbitrary: fc.record({ op: fc.constant('begin' as const), r, back: fc.nat({ max: 3 }), dur }) },
+    { weight: 4, arbitrary: fc.record({ op: fc.constant('end' as const), pick: fc.nat() }) },
+    { weight: 2, arbitrary: fc.record({ op: fc.constant('abort' as const), pick: fc.nat() }) },
+    { weight: 2, arbitrary: fc.record({ op: fc.constant('duplicate' as const), r, back: fc.nat({ max: 3 }) }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant('restart' as const), kind: fc.constantFrom('same' as const, 'fresh' as const, 'jump' as const) }) },
+    { weight: 2, arbitrary: fc.record({ op: fc.constant('late' as const), r, back: fc.nat({ max: 4 }) }) },
+    { weight: 2, arbitrary: fc.record({ op: fc.constant('tick' as const), ms: fc.constantFrom(500, 2000, 6000) }) },
+    { weight: 2, arbitrary: fc.constant({ op: 'sweep' as const }) },
+    ...(storage ? [
+      { weight: 1, arbitrary: fc.record({ op: fc.constant('diskFull' as const), code: fc.constantFrom('ENOSPC' as const, 'EIO' as const) }) },
+      { weight: 2, arbitrary: fc.constant({ op: 'diskOk' as const }) },
+      { weight: 1, arbitrary: fc.constant({ op: 'originRestart' as const }) },
+    ] : []),
+  );
+  return fc.array(op, { minLength: 1, maxLength: 60, size: 'max' });
+}
+
+const listSize = fc.constantFrom(2, 3, 4, 5);
+
+for (const storage of [false, true]) {
+  test(`property: the publishing invariants hold after every step (${storage ? 'data dir with a failing disk' : 'in memory'})`, { timeout: 600_000 }, async () => {
+    await fc.assert(fc.asyncProperty(ops(storage), listSize, async (steps, size) => {
+      await runScenario(steps, { storage, listSize: size });
+    }), { numRuns: RUNS });
+  });
+}
+
+// ---- shrunk counterexamples, kept as regression tests ---------------------------------------------------
+
+function regression(name: string, options: HarnessOptions, steps: Op[]) {
+  test(`found by the property: ${name}`, async () => runScenario(steps, options));
+}
+
+const memory = (listSize: number): HarnessOptions => ({ storage: false, listSize });
+const disk = (listSize: number): HarnessOptions => ({ storage: true, listSize });
+
+regression('a late playlist of the previous encoder run is not a restart (it republished an old segment)', memory(2), [
+  { op: 'cycle', r: 0, dur: 2 }, { op: 'restart', kind: 'fresh' }, { op: 'cycle', r: 0, dur: 2 }, { op: 'cycle', r: 0, dur: 2 },
+  { op: 'playlist', r: 0 }, { op: 'late', r: 0, back: 3 }, { op: 'playlist', r: 0 },
+]);
+
+regression('a held-back playlist never binds an upload that started after it (the next run\'s segment under the same name)', disk(2), [
+  { op: 'begin', r: 1, back: 0, dur: 2 }, { op: 'cycle', r: 1, dur: 2 }, { op: 'restart', kind: 'same' },
+  { op: 'cycle', r: 1, dur: 2 }, { op: 'cycle', r: 1, dur: 2 },
+]);
+
+regression('a jump keeps the upload floor, and the upload that fills a gap later is no restart', memory(4), [
+  { op: 'begin', r: 1, back: 0, dur: 2 }, { op: 'end', pick: 0 }, { op: 'begin', r: 1, back: 0, dur: 2 },
+  { op: 'cycle', r: 1, dur: 2 }, { op: 'cycle', r: 1, dur: 2 }, { op: 'cycle', r: 1, dur: 2 }, { op: 'duplicate', r: 1, back: 2 },
+  { op: 'cycle', r: 1, dur: 2 }, { op: 'cycle', r: 1, dur: 2 }, { op: 'segment', r: 0, dur: 2 },
+]);
+
+regression('a rendition joining a restart\'s epoch starts at its first segment (renditions disagreed on the discontinuity sequence)', memory(2), [
+  { op: 'cycle', r: 1, dur: 2 }, { op: 'segment', r: 1, dur: 2 }, { op: 'segment', r: 1, dur: 2 }, { op: 'segment', r: 1, dur: 2 },
+  { op: 'playlist', r: 1 }, { op: 'cycle', r: 0, dur: 2 },
+]);
+
+regression('a rendition whose first playlist was held back belongs to the epoch it starts publishing in', disk(3), [
+  { op: 'diskFull', code: 'ENOSPC' }, { op: 'cycle', r: 0, dur: 2 }, { op: 'diskOk' }, { op: 'cycle', r: 1, dur: 2 },
+  { op: 'restart', kind: 'same' }, { op: 'cycle', r: 1, dur: 2 }, { op: 'cycle', r: 0, dur: 2 },
+  { op: 'restart', kind: 'same' }, { op: 'cycle', r: 0, dur: 2 }, { op: 'cycle', r: 1, dur: 2 }, { op: 'cycle', r: 0, dur: 2 }, { op: 'cycle', r: 1, dur: 2 },
+]);
+
+regression('gap entries that reach into a newer epoch carry its discontinuity', memory(2), [
+  { op: 'cycle', r: 0, dur: 2 }, { op: 'cycle', r: 1, dur: 2 }, { op: 'begin', r: 1, back: 1, dur: 2 }, { op: 'end', pick: 0 },
+  { op: 'playlist', r: 1 }, { op: 'segment', r: 1, dur: 2 }, { op: 'cycle', r: 0, dur: 2 }, { op: 'playlist', r: 1 },
+  { op: 'cycle', r: 0, dur: 2 }, { op: 'cycle', r: 0, dur: 2 }, { op: 'end', pick: 0 },
+]);
+
+regression('a late playlist of the same run opens no epoch, and a lagging rendition never takes an epoch\'s numbers', disk(2), [
+  { op: 'segment', r: 0, dur: 2 }, { op: 'cycle', r: 1, dur: 2 }, { op: 'segment', r: 1, dur: 2 }, { op: 'segment', r: 1, dur: 2 },
+  { op: 'playlist', r: 0 }, { op: 'cycle', r: 1, dur: 2 }, { op: 'cycle', r: 1, dur: 2 }, { op: 'late', r: 1, back: 2 },
+  { op: 'cycle', r: 0, dur: 2 }, { op: 'sweep' },
+]);
+
+regression('a rendition two epochs behind starts its window over instead of guessing the numbers in between', memory(2), [
+  { op: 'segment', r: 1, dur: 2 }, { op: 'playlist', r: 1 }, { op: 'begin', r: 1, back: 0, dur: 2 }, { op: 'segment', r: 0, dur: 2 },
+  { op: 'playlist', r: 0 }, { op: 'segment', r: 1, dur: 2 }, { op: 'cycle', r: 1, dur: 2 }, { op: 'restart', kind: 'same' },
+  { op: 'cycle', r: 1, dur: 2 }, { op: 'cycle', r: 0, dur: 2 }, { op: 'playlist', r: 0 },
+]);
