@@ -157,3 +157,19 @@ test('a failed removal is counted; reading a stored blob that fails cuts the res
   assert.equal(res.status, 200);
   await assert.rejects(res.arrayBuffer(), 'a body that could not be read is never handed over as complete');
 });
+
+test('a restarted origin removes what a crash left in its data dir: temporary files and blobs no state names', async () => {
+  const root = await tempDir();
+  const o = await failingOrigin(root);
+  assert.equal(await o.put('seg0.ts', 'zero'), 201);
+  assert.equal(await o.put('index.m3u8', PLAYLIST(['seg0.ts'])), 204);
+  await o.origin.flushed();
+  await o.origin.close();
+  // A crash: a blob stored whose state was never written, and a write cut short.
+  await writeFile(join(root, 's', 'blobs', '7'), 'stored, never named');
+  await writeFile(join(root, 's', 'blobs', '8.1234-0.tmp'), 'half');
+  const again = await failingOrigin(root);
+  await again.origin.flushed();
+  assert.deepEqual(await readdir(join(root, 's', 'blobs')), ['0'], 'only the blob the state names stays');
+  assert.equal(await (await again.get('seg0.0.ts')).text(), 'zero');
+});

@@ -97,6 +97,14 @@ export class OriginStream {
       if (b?.path === path) s.uploads.restore(b);
     }
     s.refresh([...Object.keys(snap.publisher.masters), ...Object.keys(snap.publisher.renditions)]);
+    // What the state does not name was left by a crash: a blob stored before the state naming it was
+    // written, or the temporary file of an interrupted write. Nothing can reach it; removed with the next write.
+    const files = await storage.list(`${name}/blobs`).catch(() => []);
+    const stray = files.filter((f) => !s.blobs.has(Number(f)) || String(Number(f)) !== f);
+    if (stray.length > 0) {
+      s.removals.push(...stray.map((f) => `${name}/blobs/${f}`));
+      s.save();
+    }
     return s;
   }
 

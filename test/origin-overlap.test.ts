@@ -77,12 +77,18 @@ async function publishedUris(l: Listening): Promise<{ pl: MediaPlaylist; uris: s
   return { pl, uris: pl.segments.map((s) => s.uri) };
 }
 
-test('item 2: playlist after both uploads completed: the URI it publishes serves the winner (B, started last)', async () => {
-  const { l } = await start();
+/** seg0 uploaded; PUT A of seg1 has sent its first 1 KB; PUT B of seg1 starts after it and completes. */
+async function overlapping(l: Listening) {
   assert.equal(await put(l, '/hls/s/seg0.ts', 'zero'), 201);
   const a = slowPut(l, '/hls/s/seg1.ts', A.subarray(0, 1024), A.subarray(1024));
   await untilReadable(l, '/hls/s/seg1.ts');
   assert.equal(await put(l, '/hls/s/seg1.ts', B), 201);
+  return a;
+}
+
+test('item 2: playlist after both uploads completed: the URI it publishes serves the winner (B, started last)', async () => {
+  const { l } = await start();
+  const a = await overlapping(l);
   await delay(1500); // the retention sweep runs every second while A is still being written
   assert.equal(await a.finish(), 201);
   await put(l, '/hls/s/index.m3u8', PLAYLIST(['seg0.ts', 'seg1.ts']));
@@ -96,10 +102,7 @@ test('item 2: playlist after both uploads completed: the URI it publishes serves
 
 test('item 2: playlist between B and A: A\'s late completion changes nothing (no republish, no new media sequence)', async () => {
   const { l } = await start();
-  assert.equal(await put(l, '/hls/s/seg0.ts', 'zero'), 201);
-  const a = slowPut(l, '/hls/s/seg1.ts', A.subarray(0, 1024), A.subarray(1024));
-  await untilReadable(l, '/hls/s/seg1.ts');
-  assert.equal(await put(l, '/hls/s/seg1.ts', B), 201);
+  const a = await overlapping(l);
   await put(l, '/hls/s/index.m3u8', PLAYLIST(['seg0.ts', 'seg1.ts']));
   const before = await publishedUris(l);
   await delay(1500);

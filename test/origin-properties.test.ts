@@ -30,6 +30,7 @@ function ops(storage: boolean): fc.Arbitrary<Op[]> {
     { weight: 2, arbitrary: fc.record({ op: fc.constant('duplicate' as const), r, back: fc.nat({ max: 3 }) }) },
     { weight: 1, arbitrary: fc.record({ op: fc.constant('restart' as const), kind: fc.constantFrom('same' as const, 'fresh' as const, 'jump' as const) }) },
     { weight: 2, arbitrary: fc.record({ op: fc.constant('late' as const), r, back: fc.nat({ max: 4 }) }) },
+    { weight: 2, arbitrary: fc.record({ op: fc.constant('delete' as const), r, back: fc.nat({ max: 2 }) }) },
     { weight: 2, arbitrary: fc.record({ op: fc.constant('tick' as const), ms: fc.constantFrom(500, 2000, 6000) }) },
     { weight: 2, arbitrary: fc.constant({ op: 'sweep' as const }) },
     ...(storage ? [
@@ -41,12 +42,21 @@ function ops(storage: boolean): fc.Arbitrary<Op[]> {
   return fc.array(op, { minLength: 1, maxLength: 60, size: 'max' });
 }
 
-const listSize = fc.constantFrom(2, 3, 4, 5);
+function options(storage: boolean): fc.Arbitrary<HarnessOptions> {
+  return fc.record({
+    storage: fc.constant(storage),
+    listSize: fc.constantFrom(2, 3, 4, 5),
+    fmp4: fc.boolean(),
+    prefetch: fc.boolean(),
+    // Small enough that uploads no playlist names get evicted (in memory only: stored bytes use none).
+    maxMemoryBytes: fc.constantFrom(1024 * 1024 * 1024, 2000),
+  });
+}
 
 for (const storage of [false, true]) {
   test(`property: the publishing invariants hold after every step (${storage ? 'data dir with a failing disk' : 'in memory'})`, { timeout: 600_000 }, async () => {
-    await fc.assert(fc.asyncProperty(ops(storage), listSize, async (steps, size) => {
-      await runScenario(steps, { storage, listSize: size });
+    await fc.assert(fc.asyncProperty(ops(storage), options(storage), async (steps, opts) => {
+      await runScenario(steps, opts);
     }), { numRuns: RUNS });
   });
 }

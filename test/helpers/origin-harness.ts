@@ -3,10 +3,11 @@
 // regression tests made from its shrunk counterexamples (test/origin-properties.test.ts).
 //
 // The encoder: one stream, two renditions (v0, v1) uploaded as ffmpeg's hls muxer does (segment, then the
-// playlist of its last `listSize` segments), plus everything that goes wrong around it: restarts (same names,
-// new names, numbering jumps), duplicate uploads, late playlists, uploads held open, overlapping uploads of
-// one path, aborted uploads, a failing disk (ENOSPC/EIO on every write), the clock, retention sweeps and
-// origin restarts on the same storage.
+// playlist of its last `listSize` segments; TS, or fMP4 with an init file uploaded at every start), with
+// ffmpeg's delete_segments DELETEs and optionally an EXT-X-PREFETCH hint of the next segment, plus everything
+// that goes wrong around it: restarts (same names, new names, numbering jumps), duplicate uploads, late
+// playlists, uploads held open, overlapping uploads of one path, aborted uploads, a failing disk (ENOSPC/EIO
+// on every write), the clock, retention sweeps, memory pressure and origin restarts on the same storage.
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -30,6 +31,8 @@ export type Op =
   | { op: 'duplicate'; r: number; back: number }
   | { op: 'restart'; kind: 'same' | 'fresh' | 'jump' }
   | { op: 'late'; r: number; back: number }
+  /** ffmpeg's delete_segments: DELETE of a segment that left the encoder's list. */
+  | { op: 'delete'; r: number; back: number }
   | { op: 'diskFull'; code: 'ENOSPC' | 'EIO' }
   | { op: 'diskOk' }
   | { op: 'tick'; ms: number }
@@ -41,6 +44,12 @@ export interface HarnessOptions {
   storage: boolean;
   /** The encoder's playlist length (hls_list_size). */
   listSize: number;
+  /** fMP4 segments with an EXT-X-MAP init file (re-uploaded, new bytes, at every encoder start). */
+  fmp4?: boolean;
+  /** Playlists hint the next segment with EXT-X-PREFETCH. */
+  prefetch?: boolean;
+  /** The origin's --max-memory (bytes), small to make it evict. */
+  maxMemoryBytes?: number;
 }
 
 export const LIMITS = { minWindow: 3, maxWindow: 5, segmentGraceMs: 10_000 };
@@ -48,6 +57,7 @@ const RENDITIONS = ['v0', 'v1'];
 const STREAM = '/hls/s/';
 
 interface Produced { k: number; name: string; dur: number }
+/** Uploaded bytes are ASCII; the same text means the same upload (or a duplicate of it). */
 interface Open { path: string; body: HandBody; bytes: string; response: Response | Promise<Response>; start: number }
 interface Seen { uri: string; gap: boolean; disc: number }
 
@@ -83,6 +93,8 @@ export class Harness {
   private uploads = 0;
   private starts = 0;
   private readonly open: Open[] = [];
+  /** Every path anything was uploaded to. */
+  private readonly paths = new Set<string>();
   // What each path's uploads did: start order of the newest winner; bodies of winners (the only bytes that may ever be published).
   private readonly newestWinner = new Map<string, number>();
   private readonly winners = new Map<string, Set<string>>();
@@ -106,12 +118,30 @@ export class Harness {
       this.storage = new FailingStorage(new DiskStorage(this.dir));
     }
     await this.startOrigin();
+    await this.uploadInits();
+  }
+
+  private get ext(): string {
+    return this.options.fmp4 ? 'm4s' : 'ts';
+  }
+
+  /** An fMP4 encoder uploads its renditions' init files when it starts. */
+  private async uploadInits(): Promise<void> {
+    if (!this.options.fmp4) return;
+    for (const r of RENDITIONS.keys()) {
+      const path = this.path(r, 'init.mp4');
+      const bytes = this.bytes(r, -1);
+      const start = this.starts++;
+      const res = await within(this.origin.app.request(STREAM + path, { method: 'PUT', body: bytes }), 10_000, 'an init upload');
+      this.completed(path, bytes, start, res.status);
+    }
   }
 
   private async startOrigin(): Promise<void> {
     this.origin = await createOrigin({
       ...(this.storage ? { storage: this.storage } : {}),
       ...LIMITS,
+      ...(this.options.maxMemoryBytes !== undefined ? { maxMemoryBytes: this.options.maxMemoryBytes } : {}),
       sweepIntervalMs: 0,
       uploadIdleTimeoutMs: 120_000,
       now: () => this.clock.t,
@@ -145,7 +175,7 @@ export class Harness {
   private produce(r: number, dur: number): Produced {
     const list = this.produced[r]!;
     const k = list.length > 0 ? list[list.length - 1]!.k + 1 : this.nextK;
-    const p = { k, name: `${this.prefix}${k}.ts`, dur };
+    const p = { k, name: `${this.prefix}${k}.${this.ext}`, dur };
     list.push(p);
     return p;
   }
@@ -159,8 +189,11 @@ export class Harness {
     const list = this.produced[r]!.slice(-this.options.listSize);
     if (list.length === 0) return '';
     const td = Math.max(...list.map((p) => Math.ceil(p.dur)));
-    return ['#EXTM3U', '#EXT-X-VERSION:3', `#EXT-X-TARGETDURATION:${td}`, `#EXT-X-MEDIA-SEQUENCE:${list[0]!.k}`,
-      ...list.flatMap((p) => [`#EXTINF:${p.dur.toFixed(3)},`, p.name])].join('\n') + '\n';
+    const next = `${this.prefix}${list[list.length - 1]!.k + 1}.${this.ext}`;
+    return ['#EXTM3U', `#EXT-X-VERSION:${this.options.fmp4 ? 7 : 3}`, `#EXT-X-TARGETDURATION:${td}`, `#EXT-X-MEDIA-SEQUENCE:${list[0]!.k}`,
+      ...(this.options.fmp4 ? ['#EXT-X-MAP:URI="init.mp4"'] : []),
+      ...list.flatMap((p) => [`#EXTINF:${p.dur.toFixed(3)},`, p.name]),
+      ...(this.options.prefetch ? [`#EXT-X-PREFETCH:${next}`] : [])].join('\n') + '\n';
   }
 
   // ---- steps -----------------------------------------------------------------------------------------
@@ -245,6 +278,16 @@ export class Harness {
         if (op.kind === 'same') { this.prefix = 'seg'; this.nextK = 0; }
         if (op.kind === 'fresh') { this.prefix = `r${this.run}-`; this.nextK = 0; }
         if (op.kind === 'jump') { this.prefix = 'seg'; this.nextK = 1000 * this.run; }
+        await this.uploadInits();
+        return false;
+      }
+      case 'delete': {
+        const list = this.produced[op.r]!;
+        const gone = list.slice(0, Math.max(0, list.length - this.options.listSize));
+        const p = gone[Math.max(0, gone.length - 1 - op.back)];
+        if (!p) return false;
+        const res = await within(this.origin.app.request(STREAM + this.path(op.r, p.name), { method: 'DELETE' }), 5000, 'a DELETE');
+        assert.equal(res.status, 204);
         return false;
       }
       case 'diskFull':
@@ -285,6 +328,7 @@ export class Harness {
 
   /** Records a finished upload; returns true when it was superseded (a newer upload of its path won first). */
   private completed(path: string, bytes: string, start: number, status: number): boolean {
+    this.paths.add(path);
     const superseded = (this.newestWinner.get(path) ?? -1) > start;
     if (!superseded && this.diskFailing) {
       assert.equal(status, 507, `${path}: a failed write is a 507`);
@@ -336,9 +380,18 @@ export class Harness {
       this.lastTd[r] = media.targetDuration;
       this.lastText[r] = text;
       const d = discs(media);
+      for (const line of media.trailer) {
+        if (!line.startsWith('#EXT-X-PREFETCH:')) continue;
+        // A hint names an upload that may still be in progress: it must be there, not finished.
+        const hint = `${RENDITIONS[r]}/${line.slice(line.indexOf(':') + 1)}`;
+        const res = await within(this.origin.app.request(STREAM + hint, { method: 'HEAD' }), 5000, `HEAD ${hint}`);
+        assert.equal(res.status, 200, `hinted ${hint} answers ${res.status} in ${where}`);
+      }
       for (const [i, seg] of media.segments.entries()) {
         const msn = media.mediaSequence + i;
         const uri = `${RENDITIONS[r]}/${seg.uri}`;
+        const map = seg.map !== undefined ? /URI="([^"]+)"/.exec(seg.map)?.[1] : undefined;
+        if (map !== undefined) current.add(`${RENDITIONS[r]}/${map}`);
         assert.ok(Math.round(seg.duration) <= media.targetDuration, `EXTINF ${seg.duration} above the target duration in ${where}`);
         const seen = this.byMsn[r]!.get(msn);
         const now: Seen = { uri, gap: seg.gap, disc: d[i]! };
@@ -374,16 +427,26 @@ export class Harness {
     }
   }
 
-  /** No temporary file, and no stored blob that nothing can reach (published or the current version of a path). */
+  /**
+   * No temporary file, and no stored blob that nothing can reach: every one is published (in a window or
+   * its grace period) or the current version of an uploaded path. Called with nothing in progress.
+   */
   private async checkStorage(): Promise<void> {
     if (!this.dir) return;
     const files = await readdir(this.dir, { recursive: true });
     assert.deepEqual(files.filter((f) => f.endsWith('.tmp')), [], 'temporary files left behind');
-    const reachable = new Set<string>([...this.bytesOf.values()].map((b) => b.toString()));
-    for (const set of this.winners.values()) for (const b of set) reachable.add(b);
+    const reachable = new Set<string>();
+    for (const [uri, bytes] of this.bytesOf) {
+      const at = this.left.get(uri);
+      if (at === undefined || this.clock.t - at < LIMITS.segmentGraceMs) reachable.add(bytes.toString());
+    }
+    for (const path of this.paths) {
+      const r = await this.get(path);
+      if (r.status === 200) reachable.add(r.body.toString());
+    }
     for (const f of files.filter((x) => /(^|\/)blobs\/\d+$/.test(x))) {
       const body = (await readFile(join(this.dir, f))).toString();
-      assert.ok(reachable.has(body), `stored blob ${f} is no upload that won: ${body}`);
+      assert.ok(reachable.has(body), `stored blob ${f} is neither published nor the current version of a path: ${body}`);
     }
   }
 }
