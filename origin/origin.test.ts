@@ -233,6 +233,8 @@ test('with --data-dir an origin restart keeps content and continues the sequence
     assert.match(after, /#EXT-X-DISCONTINUITY\n#EXTINF:2.0,\na0\.4\.ts\n#EXTINF:2.0,\na1\.5\.ts\n$/, 'upload ids continue after the restart, so URIs stay unique');
     assert.equal((await raw(second.l, 'GET', '/hls/s/a1.5.ts')).body, 'run2-1');
   } finally {
+    // State writes may still be under way: removing the dir under them fails with ENOTEMPTY.
+    for (const s of started) await s.close();
     await rm(dir, { recursive: true, force: true });
   }
 });

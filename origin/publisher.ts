@@ -343,8 +343,9 @@ export class Publisher {
       const epochDisc = Math.max(s.base?.disc ?? 0, r.lastDisc + 1);
       if (r.epochStart) {
         const base = s.base!;
-        // A rendition whose first playlist was held back while a restart opened a newer epoch starts in that one.
-        if (r.entries.length === 0) r.epoch = s.epoch;
+        // Its numbers come from the newest epoch's base, so that is the epoch it is in, even if a restart
+        // opened it while this rendition's first playlist (or first after its own restart) was held back.
+        r.epoch = s.epoch;
         msn = Math.max(base.msn + (c.usn - base.usn), r.lastMsn + 1, 0);
         this.fillGaps(r, msn, now, { msn: base.msn, disc: epochDisc });
         delete r.capMsn;

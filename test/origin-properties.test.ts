@@ -114,3 +114,10 @@ regression('a rendition two epochs behind starts its window over instead of gues
   { op: 'playlist', r: 0 }, { op: 'segment', r: 1, dur: 2 }, { op: 'cycle', r: 1, dur: 2 }, { op: 'restart', kind: 'same' },
   { op: 'cycle', r: 1, dur: 2 }, { op: 'cycle', r: 0, dur: 2 }, { op: 'playlist', r: 0 },
 ]);
+
+regression('a restarted rendition whose first playlist was held back while another restart came belongs to the newest epoch', memory(2), [
+  { op: 'cycle', r: 1, dur: 2 }, { op: 'segment', r: 1, dur: 2 }, { op: 'segment', r: 1, dur: 2 }, { op: 'cycle', r: 0, dur: 2 },
+  { op: 'segment', r: 1, dur: 2 }, { op: 'playlist', r: 1 }, { op: 'restart', kind: 'same' }, { op: 'cycle', r: 0, dur: 2 },
+  { op: 'segment', r: 0, dur: 2 }, { op: 'cycle', r: 1, dur: 2 }, { op: 'segment', r: 0, dur: 2 }, { op: 'cycle', r: 1, dur: 2 },
+  { op: 'cycle', r: 0, dur: 2 },
+]);
