@@ -34,7 +34,7 @@ test('an older upload completing first is kept only as a fallback while the newe
   const b = begin(t, 2);
   assert.equal(finish(t, a), true);
   assert.equal(t.current('seg1.ts'), b, 'the path is still being written: the newer upload is what it means');
-  assert.equal(t.completed('seg1.ts'), a);
+  assert.equal(t.current('seg1.ts', b.id), a, 'what the path meant before B started: A, complete');
   t.abort(b);
   assert.equal(t.current('seg1.ts'), a, 'the newer one failed: back to the older complete one');
 });
@@ -50,6 +50,18 @@ test('every upload in progress stays tracked, superseded or not, until it ends',
   t.abort(a);
   assert.deepEqual([...t.blobs()], []);
   assert.equal(t.current('seg1.ts'), undefined);
+  assert.equal(t.size, 0, 'nothing of the path is left');
+});
+
+test('an upload that started before a DELETE stays superseded by what the DELETE removed, and leaves nothing behind', () => {
+  const t = new UploadTable();
+  const a = begin(t, 1);
+  const b = begin(t, 2);
+  finish(t, b);
+  t.forget('seg1.ts');
+  assert.equal(finish(t, a), false, 'A started before B, which completed: A must not come back');
+  assert.equal(t.current('seg1.ts'), undefined);
+  assert.equal(t.size, 0, 'the path is forgotten once its last upload ended');
 });
 
 test('property: the path always means its newest upload that did not fail and is not older than the newest completed one', () => {
@@ -83,6 +95,7 @@ test('property: the path always means its newest upload that did not fail and is
         if (u.fate === 'writing') assert.ok(tracked.has(u.blob.id), 'an upload in progress is always tracked');
         if (u.fate === 'aborted' || u.fate === 'superseded') assert.ok(!tracked.has(u.blob.id));
       }
+      assert.equal(t.size, tracked.size > 0 ? 1 : 0, 'a path is forgotten once nothing of it is left');
     }
   }), { numRuns: 300 });
 });

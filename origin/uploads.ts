@@ -42,23 +42,28 @@ export class UploadTable {
    */
   complete(blob: Blob): boolean {
     const p = this.end(blob);
-    if (!p || p.done > blob.id) return false;
+    if (p === undefined || p.done > blob.id) return false;
     p.complete = blob;
     p.done = blob.id;
+    this.paths.set(blob.path, p);
     return true;
   }
 
   /** The upload failed: forget it; the path falls back to what is left. */
   abort(blob: Blob): void {
-    const p = this.end(blob);
-    if (p && p.complete === undefined && p.writing.length === 0) this.paths.delete(blob.path);
+    this.end(blob);
   }
 
+  /**
+   * Stops tracking an upload in progress. A path with nothing left is forgotten, its `done` with it:
+   * there is nothing left that it could supersede.
+   */
   private end(blob: Blob): PathUploads | undefined {
     const p = this.paths.get(blob.path);
     if (!p) return undefined;
     const i = p.writing.indexOf(blob);
     if (i !== -1) p.writing.splice(i, 1);
+    if (p.complete === undefined && p.writing.length === 0) this.paths.delete(blob.path);
     return p;
   }
 
@@ -75,11 +80,6 @@ export class UploadTable {
     return p.done < before ? p.complete : undefined;
   }
 
-  /** The completed version of the path, even while a newer upload of it is in progress. */
-  completed(path: string): Blob | undefined {
-    return this.paths.get(path)?.complete;
-  }
-
   /** Forgets the completed version of a path (DELETE, retention); uploads in progress stay. */
   forget(path: string): Blob | undefined {
     const p = this.paths.get(path);
@@ -88,6 +88,11 @@ export class UploadTable {
     delete p.complete;
     if (p.writing.length === 0) this.paths.delete(path);
     return blob;
+  }
+
+  /** How many paths are tracked (bounded by the paths with a completed version or an upload in progress). */
+  get size(): number {
+    return this.paths.size;
   }
 
   /** Every upload tracked: completed versions and everything in progress. */
