@@ -157,6 +157,8 @@ export class Harness {
       }
       this.storage?.heal();
       this.diskFailing = false;
+      // Past every grace period: what stays stored must be in a window or a path's current version.
+      this.clock.t += LIMITS.segmentGraceMs;
       this.origin.sweep();
       await this.origin.flushed();
       await this.checkStorage();
@@ -213,7 +215,10 @@ export class Harness {
   private async apply(op: Op): Promise<boolean> {
     switch (op.op) {
       case 'cycle': {
+        // Checked in between too: the segment alone may let a held-back playlist publish.
         const superseded = await this.apply({ op: 'segment', r: op.r, dur: op.dur });
+        await this.origin.flushed();
+        await this.check();
         await this.apply({ op: 'playlist', r: op.r });
         return superseded;
       }
@@ -428,17 +433,20 @@ export class Harness {
   }
 
   /**
-   * No temporary file, and no stored blob that nothing can reach: every one is published (in a window or
-   * its grace period) or the current version of an uploaded path. Called with nothing in progress.
+   * No temporary file, and no stored blob that nothing can reach: every one is in a published window or
+   * the current version of an uploaded path. Called with nothing in progress, past every grace period.
    */
   private async checkStorage(): Promise<void> {
     if (!this.dir) return;
     const files = await readdir(this.dir, { recursive: true });
     assert.deepEqual(files.filter((f) => f.endsWith('.tmp')), [], 'temporary files left behind');
     const reachable = new Set<string>();
-    for (const [uri, bytes] of this.bytesOf) {
-      const at = this.left.get(uri);
-      if (at === undefined || this.clock.t - at < LIMITS.segmentGraceMs) reachable.add(bytes.toString());
+    for (const [r, text] of (await this.snapshot()).entries()) {
+      if (text === undefined) continue;
+      for (const seg of (parsePlaylist(text) as MediaPlaylist).segments) {
+        const map = seg.map !== undefined ? /URI="([^"]+)"/.exec(seg.map)?.[1] : undefined;
+        for (const uri of [seg.uri, ...(map !== undefined ? [map] : [])]) reachable.add((await this.get(`${RENDITIONS[r]}/${uri}`)).body.toString());
+      }
     }
     for (const path of this.paths) {
       const r = await this.get(path);
