@@ -47,6 +47,9 @@ export class OriginPool {
       url,
       benchedUntil: 0,
       pool: new Pool(url, {
+        // undici 8 negotiates h2 with a TLS origin that offers it; stay on HTTP/1.1, which
+        // `connections` sizes and the tests cover.
+        allowH2: false,
         connections: options.connections ?? 128,
         keepAliveTimeout: 30_000,
         headersTimeout: options.timeoutMs,
