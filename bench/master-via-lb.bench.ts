@@ -8,14 +8,13 @@
 //      target duration.
 // Run `npm run build` first (npm run bench does). Needs wrk for part 2.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
 import { freePort, startChild, type Child } from '../test/helpers/process.js';
-import { markdown, median, percentile } from './stats.js';
+import { markdown, median, procCpuSeconds } from '../loadtest/lib.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(root, 'dist/cli.js');
@@ -58,6 +57,12 @@ async function waitFor(url: string, status: number, child: Child): Promise<void>
 
 // ---- 1. latency per reload --------------------------------------------------------------------------
 
+/** Nearest-rank percentile, `p` in (0, 1]. */
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))]!;
+}
+
 /** One reload; `viaLb` follows the 302 by hand so both legs are timed. Milliseconds. */
 async function reload(agent: Agent, viaLb: boolean, reset: boolean): Promise<number> {
   const start = performance.now();
@@ -93,15 +98,6 @@ async function latency(): Promise<void> {
 
 // ---- 2. LB CPU per redirect ---------------------------------------------------------------------------
 
-const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
-
-/** utime + stime of a process, in seconds (/proc/<pid>/stat fields 14 and 15). */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-}
-
 function wrk(url: string, close: boolean): number {
   const args = ['-t1', `-c${WRK_CONNECTIONS}`, `-d${WRK_S}s`, ...(close ? ['-H', 'Connection: close'] : []), url];
   const r = spawnSync('wrk', args, { encoding: 'utf8', timeout: (WRK_S + 20) * 1000 });
@@ -121,9 +117,9 @@ function lbCpu(): void {
     wrk(lbUrl + VARIANT, close); // warm-up
     const perRedirectUs: number[] = [];
     for (let run = 0; run < WRK_RUNS; run++) {
-      const before = cpuSeconds(lb.pid);
+      const before = procCpuSeconds(lb.pid);
       const requests = wrk(lbUrl + VARIANT, close);
-      perRedirectUs.push(((cpuSeconds(lb.pid) - before) / requests) * 1e6);
+      perRedirectUs.push(((procCpuSeconds(lb.pid) - before) / requests) * 1e6);
     }
     const us = median(perRedirectUs);
     const perCoreSecond = 1e6 / us;
