@@ -41,24 +41,13 @@ const MASTER = [
 describe('MasterViaLb', () => {
   it('sends variant URIs through the LB, resolved against the master, and keeps every other line', () => {
     const out = text(new MasterViaLb(LB + '/', silentLogger).view(object(MASTER), '/hls/demo/index.m3u8'));
-    assert.equal(out, [
-      '#EXTM3U',
-      '#EXT-X-VERSION:6',
-      '#EXT-X-INDEPENDENT-SEGMENTS',
-      '#EXT-X-SESSION-DATA:DATA-ID="com.example.title",URI="title.json"',
-      '#EXT-X-SESSION-KEY:METHOD=AES-128,URI="key.bin"',
-      '#EXT-X-CONTENT-STEERING:SERVER-URI="steering.json",PATHWAY-ID="a"',
-      `#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud",NAME="en",DEFAULT=YES,URI="${LB}/hls/demo/audio/en.m3u8"`,
-      '#EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID="cc",NAME="cc1",INSTREAM-ID="CC1"',
-      '#EXT-X-STREAM-INF:BANDWIDTH=2000000,RESOLUTION=1280x720,CODECS="avc1.64001f,mp4a.40.2",AUDIO="aud"',
-      `${LB}/hls/demo/720p/index.m3u8`,
-      '#EXT-X-STREAM-INF:BANDWIDTH=800000,RESOLUTION=640x360,AUDIO="aud"',
-      `${LB}/hls/demo/360p/index.m3u8?rendition=360`,
-      '#EXT-X-STREAM-INF:BANDWIDTH=400000',
-      'https://elsewhere.example/hls/demo/240p.m3u8',
-      `#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=90000,URI="${LB}/hls/demo/720p/iframes.m3u8"`,
-      '',
-    ].join('\n'));
+    // Exactly these four URIs change; a URI to another host, session data, keys and steering do not.
+    assert.equal(out, MASTER
+      .replace('URI="audio/en.m3u8"', `URI="${LB}/hls/demo/audio/en.m3u8"`)
+      .replace('\n720p/index.m3u8\n', `\n${LB}/hls/demo/720p/index.m3u8\n`)
+      .replace('\n/hls/demo/360p/index.m3u8?rendition=360\n', `\n${LB}/hls/demo/360p/index.m3u8?rendition=360\n`)
+      .replace('URI="720p/iframes.m3u8"', `URI="${LB}/hls/demo/720p/iframes.m3u8"`));
+    assert.notEqual(out, MASTER);
   });
 
   it('resolves against a nested master path, and leaves URIs outside the stream paths alone', () => {

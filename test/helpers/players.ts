@@ -31,10 +31,23 @@ function lastMatch(output: string, re: RegExp): RegExpExecArray | undefined {
   return last;
 }
 
-const GST_PTS = /pts: (\d+):(\d\d):(\d\d\.\d+)/g;
-/** A fakesink that syncs to the clock plays in real time and prints every buffer's timestamp with -v. */
-const gstArgs = (element: string, url: string) => ['-v', element, `uri=${url}`,
-  'video-sink=fakesink sync=true silent=false', 'audio-sink=fakesink sync=true'];
+/**
+ * GStreamer through `bin` (playbin3 plugs hlsdemux2, playbin the original hlsdemux): a fakesink that
+ * syncs to the clock plays in real time and, with -v, prints every buffer's timestamp.
+ */
+function gstreamer(bin: 'playbin3' | 'playbin', element: string): PlayerSpec {
+  return {
+    name: bin === 'playbin3' ? 'gstreamer-playbin3' : 'gstreamer-hlsdemux',
+    command: 'gst-launch-1.0',
+    element,
+    start: (url) => startChild('gst-launch-1.0', ['-v', bin, `uri=${url}`,
+      'video-sink=fakesink sync=true silent=false', 'audio-sink=fakesink sync=true']),
+    position(output) {
+      const m = lastMatch(output, /pts: (\d+):(\d\d):(\d\d\.\d+)/g);
+      return m && hms(m[1]!, m[2]!, m[3]!);
+    },
+  };
+}
 
 export const PLAYERS: PlayerSpec[] = [
   {
@@ -61,27 +74,8 @@ export const PLAYERS: PlayerSpec[] = [
       return m && Number(m[1]);
     },
   },
-  {
-    name: 'gstreamer-playbin3',
-    command: 'gst-launch-1.0',
-    element: 'hlsdemux2',
-    start: (url) => startChild('gst-launch-1.0', gstArgs('playbin3', url)),
-    position(output) {
-      const m = lastMatch(output, GST_PTS);
-      return m && hms(m[1]!, m[2]!, m[3]!);
-    },
-  },
-  {
-    name: 'gstreamer-hlsdemux',
-    command: 'gst-launch-1.0',
-    element: 'hlsdemux',
-    // playbin (not playbin3) plugs the original hlsdemux.
-    start: (url) => startChild('gst-launch-1.0', gstArgs('playbin', url)),
-    position(output) {
-      const m = lastMatch(output, GST_PTS);
-      return m && hms(m[1]!, m[2]!, m[3]!);
-    },
-  },
+  gstreamer('playbin3', 'hlsdemux2'),
+  gstreamer('playbin', 'hlsdemux'),
   {
     name: 'vlc',
     command: 'cvlc',
