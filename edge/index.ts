@@ -20,6 +20,7 @@ import { cacheKeyOf, DEFAULT_KEY_PARAMS } from './cache-key.js';
 import { CoalescingCache, type FetchTarget } from './coalescing-cache.js';
 import { startEdgeControl, type EdgeControl } from './control-plane.js';
 import { DEFAULT_FRESHNESS, type FreshnessDefaults } from './freshness.js';
+import { MasterViaLb } from './master-rewrite.js';
 import { edgeMetrics } from './metrics.js';
 import { OriginPool } from './origin-pool.js';
 import type { CacheOutcome } from './outcome.js';
@@ -47,6 +48,8 @@ export interface EdgeConfig {
   freshness?: Partial<FreshnessDefaults>;
   /** Where draining playlist requests are redirected (the LB's base URL). */
   lbUrl?: string;
+  /** With lbUrl: serve masters with their variant URIs through the LB, so players survive losing this edge (default true). */
+  masterViaLb?: boolean;
   /** This edge's URL as players reach it; registered in Redis when set. */
   publicUrl?: string;
   redis?: { url: string; prefix?: string; intervalMs?: number };
@@ -80,6 +83,7 @@ export function createEdge(config: EdgeConfig): Edge {
   const cacheSize = config.cacheSize ?? 512 * 1024 ** 2;
   const keyParams = config.keyParams ?? DEFAULT_KEY_PARAMS;
   const lbUrl = config.lbUrl?.replace(/\/+$/, '');
+  const masters = lbUrl !== undefined && config.masterViaLb !== false ? new MasterViaLb(lbUrl, log) : undefined;
 
   let shuttingDown = false;
   let drainedByRedis = false;
@@ -163,6 +167,7 @@ export function createEdge(config: EdgeConfig): Edge {
         : upstreamPath;
       const deliver = async (outcome: CacheOutcome, obj: CachedObject): Promise<Response> => {
         m.request(outcome);
+        if (isPlaylist && masters) obj = await masters.settledView(obj, target);
         const reply = replyFor(obj, { method: c.req.method, request: incoming.headers, outcome, servedBy: config.id, now: now() });
         // Phase: response (headers on the way out).
         if (hooks.has('response')) {
@@ -226,8 +231,9 @@ export function createEdge(config: EdgeConfig): Edge {
     if (!parsed.ok) return false;
     const isPlaylist = isPlaylistPath(parsed.value.path);
     if (isPlaylist && lbUrl !== undefined && isDraining()) return false;
-    const hit = cache.fresh(cacheKeyOf(pathname, q === -1 ? '' : target.slice(q + 1), keyParams));
-    if (!hit) return false;
+    const found = cache.fresh(cacheKeyOf(pathname, q === -1 ? '' : target.slice(q + 1), keyParams));
+    if (!found) return false;
+    const hit = isPlaylist && masters ? masters.view(found, target) : found;
     if (isPlaylist) viewers.touch(parsed.value.stream, incoming.socket.remoteAddress ?? '');
     m.request('HIT');
     if (hit.status === 200 && hit.body.state === 'complete' && isPlainGet(incoming.headers)) writeHit(outgoing, hit, config.id, now(), onBytes);

@@ -13,7 +13,13 @@ const mode = process.argv[2] ?? 'test';
 // tool on PATH -> Debian package
 const TOOLS = {
   stack: { ffmpeg: 'ffmpeg', 'redis-server': 'redis-server' },
-  test: { ffmpeg: 'ffmpeg', ffprobe: 'ffmpeg', 'redis-server': 'redis-server', chromium: 'chromium', 'docker-compose': 'docker-compose', openssl: 'openssl' },
+  test: {
+    ffmpeg: 'ffmpeg', ffprobe: 'ffmpeg', 'redis-server': 'redis-server', chromium: 'chromium', 'docker-compose': 'docker-compose', openssl: 'openssl',
+    // Players other than hls.js (test/players-edge-loss): GStreamer's hlsdemux/hlsdemux2 are in plugins-bad.
+    'gst-launch-1.0': 'gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav',
+    mpv: 'mpv',
+    cvlc: 'vlc',
+  },
   bench: { ffmpeg: 'ffmpeg', 'redis-server': 'redis-server', nginx: 'nginx', haproxy: 'haproxy', wrk: 'wrk' },
 };
 
