@@ -459,6 +459,12 @@ export function parsePlaylist(text: string): Playlist {
 function parseMaster(lines: string[]): MasterPlaylist {
   let expectUri = false;
   for (const line of lines) {
+    const name = line.startsWith('#EXT') ? tagName(line) : '';
+    if (name === 'EXT-X-STREAM-INF' || name === 'EXT-X-I-FRAME-STREAM-INF') {
+      const attrs = parseAttributeList(tagValue(line), name);
+      const value = (attr: string) => Number(attrs.find((a) => a.name === attr)?.value ?? 0);
+      if (value('AVERAGE-BANDWIDTH') > value('BANDWIDTH')) throw new PlaylistError('bad_playlist', `${name}: AVERAGE-BANDWIDTH above the peak BANDWIDTH`);
+    }
     if (line.startsWith('#')) {
       if (expectUri && line.startsWith('#EXT-X-STREAM-INF:')) throw new PlaylistError('bad_playlist', 'EXT-X-STREAM-INF without a URI');
       if (line.startsWith('#EXT-X-STREAM-INF:')) expectUri = true;
@@ -521,6 +527,9 @@ function parseMedia(lines: string[]): MediaPlaylist {
     else pending.push(line);
   }
   if (pl.targetDuration < 0) throw new PlaylistError('bad_playlist', 'media playlist without EXT-X-TARGETDURATION');
+  if (lines.some((l) => l.startsWith('#EXT-X-PART:')) && !pl.header.some((l) => l.startsWith('#EXT-X-PART-INF:'))) {
+    throw new PlaylistError('bad_playlist', 'EXT-X-PART without EXT-X-PART-INF');
+  }
   if (!Number.isSafeInteger(pl.mediaSequence + pl.segments.length)) {
     throw new PlaylistError('bad_number', `EXT-X-MEDIA-SEQUENCE ${pl.mediaSequence} plus ${pl.segments.length} segments passes ${Number.MAX_SAFE_INTEGER}`);
   }
@@ -539,6 +548,34 @@ function resolveByteRange(text: string, uri: string, previous: MediaSegment | un
   const next = previous.byteRange.offset + previous.byteRange.length;
   if (!Number.isSafeInteger(next + length)) throw new PlaylistError('bad_number', `EXT-X-BYTERANGE of '${uri}' ends past ${Number.MAX_SAFE_INTEGER}`);
   return { length, offset: next };
+}
+
+/**
+ * The lowest EXT-X-VERSION a media playlist with these lines may declare (RFC 8216 7; draft 8 for
+ * EXT-X-DEFINE). Uploaders get it wrong (no VERSION with floating EXTINF is common), and the origin's own
+ * rewriting (a window starting with a MAP) can need more than the upload declared.
+ */
+export function requiredVersion(lines: Iterable<string>): number {
+  let version = 1;
+  let iFramesOnly = false;
+  let map = false;
+  for (const line of lines) {
+    if (!line.startsWith('#EXT')) continue;
+    const name = tagName(line);
+    if (name === 'EXTINF' && !DECIMAL_INTEGER.test(tagValue(line).split(',')[0]!)) version = Math.max(version, 3);
+    else if (name === 'EXT-X-BYTERANGE') version = Math.max(version, 4);
+    else if (name === 'EXT-X-I-FRAMES-ONLY') iFramesOnly = true;
+    else if (name === 'EXT-X-MAP') map = true;
+    else if (name === 'EXT-X-DEFINE') version = Math.max(version, 8);
+    else if (name === 'EXT-X-KEY') {
+      const attrs = parseAttributeList(tagValue(line), name).map((a) => a.name);
+      if (attrs.includes('IV')) version = Math.max(version, 2);
+      if (attrs.includes('KEYFORMAT') || attrs.includes('KEYFORMATVERSIONS')) version = Math.max(version, 5);
+    }
+  }
+  if (iFramesOnly) version = Math.max(version, 4);
+  if (map) version = Math.max(version, iFramesOnly ? 5 : 6);
+  return version;
 }
 
 /** Serializes a media playlist. A window that starts mid-stream repeats the MAP and KEY in force. */
