@@ -20,13 +20,16 @@ const RUNS = Number(process.env.FUZZ_RUNS ?? 150);
 const FIXTURES = join(import.meta.dirname, 'fixtures', 'ffmpeg-playlists');
 const STREAM = 's';
 
-/** Fixture groups as uploaded by one ffmpeg run: `<case>-<live|end>-<file>.m3u8` -> { file: text }. */
-const groups = new Map<string, Map<string, string>>();
-for (const f of readdirSync(FIXTURES).filter((n) => n.endsWith('.m3u8')).sort()) {
-  const m = /^(.+-(?:live|end))-(.+\.m3u8)$/.exec(f)!;
-  const g = groups.get(m[1]!) ?? new Map<string, string>();
-  g.set(m[2]!, readFileSync(join(FIXTURES, f), 'utf8'));
-  groups.set(m[1]!, g);
+/**
+ * The playlists of one ffmpeg run (`<case>-<live|end>-<file>.m3u8`), in the order the origin got them:
+ * mid-stream then at the end, media playlists before their master.
+ */
+const runs = new Map<string, { path: string; text: string }[]>();
+const masterLast = (f: string) => Number(f.endsWith('-index.m3u8') || f.endsWith('-master.m3u8'));
+for (const f of readdirSync(FIXTURES).filter((n) => n.endsWith('.m3u8')).sort((x, y) => masterLast(x) - masterLast(y) || x.localeCompare(y))
+  .sort((x, y) => Number(x.includes('-end-')) - Number(y.includes('-end-')))) {
+  const m = /^(.+)-(?:live|end)-(.+\.m3u8)$/.exec(f)!;
+  runs.set(m[1]!, [...(runs.get(m[1]!) ?? []), { path: m[2]!, text: readFileSync(join(FIXTURES, f), 'utf8') }]);
 }
 
 const closing: Origin[] = [];
@@ -43,6 +46,25 @@ function namedFiles(text: string, playlistPath: string): string[] {
     else for (const m of line.matchAll(/URI=(?:"([^"]*)"|([^,]*))/g)) uris.add(m[1] ?? m[2]!);
   }
   return [...uris].filter((u) => /^[A-Za-z0-9._/-]+$/.test(u) && !u.endsWith('.m3u8')).map((u) => base + u);
+}
+
+/** How long each file must be for the byte ranges the playlist gives it. */
+function rangeEnds(text: string, playlistPath: string): Map<string, number> {
+  const base = playlistPath.includes('/') ? playlistPath.slice(0, playlistPath.lastIndexOf('/') + 1) : '';
+  const ends = new Map<string, number>();
+  let range: RegExpExecArray | null = null;
+  let previousEnd = 0;
+  for (const line of text.split(/\r?\n/).map((l) => l.trim())) {
+    if (line.startsWith('#EXT-X-BYTERANGE:')) range = /^(\d+)(?:@(\d+))?$/.exec(line.slice(17));
+    else if (line !== '' && !line.startsWith('#')) {
+      if (range) {
+        previousEnd = (range[2] !== undefined ? Number(range[2]) : previousEnd) + Number(range[1]);
+        ends.set(base + line, Math.max(ends.get(base + line) ?? 0, previousEnd));
+      }
+      range = null;
+    }
+  }
+  return ends;
 }
 
 /** A small deterministic generator, so fast-check can replay and shrink a run from its seed. */
@@ -90,9 +112,10 @@ class Harness {
    */
   async upload(step: Step, random?: () => number): Promise<number> {
     const text = Buffer.from(step.body).toString('latin1');
+    const ends = rangeEnds(text, step.path);
     for (const file of namedFiles(text, step.path)) {
       if (random && random() < 0.1) continue;
-      const size = random ? 1 + Math.floor(random() * 4000) : 1000;
+      const size = Math.min(1 << 20, Math.max(random ? 1 + Math.floor(random() * 4000) : 1000, random && random() < 0.1 ? 0 : ends.get(file) ?? 0));
       await this.putBoth(file, Buffer.alloc(size, file + size));
     }
     const before = this.snapshot(this.a);
@@ -118,6 +141,9 @@ class Harness {
     return JSON.stringify({ state: s.publisher.state, published: paths.map((p) => [p, s.playlist(p)?.text]) });
   }
 
+  /** Per media playlist: the newest published media sequence and target duration, which never decrease. */
+  private readonly seen = new Map<string, { msn: number; td: number }>();
+
   private checkPublished(shown: string): void {
     const s = this.a.streams.get(STREAM);
     const t = this.b.streams.get(STREAM);
@@ -130,6 +156,13 @@ class Harness {
       const problems = playlistViolations(p.text, path);
       assert.equal(problems.length, 0, `published ${path} breaks the RFC: ${problems.join('; ')}\n${p.text}\nafter uploading ${shown}`);
       if (p.master) continue;
+      const now = { msn: Number(/#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(p.text)?.[1]), td: Number(/#EXT-X-TARGETDURATION:(\d+)/.exec(p.text)?.[1]) };
+      const before = this.seen.get(path);
+      if (before) {
+        assert.ok(now.msn >= before.msn, `${path}: media sequence went back from ${before.msn} to ${now.msn}; ${shown}`);
+        assert.ok(now.td >= before.td, `${path}: target duration went down from ${before.td} to ${now.td}; ${shown}`);
+      }
+      this.seen.set(path, now);
       // What the origin vouches for: segments, init sections and the hints after the last segment (keys, parts
       // inside segments and date range assets are passed on as the uploader wrote them).
       const lines = p.text.split('\n');
@@ -358,30 +391,31 @@ test('fuzz finding: a gap does not publish the MAP or byte range of the upload i
 // ---- the properties --------------------------------------------------------------------------------------
 
 test('real ffmpeg playlists (ts, fmp4, masters, byte ranges, AES, LHLS) are accepted and published valid', async () => {
-  for (const [name, files] of groups) {
+  for (const [name, uploads] of runs) {
     const h = await Harness.start();
-    const order = [...files.keys()].sort((x, y) => Number(x === 'index.m3u8' || x === 'master.m3u8') - Number(y === 'index.m3u8' || y === 'master.m3u8'));
-    for (const path of order) {
-      const status = await h.upload({ path, body: Buffer.from(files.get(path)!) });
+    for (const { path, text } of uploads) {
+      const status = await h.upload({ path, body: Buffer.from(text) });
       assert.ok(status === 204, `${name}/${path}: ${status}`);
+      const published = h.origin.streams.get(STREAM)!.playlist(path)!.text;
+      assert.ok(published.split('\n').some((l) => l !== '' && !l.startsWith('#')), `${name}/${path} published with its URIs:\n${published}`);
     }
     await h.close();
   }
 });
 
 test('fuzz: mutated real ffmpeg playlists', { timeout: 600_000 }, async () => {
-  const names = [...groups.keys()];
-  await fc.assert(fc.asyncProperty(fc.constantFrom(...names), fc.array(fc.tuple(fc.nat(), fc.array(mutation, { minLength: 1, maxLength: 3 })), { minLength: 1, maxLength: 4 }), fc.nat(),
-    async (name, edits, seed) => {
-      const files = groups.get(name)!;
-      const paths = [...files.keys()].sort();
+  await fc.assert(fc.asyncProperty(fc.constantFrom(...runs.keys()), fc.nat(),
+    fc.array(fc.tuple(fc.nat(), fc.array(mutation, { minLength: 1, maxLength: 3 })), { minLength: 1, maxLength: 4 }), fc.nat(),
+    async (name, cut, edits, seed) => {
+      // The run up to some point, then mutations of any of its playlists (as uploaded at that point or later).
+      const uploads = runs.get(name)!;
       const h = await Harness.start();
       const random = prng(seed);
       try {
-        for (const path of paths) await h.upload({ path, body: Buffer.from(files.get(path)!) }, random);
+        for (const u of uploads.slice(0, 1 + (cut % uploads.length))) await h.upload({ path: u.path, body: Buffer.from(u.text) }, random);
         for (const [which, mutations] of edits) {
-          const path = paths[which % paths.length]!;
-          const body = mutations.reduce((b, m) => mutate(b, m), Buffer.from(files.get(path)!) as Uint8Array);
+          const { path, text } = uploads[which % uploads.length]!;
+          const body = mutations.reduce((b, m) => mutate(b, m), Buffer.from(text) as Uint8Array);
           await h.upload({ path, body }, random);
         }
       } finally {
