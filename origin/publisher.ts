@@ -100,7 +100,7 @@ interface RenditionState {
   peakRate?: number;
   /** BANDWIDTH the master publishes for this rendition: the peak with headroom; rises only when a peak passes it. */
   bandwidth?: number;
-  /** AVERAGE-BANDWIDTH the master publishes: the window's average bit rate, updated when it moves by more than 10%. */
+  /** AVERAGE-BANDWIDTH the master publishes: the window's average bit rate with headroom (see AVERAGE_HEADROOM). */
   averageBandwidth?: number;
 }
 
@@ -137,8 +137,14 @@ export interface PublisherLimits {
  * that lags the peak would be the under-declaration this measurement exists to fix.
  */
 const BANDWIDTH_HEADROOM = 1.1;
-/** AVERAGE-BANDWIDTH follows the window's average only when it moved by more than this fraction. */
-const AVERAGE_HYSTERESIS = 0.1;
+/**
+ * AVERAGE-BANDWIDTH is the window's average times this, rounded up, and is published again when the
+ * average rises past it or falls so far that it is AVERAGE_FALL times the average: so it stays between
+ * the average and 15% above it (a player that reads it never sees less than the rendition needs) and
+ * does not follow every segment.
+ */
+const AVERAGE_HEADROOM = 1.05;
+const AVERAGE_FALL = 1.15;
 
 function roundUpKbps(bitsPerSecond: number): number {
   return Math.ceil(bitsPerSecond / 1000) * 1000;
@@ -630,7 +636,7 @@ function measure(r: RenditionState): void {
   }
   if (windowSeconds === 0) return;
   const average = (windowBytes * 8) / windowSeconds;
-  if (r.averageBandwidth === undefined || Math.abs(average - r.averageBandwidth) > AVERAGE_HYSTERESIS * r.averageBandwidth) {
-    r.averageBandwidth = roundUpKbps(average);
+  if (r.averageBandwidth === undefined || average > r.averageBandwidth || average * AVERAGE_FALL < r.averageBandwidth) {
+    r.averageBandwidth = roundUpKbps(average * AVERAGE_HEADROOM);
   }
 }
