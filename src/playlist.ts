@@ -43,7 +43,7 @@ const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}(
 /** enumerated-string: no quote, comma or whitespace. */
 const ENUMERATED = /^[^",\s]+$/;
 
-export function decimalInteger(text: string, what: string): number {
+function decimalInteger(text: string, what: string): number {
   const v = Number(text);
   if (!DECIMAL_INTEGER.test(text) || !Number.isSafeInteger(v)) {
     throw new PlaylistError('bad_number', `${what}: '${text}' is not a decimal-integer up to ${Number.MAX_SAFE_INTEGER}`);
@@ -51,7 +51,7 @@ export function decimalInteger(text: string, what: string): number {
   return v;
 }
 
-export function decimalFloat(text: string, what: string, signed = false): number {
+function decimalFloat(text: string, what: string, signed = false): number {
   const v = Number(text);
   if (!(signed ? SIGNED_FLOAT : DECIMAL_FLOAT).test(text) || !Number.isFinite(v)) {
     throw new PlaylistError('bad_number', `${what}: '${text}' is not a ${signed ? 'signed-' : ''}decimal-floating-point`);
@@ -59,14 +59,14 @@ export function decimalFloat(text: string, what: string, signed = false): number
   return v;
 }
 
-export interface ByteRange {
+interface ByteRange {
   length: number;
   /** Undefined when the text gave none (then the sub-range follows the previous one). */
   offset?: number;
 }
 
 /** `<n>[@<o>]` (RFC 8216 4.3.2.2). */
-export function parseByteRange(text: string, what: string): ByteRange {
+function parseByteRange(text: string, what: string): ByteRange {
   const at = text.indexOf('@');
   const length = decimalInteger(at === -1 ? text : text.slice(0, at), `${what} length`);
   if (at === -1) return { length };
