@@ -9,14 +9,14 @@ import { evaluateRange, httpDate, notModified } from '../src/http-range.js';
 import { sendStream } from '../src/send-stream.js';
 import { silentLogger, type Logger } from '../src/log.js';
 import { Metrics } from '../src/metrics.js';
-import { PlaylistError } from '../src/playlist.js';
+import { decodePlaylist, PlaylistError } from '../src/playlist.js';
 import type { Role } from '../src/role.js';
 import { isValidStreamName, parseStreamPath } from '../src/stream-path.js';
 import { checkUploadAuth } from './auth.js';
 import { createHookRunner, HookFailed, type OriginHooks } from '../src/hooks.js';
 import type { MiddlewareHandler } from 'hono';
 import { originMetrics, uploadKind, type RejectReason } from './metrics.js';
-import { RewriteError } from './publisher.js';
+import { DEFAULT_MAX_SEGMENT_DURATION } from './publisher.js';
 import { OriginStream, type PublishedPlaylist, type StreamLimits } from './stream.js';
 
 export interface OriginConfig {
@@ -33,6 +33,8 @@ export interface OriginConfig {
   maxWindow: number;
   /** How long a segment stays servable after leaving the window (ms). */
   segmentGraceMs: number;
+  /** Playlists with a longer EXTINF or EXT-X-TARGETDURATION are refused (ms). */
+  maxSegmentDurationMs: number;
   /** Uploaded bytes kept in memory; beyond it, uploads no playlist names are evicted, oldest first. */
   maxMemoryBytes: number;
   /** Cache lifetime of master playlists (s). */
@@ -63,6 +65,7 @@ export const ORIGIN_DEFAULTS: Omit<OriginConfig, 'log' | 'metrics' | 'now'> = {
   minWindow: 3,
   maxWindow: 1000,
   segmentGraceMs: 30_000,
+  maxSegmentDurationMs: DEFAULT_MAX_SEGMENT_DURATION * 1000,
   maxMemoryBytes: 1024 * 1024 * 1024,
   masterMaxAge: 5,
 };
@@ -119,7 +122,9 @@ export async function createOrigin(options: Partial<OriginConfig> = {}): Promise
   const log = (config.log ?? silentLogger).child({ role: 'origin' });
   const metricsRegistry = config.metrics ?? new Metrics({ role: 'origin' });
   const now = config.now ?? Date.now;
-  const limits: StreamLimits = { minWindow: config.minWindow, maxWindow: config.maxWindow, graceMs: config.segmentGraceMs };
+  const limits: StreamLimits = {
+    minWindow: config.minWindow, maxWindow: config.maxWindow, graceMs: config.segmentGraceMs, maxSegmentDuration: config.maxSegmentDurationMs / 1000,
+  };
   const streams = new Map<string, OriginStream>();
   const m = originMetrics(metricsRegistry, {
     memoryBytes: () => [...streams.values()].reduce((n, s) => n + s.memoryBytes, 0),
@@ -228,13 +233,13 @@ export async function createOrigin(options: Partial<OriginConfig> = {}): Promise
         if (err instanceof UploadRejected) return reject(c, err.status, err.reason, err.message, { stream: name });
         throw err;
       }
-      const text = Buffer.concat(chunks).toString('utf8');
+      let text: string;
       let outcome;
       try {
+        text = decodePlaylist(Buffer.concat(chunks));
         outcome = stream.applyPlaylist(path, text).outcome;
       } catch (err) {
-        if (err instanceof PlaylistError) return reject(c, 400, 'bad_playlist', err.message, { stream: name });
-        if (err instanceof RewriteError) return reject(c, 400, 'bad_uri', err.message, { stream: name });
+        if (err instanceof PlaylistError) return reject(c, 400, err.reason, err.message, { stream: name });
         if (err instanceof TypeError) return reject(c, 409, 'type_changed', err.message, { stream: name });
         throw err;
       }

@@ -2,6 +2,7 @@
 // published media sequence and playlist age per rendition).
 import { Metrics } from '../src/metrics.js';
 import { extensionOf } from '../src/media-types.js';
+import type { PlaylistRefusal } from '../src/playlist.js';
 
 export type UploadKind = 'playlist' | 'segment' | 'init' | 'other';
 
@@ -15,7 +16,7 @@ export function uploadKind(path: string): UploadKind {
 
 export type RejectReason =
   | 'bad_path' | 'unauthorized' | 'forbidden' | 'too_large' | 'idle_timeout' | 'aborted'
-  | 'length_mismatch' | 'bad_playlist' | 'bad_uri' | 'type_changed' | 'hook_failed';
+  | 'length_mismatch' | PlaylistRefusal | 'type_changed' | 'hook_failed';
 
 export interface RenditionSample {
   stream: string;

@@ -55,7 +55,7 @@ export class OriginStream {
   private readonly files: FileView = {
     complete: (path) => {
       const b = this.raw.get(path)?.complete;
-      return b ? { id: b.id, hash: b.hash } : undefined;
+      return b ? { id: b.id, hash: b.hash, size: b.size } : undefined;
     },
     writing: (path) => {
       const b = this.raw.get(path)?.writing;
@@ -141,7 +141,7 @@ export class OriginStream {
     return changed;
   }
 
-  /** Parses and applies an uploaded playlist. Throws PlaylistError/RewriteError and then changes nothing. */
+  /** Parses and applies an uploaded playlist. Throws PlaylistError and then changes nothing. */
   applyPlaylist(path: string, text: string): { outcome: ApplyOutcome; playlist: Playlist } {
     const pl = parsePlaylist(text);
     const existing = this.playlists.get(path);
@@ -151,7 +151,8 @@ export class OriginStream {
     const outcome = pl.type === 'master'
       ? this.publisher.applyMaster(path, pl)
       : this.publisher.applyMedia(path, pl, this.files, this.now());
-    this.refresh(outcome === 'unchanged' ? [] : [path]);
+    // A media playlist's new segments may raise the bandwidth its masters publish.
+    this.refresh([...(outcome === 'unchanged' ? [] : [path]), ...this.publisher.renderMasters()]);
     return { outcome, playlist: pl };
   }
 
