@@ -3,11 +3,11 @@
 import { createRequire } from 'node:module';
 import { readFile } from 'node:fs/promises';
 import type { Context } from 'hono';
-import { createBaseApp, peerAddress } from '../src/app.js';
+import { createBaseApp, peerAddress, requestTargetOf, streamPathOf } from '../src/app.js';
 import { silentLogger, type Logger } from '../src/log.js';
 import { Metrics } from '../src/metrics.js';
 import type { Role } from '../src/role.js';
-import { isValidStreamName, parseStreamPath } from '../src/stream-path.js';
+import { HLS_PREFIX, isValidStreamName } from '../src/stream-path.js';
 import { clientAddress, type HashBy } from './client-key.js';
 import { syncControlPlane, type ControlPlaneSync, type RedisState } from './control-plane.js';
 import { resolveEdges, sameEdges, type ControlSnapshot, type EdgeConfig, type EdgeSource, type EdgeSpec } from './edges.js';
@@ -214,22 +214,17 @@ export function createLb(config: LbConfig): Lb {
     return { edge: current.selector.pick(key, allowed), base };
   };
 
-  const app = createBaseApp({ metrics, log, exposeHeaders: ['X-Served-By', 'X-Cache'], ...(config.use ? { use: config.use } : {}) });
+  const app = createBaseApp({
+    metrics, log, exposeHeaders: ['X-Served-By', 'X-Cache'], ...(config.use ? { use: config.use } : {}),
+    onBadTarget: (raw) => { if (raw.startsWith(HLS_PREFIX)) count('bad_path'); },
+  });
 
   app.get('/hls/*', async function redirectToEdge(c) {
-    const url = c.req.url;
-    // Keep the path and query byte for byte: the edge must see exactly what the player asked for.
-    const pathStart = url.indexOf('/', url.indexOf('//') + 2);
-    const queryStart = url.indexOf('?', pathStart);
-    const parsed = parseStreamPath(queryStart === -1 ? url.slice(pathStart) : url.slice(pathStart, queryStart));
-    if (!parsed.ok) {
-      count('bad_path');
-      return c.text(`bad stream path: ${parsed.reason}\n`, 400);
-    }
     try {
-      const { edge, base } = await decide(c, parsed.value.stream);
+      const { edge, base } = await decide(c, streamPathOf(c).stream);
+      // The raw target, byte for byte: the edge must see exactly what the player asked for.
       const headers = new Headers(edge
-        ? { Location: edge.url + url.slice(pathStart), 'Cache-Control': 'no-store', 'Content-Length': '0' }
+        ? { Location: edge.url + requestTargetOf(c).pathAndQuery, 'Cache-Control': 'no-store', 'Content-Length': '0' }
         : { 'Retry-After': retryAfter, 'Cache-Control': 'no-store' });
       const status = edge ? redirectCode : 503;
       if (hooks.has('response')) await hooks.call('response', { ...base, edge: edge && candidate(edge), status, headers }, isUndefined);
