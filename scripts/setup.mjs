@@ -13,7 +13,7 @@ const mode = process.argv[2] ?? 'test';
 // tool on PATH -> Debian package
 const TOOLS = {
   stack: { ffmpeg: 'ffmpeg', 'redis-server': 'redis-server' },
-  test: { ffmpeg: 'ffmpeg', ffprobe: 'ffmpeg', 'redis-server': 'redis-server', chromium: 'chromium', 'docker-compose': 'docker-compose' },
+  test: { ffmpeg: 'ffmpeg', ffprobe: 'ffmpeg', 'redis-server': 'redis-server', chromium: 'chromium', 'docker-compose': 'docker-compose', promtool: 'prometheus' },
   bench: { ffmpeg: 'ffmpeg', 'redis-server': 'redis-server', nginx: 'nginx', haproxy: 'haproxy', wrk: 'wrk' },
 };
 
