@@ -10,7 +10,7 @@ import type { Role } from '../src/role.js';
 import { HLS_PREFIX, isValidStreamName } from '../src/stream-path.js';
 import { clientAddress, type HashBy } from './client-key.js';
 import { syncControlPlane, type ControlPlaneSync, type RedisState } from './control-plane.js';
-import { resolveEdges, sameEdges, type ControlSnapshot, type EdgeConfig, type EdgeSource, type EdgeSpec } from './edges.js';
+import { resolveEdges, retainedEdges, sameEdges, type ControlSnapshot, type EdgeConfig, type EdgeSource, type EdgeSpec } from './edges.js';
 import { HealthChecker, type Health, type HealthOptions } from './health.js';
 import { playerPage } from './player-page.js';
 import { RateMeter } from './rate.js';
@@ -119,8 +119,12 @@ export function createLb(config: LbConfig): Lb {
   const health = new HealthChecker({ ...LB_DEFAULTS.health, ...config.health }, log);
   const usable = (edge: EdgeConfig) => health.usable(edge.id);
 
+  let retained = new Map<string, string>();
   const apply = () => {
-    const edges = resolveEdges(statics, snapshot);
+    const kept = snapshot ? retainedEdges(current.edges, snapshot, (id) => health.health(id) === 'down') : new Map<string, string>();
+    for (const id of kept.keys()) if (!retained.has(id)) log.warn('edge_retained', { edge: id, reason: 'registration gone from Redis; kept while healthy' });
+    retained = kept;
+    const edges = resolveEdges(statics, snapshot, retained);
     if (current.version > 0 && sameEdges(current.edges, edges)) return;
     current = { version: current.version + 1, edges, selector: new Selector(edges) };
     health.setEdges(edges);
@@ -128,6 +132,7 @@ export function createLb(config: LbConfig): Lb {
   };
   apply();
 
+  const rejectedEntries = metrics.counter('lb_redis_rejected_entries_total', 'Control-plane entries read from Redis and not used (each counted once), by key', ['key']);
   let sync: ControlPlaneSync | undefined;
   if (config.redis) {
     sync = syncControlPlane({
@@ -141,6 +146,10 @@ export function createLb(config: LbConfig): Lb {
       },
       onState(state) {
         redisState = state;
+      },
+      onRejected(entry) {
+        rejectedEntries.inc({ key: entry.key });
+        log.warn('redis_entry_rejected', { key: entry.key, edge: entry.id, value: entry.value, reason: entry.reason });
       },
     });
   }
