@@ -197,10 +197,8 @@ export function createLb(config: LbConfig): Lb {
     return clientAddress(peerAddress(c), trustedHops > 0 ? c.req.header('x-forwarded-for') : undefined, trustedHops);
   };
 
-  const hooks = createHookRunner('lb', {
-    ...(config.edgeGroups?.length ? { selectEdges: cidrGroups(config.edgeGroups) } : {}),
-    ...config.hooks,
-  }, { timeoutMs: config.hookTimeoutMs ?? 1000, log, metrics });
+  const hooks = createHookRunner('lb', config.hooks, { timeoutMs: config.hookTimeoutMs ?? 1000, log, metrics },
+    config.edgeGroups?.length ? { selectEdges: cidrGroups(config.edgeGroups) } : {});
   const candidate = (e: EdgeConfig): EdgeCandidate => ({ id: e.id, url: e.url, weight: e.weight, healthy: usable(e) });
 
   /** The hook phases of one redirect: hashKey -> selectEdges -> (hashing) -> response. */
