@@ -9,7 +9,7 @@ export function urlHost(host: string): string {
   return `[${bare.replace('%', '%25')}]`;
 }
 
-/** `http://host:port` for a listen address (IPv4, IPv6 or a name). */
-export function hostPortUrl(host: string, port: number, scheme: 'http' | 'https' | 'redis' | 'rtmp' = 'http'): string {
+/** `http://host:port` (or another scheme's) for a listen address: IPv4, IPv6 or a name. */
+export function hostPortUrl(host: string, port: number, scheme = 'http'): string {
   return `${scheme}://${urlHost(host)}:${port}`;
 }
