@@ -8,12 +8,12 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { hostname } from 'node:os';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { ContentfulStatusCode, StatusCode } from 'hono/utils/http-status';
-import { createBaseApp, requestTargetOf, streamPathOf } from '../src/app.js';
+import { checkIncomingTarget, createBaseApp, requestTargetOf, streamPathOf } from '../src/app.js';
 import { silentLogger, type Logger } from '../src/log.js';
 import { isPlaylistPath } from '../src/media-types.js';
 import { Metrics } from '../src/metrics.js';
 import type { Role } from '../src/role.js';
-import { checkRelativePath, parseRequestTarget, streamUrlPath } from '../src/stream-path.js';
+import { checkRelativePath, streamUrlPath } from '../src/stream-path.js';
 import { createHookRunner, HOOK_NAMES, HookFailed, isOptionalString, isUndefined, type EdgeHooks } from '../src/hooks.js';
 import { CacheStore, type CachedObject } from './cache-store.js';
 import { cacheKeyOf, DEFAULT_KEY_PARAMS } from './cache-key.js';
@@ -215,7 +215,7 @@ export function createEdge(config: EdgeConfig): Edge {
   function serveFreshHit(env: HttpBindings): boolean {
     const { incoming, outgoing } = env;
     if (incoming.method !== 'GET' || !incoming.url?.startsWith('/hls/')) return false;
-    const parsed = parseRequestTarget(incoming.url);
+    const parsed = checkIncomingTarget(incoming);
     if (!parsed.ok || !parsed.value.stream) return false;
     const { pathname, query, stream } = parsed.value;
     const isPlaylist = isPlaylistPath(stream.path);

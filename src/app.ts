@@ -5,7 +5,7 @@ import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
-import { parseRequestTarget, type RequestTarget, type StreamPath } from './stream-path.js';
+import { parseRequestTarget, type Checked, type RequestTarget, type StreamPath } from './stream-path.js';
 
 export interface BaseAppOptions {
   metrics: Metrics;
@@ -31,28 +31,41 @@ const ALREADY_SENT = 'x-hono-already-sent';
 const CORS_KEY = 'cascade.cors';
 const TARGET_KEY = 'cascade.target';
 
-/**
- * Raw targets that no parser may see first: targets `listen` kept away from @hono/node-server (which
- * answers some malformed ones with a bare 400 of its own), and in-process `app.request` strings (whose
- * Request has already resolved dot segments). Keyed by the IncomingMessage or the Request.
- */
-const rawTargets = new WeakMap<object, string>();
-
-/** Keeps `incoming.url` away from @hono/node-server when it is not a valid target: the app refuses it. */
-export function shieldBadTarget(incoming: IncomingMessage): void {
-  const raw = incoming.url ?? '';
-  if (parseRequestTarget(raw).ok) return;
-  rawTargets.set(incoming, raw);
-  incoming.url = '/';
+interface CheckedTarget {
+  raw: string;
+  verdict: Checked<RequestTarget>;
 }
 
-function rawTargetOf(c: Context): string {
+/**
+ * Each request's raw target and its verdict, checked once: keyed by Node's IncomingMessage (listen's
+ * shield, the base app's check and the edge's fast path share it), or by the Request of an in-process
+ * `app.request` string (whose URL has already resolved dot segments).
+ */
+const checkedTargets = new WeakMap<object, CheckedTarget>();
+
+function check(key: object, raw: string): CheckedTarget {
+  const checked = { raw, verdict: parseRequestTarget(raw) };
+  checkedTargets.set(key, checked);
+  return checked;
+}
+
+/** The verdict on a socket request's raw target (`incoming.url` as it arrived), parsed once per request. */
+export function checkIncomingTarget(incoming: IncomingMessage): Checked<RequestTarget> {
+  return (checkedTargets.get(incoming) ?? check(incoming, incoming.url ?? '')).verdict;
+}
+
+/** Keeps a malformed target away from @hono/node-server, which would answer a bare 400 of its own: the app refuses it. */
+export function shieldBadTarget(incoming: IncomingMessage): void {
+  if (!checkIncomingTarget(incoming).ok) incoming.url = '/';
+}
+
+function checkedTargetOf(c: Context): CheckedTarget {
   const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
-  if (incoming) return rawTargets.get(incoming) ?? incoming.url ?? '';
-  const inProcess = rawTargets.get(c.req.raw);
-  if (inProcess !== undefined) return inProcess;
+  if (incoming) return checkedTargets.get(incoming) ?? check(incoming, incoming.url ?? '');
+  const inProcess = checkedTargets.get(c.req.raw);
+  if (inProcess) return inProcess;
   const url = new URL(c.req.url);
-  return url.pathname + url.search;
+  return check(c.req.raw, url.pathname + url.search);
 }
 
 /** The request target as checked before routing (every route but a refused target's has one). */
@@ -110,8 +123,7 @@ export function createBaseApp(options: BaseAppOptions): Hono {
   const app = new Hono();
   const refused = options.metrics.counter('bad_request_targets_total', 'Requests refused (400) for their raw request target, by reason', ['reason']);
   app.use('*', async function checkRequestTarget(c, next) {
-    const raw = rawTargetOf(c);
-    const target = parseRequestTarget(raw);
+    const { raw, verdict: target } = checkedTargetOf(c);
     if (!target.ok) {
       refused.inc({ reason: target.reason });
       options.onBadTarget?.(raw, target.reason);
@@ -132,7 +144,7 @@ export function createBaseApp(options: BaseAppOptions): Hono {
     } catch {
       req = new Request('http://localhost/', init);
     }
-    rawTargets.set(req, input);
+    check(req, input);
     return app.fetch(req, env, ctx);
   };
   const cors = corsMiddleware(options.allowMethods ?? ['GET', 'HEAD', 'OPTIONS'],

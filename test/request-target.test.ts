@@ -102,7 +102,10 @@ test('property: for any raw target, all three roles refuse it with the same 400,
   let accepted = 0;
   let uploaded = 0;
   const named = new Set(origin.streams.keys());
-  await fc.assert(fc.asyncProperty(hostileTarget, async (target) => {
+  // A space or control byte ends or breaks the request line (Node's parser decides what it becomes), so
+  // such strings are no request target; they are covered by the validator's own property test.
+  const onTheWire = hostileTarget.filter((t) => !/[\x00-\x20\x7f]/.test(t));
+  await fc.assert(fc.asyncProperty(onTheWire, async (target) => {
     const verdict = parseRequestTarget(target);
     const stream = verdict.ok ? verdict.value.stream : undefined;
     const upload = stream !== undefined && !stream.path.endsWith('.m3u8');
@@ -113,11 +116,14 @@ test('property: for any raw target, all three roles refuse it with the same 400,
     const atLb = await rawRequest(l.port, target);
     const roles = [['origin', put], ['edge', atEdge], ['lb', atLb]] as const;
     if (!verdict.ok) {
+      // Node's own parser refuses some request lines before any role runs (a bare 400 without CORS:
+      // every role's refusal has it). Non-ASCII arrives as latin1, so the role's reason may differ;
+      // ASCII is refused for the validator's reason by every role.
+      const ascii = /^[\x21-\x7e]*$/.test(target);
       for (const [role, res] of roles) {
-        // Node's own parser refuses some request lines (spaces, control bytes) before any role runs: a
-        // bare 400 is fine there; everything else carries the validator's reason.
-        if (res.body === '' && res.headers['access-control-allow-origin'] === undefined) assert.equal(res.status, 400, `${role} ${JSON.stringify(target)}`);
-        else assertRefused(res, verdict.reason, `${role} ${JSON.stringify(target)}`);
+        const what = `${role} ${JSON.stringify(target)}`;
+        if (res.headers['access-control-allow-origin'] === undefined) assert.equal(res.status, 400, what);
+        else assertRefused(res, ascii ? verdict.reason : /^bad request target: /, what);
       }
       return;
     }
@@ -135,7 +141,7 @@ test('property: for any raw target, all three roles refuse it with the same 400,
     assert.ok(stored, `origin stored ${stream.stream}/${stream.path}`);
     assert.equal(atEdge.status, 200, `edge GET ${JSON.stringify(target)}: ${atEdge.body}`);
     assert.equal(atEdge.body, content(stream.stream, stream.path));
-  }), { numRuns: 300 });
+  }), { numRuns: 500 });
   // The generator must reach both sides of the rule, or this test proves nothing.
   assert.ok(accepted >= 20 && uploaded >= 10, `accepted ${accepted}, uploaded ${uploaded}`);
   // No refused target created a stream at the origin.
