@@ -8,12 +8,12 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { hostname } from 'node:os';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { ContentfulStatusCode, StatusCode } from 'hono/utils/http-status';
-import { createBaseApp } from '../src/app.js';
+import { checkIncomingTarget, createBaseApp, requestTargetOf, streamPathOf } from '../src/app.js';
 import { silentLogger, type Logger } from '../src/log.js';
 import { isPlaylistPath } from '../src/media-types.js';
 import { Metrics } from '../src/metrics.js';
 import type { Role } from '../src/role.js';
-import { checkRelativePath, parseStreamPath, streamUrlPath } from '../src/stream-path.js';
+import { checkRelativePath, streamUrlPath } from '../src/stream-path.js';
 import { createHookRunner, HOOK_NAMES, HookFailed, isOptionalString, isUndefined, type EdgeHooks } from '../src/hooks.js';
 import { CacheStore, type CachedObject } from './cache-store.js';
 import { cacheKeyOf, DEFAULT_KEY_PARAMS } from './cache-key.js';
@@ -131,14 +131,11 @@ export function createEdge(config: EdgeConfig): Edge {
 
   async function serveStream(c: Context): Promise<Response> {
     const { incoming, outgoing } = c.env as HttpBindings;
-    // The raw request target, not the URL Hono normalised (an absolute-form target yields only its path).
-    const target = incoming.url?.startsWith('/') ? incoming.url : c.req.path;
-    const q = target.indexOf('?');
-    const parsed = parseStreamPath(q === -1 ? target : target.slice(0, q));
-    if (!parsed.ok) return c.text(`bad stream path: ${parsed.reason}\n`, 400);
-    const { stream } = parsed.value;
-    let { path } = parsed.value;
-    let query = q === -1 ? '' : target.slice(q + 1);
+    // The raw request target, checked by the base app before routing.
+    const target = requestTargetOf(c);
+    const { stream, path: requested } = streamPathOf(c);
+    let path = requested;
+    let { query } = target;
     const slog = hooked ? log.child({ stream }) : log;
     try {
       // Phase: request (answer, deny or rewrite before anything is cached or fetched).
@@ -156,7 +153,7 @@ export function createEdge(config: EdgeConfig): Edge {
         viewers.touch(stream, incoming.socket.remoteAddress ?? '');
         if (lbUrl !== undefined && isDraining()) {
           m.request('REDIRECT');
-          return c.body(null, 302, { ...edgeHeaders('REDIRECT', config.id), location: lbUrl + target, 'cache-control': 'no-store' });
+          return c.body(null, 302, { ...edgeHeaders('REDIRECT', config.id), location: lbUrl + target.pathAndQuery, 'cache-control': 'no-store' });
         }
       }
       const pathname = streamUrlPath(stream, path);
@@ -167,7 +164,7 @@ export function createEdge(config: EdgeConfig): Edge {
         : upstreamPath;
       const deliver = async (outcome: CacheOutcome, obj: CachedObject): Promise<Response> => {
         m.request(outcome);
-        if (isPlaylist && masters) obj = await masters.settledView(obj, target);
+        if (isPlaylist && masters) obj = await masters.settledView(obj, target.pathAndQuery);
         const reply = replyFor(obj, { method: c.req.method, request: incoming.headers, outcome, servedBy: config.id, now: now() });
         // Phase: response (headers on the way out).
         if (hooks.has('response')) {
@@ -209,7 +206,6 @@ export function createEdge(config: EdgeConfig): Edge {
     log,
     exposeHeaders: ['X-Cache', 'X-Served-By'],
     healthy: () => !shuttingDown,
-    early: (early) => early.use('*', rejectDotSegments),
     ...(config.use ? { use: config.use } : {}),
   });
   app.on(['GET', 'HEAD'], '/hls/*', serveStream);
@@ -223,18 +219,16 @@ export function createEdge(config: EdgeConfig): Edge {
    */
   function serveFreshHit(env: HttpBindings): boolean {
     const { incoming, outgoing } = env;
-    const target = incoming.url;
-    if (incoming.method !== 'GET' || target === undefined || !target.startsWith('/hls/')) return false;
-    const q = target.indexOf('?');
-    const pathname = q === -1 ? target : target.slice(0, q);
-    const parsed = parseStreamPath(pathname);
-    if (!parsed.ok) return false;
-    const isPlaylist = isPlaylistPath(parsed.value.path);
+    if (incoming.method !== 'GET' || !incoming.url?.startsWith('/hls/')) return false;
+    const parsed = checkIncomingTarget(incoming);
+    if (!parsed.ok || !parsed.value.stream) return false;
+    const { pathname, pathAndQuery, query, stream } = parsed.value;
+    const isPlaylist = isPlaylistPath(stream.path);
     if (isPlaylist && lbUrl !== undefined && isDraining()) return false;
-    const found = cache.fresh(cacheKeyOf(pathname, q === -1 ? '' : target.slice(q + 1), keyParams));
+    const found = cache.fresh(cacheKeyOf(pathname, query, keyParams));
     if (!found) return false;
-    const hit = isPlaylist && masters ? masters.view(found, target) : found;
-    if (isPlaylist) viewers.touch(parsed.value.stream, incoming.socket.remoteAddress ?? '');
+    const hit = isPlaylist && masters ? masters.view(found, pathAndQuery) : found;
+    if (isPlaylist) viewers.touch(stream.stream, incoming.socket.remoteAddress ?? '');
     m.request('HIT');
     if (hit.status === 200 && hit.body.state === 'complete' && isPlainGet(incoming.headers)) writeHit(outgoing, hit, config.id, now(), onBytes);
     else writeReply(outgoing, replyFor(hit, { method: 'GET', request: incoming.headers, outcome: 'HIT', servedBy: config.id, now: now() }), onBytes);
@@ -291,17 +285,6 @@ function isRequestDecision(v: unknown): boolean {
   return (d.path === undefined || (typeof d.path === 'string' && checkRelativePath(d.path) === undefined)) &&
     (d.query === undefined || typeof d.query === 'string');
 }
-
-/**
- * The URL parser resolves `/hls/a/../../etc` before routing; the raw target is refused instead, so no
- * spelling of a path reaches anything but what it says.
- */
-const rejectDotSegments: MiddlewareHandler = async (c, next) => {
-  const raw = (c.env as HttpBindings).incoming.url ?? '';
-  const q = raw.indexOf('?');
-  if (/\/\.{1,2}(\/|$)/.test(q === -1 ? raw : raw.slice(0, q))) return c.text('bad path: dot segment\n', 400, { 'access-control-allow-origin': '*' });
-  await next();
-};
 
 /** `<host>-<port>`: unique per process on a host, stable across restarts. */
 export function defaultEdgeId(port: number): string {

@@ -14,7 +14,7 @@ const mode = process.argv[2] ?? 'test';
 const TOOLS = {
   stack: { ffmpeg: 'ffmpeg', 'redis-server': 'redis-server' },
   test: {
-    ffmpeg: 'ffmpeg', ffprobe: 'ffmpeg', 'redis-server': 'redis-server', chromium: 'chromium', 'docker-compose': 'docker-compose', openssl: 'openssl',
+    ffmpeg: 'ffmpeg', ffprobe: 'ffmpeg', 'redis-server': 'redis-server', chromium: 'chromium', 'docker-compose': 'docker-compose', openssl: 'openssl', promtool: 'prometheus',
     // Players other than hls.js (test/players-edge-loss): GStreamer's hlsdemux/hlsdemux2 are in plugins-bad.
     'gst-launch-1.0': 'gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav',
     mpv: 'mpv',

@@ -69,6 +69,7 @@ test('compose agrees with cascade stack: same roles, ports and CASCADE_* variabl
     const env = s.environment ?? {};
     assert.equal(env.CASCADE_PORT, String(role.port));
     for (const name of flagEnvNames(role.args)) assert.ok(name in env, `${role.name}: compose sets ${name} like the stack's flag`);
+    for (const name of Object.keys(role.env)) assert.ok(name in env, `${role.name}: compose sets ${name} like the stack's environment`);
     if (role.role === 'edge') {
       assert.equal(env.CASCADE_ID, role.name);
       assert.match(env.CASCADE_PUBLIC_URL!, new RegExp(`:${role.port}$`));

@@ -3,6 +3,7 @@
 //    pattern) and uploads an ABR ladder of HLS renditions to the origin with HTTP PUT;
 //  - the test source: testsrc2 + a tone with a burnt-in clock, pushed to the ingest like OBS would.
 import { existsSync } from 'node:fs';
+import { hostPortUrl } from '../src/url.js';
 
 export interface Rendition {
   /** Variant name, used in file names: `<name>.m3u8`, `<name>_<n>.ts`. */
@@ -96,9 +97,9 @@ export function inputUrlOf(o: TranscodeOptions): string {
   const host = o.listenHost ?? '127.0.0.1';
   switch (o.input) {
     case 'rtmp':
-      return `rtmp://${host}:${o.rtmpPort ?? 1935}/${o.rtmpApp ?? 'live'}/${o.stream}`;
+      return `${hostPortUrl(host, o.rtmpPort ?? 1935, 'rtmp')}/${o.rtmpApp ?? 'live'}/${o.stream}`;
     case 'srt':
-      return `srt://${host}:${o.srtPort ?? 9000}?mode=listener&latency=${(o.srtLatencyMs ?? 200) * 1000}`;
+      return `${hostPortUrl(host, o.srtPort ?? 9000, 'srt')}?mode=listener&latency=${(o.srtLatencyMs ?? 200) * 1000}`;
     case 'url':
       if (!o.inputUrl) throw new Error('input url needs an input URL');
       return o.inputUrl;
@@ -209,10 +210,25 @@ export function transcodeArgs(o: TranscodeOptions): string[] {
     // A failed upload (origin restarting) must not stop the encoder.
     '-ignore_io_errors', '1',
   );
-  if (o.uploadToken) args.push('-headers', `Authorization: Bearer ${o.uploadToken}\r\n`);
+  // The token never goes on the command line (readable by every user in `ps`): ffmpeg reads its
+  // Authorization header as a preset from stdin (uploadHeaderPreset). ffmpeg 5.1 has no other way to
+  // read an option's value from anything but argv.
+  if (o.uploadToken) args.push('-fpre', '/dev/stdin');
   args.push('-hls_segment_filename', `${base}/%v_%d.${ext}`, `${base}/%v.m3u8`);
   return args;
 }
+
+/** What ffmpeg reads on stdin with `-fpre /dev/stdin`: the upload's Authorization header. */
+export function uploadHeaderPreset(token: string): string {
+  if (/[\r\n]/.test(token)) throw new Error('upload token contains a line break');
+  return `headers=Authorization: Bearer ${token}\n`;
+}
+
+/**
+ * A preset line cannot end in CRLF, so ffmpeg completes the header itself and warns about it on every
+ * connection; the warning says nothing about the stream.
+ */
+export const PRESET_HEADER_WARNING = 'No trailing CRLF found in HTTP header';
 
 export interface TestSourceOptions {
   /** Where to push: rtmp://host:port/live/<stream> (FLV) or srt://host:port (MPEG-TS). */

@@ -5,6 +5,7 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { formatHelp, parseOptions, UsageError, type OptionsSpec } from '../src/options.js';
+import { hostPortUrl } from '../src/url.js';
 import { DEFAULT_LADDER, parseLadder, type InputKind } from './ffmpeg.js';
 import { commandExists } from './process.js';
 import { startTestSource, startTranscoder } from './supervised.js';
@@ -96,8 +97,8 @@ export async function runTranscoderCli(argv: string[], env: NodeJS.ProcessEnv = 
     programDateTime: o['program-date-time'], deleteSegments: o['delete-segments'], startNumber: o['start-number'] as 'epoch' | 'zero',
     ffmpeg: o.ffmpeg, logLevel: o['ffmpeg-log-level'], onLog: log,
   });
-  const where = o.input === 'rtmp' ? `rtmp://${o['listen-host']}:${o['rtmp-port']}/live/${o.stream}`
-    : o.input === 'srt' ? `srt://${o['listen-host']}:${o['srt-port']}` : o.input === 'url' ? o['input-url'] : 'test pattern';
+  const where = o.input === 'rtmp' ? `${hostPortUrl(o['listen-host'], o['rtmp-port'], 'rtmp')}/live/${o.stream}`
+    : o.input === 'srt' ? hostPortUrl(o['listen-host'], o['srt-port'], 'srt') : o.input === 'url' ? o['input-url'] : 'test pattern';
   log(`ingest ${where} -> ${o.origin}/hls/${o.stream}/index.m3u8 (${ladder.map((r) => r.name).join(', ')})`);
   return waitForSignal([transcoder]);
 }

@@ -1,5 +1,5 @@
 // ffmpeg stages run under a Supervisor: the transcoder and the test source.
-import { testSourceArgs, transcodeArgs, shellLine, type TestSourceOptions, type TranscodeOptions } from './ffmpeg.js';
+import { PRESET_HEADER_WARNING, testSourceArgs, transcodeArgs, shellLine, uploadHeaderPreset, type TestSourceOptions, type TranscodeOptions } from './ffmpeg.js';
 import { Supervisor } from './process.js';
 
 export interface SupervisedFfmpeg {
@@ -14,16 +14,25 @@ export interface SupervisedFfmpeg {
 export function startTranscoder(options: TranscodeOptions & SupervisedFfmpeg): Supervisor {
   const ffmpeg = options.ffmpeg ?? 'ffmpeg';
   const args = transcodeArgs(options);
-  options.onLog?.(`ffmpeg command: ${shellLine(ffmpeg, options.uploadToken ? redact(args, options.uploadToken) : args)}`);
+  options.onLog?.(`ffmpeg command: ${shellLine(ffmpeg, args)}`);
+  const onLog = options.onLog;
+  let lastWasNoise = false;
   return new Supervisor({
     name: 'transcoder',
     command: ffmpeg,
     args: () => args,
+    ...(options.uploadToken ? { stdin: uploadHeaderPreset(options.uploadToken) } : {}),
     minBackoffMs: options.minBackoffMs ?? 500,
     maxBackoffMs: options.maxBackoffMs ?? 5000,
     // A listener waits for a publisher without progress; once media flowed, 15 s of silence is a stall.
     stallTimeoutMs: options.stallTimeoutMs ?? 15_000,
-    ...(options.onLog ? { onLog: options.onLog } : {}),
+    ...(onLog ? {
+      onLog(line: string) {
+        const noise = line.includes(PRESET_HEADER_WARNING) || (lastWasNoise && line.includes('Last message repeated'));
+        lastWasNoise = noise;
+        if (!noise) onLog(line);
+      },
+    } : {}),
   }).start();
 }
 
@@ -41,8 +50,4 @@ export function startTestSource(options: TestSourceOptions & SupervisedFfmpeg): 
     stallTimeoutMs: options.stallTimeoutMs ?? 15_000,
     ...(options.onLog ? { onLog: options.onLog } : {}),
   }).start();
-}
-
-function redact(args: string[], token: string): string[] {
-  return args.map((a) => a.split(token).join('***'));
 }
