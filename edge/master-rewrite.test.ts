@@ -145,16 +145,18 @@ const uri = fc.oneof(
   relativeUri.map((u) => `https://cdn.example/${u}`),
   fc.tuple(relativeUri, segment).map(([u, q]) => `${u}?v=${q}`),
 );
-const attrs = fc.array(fc.tuple(fc.constantFrom('BANDWIDTH', 'NAME', 'X-FOO'), segment).map(([k, v]) => `${k}=${k === 'BANDWIDTH' ? v.length : `"${v}"`}`), { maxLength: 3 }).map((a) => a.join(','));
+// Valid masters only (the origin refuses the rest): extra attributes are unique client attributes.
+const attrs = fc.uniqueArray(fc.tuple(fc.constantFrom('X-FOO', 'X-BAR', 'X-BAZ'), segment), { selector: ([k]) => k, maxLength: 3 })
+  .map((a) => a.map(([k, v]) => `${k}="${v}"`).join(','));
 const masterLine = fc.oneof(
   fc.tuple(attrs, uri).map(([a, u]) => [`#EXT-X-STREAM-INF:BANDWIDTH=1${a ? `,${a}` : ''}`, u]),
-  fc.tuple(attrs, uri).map(([a, u]) => [`#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="g"${a ? `,${a}` : ''},URI="${u}"`]),
-  fc.tuple(uri, attrs).map(([u, a]) => [`#EXT-X-I-FRAME-STREAM-INF:URI="${u}"${a ? `,${a}` : ''}`]),
+  fc.tuple(attrs, uri).map(([a, u]) => [`#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="g",NAME="n"${a ? `,${a}` : ''},URI="${u}"`]),
+  fc.tuple(uri, attrs).map(([u, a]) => [`#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=1,URI="${u}"${a ? `,${a}` : ''}`]),
   fc.tuple(uri).map(([u]) => [`#EXT-X-SESSION-DATA:DATA-ID="d",URI="${u}"`]),
-  fc.constantFrom(['#EXT-X-INDEPENDENT-SEGMENTS'], ['#EXT-X-VERSION:7'], ['# a comment'], ['#EXT-X-VENDOR-TAG:URI="x.m3u8"']),
+  fc.constantFrom(['# a comment'], ['#EXT-X-VENDOR-TAG:URI="x.m3u8"']),
 );
 const master = fc.tuple(fc.array(masterLine, { maxLength: 8 }), uri)
-  .map(([groups, variant]) => ['#EXTM3U', ...groups.flat(), '#EXT-X-STREAM-INF:BANDWIDTH=1', variant].join('\n') + '\n');
+  .map(([groups, variant]) => ['#EXTM3U', '#EXT-X-VERSION:7', '#EXT-X-INDEPENDENT-SEGMENTS', ...groups.flat(), '#EXT-X-STREAM-INF:BANDWIDTH=1', variant].join('\n') + '\n');
 
 describe('MasterViaLb, property-based', () => {
   it('keeps every line but the variant URIs byte for byte, and each variant names the same playlist', () => {
