@@ -26,8 +26,9 @@ const RECOVERED = 10;
 /**
  * libavformat's HLS demuxer (ffmpeg, mpv) gives up on the first media playlist reload that fails, with no
  * retry: it survives only when no reload falls into the LB's detection window, while the LB still sends
- * it to the dead edge (1-2 s with the default health checks, against a reload every 2 s). Their outcome
- * is reported, not asserted; the players that retry a failed reload are asserted.
+ * it to the dead edge. That window was 1-2 s (half the runs failed); the LB now notices a killed edge
+ * within milliseconds (lb/health.ts), and both survived every run since, but a reload can still land in
+ * those milliseconds, so their outcome is reported, not asserted; the players that retry are asserted.
  */
 const RETRIES_RELOADS = new Set(['gstreamer-playbin3', 'gstreamer-hlsdemux', 'vlc']);
 
