@@ -77,9 +77,10 @@ export class OriginPool {
   /**
    * GETs `path` from the first origin that answers below 500 (in `preferred` order when given: a
    * subset of the configured origins). When every origin fails, returns the last 5xx response if
-   * there was one, else throws UpstreamError.
+   * there was one, else throws UpstreamError. `conditional` adds the edge's own validators
+   * (If-None-Match, If-Modified-Since) when it revalidates a stored response.
    */
-  async fetch(path: string, preferred?: readonly string[]): Promise<UpstreamResponse> {
+  async fetch(path: string, preferred?: readonly string[], conditional?: Readonly<Record<string, string>>): Promise<UpstreamResponse> {
     const order = preferred ? preferred.map((url) => this.origins.find((o) => o.url === url)!) : this.order();
     let lastError: unknown;
     for (let i = 0; i < order.length; i++) {
@@ -89,7 +90,7 @@ export class OriginPool {
         const res = await origin.pool.request({
           path,
           method: 'GET',
-          headers: { 'user-agent': this.options.userAgent, 'accept-encoding': 'identity' },
+          headers: { ...conditional, 'user-agent': this.options.userAgent, 'accept-encoding': 'identity' },
         });
         this.options.onAttempt?.(origin.url, String(res.statusCode), (performance.now() - started) / 1000);
         if (res.statusCode < 500) {
