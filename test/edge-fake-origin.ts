@@ -5,7 +5,8 @@ import type { AddressInfo } from 'node:net';
 
 export interface Route {
   status?: number;
-  headers?: Record<string, string>;
+  /** An array value is sent as repeated field lines. */
+  headers?: Record<string, string | string[]>;
   body?: Buffer | string;
   /** Wait before sending headers. */
   delayMs?: number;
@@ -73,7 +74,7 @@ async function answer(route: Route, res: ServerResponse): Promise<void> {
   if (route.delayMs) await new Promise((r) => setTimeout(r, route.delayMs));
   if (route.gate) await route.gate;
   const body = Buffer.from(route.body ?? '');
-  const headers: Record<string, string> = { ...route.headers };
+  const headers: Record<string, string | string[]> = { ...route.headers };
   if (!route.chunked) headers['content-length'] = String(body.length);
   res.writeHead(route.status ?? 200, headers);
   if (route.abortAfter !== undefined) {
