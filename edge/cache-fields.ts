@@ -127,6 +127,51 @@ export function parseCacheControl(value: string | undefined): CacheControl {
   return cc;
 }
 
+/** RFC 8941 §3.3 bare items: Integer, Decimal, String, Token, Byte Sequence, Boolean. */
+const SF_ITEM = /^(?:-?\d{1,15}|-?\d{1,12}\.\d{1,3}|"(?:[\x20-\x21\x23-\x5b\x5d-\x7e]|\\["\\])*"|[A-Za-z*][!#$%&'*+\-.^_`|~:/A-Za-z0-9]*|:[A-Za-z0-9+/=]*:|\?[01])$/;
+const SF_KEY = /^[a-z*][a-z0-9_\-.*]*$/;
+const SF_MEMBER = /^([^=;]+)(?:=([^;]*))?((?:;.*)?)$/;
+
+/**
+ * RFC 9213's targeted fields (`CDN-Cache-Control`) are Structured Field Dictionaries (RFC 8941 §3.2):
+ * "If the targeted field ... is not a valid Dictionary, the cache MUST ignore it" — undefined then. A
+ * directive whose argument has the wrong type (`max-age="10000"` is a String, not an Integer) is ignored.
+ */
+export function parseTargetedCacheControl(value: string): CacheControl | undefined {
+  const kept: string[] = [];
+  for (const member of splitOutsideQuotes(value)) {
+    const m = SF_MEMBER.exec(member.trim());
+    if (!m) return undefined;
+    const [, key = '', item, params = ''] = m;
+    if (!SF_KEY.test(key) || (item !== undefined && !SF_ITEM.test(item))) return undefined;
+    for (const p of params.split(';').slice(1)) {
+      const [pk, pv] = p.trim().split('=');
+      if (!SF_KEY.test(pk ?? '') || (pv !== undefined && !SF_ITEM.test(pv))) return undefined;
+    }
+    const seconds = key === 'max-age' || key === 's-maxage' || key === 'stale-if-error';
+    if (seconds && !/^\d+$/.test(item ?? '')) continue;
+    kept.push(item === undefined ? key : `${key}=${item}`);
+  }
+  return parseCacheControl(kept.join(', '));
+}
+
+function splitOutsideQuotes(value: string): string[] {
+  const out: string[] = [];
+  let start = 0;
+  let quoted = false;
+  for (let i = 0; i < value.length; i++) {
+    const ch = value[i];
+    if (quoted && ch === '\\') i++;
+    else if (ch === '"') quoted = !quoted;
+    else if (ch === ',' && !quoted) {
+      out.push(value.slice(start, i));
+      start = i + 1;
+    }
+  }
+  out.push(value.slice(start));
+  return out;
+}
+
 /**
  * RFC 9111 §5.1: "a cache encountering a message with a list-based Age field value SHOULD use the first
  * member of the field value, discarding subsequent ones. If the field value (after discarding additional

@@ -4,7 +4,7 @@
 // TTLs are too coarse for playlists that change every couple of seconds.
 import { parsePlaylist, type Playlist } from '../src/playlist.js';
 import { isMediaPath, isMediaType, isPlaylistPath, isPlaylistType } from '../src/media-types.js';
-import { parseCacheControl, parseHttpDate, varyMembers, type CacheControl } from './cache-fields.js';
+import { parseCacheControl, parseHttpDate, parseTargetedCacheControl, varyMembers, type CacheControl } from './cache-fields.js';
 
 export interface FreshnessDefaults {
   /** Segments and other media objects without freshness information (ms). */
@@ -76,7 +76,7 @@ export function objectKind(path: string, contentType: string | undefined): Objec
  */
 export function storageRefusal(status: number, headers: Readonly<Record<string, string>>, hasSetCookie: boolean): string | undefined {
   if (!EXPLICITLY_CACHEABLE.has(status)) return 'status';
-  const cc = parseCacheControl(headers['cache-control']);
+  const { cc } = directivesOf(headers);
   if (cc.noStore) return 'no-store';
   if (cc.private) return 'private';
   if (hasSetCookie) return 'set-cookie';
@@ -109,7 +109,7 @@ const NEVER: Freshness = { ttlMs: 0, staleMs: 0 };
 export function freshnessOf(facts: ResponseFacts, defaults: FreshnessDefaults): Freshness {
   const { status, headers, kind } = facts;
   if (!EXPLICITLY_CACHEABLE.has(status)) return NEVER;
-  const cc = parseCacheControl(headers['cache-control']);
+  const { cc, targeted } = directivesOf(headers);
   const notFound = status === 404 || status === 410;
   const hls = kind !== 'other' && HLS_DEFAULT_STATUSES.has(status);
 
@@ -121,7 +121,7 @@ export function freshnessOf(facts: ResponseFacts, defaults: FreshnessDefaults): 
     return playlist;
   };
 
-  let lifetimeMs = explicitLifetimeMs(cc, headers, facts.receivedAt);
+  let lifetimeMs = explicitLifetimeMs(cc, targeted ? {} : headers, facts.receivedAt);
   if (lifetimeMs === undefined) {
     if (hls) lifetimeMs = hlsDefaultLifetimeMs(cc, kind, notFound, parsed, defaults);
     else if (HEURISTICALLY_CACHEABLE.has(status)) lifetimeMs = heuristicLifetimeMs(headers, facts.receivedAt);
@@ -133,6 +133,18 @@ export function freshnessOf(facts: ResponseFacts, defaults: FreshnessDefaults): 
   // successful validation on the origin server": stale at once, kept only to be revalidated.
   const ttlMs = cc.noCache ? 0 : Math.max(0, lifetimeMs - facts.ageSeconds * 1000);
   return { ttlMs, staleMs: staleBoundMs(cc, hls ? kind : 'other', notFound, lifetimeMs, parsed, defaults) };
+}
+
+/**
+ * The edge is a CDN cache, so RFC 9213's `CDN-Cache-Control` is aimed at it: "a cache that implements
+ * this specification ... MUST behave as if the Cache-Control and Expires header fields were not present
+ * in the response" when it is there and valid (§2.1). `targeted`: it was used.
+ */
+function directivesOf(headers: Readonly<Record<string, string>>): { cc: CacheControl; targeted: boolean } {
+  const value = headers['cdn-cache-control'];
+  const targeted = value === undefined ? undefined : parseTargetedCacheControl(value);
+  if (targeted !== undefined) return { cc: targeted, targeted: true };
+  return { cc: parseCacheControl(headers['cache-control']), targeted: false };
 }
 
 /**

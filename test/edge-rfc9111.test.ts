@@ -163,6 +163,20 @@ describe('RFC 9111 policy (unit)', () => {
     });
   });
 
+  describe('RFC 9213 CDN-Cache-Control (the edge is a CDN cache)', () => {
+    it('§2.1: a cache that uses it "MUST behave as if the Cache-Control and Expires header fields were not present in the response"', () => {
+      assert.equal(ttl({ 'cdn-cache-control': 'max-age=600', 'cache-control': 'no-store' }), 600_000);
+      assert.equal(storageRefusal(200, { 'cdn-cache-control': 'max-age=600', 'cache-control': 'private' }, false), undefined);
+      assert.equal(storageRefusal(200, { 'cdn-cache-control': 'no-store', 'cache-control': 'max-age=600' }, false), 'no-store');
+      assert.equal(ttl({ 'cdn-cache-control': 'max-age=0', expires: at(3600), date: at(0) }), 0);
+    });
+
+    it('an invalid Structured Field Dictionary is ignored, Cache-Control applies; a String max-age is ignored', () => {
+      assert.equal(storageRefusal(200, { 'cdn-cache-control': 'max-age=10000, &&&&&', 'cache-control': 'no-store' }, false), 'no-store');
+      assert.equal(ttl({ 'cdn-cache-control': 'max-age="10000"', 'cache-control': 'max-age=5' }), 0, 'targeted field used, without a lifetime');
+    });
+  });
+
   describe('§3 storing and §4.1 Vary', () => {
     it('§4.1: "A stored response with a Vary header field value containing a member "*" always fails to match" — never stored', () => {
       assert.equal(storageRefusal(200, { vary: '*', 'cache-control': 'max-age=60' }, false), 'vary');
