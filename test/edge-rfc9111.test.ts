@@ -4,7 +4,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { MAX_DELTA_SECONDS, parseAge, parseCacheControl, parseHttpDate } from '../edge/cache-fields.js';
+import { MAX_DELTA_SECONDS, parseAge, parseCacheControl, parseHttpDate, parseTargetedCacheControl } from '../edge/cache-fields.js';
 import { DEFAULT_FRESHNESS, freshnessOf, storageRefusal, type ResponseFacts } from '../edge/freshness.js';
 import { httpDate } from '../src/http-range.js';
 import { clientAgent, get } from './edge-client.js';
@@ -191,6 +191,26 @@ describe('RFC 9111 policy (unit)', () => {
     it('Set-Cookie is never stored; 5xx and 206 are not stored', () => {
       assert.equal(storageRefusal(200, { 'cache-control': 'max-age=60' }, true), 'set-cookie');
       for (const s of [206, 500, 503]) assert.equal(storageRefusal(s, { 'cache-control': 'max-age=60' }, false), 'status');
+    });
+
+    it('whatever the fields say, a lifetime is never negative, never beyond 2^31 s, and no-store / private are never stored (fuzzed)', () => {
+      const directive = fc.constantFrom('max-age=60', 'max-age=-1', 's-maxage=5', 'no-store', 'private', 'no-cache', 'public', 'must-revalidate', 'immutable', 'stale-if-error=9', 'max-age=99999999999', 'max-age="7"', 'x="max-age=1"');
+      const field = fc.option(fc.array(directive, { maxLength: 4 }).map((d) => d.join(', ')), { nil: undefined });
+      const date = fc.option(fc.oneof(fc.integer({ min: -86_400, max: 86_400 }).map(at), fc.constantFrom('0', 'garbage', '')), { nil: undefined });
+      fc.assert(fc.property(fc.constantFrom(200, 204, 301, 302, 404, 410, 500), fc.constantFrom('playlist', 'media', 'other') as fc.Arbitrary<ResponseFacts['kind']>,
+        field, field, date, date, date, fc.nat({ max: 10_000 }), (status, kind, cc, cdn, expires, date_, lm, age) => {
+          const headers: Record<string, string> = {};
+          if (cc !== undefined) headers['cache-control'] = cc;
+          if (cdn !== undefined) headers['cdn-cache-control'] = cdn;
+          if (expires !== undefined) headers.expires = expires;
+          if (date_ !== undefined) headers.date = date_;
+          if (lm !== undefined) headers['last-modified'] = lm;
+          const f = freshnessOf(facts({ status, kind, headers, ageSeconds: age }), DEFAULT_FRESHNESS);
+          assert.ok(f.ttlMs >= 0 && f.ttlMs <= MAX_DELTA_SECONDS * 1000 && f.staleMs >= 0, JSON.stringify({ headers, f }));
+          // RFC 9213 §2.1: a valid targeted field governs alone.
+          const governing = cdn !== undefined && parseTargetedCacheControl(cdn) !== undefined ? cdn : cc;
+          if (governing !== undefined && /(^|, )(no-store|private)/.test(governing)) assert.notEqual(storageRefusal(status, headers, false), undefined);
+        }), { numRuns: 3_000 });
     });
 
     it('parsing never throws and a quoted string never yields a directive (fuzzed)', () => {
