@@ -24,7 +24,7 @@ import { MasterViaLb } from './master-rewrite.js';
 import { edgeMetrics } from './metrics.js';
 import { OriginPool } from './origin-pool.js';
 import type { CacheOutcome } from './outcome.js';
-import { edgeHeaders, isPlainGet, replyFor, writeHit, writeReply } from './respond.js';
+import { edgeHeaders, headersOut, isPlainGet, replyFor, writeHit, writeReply } from './respond.js';
 import { ViewerCounter } from './viewers.js';
 
 export type { CacheOutcome } from './outcome.js';
@@ -75,6 +75,11 @@ export interface Edge extends Role {
 
 const VIEWER_WINDOW_MS = 60_000;
 const MAX_VIEWERS_PER_STREAM = 100_000;
+/**
+ * One `cascade_edge_viewers` series per stream: an edge serves a festival's few dozen streams, so 1,000
+ * is far above real use while keeping the scrape small (a series is ~80 bytes of text) and memory bounded.
+ */
+const MAX_VIEWER_STREAMS = 1_000;
 
 export function createEdge(config: EdgeConfig): Edge {
   const now = config.now ?? Date.now;
@@ -90,7 +95,7 @@ export function createEdge(config: EdgeConfig): Edge {
   const isDraining = () => shuttingDown || drainedByRedis;
 
   const store = new CacheStore(cacheSize);
-  const viewers = new ViewerCounter({ windowMs: VIEWER_WINDOW_MS, maxPerStream: MAX_VIEWERS_PER_STREAM, now });
+  const viewers = new ViewerCounter({ windowMs: VIEWER_WINDOW_MS, maxPerStream: MAX_VIEWERS_PER_STREAM, maxStreams: MAX_VIEWER_STREAMS, now });
   let cache: CoalescingCache;
   const m = edgeMetrics(metrics, {
     cacheBytes: () => store.bytes,
@@ -128,6 +133,10 @@ export function createEdge(config: EdgeConfig): Edge {
   });
 
   const onBytes = (n: number) => m.bytesOut.inc(n);
+  /** Only a playlist served with 2xx counts: made-up stream names must not become series (or map entries). */
+  const countViewer = (obj: CachedObject, stream: string, incoming: HttpBindings['incoming']) => {
+    if (obj.status >= 200 && obj.status < 300) viewers.touch(stream, incoming.socket.remoteAddress ?? '');
+  };
 
   async function serveStream(c: Context): Promise<Response> {
     const { incoming, outgoing } = c.env as HttpBindings;
@@ -149,12 +158,9 @@ export function createEdge(config: EdgeConfig): Edge {
         }
       }
       const isPlaylist = isPlaylistPath(path);
-      if (isPlaylist) {
-        viewers.touch(stream, incoming.socket.remoteAddress ?? '');
-        if (lbUrl !== undefined && isDraining()) {
-          m.request('REDIRECT');
-          return c.body(null, 302, { ...edgeHeaders('REDIRECT', config.id), location: lbUrl + target.pathAndQuery, 'cache-control': 'no-store' });
-        }
+      if (isPlaylist && lbUrl !== undefined && isDraining()) {
+        m.request('REDIRECT');
+        return c.body(null, 302, { ...edgeHeaders('REDIRECT', config.id), location: lbUrl + target.pathAndQuery, 'cache-control': 'no-store' });
       }
       const pathname = streamUrlPath(stream, path);
       // Phase: cacheKey. The upstream request is always the path plus the kept parameters.
@@ -162,26 +168,33 @@ export function createEdge(config: EdgeConfig): Edge {
       const key = hooks.has('cacheKey')
         ? (await hooks.call('cacheKey', { request: c.req.raw, log: slog, stream, path, defaultKey: upstreamPath }, isOptionalString)) ?? upstreamPath
         : upstreamPath;
-      const deliver = async (outcome: CacheOutcome, obj: CachedObject): Promise<Response> => {
+      const deliver = async (outcome: CacheOutcome, obj: CachedObject, setCookie?: string[]): Promise<Response> => {
         m.request(outcome);
         if (isPlaylist && masters) obj = await masters.settledView(obj, target.pathAndQuery);
+        if (isPlaylist) countViewer(obj, stream, incoming);
         const reply = replyFor(obj, { method: c.req.method, request: incoming.headers, outcome, servedBy: config.id, now: now() });
+        if (setCookie) reply.setCookie = setCookie;
         // Phase: response (headers on the way out).
         if (hooks.has('response')) {
           const headers = new Headers(reply.headers);
+          for (const line of reply.setCookie ?? []) headers.append('set-cookie', line);
           await hooks.call('response', { request: c.req.raw, log: slog, stream, path, status: reply.status, headers, cache: outcome }, isUndefined);
+          const cookies = headers.getSetCookie();
+          headers.delete('set-cookie');
           reply.headers = {};
           headers.forEach((value, name) => { reply.headers[name] = value; });
+          if (cookies.length > 0) reply.setCookie = cookies;
+          else delete reply.setCookie;
         }
         // Hono answers HEAD by running the GET route and re-wrapping its Response, which would write the
         // headers a second time after a direct write; a bodiless reply goes through Hono instead.
-        if (reply.body === undefined) return c.body(null, reply.status as StatusCode, reply.headers);
+        if (reply.body === undefined) return c.body(null, reply.status as StatusCode, headersOut(reply));
         writeReply(outgoing, reply, onBytes);
         return RESPONSE_ALREADY_SENT;
       };
       const hit = cache.fresh(key);
       if (hit) return await deliver('HIT', hit);
-      const fetchTarget: FetchTarget = { key, upstreamPath, path, isPlaylist, stream };
+      const fetchTarget: FetchTarget = { key, upstreamPath, path, stream };
       // Phase: selectOrigin, only for the request that will actually go upstream.
       if (hooks.has('selectOrigin') && !cache.joinable(key)) {
         const chosen = await hooks.call('selectOrigin', { request: c.req.raw, log: slog, stream, path, origins: origins.candidates() },
@@ -193,7 +206,7 @@ export function createEdge(config: EdgeConfig): Edge {
         m.request('ERROR');
         return c.text('upstream unavailable\n', found.status, { ...edgeHeaders('ERROR', config.id), 'cache-control': 'no-store' });
       }
-      return await deliver(found.outcome, found.obj);
+      return await deliver(found.outcome, found.obj, found.setCookie);
     } catch (err) {
       if (!(err instanceof HookFailed)) throw err;
       m.request('ERROR');
@@ -228,7 +241,7 @@ export function createEdge(config: EdgeConfig): Edge {
     const found = cache.fresh(cacheKeyOf(pathname, query, keyParams));
     if (!found) return false;
     const hit = isPlaylist && masters ? masters.view(found, pathAndQuery) : found;
-    if (isPlaylist) viewers.touch(stream.stream, incoming.socket.remoteAddress ?? '');
+    if (isPlaylist) countViewer(hit, stream.stream, incoming);
     m.request('HIT');
     if (hit.status === 200 && hit.body.state === 'complete' && isPlainGet(incoming.headers)) writeHit(outgoing, hit, config.id, now(), onBytes);
     else writeReply(outgoing, replyFor(hit, { method: 'GET', request: incoming.headers, outcome: 'HIT', servedBy: config.id, now: now() }), onBytes);
@@ -271,6 +284,7 @@ export function createEdge(config: EdgeConfig): Edge {
       await control?.withdraw();
     },
     async close() {
+      viewers.close();
       await control?.close();
       await origins.close();
     },

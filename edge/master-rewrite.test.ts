@@ -14,7 +14,7 @@ function object(text: string | Buffer, extra: Partial<CachedObject> = {}): Cache
   const body = new SharedBody(bytes.length);
   body.push(bytes);
   body.end();
-  return { status: 200, headers: { 'content-type': 'application/vnd.apple.mpegurl', etag: '"origin-1"' }, body, receivedAt: 0, upstreamAge: 0, freshUntil: 1, staleUntil: 2, ...extra };
+  return { status: 200, headers: { 'content-type': 'application/vnd.apple.mpegurl', etag: '"origin-1"' }, body, receivedAt: 0, upstreamAge: 0, freshUntil: 1, staleUntil: 2, retainUntil: 2, ...extra };
 }
 
 const text = (obj: CachedObject) => obj.body.buffer.toString();
