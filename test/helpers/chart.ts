@@ -82,12 +82,12 @@ export function renderChart(files: string[] = [], sets: string[] = [], kubeVersi
 }
 
 /** Multi-document YAML -> objects (PyYAML, from the validator's virtualenv or the system's python3). */
-export function parseYaml(yaml: string): K8sObject[] {
+export function parseYaml<T = K8sObject>(yaml: string): T[] {
   const python = existsSync(join(venv, 'python3')) ? join(venv, 'python3') : 'python3';
   const r = spawnSync(python, ['-c', 'import sys, yaml, json; json.dump([d for d in yaml.safe_load_all(sys.stdin) if d], sys.stdout)'],
     { input: yaml, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`YAML did not parse: ${r.stderr}`);
-  return JSON.parse(r.stdout) as K8sObject[];
+  return JSON.parse(r.stdout) as T[];
 }
 
 export function renderObjects(files: string[] = [], sets: string[] = []): K8sObject[] {
