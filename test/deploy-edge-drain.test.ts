@@ -121,6 +121,7 @@ test('rolling update of an edge, as the chart wires it: preStop drains, players 
   assert.ok(hookSeconds < edgePod.terminationGracePeriodSeconds!, `preStop took ${hookSeconds} s`);
   for (const p of movers) assert.equal(p.edgeNow(), staying, `${p.address} moved to ${staying} before SIGTERM`);
   const lastOnLeaving = Math.max(...players.flatMap((p) => p.servedBy.filter((s) => s.edge === leaving).map((s) => s.at)));
+  t.diagnostic(`preStop took ${hookSeconds.toFixed(1)} s; the leaving edge served its last playlist ${((lastOnLeaving - began) / 1000).toFixed(1)} s after it began`);
   assert.ok(lastOnLeaving - began < TARGET_DURATION * 2 * 1000 + 1500,
     `the last player left ${((lastOnLeaving - began) / 1000).toFixed(1)} s after the drain, within two target durations`);
 
