@@ -327,7 +327,7 @@ test('external Redis, Sentinel URL, Redis URL from a Secret: no Redis in the rel
   assert.deepEqual(edge.spec!.strategy!.rollingUpdate, { maxSurge: 0, maxUnavailable: 1 }, 'hard anti-affinity leaves no node for a surge pod');
 });
 
-test('pvc-storage: every origin has its volume as --data-dir, edges fail over between origins in order, each transcoder uploads to its own', (t) => {
+test('pvc-storage: every origin has its volume as --data-dir, edges fail over between origins in order, a transcoder per origin feeds each the stream', (t) => {
   const missing = helmMissing();
   if (missing) return t.skip(missing);
   const objects = renderObjects(setFiles('pvc-storage'));
@@ -343,7 +343,7 @@ test('pvc-storage: every origin has its volume as --data-dir, edges fail over be
   assert.equal(envOf(mainContainer(workload(objects, 'edge'))).CASCADE_ORIGIN, `${url(0)},${url(1)}`);
   const transcoders = workloads(objects).filter((o) => component(o) === 'transcoder');
   assert.deepEqual(transcoders.map((o) => [o.metadata.name, envOf(mainContainer(o)).CASCADE_STREAM, envOf(mainContainer(o)).CASCADE_ORIGIN, envOf(mainContainer(o)).CASCADE_INPUT]), [
-    ['rel-cascade-ingest-hall-1', 'hall_1', url(0), 'rtmp'], ['rel-cascade-ingest-hall-1b', 'hall_1b', url(1), 'srt']]);
+    ['rel-cascade-ingest-hall-1', 'hall_1', url(0), 'rtmp'], ['rel-cascade-ingest-hall-1-o1', 'hall_1', url(1), 'srt']]);
   const ingest = objects.filter((o) => o.kind === 'Service' && o.metadata.name.includes('ingest'));
   assert.deepEqual(ingest.map((s) => [s.spec!.type, s.spec!.ports!.map((p) => `${p.port}/${p.protocol}`)]), [['LoadBalancer', ['1935/TCP']], ['NodePort', ['9000/UDP']]]);
   for (const o of [origin, ...transcoders]) {
@@ -368,6 +368,7 @@ test('bad values fail `helm template` with one clear message', (t) => {
     [['edge.weights.e\\.1=-3'], /edge\.weights\.e\.1: not a whole number/],
     [['transcoders[0].stream=demo', 'transcoders[0].origin=1'], /origin 1, but origin\.replicas is 1/],
     [['lb.edgeGroups[0].name=onsite'], /every group needs name, edges and cidrs/],
+    [['transcoders[0].stream=demo', 'transcoders[1].stream=demo'], /two entries map to the name rel-cascade-ingest-demo \(one transcoder per stream and origin\)/],
   ];
   for (const [sets, message] of cases) {
     const r = renderChart([], sets);

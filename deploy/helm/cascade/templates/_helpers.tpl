@@ -166,7 +166,9 @@ expands $(VAR) of earlier variables in later values, which is how edge.publicUrl
   value: {{ .Values.edge.id | eq "nodeName" | ternary "$(NODE_NAME)" "$(POD_NAME)" | quote }}
 {{- end -}}
 
-{{/* A transcoder's Deployment and ingest Service name: (dict "root" $ "stream" "demo") */}}
+{{/* A transcoder's Deployment and ingest Service name: (dict "root" $ "stream" "demo" "origin" 0); the
+origin's index is in the name when it is not 0, so one stream can be fed to two origins. */}}
 {{- define "cascade.transcoderName" -}}
-{{- printf "%s-ingest-%s" (include "cascade.fullname" .root) (.stream | lower | replace "_" "-") | trunc 63 | trimSuffix "-" -}}
+{{- $suffix := (int (.origin | default 0)) | eq 0 | ternary "" (printf "-o%d" (int .origin)) -}}
+{{- printf "%s-ingest-%s" (include "cascade.fullname" .root) (.stream | lower | replace "_" "-") | trunc (int (sub 63 (len $suffix))) | trimSuffix "-" -}}{{ $suffix }}
 {{- end -}}
