@@ -14,7 +14,9 @@ const mode = process.argv[2] ?? 'test';
 const TOOLS = {
   stack: { ffmpeg: 'ffmpeg', 'redis-server': 'redis-server' },
   test: {
-    ffmpeg: 'ffmpeg', ffprobe: 'ffmpeg', 'redis-server': 'redis-server', chromium: 'chromium', 'docker-compose': 'docker-compose', openssl: 'openssl', promtool: 'prometheus',
+    ffmpeg: 'ffmpeg', ffprobe: 'ffmpeg', 'redis-server': 'redis-server', chromium: 'chromium', 'docker-compose': 'docker-compose', openssl: 'openssl',
+    // metrics and deploy/prometheus: promtool checks /metrics and the alert rules, a real Prometheus fires them against `cascade stack`
+    promtool: 'prometheus', prometheus: 'prometheus', python3: 'python3',
     // Players other than hls.js (test/players-edge-loss): GStreamer's hlsdemux/hlsdemux2 are in plugins-bad.
     'gst-launch-1.0': 'gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav',
     mpv: 'mpv',
@@ -79,6 +81,9 @@ function has(tool) {
 
 const wanted = TOOLS[mode] ?? TOOLS.test;
 const missing = [...new Set(Object.entries(wanted).filter(([tool]) => !has(tool)).map(([, pkg]) => pkg))];
+// The chart tests' validator lives in a virtualenv, which Debian's python3 makes only with python3-venv.
+const venvUsable = () => spawnSync('python3', ['-c', 'import ensurepip, venv'], { stdio: 'ignore' }).status === 0;
+if (mode === 'test' && (missing.includes('python3') || !venvUsable())) missing.push('python3-venv');
 if (missing.length > 0) {
   const cmd = `apt-get update && apt-get install -y --no-install-recommends ${missing.join(' ')}`;
   if (process.getuid?.() === 0) {
@@ -114,15 +119,26 @@ if (toolsNodeVersion && linked !== target) {
   rmSync(link);
 }
 
-// k6 is built from its Go module (no prebuilt downloads); optional for tests, required for load tests.
-// install-k6.sh does nothing when the pinned version is already built, so a version bump rebuilds.
-if (mode === 'loadtest' || mode === 'test' || mode === 'bench') {
+// k6 and Helm are built from their Go modules (no prebuilt downloads); optional for tests, k6 required
+// for load tests. The install scripts do nothing when the pinned version is already built, so a
+// version bump rebuilds.
+const goBuilt = [
+  { script: join('loadtest', 'install-k6.sh'), modes: ['loadtest', 'test', 'bench'], required: 'loadtest', skipped: 'the k6 smoke test' },
+  { script: join('scripts', 'install-helm.sh'), modes: ['test'], skipped: 'the Helm chart tests' },
+];
+for (const tool of goBuilt.filter((t) => t.modes.includes(mode))) {
   if (has('go')) {
-    spawnSync('bash', [join(root, 'loadtest', 'install-k6.sh')], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
-  } else if (mode === 'loadtest') {
-    console.error('setup: k6 is built with Go >= 1.21 (https://go.dev/dl/), then: bash loadtest/install-k6.sh');
+    spawnSync('bash', [join(root, tool.script)], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+  } else if (mode === tool.required) {
+    console.error(`setup: this needs Go >= 1.21 (https://go.dev/dl/), then: bash ${tool.script}`);
     process.exit(1);
   } else {
-    console.error('setup: no Go, so no k6: the k6 smoke test will be skipped');
+    console.error(`setup: no Go, so ${tool.script} cannot build its tool: ${tool.skipped} will be skipped`);
   }
+}
+
+// kubernetes-validate (PyPI, with the Kubernetes schemas) in .tools/venv, for the chart tests.
+if (mode === 'test') {
+  const r = spawnSync('bash', [join(root, 'scripts', 'install-kubernetes-validate.sh')], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+  if (r.status !== 0) console.error('setup: no kubernetes-validate: the chart schema test will be skipped');
 }
