@@ -1,5 +1,5 @@
 // ffmpeg stages run under a Supervisor: the transcoder and the test source.
-import { testSourceArgs, transcodeArgs, shellLine, type TestSourceOptions, type TranscodeOptions } from './ffmpeg.js';
+import { avDictionaryValue, testSourceArgs, transcodeArgs, shellLine, type TestSourceOptions, type TranscodeOptions } from './ffmpeg.js';
 import { Supervisor } from './process.js';
 
 export interface SupervisedFfmpeg {
@@ -13,12 +13,17 @@ export interface SupervisedFfmpeg {
 /** Starts the transcoder and keeps it running: ffmpeg is restarted (with backoff) whenever it exits. */
 export function startTranscoder(options: TranscodeOptions & SupervisedFfmpeg): Supervisor {
   const ffmpeg = options.ffmpeg ?? 'ffmpeg';
-  const args = transcodeArgs(options);
-  options.onLog?.(`ffmpeg command: ${shellLine(ffmpeg, options.uploadToken ? redact(args, options.uploadToken) : args)}`);
+  // Built for every start (low-latency file names carry the start time); built once here so that bad
+  // options throw now rather than in the restart loop.
+  transcodeArgs(options);
   return new Supervisor({
     name: 'transcoder',
     command: ffmpeg,
-    args: () => args,
+    args: () => {
+      const args = transcodeArgs({ ...options, startedAt: Date.now() });
+      options.onLog?.(`ffmpeg command: ${shellLine(ffmpeg, options.uploadToken ? redact(args, options.uploadToken) : args)}`);
+      return args;
+    },
     minBackoffMs: options.minBackoffMs ?? 500,
     maxBackoffMs: options.maxBackoffMs ?? 5000,
     // A listener waits for a publisher without progress; once media flowed, 15 s of silence is a stall.
@@ -43,6 +48,7 @@ export function startTestSource(options: TestSourceOptions & SupervisedFfmpeg): 
   }).start();
 }
 
+/** The token as given (-headers) and as escaped in -http_opts, hidden. */
 function redact(args: string[], token: string): string[] {
-  return args.map((a) => a.split(token).join('***'));
+  return args.map((a) => a.split(avDictionaryValue(token)).join('***').split(token).join('***'));
 }
