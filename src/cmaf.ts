@@ -213,6 +213,11 @@ function missing(box: string, inside: string, offset: number): CmafError {
   return { code: 'missing_box', message: `no '${box}' in '${inside}'`, offset, box };
 }
 
+/** The first child of a type, which the parent must have (init segment: offsets are the bytes'). */
+function need(kids: Child[], type: string, parent: Child): Child | CmafError {
+  return kids.find((b) => b.type === type) ?? missing(type, parent.type, parent.start);
+}
+
 /** Full-box version; the content must hold at least `need` bytes after version and flags. */
 function fullBox(bytes: Uint8Array, c: Child, base: number, need: (version: number, flags: number) => number): { version: number; flags: number } | CmafError {
   if (c.end - c.start < 4) return badBox(c.type, base + c.start, 'shorter than a full box header');
@@ -233,6 +238,14 @@ function u64(bytes: Uint8Array, at: number, box: string, offset: number): number
   const lo = u32(bytes, at + 4);
   if (hi > 0x1fffff) return { code: 'value_too_large', message: `box '${box}': a 64-bit value above 2^53-1`, offset, box };
   return hi * 2 ** 32 + lo;
+}
+
+/** The 32-bit field after a full box's creation and modification times (32 bits each in version 0, 64 in
+ * version 1): `tkhd` track_ID, `mdhd` timescale. */
+function afterTimes(bytes: Uint8Array, box: Child): number | CmafError {
+  const fb = fullBox(bytes, box, 0, (v) => (v === 0 ? 12 : v === 1 ? 20 : -1));
+  if (isError(fb)) return fb;
+  return u32(bytes, box.start + 4 + (fb.version === 1 ? 16 : 8));
 }
 
 /** Parses an init segment (`ftyp` + `moov`): tracks, timescales, handlers, `trex` defaults. */
@@ -261,22 +274,20 @@ export function parseInit(bytes: Uint8Array): CmafResult<InitSegment> {
   for (const trak of moovKids.filter((b) => b.type === 'trak')) {
     const kids = children(bytes, trak.start, trak.end, 0);
     if (isError(kids)) return fail(kids);
-    const tkhd = kids.find((b) => b.type === 'tkhd');
-    const mdia = kids.find((b) => b.type === 'mdia');
-    if (!tkhd) return fail(missing('tkhd', 'trak', trak.start));
-    if (!mdia) return fail(missing('mdia', 'trak', trak.start));
-    const th = fullBox(bytes, tkhd, 0, (v) => (v === 0 ? 12 : v === 1 ? 20 : -1));
-    if (isError(th)) return fail(th);
-    const trackId = u32(bytes, tkhd.start + 4 + (th.version === 1 ? 16 : 8));
+    const tkhd = need(kids, 'tkhd', trak);
+    const mdia = need(kids, 'mdia', trak);
+    if (isError(tkhd)) return fail(tkhd);
+    if (isError(mdia)) return fail(mdia);
+    const trackId = afterTimes(bytes, tkhd);
+    if (isError(trackId)) return fail(trackId);
     const mkids = children(bytes, mdia.start, mdia.end, 0);
     if (isError(mkids)) return fail(mkids);
-    const mdhd = mkids.find((b) => b.type === 'mdhd');
-    const hdlr = mkids.find((b) => b.type === 'hdlr');
-    if (!mdhd) return fail(missing('mdhd', 'mdia', mdia.start));
-    if (!hdlr) return fail(missing('hdlr', 'mdia', mdia.start));
-    const mh = fullBox(bytes, mdhd, 0, (v) => (v === 0 ? 12 : v === 1 ? 20 : -1));
-    if (isError(mh)) return fail(mh);
-    const timescale = u32(bytes, mdhd.start + 4 + (mh.version === 1 ? 16 : 8));
+    const mdhd = need(mkids, 'mdhd', mdia);
+    const hdlr = need(mkids, 'hdlr', mdia);
+    if (isError(mdhd)) return fail(mdhd);
+    if (isError(hdlr)) return fail(hdlr);
+    const timescale = afterTimes(bytes, mdhd);
+    if (isError(timescale)) return fail(timescale);
     if (timescale === 0) return fail(badBox('mdhd', mdhd.start, 'timescale 0'));
     const hh = fullBox(bytes, hdlr, 0, () => 8);
     if (isError(hh)) return fail(hh);
