@@ -16,7 +16,7 @@ import type { Command } from './command.js';
 import { envName, formatHelp, parseOptions, UsageError, type OptionsSpec } from './options.js';
 import { hostPortUrl } from './url.js';
 import {
-  commandExists, parseLadder, spawnChild, startTestSource, startTranscoder,
+  DEFAULT_HLS_TIME, DEFAULT_PART_TARGET_MS, commandExists, parseLadder, partTargetProblem, spawnChild, startTestSource, startTranscoder,
   type Rendition, type SpawnedChild, type Supervisor,
 } from '../transcoder/index.js';
 
@@ -35,7 +35,9 @@ export const STACK_OPTIONS = {
   fps: { type: 'int', default: 30, min: 1, max: 60, help: 'frame rate of the test source and the ladder' },
   'source-size': { type: 'string', default: '1280x720', help: 'test source picture size' },
   preset: { type: 'string', default: 'veryfast', choices: ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium'], help: 'x264 preset of source and transcoder' },
-  'segment-type': { type: 'string', default: 'ts', choices: ['ts', 'fmp4'], help: 'HLS segment type' },
+  'segment-type': { type: 'string', default: 'ts', choices: ['ts', 'fmp4'], help: 'HLS segment type (fmp4 with --low-latency)' },
+  'low-latency': { type: 'bool', default: false, help: 'LL-HLS: the transcoder streams fMP4 segments to the origin while it writes them' },
+  'part-target': { type: 'duration', default: `${DEFAULT_PART_TARGET_MS}ms`, help: 'LL part target, 100ms..2s' },
   ffmpeg: { type: 'string', default: 'ffmpeg', help: 'ffmpeg executable' },
   'log-level': { type: 'string', default: 'warn', choices: ['debug', 'info', 'warn', 'error', 'silent'], help: "roles' log level" },
 } as const satisfies OptionsSpec;
@@ -57,6 +59,8 @@ export interface StackOptions {
   sourceSize: string;
   preset: string;
   segmentType: 'ts' | 'fmp4';
+  lowLatency?: boolean;
+  partTargetMs?: number;
   logLevel: string;
   ffmpeg?: string;
   /** How long startStack waits for the stream to be playable through the LB (then warns and returns). */
@@ -287,7 +291,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     const ingest = `${hostPortUrl(o.host, o.rtmpPort, 'rtmp')}/live/${o.stream}`;
     transcoder = startTranscoder({
       origin: originUrl, stream: o.stream, uploadToken: o.uploadToken, input: 'rtmp', listenHost: o.host, rtmpPort: o.rtmpPort,
-      ladder: o.ladder, fps: o.fps, preset: o.preset, segmentType: o.segmentType, ffmpeg,
+      ladder: o.ladder, fps: o.fps, preset: o.preset, segmentType: o.segmentType, lowLatency: o.lowLatency, partTargetMs: o.partTargetMs, ffmpeg,
       onLog: (l) => say('transcoder', l),
     });
     source = startTestSource({
@@ -340,11 +344,14 @@ export function stackOptionsFrom(argv: string[], env: NodeJS.ProcessEnv = proces
   if (!/^\d{2,5}x\d{2,5}$/.test(o['source-size'])) throw new UsageError(`--source-size: not WIDTHxHEIGHT: '${o['source-size']}'`);
   let ladder: Rendition[];
   try { ladder = parseLadder(o.ladder); } catch (e) { throw new UsageError(`--ladder: ${(e as Error).message}`); }
+  const partProblem = partTargetProblem(o['part-target'], DEFAULT_HLS_TIME);
+  if (partProblem) throw new UsageError(`--part-target: ${partProblem}`);
   return {
     port: o.port, host: o.host, originPort: o['origin-port'], edgePorts, rtmpPort: o['rtmp-port'], stream: o.stream,
     uploadToken: o['upload-token'] ?? randomBytes(12).toString('hex'), dataDir: o['data-dir'], redis: o.redis,
     privateRedis: o['private-redis'], ladder, fps: o.fps, sourceSize: o['source-size'], preset: o.preset,
-    segmentType: o['segment-type'] as 'ts' | 'fmp4', logLevel: o['log-level'], ffmpeg: o.ffmpeg,
+    segmentType: o['low-latency'] ? 'fmp4' : o['segment-type'] as 'ts' | 'fmp4', lowLatency: o['low-latency'], partTargetMs: o['part-target'],
+    logLevel: o['log-level'], ffmpeg: o.ffmpeg,
   };
 }
 

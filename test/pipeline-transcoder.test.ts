@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { freePort, startChild } from './helpers/process.js';
 import { startUploadReceiver, type Upload } from './helpers/upload-receiver.js';
-import { parseLadder, startTestSource, startTranscoder, transcodeArgs, testSourceArgs, uploadHeaderPreset, type Supervisor } from '../transcoder/index.js';
+import { parseLadder, startTestSource, startTranscoder, transcodeArgs, testSourceArgs, uploadPreset, type Supervisor } from '../transcoder/index.js';
 
 const TOKEN = 'sekret-token';
 const isSegment = (stream: string, ext: string) => (u: Upload) => u.method === 'PUT' && new RegExp(`^/hls/${stream}/[a-z0-9]+_\\d+\\.${ext}$`).test(u.path) && u.body.length > 0;
@@ -34,8 +34,8 @@ test('arguments: ABR ladder, PUT upload with token, master index.m3u8, fMP4 and 
   // The token is read from stdin, never from the command line (issue 10, item 16).
   assert.ok(joined.includes('-fpre /dev/stdin'));
   assert.ok(!joined.includes('s3cret-T'));
-  assert.equal(uploadHeaderPreset('s3cret-T'), 'headers=Authorization: Bearer s3cret-T\n');
-  assert.throws(() => uploadHeaderPreset('a\nb'), /line break/);
+  assert.equal(uploadPreset({ origin: 'http://o', stream: 's', input: 'rtmp', ladder, uploadToken: 's3cret-T' }), 'headers=Authorization: Bearer s3cret-T\n');
+  assert.throws(() => uploadPreset({ origin: 'http://o', stream: 's', input: 'rtmp', ladder, uploadToken: 'a\nb' }), /line break/);
   assert.ok(transcodeArgs({ origin: 'http://o', stream: 's', input: 'rtmp', listenHost: '::1', ladder }).join(' ').includes('-i rtmp://[::1]:1935/live/s'));
   assert.ok(joined.includes('program_date_time') && joined.includes('independent_segments') && joined.includes('delete_segments'));
   assert.equal(args.at(-1), 'http://o:8090/hls/demo/%v.m3u8');
