@@ -1,7 +1,7 @@
 # One image for every cascade role (origin, edge, lb) and the ffmpeg stages (transcoder, test source).
 #   docker build -t cascade .      docker compose up
 # Build stage: compile TypeScript with the locked dependencies, then drop the dev dependencies.
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -14,7 +14,7 @@ COPY transcoder ./transcoder
 RUN npm run build && npm prune --omit=dev
 
 # Runtime stage: node + ffmpeg (with libx264, libsrt, drawtext) + a font for the test pattern's clock.
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ffmpeg fonts-dejavu-core \
  && rm -rf /var/lib/apt/lists/*

@@ -35,6 +35,8 @@ interface RunResult {
 
 const work = mkdtempSync(join(tmpdir(), 'cascade-viewers-bench-'));
 chmodSync(work, 0o777); // nginx workers run as nobody when started by root
+// The edge alone against nginx: masters as the origin wrote them, no LB redirect in each playlist reload.
+process.env.CASCADE_MASTER_VIA_LB = 'false';
 const stack = await startLoadStack({ edges: 1, write: () => {} });
 const nginxPort = await freePort();
 const originHostPort = stack.urls.origin.replace(/^http:\/\//, '');

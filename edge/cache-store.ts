@@ -5,7 +5,10 @@ import type { SharedBody } from './shared-body.js';
 
 export interface CachedObject {
   status: number;
-  /** Lower-case response headers passed on to clients (hop-by-hop and length headers removed). */
+  /**
+   * Lower-case end-to-end response headers passed on to clients, repeated field lines combined (RFC 9110
+   * §5.3); without hop-by-hop fields, Content-Length and Age (computed per reply) and Set-Cookie (never stored).
+   */
   headers: Record<string, string>;
   body: SharedBody;
   /** Our clock when the upstream headers arrived: the base for `Age`. */
@@ -15,6 +18,8 @@ export interface CachedObject {
   /** Fresh while now < freshUntil; may stand in for failing origins while now < staleUntil. */
   freshUntil: number;
   staleUntil: number;
+  /** Kept until then (at least staleUntil): an entry with a validator stays to be revalidated. */
+  retainUntil: number;
   /** The response head of a plain hit (all but `Age`) as a flat name/value list, built on the first hit. */
   hitHead?: string[];
 }
@@ -32,10 +37,10 @@ export class CacheStore {
     });
   }
 
-  /** The entry if it can still be used at all (fresh or within its stale bound). */
+  /** The entry if it can still be used at all: fresh, within its stale bound, or to be revalidated. */
   get(key: string, now: number): CachedObject | undefined {
     const obj = this.lru.get(key);
-    if (obj && now >= obj.staleUntil) {
+    if (obj && now >= obj.retainUntil) {
       this.lru.delete(key);
       return undefined;
     }
@@ -44,6 +49,10 @@ export class CacheStore {
 
   set(key: string, obj: CachedObject): void {
     this.lru.set(key, obj);
+  }
+
+  delete(key: string): void {
+    this.lru.delete(key);
   }
 
   get bytes(): number {

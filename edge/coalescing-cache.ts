@@ -13,18 +13,24 @@ import type { Readable } from 'node:stream';
 import { contentTypeFor } from '../src/media-types.js';
 import type { Logger } from '../src/log.js';
 import { CacheStore, type CachedObject } from './cache-store.js';
-import { freshnessOf, parseCacheControl, type Freshness, type FreshnessDefaults } from './freshness.js';
+import { parseAge } from './cache-fields.js';
+import { freshnessOf, objectKind, storageRefusal, type Freshness, type FreshnessDefaults } from './freshness.js';
 import { OriginPool, UpstreamError } from './origin-pool.js';
 import type { CacheOutcome } from './outcome.js';
 import { SharedBody } from './shared-body.js';
 
 export type Lookup =
   /** ERROR with an object: the last origin's 5xx, passed on because nothing stale was left. */
-  | { outcome: Extract<CacheOutcome, 'MISS' | 'COALESCED' | 'STALE' | 'PASS' | 'ERROR'>; obj: CachedObject }
+  | {
+    outcome: Extract<CacheOutcome, 'MISS' | 'REVALIDATED' | 'COALESCED' | 'STALE' | 'PASS' | 'ERROR'>;
+    obj: CachedObject;
+    /** The upstream Set-Cookie lines, for the request that started the fetch only. */
+    setCookie?: string[];
+  }
   | { outcome: Extract<CacheOutcome, 'ERROR'>; status: 502 | 504; message: string; obj?: undefined };
 
 type FlightResult =
-  | { obj: CachedObject; failed: boolean; cacheable: boolean }
+  | { obj: CachedObject; failed: boolean; cacheable: boolean; revalidated: boolean; setCookie?: string[] }
   | { error: UpstreamError };
 
 interface Flight {
@@ -33,10 +39,16 @@ interface Flight {
   obj?: CachedObject;
 }
 
-const NOT_STORED: Freshness = { ttlMs: 0, staleMs: 0 };
+/**
+ * How long an expired entry with a validator is kept to be revalidated (beyond its stale bound): a 304
+ * then costs no body transfer. The LRU still evicts it first when room is needed.
+ */
+const REVALIDATION_RETAIN_MS = 10 * 60_000;
 
-/** Upstream headers a client may see again from the cache; everything else is hop-by-hop or ours. */
-const KEPT_HEADERS = ['content-type', 'cache-control', 'etag', 'last-modified', 'expires', 'content-encoding', 'content-language', 'content-disposition'] as const;
+/** RFC 9110 §7.6.1: hop-by-hop fields, never forwarded (nor the fields that Connection names). */
+const HOP_BY_HOP = new Set(['connection', 'proxy-connection', 'keep-alive', 'te', 'transfer-encoding', 'upgrade', 'trailer']);
+/** Computed by the edge for every reply (length of what it sends, its own Age), or never stored. */
+const NOT_FORWARDED = new Set(['content-length', 'age', 'set-cookie']);
 
 export interface CoalescingCacheOptions {
   store: CacheStore;
@@ -54,9 +66,8 @@ export interface FetchTarget {
   key: string;
   /** Path and kept query sent upstream. */
   upstreamPath: string;
-  /** The path's file name decides the default content type. */
+  /** The path's file name decides the default content type, and with it whether HLS lifetimes apply. */
   path: string;
-  isPlaylist: boolean;
   stream: string;
   /** Origins to try in this order (the `selectOrigin` hook); default: the pool's own order. */
   origins?: readonly string[];
@@ -88,13 +99,15 @@ export class CoalescingCache {
       this.awaitingHeaders--;
     }
     if ('error' in result || result.failed) {
-      const stale = this.options.store.get(target.key, this.options.now());
-      if (stale) return { outcome: 'STALE', obj: stale };
+      const now = this.options.now();
+      const stale = this.options.store.get(target.key, now);
+      if (stale && now < stale.staleUntil) return { outcome: 'STALE', obj: stale };
       if ('error' in result) return { outcome: 'ERROR', status: result.error.timedOut ? 504 : 502, message: result.error.message };
       return { outcome: 'ERROR', obj: result.obj };
     }
     if (!leader) return { outcome: 'COALESCED', obj: result.obj };
-    return { outcome: result.cacheable ? 'MISS' : 'PASS', obj: result.obj };
+    const outcome = result.revalidated ? 'REVALIDATED' : result.cacheable ? 'MISS' : 'PASS';
+    return { outcome, obj: result.obj, ...(result.setCookie ? { setCookie: result.setCookie } : {}) };
   }
 
   /** Whether a request for this key now would join a running fetch rather than start one. */
@@ -122,44 +135,63 @@ export class CoalescingCache {
 
   private async request(target: FetchTarget, self: () => Flight): Promise<FlightResult> {
     const { origins, now, maxObjectSize } = this.options;
+    // An expired entry with a validator is revalidated rather than fetched again (RFC 9111 §4.3.1).
+    const stored = this.options.store.get(target.key, now());
+    const previous = stored && stored.status === 200 && stored.body.state === 'complete' ? stored : undefined;
+    const conditional = previous ? validatorsOf(previous) : undefined;
     let upstream;
     try {
-      upstream = await origins.fetch(target.upstreamPath, target.origins);
+      upstream = await origins.fetch(target.upstreamPath, target.origins, conditional);
     } catch (err) {
       this.inflight.delete(target.key);
       const error = err instanceof UpstreamError ? err : new UpstreamError(String(err), false);
       this.options.log.warn('upstream_failed', { stream: target.stream, path: target.upstreamPath, err: error.message });
       return { error };
     }
+    const { headers, setCookie } = endToEnd(upstream.headers);
+    const receivedAt = now();
+    const upstreamAge = parseAge(fieldValue(upstream.headers.age)) ?? 0;
+    if (previous && conditional && upstream.status === 304) {
+      upstream.body.resume();
+      const obj = updated(previous, headers, receivedAt, upstreamAge);
+      self().obj = obj;
+      const cacheable = storageRefusal(obj.status, obj.headers, setCookie !== undefined) === undefined;
+      if (!cacheable) this.options.store.delete(target.key);
+      this.settle(target, obj, cacheable);
+      return { obj, failed: false, cacheable, revalidated: true, ...(setCookie ? { setCookie } : {}) };
+    }
+    const kindType = headers['content-type'];
+    headers['content-type'] ??= contentTypeFor(target.path);
     const lengthHeader = upstream.headers['content-length'];
     const expectedLength = typeof lengthHeader === 'string' && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
     const obj: CachedObject = {
       status: upstream.status,
-      headers: keptHeaders(upstream.headers, target.path),
+      headers,
       body: new SharedBody(expectedLength),
-      receivedAt: now(),
-      upstreamAge: Number(upstream.headers.age) || 0,
+      receivedAt,
+      upstreamAge,
       freshUntil: 0,
       staleUntil: 0,
+      retainUntil: 0,
     };
     const failed = upstream.status >= 500;
-    const cc = parseCacheControl(obj.headers['cache-control']);
-    const cacheable = !failed && !cc.noStore && !cc.private && (expectedLength === undefined || expectedLength <= maxObjectSize);
+    const refusal = failed ? 'error' : storageRefusal(obj.status, headers, setCookie !== undefined);
+    const cacheable = refusal === undefined && (expectedLength === undefined || expectedLength <= maxObjectSize);
     self().obj = obj;
-    this.fill(target, upstream.body, obj, cacheable);
-    return { obj, failed, cacheable };
+    this.fill(target, upstream.body, obj, cacheable, objectKind(target.path, kindType));
+    return { obj, failed, cacheable, revalidated: false, ...(setCookie ? { setCookie } : {}) };
   }
 
   /** Reads the upstream body as fast as the origin sends it, whoever is (or is not) reading along. */
-  private fill(target: FetchTarget, body: Readable, obj: CachedObject, cacheable: boolean): void {
-    const { maxObjectSize, freshness } = this.options;
+  private fill(target: FetchTarget, body: Readable, obj: CachedObject, cacheable: boolean, kind: ReturnType<typeof objectKind>): void {
+    const { maxObjectSize } = this.options;
     let storable = cacheable;
     let settled = false;
     body.on('data', (chunk: Buffer) => {
       obj.body.push(chunk);
       if (obj.body.length > maxObjectSize) storable = false;
     });
-    const settle = (err?: unknown) => {
+    const done = (err?: unknown) => {
       if (settled) return;
       settled = true;
       if (obj.body.state === 'open') {
@@ -169,44 +201,93 @@ export class CoalescingCache {
       if (obj.body.state === 'aborted') {
         this.options.log.warn('upstream_body_aborted', { stream: target.stream, path: target.upstreamPath, received: obj.body.length, expected: obj.body.expectedLength, ...(err ? { err } : {}) });
       }
-      if (obj.body.state !== 'complete' || !storable) return this.finish(target, obj, NOT_STORED);
-      const f = freshnessOf({
-        status: obj.status,
-        cacheControl: obj.headers['cache-control'],
-        ageSeconds: obj.upstreamAge,
-        isPlaylist: target.isPlaylist,
-        body: () => obj.body.buffer,
-      }, freshness);
-      const { adjustTtl } = this.options;
-      if (!adjustTtl) return this.finish(target, obj, f);
-      // The flight stays registered while the hook decides, so nobody fetches the key meanwhile.
-      adjustTtl(target, obj, f.ttlMs).then(
-        (ttlMs) => this.finish(target, obj, { ttlMs, staleMs: f.staleMs }),
-        () => this.finish(target, obj, NOT_STORED),
-      );
+      this.settle(target, obj, storable && obj.body.state === 'complete', kind);
     };
-    body.once('end', () => settle());
-    body.once('error', (err) => settle(err));
-    body.once('close', () => settle(new Error('upstream body closed early')));
+    body.once('end', () => done());
+    body.once('error', (err) => done(err));
+    body.once('close', () => done(new Error('upstream body closed early')));
   }
 
-  /** Stores a complete object, then ends its flight: in that order, so no request falls in between. */
-  private finish(target: FetchTarget, obj: CachedObject, f: Freshness): void {
-    if (f.ttlMs > 0) {
+  /** Decides the complete object's freshness (and the `ttl` hook's word on it), then finishes the flight. */
+  private settle(target: FetchTarget, obj: CachedObject, storable: boolean, kind = objectKind(target.path, obj.headers['content-type'])): void {
+    if (!storable) return this.finish(target, obj, undefined);
+    const f = freshnessOf({
+      status: obj.status,
+      headers: obj.headers,
+      ageSeconds: obj.upstreamAge,
+      kind,
+      receivedAt: obj.receivedAt,
+      body: () => obj.body.buffer,
+    }, this.options.freshness);
+    const { adjustTtl } = this.options;
+    if (!adjustTtl) return this.finish(target, obj, f);
+    // The flight stays registered while the hook decides, so nobody fetches the key meanwhile.
+    adjustTtl(target, obj, f.ttlMs).then(
+      (ttlMs) => this.finish(target, obj, ttlMs > 0 ? { ttlMs, staleMs: f.staleMs } : undefined),
+      () => this.finish(target, obj, undefined),
+    );
+  }
+
+  /**
+   * Stores a complete object (fresh, or stale at once but revalidatable), then ends its flight: in that
+   * order, so no request falls in between. `f` undefined: not stored.
+   */
+  private finish(target: FetchTarget, obj: CachedObject, f: Freshness | undefined): void {
+    if (f !== undefined) {
       obj.freshUntil = obj.receivedAt + f.ttlMs;
       obj.staleUntil = obj.freshUntil + f.staleMs;
-      this.options.store.set(target.key, obj);
+      const revalidatable = obj.status === 200 && validatorsOf(obj) !== undefined;
+      obj.retainUntil = revalidatable ? Math.max(obj.staleUntil, obj.freshUntil + REVALIDATION_RETAIN_MS) : obj.staleUntil;
+      if (f.ttlMs > 0 || revalidatable) this.options.store.set(target.key, obj);
     }
     this.inflight.delete(target.key);
   }
 }
 
-function keptHeaders(upstream: IncomingHttpHeaders, path: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const name of KEPT_HEADERS) {
-    const v = upstream[name];
-    if (typeof v === 'string') out[name] = v;
+/**
+ * The end-to-end fields of an upstream response, as a CDN passes them: hop-by-hop fields and those named
+ * in Connection dropped (RFC 9110 §7.6.1), repeated field lines combined into one value (RFC 9110 §5.3;
+ * undici hands them over as an array), Set-Cookie kept apart since it cannot be combined and is never stored.
+ */
+function endToEnd(upstream: IncomingHttpHeaders): { headers: Record<string, string>; setCookie?: string[] } {
+  const connection = new Set((fieldValue(upstream.connection) ?? '').split(',').map((s) => s.trim().toLowerCase()));
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(upstream)) {
+    if (value === undefined || HOP_BY_HOP.has(name) || connection.has(name) || NOT_FORWARDED.has(name)) continue;
+    headers[name] = fieldValue(value)!;
   }
-  out['content-type'] ??= contentTypeFor(path);
-  return out;
+  const cookies = upstream['set-cookie'];
+  const setCookie = cookies === undefined ? undefined : Array.isArray(cookies) ? cookies : [cookies];
+  return setCookie && setCookie.length > 0 ? { headers, setCookie } : { headers };
+}
+
+function fieldValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/** The edge's own preconditions for revalidating a stored response (RFC 9111 §4.3.1). */
+function validatorsOf(obj: CachedObject): Record<string, string> | undefined {
+  const { etag } = obj.headers;
+  const lastModified = obj.headers['last-modified'];
+  if (etag === undefined && lastModified === undefined) return undefined;
+  return { ...(etag !== undefined ? { 'if-none-match': etag } : {}), ...(lastModified !== undefined ? { 'if-modified-since': lastModified } : {}) };
+}
+
+/**
+ * RFC 9111 §4.3.4: a 304 freshens the stored response: "the cache MUST ... use other header fields
+ * provided in the 304 (Not Modified) response to replace all instances of the corresponding header
+ * fields in the stored response" (§3.2: Content-Length aside, which the edge computes anyway). The body
+ * is the stored one; the new object gets its own precomputed hit head.
+ */
+function updated(previous: CachedObject, fresh: Record<string, string>, receivedAt: number, upstreamAge: number): CachedObject {
+  return {
+    status: previous.status,
+    headers: { ...previous.headers, ...fresh },
+    body: previous.body,
+    receivedAt,
+    upstreamAge,
+    freshUntil: 0,
+    staleUntil: 0,
+    retainUntil: 0,
+  };
 }

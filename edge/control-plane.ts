@@ -31,6 +31,7 @@ export function startEdgeControl(options: EdgeControlOptions): EdgeControl {
   let drained = false;
   let withdrawn = false;
   let closed = false;
+  let registered = false;
 
   const setDrained = (next: boolean) => {
     if (next === drained) return;
@@ -43,11 +44,23 @@ export function startEdgeControl(options: EdgeControlOptions): EdgeControl {
     if (closed || redis.status !== 'ready') return;
     try {
       const batch = redis.multi().sismember(keys.drain, options.id);
-      // Re-written every beat, so an edge re-registers by itself after Redis lost its data.
-      if (options.publicUrl && !withdrawn) batch.hset(keys.edges, options.id, options.publicUrl).set(keys.alive(options.id), options.publicUrl, 'EX', ttlSeconds);
+      // Re-written every beat, so an edge re-registers by itself after Redis lost its data (FLUSHALL,
+      // restarted empty; keyspace events would need server config and FLUSHALL sends none per key). The
+      // same transaction reads what was there first: no extra round trip to notice the loss.
+      const register = options.publicUrl !== undefined && !withdrawn;
+      if (register) {
+        batch.hget(keys.edges, options.id).exists(keys.alive(options.id))
+          .hset(keys.edges, options.id, options.publicUrl!).set(keys.alive(options.id), options.publicUrl!, 'EX', ttlSeconds);
+      }
       const results = await batch.exec();
       const member = results?.[0]?.[1];
       if (typeof member === 'number') setDrained(member === 1);
+      if (register && (results?.[1]?.[1] !== options.publicUrl || results?.[2]?.[1] !== 1)) {
+        options.log[registered ? 'warn' : 'info'](registered ? 'registration_restored' : 'registered', { url: options.publicUrl });
+        registered = true;
+        // LBs re-read at once instead of at their next poll.
+        await redis.publish(keys.events, `register ${options.id}`);
+      }
     } catch (err) {
       options.log.debug('control_refresh_failed', { err });
     }

@@ -8,22 +8,23 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { hostname } from 'node:os';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { ContentfulStatusCode, StatusCode } from 'hono/utils/http-status';
-import { createBaseApp } from '../src/app.js';
+import { checkIncomingTarget, createBaseApp, requestTargetOf, streamPathOf } from '../src/app.js';
 import { silentLogger, type Logger } from '../src/log.js';
 import { isPlaylistPath } from '../src/media-types.js';
 import { Metrics } from '../src/metrics.js';
 import type { Role } from '../src/role.js';
-import { checkRelativePath, parseStreamPath, streamUrlPath } from '../src/stream-path.js';
+import { checkRelativePath, streamUrlPath } from '../src/stream-path.js';
 import { createHookRunner, HOOK_NAMES, HookFailed, isOptionalString, isUndefined, type EdgeHooks } from '../src/hooks.js';
 import { CacheStore, type CachedObject } from './cache-store.js';
 import { cacheKeyOf, DEFAULT_KEY_PARAMS } from './cache-key.js';
 import { CoalescingCache, type FetchTarget } from './coalescing-cache.js';
 import { startEdgeControl, type EdgeControl } from './control-plane.js';
 import { DEFAULT_FRESHNESS, type FreshnessDefaults } from './freshness.js';
+import { MasterViaLb } from './master-rewrite.js';
 import { edgeMetrics } from './metrics.js';
 import { OriginPool } from './origin-pool.js';
 import type { CacheOutcome } from './outcome.js';
-import { edgeHeaders, isPlainGet, replyFor, writeHit, writeReply } from './respond.js';
+import { edgeHeaders, headersOut, isPlainGet, replyFor, writeHit, writeReply } from './respond.js';
 import { ViewerCounter } from './viewers.js';
 
 export type { CacheOutcome } from './outcome.js';
@@ -47,6 +48,8 @@ export interface EdgeConfig {
   freshness?: Partial<FreshnessDefaults>;
   /** Where draining playlist requests are redirected (the LB's base URL). */
   lbUrl?: string;
+  /** With lbUrl: serve masters with their variant URIs through the LB, so players survive losing this edge (default true). */
+  masterViaLb?: boolean;
   /** This edge's URL as players reach it; registered in Redis when set. */
   publicUrl?: string;
   redis?: { url: string; prefix?: string; intervalMs?: number };
@@ -72,6 +75,11 @@ export interface Edge extends Role {
 
 const VIEWER_WINDOW_MS = 60_000;
 const MAX_VIEWERS_PER_STREAM = 100_000;
+/**
+ * One `cascade_edge_viewers` series per stream: an edge serves a festival's few dozen streams, so 1,000
+ * is far above real use while keeping the scrape small (a series is ~80 bytes of text) and memory bounded.
+ */
+const MAX_VIEWER_STREAMS = 1_000;
 
 export function createEdge(config: EdgeConfig): Edge {
   const now = config.now ?? Date.now;
@@ -80,13 +88,14 @@ export function createEdge(config: EdgeConfig): Edge {
   const cacheSize = config.cacheSize ?? 512 * 1024 ** 2;
   const keyParams = config.keyParams ?? DEFAULT_KEY_PARAMS;
   const lbUrl = config.lbUrl?.replace(/\/+$/, '');
+  const masters = lbUrl !== undefined && config.masterViaLb !== false ? new MasterViaLb(lbUrl, log) : undefined;
 
   let shuttingDown = false;
   let drainedByRedis = false;
   const isDraining = () => shuttingDown || drainedByRedis;
 
   const store = new CacheStore(cacheSize);
-  const viewers = new ViewerCounter({ windowMs: VIEWER_WINDOW_MS, maxPerStream: MAX_VIEWERS_PER_STREAM, now });
+  const viewers = new ViewerCounter({ windowMs: VIEWER_WINDOW_MS, maxPerStream: MAX_VIEWERS_PER_STREAM, maxStreams: MAX_VIEWER_STREAMS, now });
   let cache: CoalescingCache;
   const m = edgeMetrics(metrics, {
     cacheBytes: () => store.bytes,
@@ -124,17 +133,18 @@ export function createEdge(config: EdgeConfig): Edge {
   });
 
   const onBytes = (n: number) => m.bytesOut.inc(n);
+  /** Only a playlist served with 2xx counts: made-up stream names must not become series (or map entries). */
+  const countViewer = (obj: CachedObject, stream: string, incoming: HttpBindings['incoming']) => {
+    if (obj.status >= 200 && obj.status < 300) viewers.touch(stream, incoming.socket.remoteAddress ?? '');
+  };
 
   async function serveStream(c: Context): Promise<Response> {
     const { incoming, outgoing } = c.env as HttpBindings;
-    // The raw request target, not the URL Hono normalised (an absolute-form target yields only its path).
-    const target = incoming.url?.startsWith('/') ? incoming.url : c.req.path;
-    const q = target.indexOf('?');
-    const parsed = parseStreamPath(q === -1 ? target : target.slice(0, q));
-    if (!parsed.ok) return c.text(`bad stream path: ${parsed.reason}\n`, 400);
-    const { stream } = parsed.value;
-    let { path } = parsed.value;
-    let query = q === -1 ? '' : target.slice(q + 1);
+    // The raw request target, checked by the base app before routing.
+    const target = requestTargetOf(c);
+    const { stream, path: requested } = streamPathOf(c);
+    let path = requested;
+    let { query } = target;
     const slog = hooked ? log.child({ stream }) : log;
     try {
       // Phase: request (answer, deny or rewrite before anything is cached or fetched).
@@ -148,12 +158,9 @@ export function createEdge(config: EdgeConfig): Edge {
         }
       }
       const isPlaylist = isPlaylistPath(path);
-      if (isPlaylist) {
-        viewers.touch(stream, incoming.socket.remoteAddress ?? '');
-        if (lbUrl !== undefined && isDraining()) {
-          m.request('REDIRECT');
-          return c.body(null, 302, { ...edgeHeaders('REDIRECT', config.id), location: lbUrl + target, 'cache-control': 'no-store' });
-        }
+      if (isPlaylist && lbUrl !== undefined && isDraining()) {
+        m.request('REDIRECT');
+        return c.body(null, 302, { ...edgeHeaders('REDIRECT', config.id), location: lbUrl + target.pathAndQuery, 'cache-control': 'no-store' });
       }
       const pathname = streamUrlPath(stream, path);
       // Phase: cacheKey. The upstream request is always the path plus the kept parameters.
@@ -161,25 +168,33 @@ export function createEdge(config: EdgeConfig): Edge {
       const key = hooks.has('cacheKey')
         ? (await hooks.call('cacheKey', { request: c.req.raw, log: slog, stream, path, defaultKey: upstreamPath }, isOptionalString)) ?? upstreamPath
         : upstreamPath;
-      const deliver = async (outcome: CacheOutcome, obj: CachedObject): Promise<Response> => {
+      const deliver = async (outcome: CacheOutcome, obj: CachedObject, setCookie?: string[]): Promise<Response> => {
         m.request(outcome);
+        if (isPlaylist && masters) obj = await masters.settledView(obj, target.pathAndQuery);
+        if (isPlaylist) countViewer(obj, stream, incoming);
         const reply = replyFor(obj, { method: c.req.method, request: incoming.headers, outcome, servedBy: config.id, now: now() });
+        if (setCookie) reply.setCookie = setCookie;
         // Phase: response (headers on the way out).
         if (hooks.has('response')) {
           const headers = new Headers(reply.headers);
+          for (const line of reply.setCookie ?? []) headers.append('set-cookie', line);
           await hooks.call('response', { request: c.req.raw, log: slog, stream, path, status: reply.status, headers, cache: outcome }, isUndefined);
+          const cookies = headers.getSetCookie();
+          headers.delete('set-cookie');
           reply.headers = {};
           headers.forEach((value, name) => { reply.headers[name] = value; });
+          if (cookies.length > 0) reply.setCookie = cookies;
+          else delete reply.setCookie;
         }
         // Hono answers HEAD by running the GET route and re-wrapping its Response, which would write the
         // headers a second time after a direct write; a bodiless reply goes through Hono instead.
-        if (reply.body === undefined) return c.body(null, reply.status as StatusCode, reply.headers);
+        if (reply.body === undefined) return c.body(null, reply.status as StatusCode, headersOut(reply));
         writeReply(outgoing, reply, onBytes);
         return RESPONSE_ALREADY_SENT;
       };
       const hit = cache.fresh(key);
       if (hit) return await deliver('HIT', hit);
-      const fetchTarget: FetchTarget = { key, upstreamPath, path, isPlaylist, stream };
+      const fetchTarget: FetchTarget = { key, upstreamPath, path, stream };
       // Phase: selectOrigin, only for the request that will actually go upstream.
       if (hooks.has('selectOrigin') && !cache.joinable(key)) {
         const chosen = await hooks.call('selectOrigin', { request: c.req.raw, log: slog, stream, path, origins: origins.candidates() },
@@ -191,7 +206,7 @@ export function createEdge(config: EdgeConfig): Edge {
         m.request('ERROR');
         return c.text('upstream unavailable\n', found.status, { ...edgeHeaders('ERROR', config.id), 'cache-control': 'no-store' });
       }
-      return await deliver(found.outcome, found.obj);
+      return await deliver(found.outcome, found.obj, found.setCookie);
     } catch (err) {
       if (!(err instanceof HookFailed)) throw err;
       m.request('ERROR');
@@ -204,7 +219,6 @@ export function createEdge(config: EdgeConfig): Edge {
     log,
     exposeHeaders: ['X-Cache', 'X-Served-By'],
     healthy: () => !shuttingDown,
-    early: (early) => early.use('*', rejectDotSegments),
     ...(config.use ? { use: config.use } : {}),
   });
   app.on(['GET', 'HEAD'], '/hls/*', serveStream);
@@ -218,17 +232,16 @@ export function createEdge(config: EdgeConfig): Edge {
    */
   function serveFreshHit(env: HttpBindings): boolean {
     const { incoming, outgoing } = env;
-    const target = incoming.url;
-    if (incoming.method !== 'GET' || target === undefined || !target.startsWith('/hls/')) return false;
-    const q = target.indexOf('?');
-    const pathname = q === -1 ? target : target.slice(0, q);
-    const parsed = parseStreamPath(pathname);
-    if (!parsed.ok) return false;
-    const isPlaylist = isPlaylistPath(parsed.value.path);
+    if (incoming.method !== 'GET' || !incoming.url?.startsWith('/hls/')) return false;
+    const parsed = checkIncomingTarget(incoming);
+    if (!parsed.ok || !parsed.value.stream) return false;
+    const { pathname, pathAndQuery, query, stream } = parsed.value;
+    const isPlaylist = isPlaylistPath(stream.path);
     if (isPlaylist && lbUrl !== undefined && isDraining()) return false;
-    const hit = cache.fresh(cacheKeyOf(pathname, q === -1 ? '' : target.slice(q + 1), keyParams));
-    if (!hit) return false;
-    if (isPlaylist) viewers.touch(parsed.value.stream, incoming.socket.remoteAddress ?? '');
+    const found = cache.fresh(cacheKeyOf(pathname, query, keyParams));
+    if (!found) return false;
+    const hit = isPlaylist && masters ? masters.view(found, pathAndQuery) : found;
+    if (isPlaylist) countViewer(hit, stream.stream, incoming);
     m.request('HIT');
     if (hit.status === 200 && hit.body.state === 'complete' && isPlainGet(incoming.headers)) writeHit(outgoing, hit, config.id, now(), onBytes);
     else writeReply(outgoing, replyFor(hit, { method: 'GET', request: incoming.headers, outcome: 'HIT', servedBy: config.id, now: now() }), onBytes);
@@ -271,6 +284,7 @@ export function createEdge(config: EdgeConfig): Edge {
       await control?.withdraw();
     },
     async close() {
+      viewers.close();
       await control?.close();
       await origins.close();
     },
@@ -285,17 +299,6 @@ function isRequestDecision(v: unknown): boolean {
   return (d.path === undefined || (typeof d.path === 'string' && checkRelativePath(d.path) === undefined)) &&
     (d.query === undefined || typeof d.query === 'string');
 }
-
-/**
- * The URL parser resolves `/hls/a/../../etc` before routing; the raw target is refused instead, so no
- * spelling of a path reaches anything but what it says.
- */
-const rejectDotSegments: MiddlewareHandler = async (c, next) => {
-  const raw = (c.env as HttpBindings).incoming.url ?? '';
-  const q = raw.indexOf('?');
-  if (/\/\.{1,2}(\/|$)/.test(q === -1 ? raw : raw.slice(0, q))) return c.text('bad path: dot segment\n', 400, { 'access-control-allow-origin': '*' });
-  await next();
-};
 
 /** `<host>-<port>`: unique per process on a host, stable across restarts. */
 export function defaultEdgeId(port: number): string {

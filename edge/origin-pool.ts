@@ -12,6 +12,9 @@ export interface UpstreamResponse {
   body: Readable;
 }
 
+/** undici's "other side closed" and a reset or broken pipe on an established connection. */
+const CLOSED_CONNECTION = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
+
 export class UpstreamError extends Error {
   override name = 'UpstreamError';
   constructor(message: string, readonly timedOut: boolean) {
@@ -47,6 +50,9 @@ export class OriginPool {
       url,
       benchedUntil: 0,
       pool: new Pool(url, {
+        // undici 8 negotiates h2 with a TLS origin that offers it; stay on HTTP/1.1, which
+        // `connections` sizes and the tests cover.
+        allowH2: false,
         connections: options.connections ?? 128,
         keepAliveTimeout: 30_000,
         headersTimeout: options.timeoutMs,
@@ -77,20 +83,17 @@ export class OriginPool {
   /**
    * GETs `path` from the first origin that answers below 500 (in `preferred` order when given: a
    * subset of the configured origins). When every origin fails, returns the last 5xx response if
-   * there was one, else throws UpstreamError.
+   * there was one, else throws UpstreamError. `conditional` adds the edge's own validators
+   * (If-None-Match, If-Modified-Since) when it revalidates a stored response.
    */
-  async fetch(path: string, preferred?: readonly string[]): Promise<UpstreamResponse> {
+  async fetch(path: string, preferred?: readonly string[], conditional?: Readonly<Record<string, string>>): Promise<UpstreamResponse> {
     const order = preferred ? preferred.map((url) => this.origins.find((o) => o.url === url)!) : this.order();
     let lastError: unknown;
     for (let i = 0; i < order.length; i++) {
       const origin = order[i]!;
       const started = performance.now();
       try {
-        const res = await origin.pool.request({
-          path,
-          method: 'GET',
-          headers: { 'user-agent': this.options.userAgent, 'accept-encoding': 'identity' },
-        });
+        const res = await this.request(origin, path, conditional);
         this.options.onAttempt?.(origin.url, String(res.statusCode), (performance.now() - started) / 1000);
         if (res.statusCode < 500) {
           origin.benchedUntil = 0;
@@ -108,6 +111,26 @@ export class OriginPool {
       }
     }
     throw lastError instanceof UpstreamError ? lastError : new UpstreamError(String(lastError), false);
+  }
+
+  /**
+   * One GET, sent again once when the connection broke before any response byte: a kept-alive
+   * connection the origin closed just as the request went out (the idle-timeout race) says nothing
+   * about the origin, and a GET is safe to repeat — what Go's http.Transport does for idempotent
+   * requests on a reused connection. Anything else, or a second failure, is the origin's.
+   */
+  private async request(origin: Origin, path: string, conditional?: Readonly<Record<string, string>>) {
+    const send = () => origin.pool.request({
+      path,
+      method: 'GET',
+      headers: { ...conditional, 'user-agent': this.options.userAgent, 'accept-encoding': 'identity' },
+    });
+    try {
+      return await send();
+    } catch (err) {
+      if (!CLOSED_CONNECTION.has((err as { code?: string }).code ?? '')) throw err;
+      return await send();
+    }
   }
 
   async close(): Promise<void> {

@@ -4,6 +4,8 @@ export const CACHE_OUTCOMES = [
   'HIT',
   /** This request started the upstream fetch (a cold miss or the refresh of an expired entry). */
   'MISS',
+  /** This request revalidated an expired entry upstream and got 304: the stored body, refreshed headers. */
+  'REVALIDATED',
   /** Joined a fetch another request started; got its status, headers and bytes as they arrived. */
   'COALESCED',
   /** Every origin failed; served an expired entry still inside its stale bound. */

@@ -32,8 +32,17 @@ export function edgeHeaders(outcome: CacheOutcome, servedBy: string): Record<str
 export interface Reply {
   status: number;
   headers: Record<string, string>;
+  /** Set-Cookie lines: only for the request whose fetch received them, never stored. */
+  setCookie?: string[];
   body?: Buffer | SharedBody;
 }
+
+export function headersOut(reply: Reply): Record<string, string | string[]> {
+  return reply.setCookie ? { ...reply.headers, 'set-cookie': reply.setCookie } : reply.headers;
+}
+
+/** RFC 9110 §6.4.1: these never have content, nor a Content-Length that would announce some. */
+const NO_CONTENT = new Set([204, 304]);
 
 export function replyFor(obj: CachedObject, d: Delivery): Reply {
   const headers: Record<string, string> = { ...obj.headers, ...edgeHeaders(d.outcome, d.servedBy) };
@@ -59,6 +68,7 @@ export function replyFor(obj: CachedObject, d: Delivery): Reply {
       }
     }
   }
+  if (NO_CONTENT.has(obj.status)) return { status: obj.status, headers };
   // A known length lets the client tell a cut body from a complete one; without it the response is
   // chunked, and the missing terminator says the same.
   const length = body.state === 'complete' ? body.length : body.expectedLength;
@@ -90,7 +100,7 @@ export function writeHit(res: ServerResponse, obj: CachedObject, servedBy: strin
 
 export function writeReply(res: ServerResponse, reply: Reply, onBytes: (n: number) => void): void {
   if (res.destroyed) return; // the client left while the fetch it waited for was running
-  res.writeHead(reply.status, reply.headers);
+  res.writeHead(reply.status, headersOut(reply));
   const { body } = reply;
   if (body === undefined) {
     res.end();
@@ -143,7 +153,8 @@ function streamBody(res: ServerResponse, body: SharedBody, onBytes: (n: number) 
 
 function notModifiedHeaders(headers: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const name of ['etag', 'last-modified', 'cache-control', 'expires', 'age', 'x-cache', 'x-served-by', 'access-control-allow-origin', 'access-control-expose-headers']) {
+  // RFC 9110 §15.4.5: the fields a 200 would have carried that describe the selected representation.
+  for (const name of ['etag', 'last-modified', 'cache-control', 'expires', 'vary', 'content-location', 'date', 'age', 'x-cache', 'x-served-by', 'access-control-allow-origin', 'access-control-expose-headers']) {
     if (headers[name] !== undefined) out[name] = headers[name];
   }
   return out;

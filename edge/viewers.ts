@@ -1,22 +1,33 @@
 // Viewers per stream: distinct clients that fetched one of its playlists within the window (a minute),
 // which is what the CCC team counts from nginx logs today. Each stream keeps a Map ordered by last
 // sighting (touch = delete + re-insert), so expiry pops from the front and memory is capped per stream.
+// Both the streams and the clients per stream are bounded, and expired sightings are pruned on a timer,
+// not only when /metrics is scraped: an edge nobody scrapes must not grow either.
 
 export interface ViewerCounterOptions {
   windowMs: number;
   /** Beyond this many clients per stream the oldest sightings are dropped: the count saturates, memory does not grow. */
   maxPerStream: number;
+  /** Streams tracked at once; a new stream beyond it is not counted until another one goes idle. */
+  maxStreams: number;
   now: () => number;
 }
 
 export class ViewerCounter {
   private readonly streams = new Map<string, Map<string, number>>();
+  private readonly timer: NodeJS.Timeout;
 
-  constructor(private readonly options: ViewerCounterOptions) {}
+  constructor(private readonly options: ViewerCounterOptions) {
+    // A few prunes per window keep expired sightings at most a fraction of a window past their time.
+    this.timer = setInterval(() => this.prune(), Math.max(1_000, options.windowMs / 4));
+    this.timer.unref();
+  }
 
   touch(stream: string, client: string): void {
     let seen = this.streams.get(stream);
     if (!seen) {
+      if (this.streams.size >= this.options.maxStreams) this.prune();
+      if (this.streams.size >= this.options.maxStreams) return;
       seen = new Map();
       this.streams.set(stream, seen);
     }
@@ -25,18 +36,25 @@ export class ViewerCounter {
     if (seen.size > this.options.maxPerStream) seen.delete(seen.keys().next().value!);
   }
 
-  /** Current counts, dropping expired sightings and streams nobody watches any more. */
-  counts(): Map<string, number> {
+  /** Drops expired sightings and streams nobody watches any more. */
+  prune(): void {
     const horizon = this.options.now() - this.options.windowMs;
-    const out = new Map<string, number>();
     for (const [stream, seen] of this.streams) {
       for (const [client, at] of seen) {
         if (at > horizon) break;
         seen.delete(client);
       }
       if (seen.size === 0) this.streams.delete(stream);
-      else out.set(stream, seen.size);
     }
-    return out;
+  }
+
+  /** Current counts per stream. */
+  counts(): Map<string, number> {
+    this.prune();
+    return new Map([...this.streams].map(([stream, seen]) => [stream, seen.size]));
+  }
+
+  close(): void {
+    clearInterval(this.timer);
   }
 }

@@ -2,19 +2,21 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { UsageError } from '../src/options.js';
 import { clientAddress } from './client-key.js';
-import { parseEdgeSpec, resolveEdges, sameEdges, type ControlSnapshot } from './edges.js';
+import { checkEdgeUrl, parseEdgeSpec, parseWeight, resolveEdges, retainedEdges, sameEdges, type ControlSnapshot } from './edges.js';
 import { RateMeter } from './rate.js';
 
 test('--edge ID=URL[@WEIGHT]', () => {
   assert.deepEqual(parseEdgeSpec('e1=http://10.0.0.5:8081'), { id: 'e1', url: 'http://10.0.0.5:8081', weight: 100 });
   assert.deepEqual(parseEdgeSpec('e2=https://edge2.example/@50'), { id: 'e2', url: 'https://edge2.example', weight: 50 });
-  assert.deepEqual(parseEdgeSpec('e3=http://u:p@host:1/x@0'), { id: 'e3', url: 'http://u:p@host:1/x', weight: 0 });
-  for (const bad of ['e1', '=http://x', 'e 1=http://x', 'e1=ftp://x', 'e1=http://x?y=1', 'e1=http://x@9999999', 'e1=nope']) {
+  assert.deepEqual(parseEdgeSpec('e3=http://host:1/x@0'), { id: 'e3', url: 'http://host:1/x', weight: 0 });
+  assert.deepEqual(parseEdgeSpec('e4=http://[::1]:8081/'), { id: 'e4', url: 'http://[::1]:8081', weight: 100 });
+  // Credentials in an edge URL would go into every player's Location (and browsers refuse to follow them).
+  for (const bad of ['e1', '=http://x', 'e 1=http://x', 'e1=ftp://x', 'e1=http://x?y=1', 'e1=http://x@9999999', 'e1=nope', 'e3=http://u:p@host:1/x@0', 'e1=http://x#f']) {
     assert.throws(() => parseEdgeSpec(bad), UsageError, bad);
   }
 });
 
-const snapshot = (s: Partial<ControlSnapshot>): ControlSnapshot => ({ weights: new Map(), registered: new Map(), drained: new Set(), ...s });
+const snapshot = (s: Partial<ControlSnapshot>): ControlSnapshot => ({ weights: new Map(), registered: new Map(), lapsed: new Set(), drained: new Set(), ...s });
 
 test('resolveEdges: flags keep their URL, Redis weights win, drained counts as 0, live registrations join', () => {
   const statics = [{ id: 'e1', url: 'http://a', weight: 50 }, { id: 'e2', url: 'http://b', weight: 100 }];
@@ -36,6 +38,33 @@ test('resolveEdges: flags keep their URL, Redis weights win, drained counts as 0
     drained: new Set(['e2']),
   }))));
   assert.ok(!sameEdges(edges, resolveEdges(statics, undefined)));
+});
+
+test('edge URLs: the same rule for --edge and for Redis registrations', () => {
+  assert.deepEqual(checkEdgeUrl('https://Edge.Example:443/base/'), { url: 'https://edge.example/base' });
+  for (const [bad, reason] of [['javascript:alert(1)', /http/], ['data:text/html,x', /http/], ['http://u:p@h', /credentials/], ['http://u@h', /credentials/],
+    ['http://h/#x', /fragment/], ['http://h/?', /query/], ['http://h\r\n.x', /control/], [' http://h', /space/], ['http://bücher.example', /non-ASCII/],
+    ['//h', /not a URL/], ['http://h:99999', /not a URL/], [`http://h/${'a'.repeat(3000)}`, /longer/]] as const) {
+    const r = checkEdgeUrl(bad);
+    assert.ok('reason' in r && reason.test(r.reason), `${JSON.stringify(bad)}: ${JSON.stringify(r)}`);
+  }
+});
+
+test('weights: whole numbers 0..1000000, from the CLI and from Redis alike', () => {
+  assert.deepEqual(['0', '50', '1000000', ' 7 '].map(parseWeight), [0, 50, 1_000_000, 7]);
+  for (const bad of ['-1', '1.5', '1e3', '0x10', 'NaN', '', '1000001', '99999999', 'Infinity', '5 5']) assert.equal(parseWeight(bad), undefined, bad);
+});
+
+test('retainedEdges: registrations Redis lost stay while healthy; withdrawn, lapsed and failing ones go', () => {
+  const previous = resolveEdges([{ id: 's1', url: 'http://s', weight: 100 }], snapshot({
+    registered: new Map([['a', 'http://a'], ['b', 'http://b'], ['c', 'http://c'], ['d', 'http://d']]),
+  }));
+  // After FLUSHALL: nothing registered. b withdrew before (still listed, heartbeat gone); d fails its checks.
+  const now = snapshot({ registered: new Map([['c', 'http://c2']]), lapsed: new Set(['b']) });
+  const kept = retainedEdges(previous, now, (id) => id === 'd');
+  assert.deepEqual([...kept], [['a', 'http://a']]);
+  assert.deepEqual(resolveEdges([{ id: 's1', url: 'http://s', weight: 100 }], now, kept).map((e) => [e.id, e.url, e.source]),
+    [['a', 'http://a', 'redis'], ['c', 'http://c2', 'redis'], ['s1', 'http://s', 'static']]);
 });
 
 test('client address: the socket unless proxies are trusted, then that many hops from the right', () => {

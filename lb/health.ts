@@ -1,6 +1,11 @@
 // Active health checks: GET <edge>/healthz every interval. An edge's state flips only after `fall`
 // consecutive failures or `rise` consecutive successes, so one lost packet does not move clients;
 // the first result decides straight away, so a dead edge at start-up is out after one check.
+// Three things make a killed edge leave within milliseconds rather than after `fall` intervals (players
+// that do not retry a failed playlist reload, ffmpeg and mpv among them, give up within that window): the
+// check connection closing triggers a check straight away; a refused connection is down at once (nothing
+// listens there; that is no lost packet); and an edge in transition is re-checked at a quarter of the
+// interval, like haproxy's `fastinter`.
 import { Agent, request } from 'undici';
 import type { Logger } from '../src/log.js';
 
@@ -20,6 +25,10 @@ interface Tracker {
   /** Consecutive results that disagree with `health`. */
   streak: number;
   checking: boolean;
+  /** Another check was asked for while one ran (the connection closed meanwhile). */
+  again: boolean;
+  /** The fast re-check of an edge in transition. */
+  recheck?: NodeJS.Timeout;
 }
 
 export class HealthChecker {
@@ -32,16 +41,21 @@ export class HealthChecker {
     private readonly log: Logger,
   ) {
     this.agent = new Agent({ keepAliveTimeout: 10_000, connect: { timeout: options.timeoutMs } });
+    this.agent.on('disconnect', (origin) => this.checkOrigin(String(origin)));
     if (options.intervalMs > 0) this.timer = setInterval(() => void this.checkAll(), options.intervalMs);
   }
 
   /** Follows the edge list; a new edge or a changed URL starts from `unknown` and is checked at once. */
   setEdges(edges: readonly { id: string; url: string }[]): void {
     const ids = new Set(edges.map((e) => e.id));
-    for (const id of this.trackers.keys()) if (!ids.has(id)) this.trackers.delete(id);
+    for (const [id, tracker] of this.trackers) {
+      if (ids.has(id)) continue;
+      clearTimeout(tracker.recheck);
+      this.trackers.delete(id);
+    }
     for (const { id, url } of edges) {
       if (this.trackers.get(id)?.url === url) continue;
-      const tracker: Tracker = { url, health: 'unknown', streak: 0, checking: false };
+      const tracker: Tracker = { url, health: 'unknown', streak: 0, checking: false, again: false };
       this.trackers.set(id, tracker);
       if (this.options.intervalMs > 0) void this.check(id, tracker);
     }
@@ -60,10 +74,22 @@ export class HealthChecker {
     await Promise.all([...this.trackers].map(([id, t]) => this.check(id, t)));
   }
 
+  /** Checks now every edge served from `origin` (its check connection just closed). */
+  private checkOrigin(origin: string): void {
+    if (this.options.intervalMs <= 0) return;
+    for (const [id, tracker] of this.trackers) if (new URL(tracker.url).origin === new URL(origin).origin) void this.check(id, tracker);
+  }
+
   private async check(id: string, tracker: Tracker): Promise<void> {
-    if (tracker.checking) return;
+    if (tracker.checking) {
+      tracker.again = true;
+      return;
+    }
     tracker.checking = true;
+    tracker.again = false;
+    clearTimeout(tracker.recheck);
     let ok = false;
+    let refused = false;
     let error: string | undefined;
     try {
       const res = await request(`${tracker.url}/healthz`, {
@@ -77,18 +103,24 @@ export class HealthChecker {
       if (!ok) error = `status ${res.statusCode}`;
     } catch (err) {
       error = (err as Error).message;
+      refused = (err as NodeJS.ErrnoException).code === 'ECONNREFUSED';
     } finally {
       tracker.checking = false;
     }
     // The edge may have been removed or re-pointed while the check ran.
     if (this.trackers.get(id) !== tracker) return;
-    const result: Health = ok ? 'up' : 'down';
+    this.record(id, tracker, ok ? 'up' : 'down', refused, error);
+    if (tracker.again) void this.check(id, tracker);
+    else if (tracker.streak > 0) tracker.recheck = setTimeout(() => void this.check(id, tracker), Math.max(50, this.options.intervalMs / 4)).unref();
+  }
+
+  private record(id: string, tracker: Tracker, result: Health, refused: boolean, error: string | undefined): void {
     if (tracker.health === result) {
       tracker.streak = 0;
       return;
     }
     tracker.streak++;
-    const needed = result === 'up' ? this.options.rise : this.options.fall;
+    const needed = result === 'up' ? this.options.rise : refused ? 1 : this.options.fall;
     if (tracker.health !== 'unknown' && tracker.streak < needed) return;
     tracker.health = result;
     tracker.streak = 0;
@@ -97,6 +129,7 @@ export class HealthChecker {
 
   async close(): Promise<void> {
     clearInterval(this.timer);
+    for (const tracker of this.trackers.values()) clearTimeout(tracker.recheck);
     this.trackers.clear();
     await this.agent.close();
   }

@@ -3,14 +3,14 @@
 import { createRequire } from 'node:module';
 import { readFile } from 'node:fs/promises';
 import type { Context } from 'hono';
-import { createBaseApp, peerAddress } from '../src/app.js';
+import { createBaseApp, peerAddress, requestTargetOf, streamPathOf } from '../src/app.js';
 import { silentLogger, type Logger } from '../src/log.js';
 import { Metrics } from '../src/metrics.js';
 import type { Role } from '../src/role.js';
-import { isValidStreamName, parseStreamPath } from '../src/stream-path.js';
+import { HLS_PREFIX, isValidStreamName } from '../src/stream-path.js';
 import { clientAddress, type HashBy } from './client-key.js';
 import { syncControlPlane, type ControlPlaneSync, type RedisState } from './control-plane.js';
-import { resolveEdges, sameEdges, type ControlSnapshot, type EdgeConfig, type EdgeSource, type EdgeSpec } from './edges.js';
+import { resolveEdges, retainedEdges, sameEdges, type ControlSnapshot, type EdgeConfig, type EdgeSource, type EdgeSpec } from './edges.js';
 import { HealthChecker, type Health, type HealthOptions } from './health.js';
 import { playerPage } from './player-page.js';
 import { RateMeter } from './rate.js';
@@ -119,8 +119,12 @@ export function createLb(config: LbConfig): Lb {
   const health = new HealthChecker({ ...LB_DEFAULTS.health, ...config.health }, log);
   const usable = (edge: EdgeConfig) => health.usable(edge.id);
 
+  let retained = new Map<string, string>();
   const apply = () => {
-    const edges = resolveEdges(statics, snapshot);
+    const kept = snapshot ? retainedEdges(current.edges, snapshot, (id) => health.health(id) === 'down') : new Map<string, string>();
+    for (const id of kept.keys()) if (!retained.has(id)) log.warn('edge_retained', { edge: id, reason: 'registration gone from Redis; kept while healthy' });
+    retained = kept;
+    const edges = resolveEdges(statics, snapshot, retained);
     if (current.version > 0 && sameEdges(current.edges, edges)) return;
     current = { version: current.version + 1, edges, selector: new Selector(edges) };
     health.setEdges(edges);
@@ -128,6 +132,7 @@ export function createLb(config: LbConfig): Lb {
   };
   apply();
 
+  const rejectedEntries = metrics.counter('lb_redis_rejected_entries_total', 'Control-plane entries read from Redis and not used (each counted once), by key', ['key']);
   let sync: ControlPlaneSync | undefined;
   if (config.redis) {
     sync = syncControlPlane({
@@ -141,6 +146,10 @@ export function createLb(config: LbConfig): Lb {
       },
       onState(state) {
         redisState = state;
+      },
+      onRejected(entry) {
+        rejectedEntries.inc({ key: entry.key });
+        log.warn('redis_entry_rejected', { key: entry.key, edge: entry.id, value: entry.value, reason: entry.reason });
       },
     });
   }
@@ -188,10 +197,8 @@ export function createLb(config: LbConfig): Lb {
     return clientAddress(peerAddress(c), trustedHops > 0 ? c.req.header('x-forwarded-for') : undefined, trustedHops);
   };
 
-  const hooks = createHookRunner('lb', {
-    ...(config.edgeGroups?.length ? { selectEdges: cidrGroups(config.edgeGroups) } : {}),
-    ...config.hooks,
-  }, { timeoutMs: config.hookTimeoutMs ?? 1000, log, metrics });
+  const hooks = createHookRunner('lb', config.hooks, { timeoutMs: config.hookTimeoutMs ?? 1000, log, metrics },
+    config.edgeGroups?.length ? { selectEdges: cidrGroups(config.edgeGroups) } : {});
   const candidate = (e: EdgeConfig): EdgeCandidate => ({ id: e.id, url: e.url, weight: e.weight, healthy: usable(e) });
 
   /** The hook phases of one redirect: hashKey -> selectEdges -> (hashing) -> response. */
@@ -214,22 +221,17 @@ export function createLb(config: LbConfig): Lb {
     return { edge: current.selector.pick(key, allowed), base };
   };
 
-  const app = createBaseApp({ metrics, log, exposeHeaders: ['X-Served-By', 'X-Cache'], ...(config.use ? { use: config.use } : {}) });
+  const app = createBaseApp({
+    metrics, log, exposeHeaders: ['X-Served-By', 'X-Cache'], ...(config.use ? { use: config.use } : {}),
+    onBadTarget: (raw) => { if (raw.startsWith(HLS_PREFIX)) count('bad_path'); },
+  });
 
   app.get('/hls/*', async function redirectToEdge(c) {
-    const url = c.req.url;
-    // Keep the path and query byte for byte: the edge must see exactly what the player asked for.
-    const pathStart = url.indexOf('/', url.indexOf('//') + 2);
-    const queryStart = url.indexOf('?', pathStart);
-    const parsed = parseStreamPath(queryStart === -1 ? url.slice(pathStart) : url.slice(pathStart, queryStart));
-    if (!parsed.ok) {
-      count('bad_path');
-      return c.text(`bad stream path: ${parsed.reason}\n`, 400);
-    }
     try {
-      const { edge, base } = await decide(c, parsed.value.stream);
+      const { edge, base } = await decide(c, streamPathOf(c).stream);
+      // The raw target, byte for byte: the edge must see exactly what the player asked for.
       const headers = new Headers(edge
-        ? { Location: edge.url + url.slice(pathStart), 'Cache-Control': 'no-store', 'Content-Length': '0' }
+        ? { Location: edge.url + requestTargetOf(c).pathAndQuery, 'Cache-Control': 'no-store', 'Content-Length': '0' }
         : { 'Retry-After': retryAfter, 'Cache-Control': 'no-store' });
       const status = edge ? redirectCode : 503;
       if (hooks.has('response')) await hooks.call('response', { ...base, edge: edge && candidate(edge), status, headers }, isUndefined);

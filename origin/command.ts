@@ -15,6 +15,10 @@ const spec = {
   'min-window': { type: 'int', default: ORIGIN_DEFAULTS.minWindow, min: 1, help: 'fewest segments in a published playlist' },
   'max-window': { type: 'int', default: ORIGIN_DEFAULTS.maxWindow, min: 1, help: 'most segments in a published playlist' },
   'segment-grace': { type: 'duration', default: '30s', help: 'how long a segment stays servable after leaving the window' },
+  'max-segment-duration': {
+    type: 'duration', default: `${ORIGIN_DEFAULTS.maxSegmentDurationMs / 1000}s`, min: 1000,
+    help: 'refuse playlists with a longer EXTINF or EXT-X-TARGETDURATION (the target duration never decreases)',
+  },
   'max-memory': { type: 'bytes', default: '1g', help: 'uploaded bytes kept in memory (never evicts what a playlist names)' },
 } as const satisfies OptionsSpec;
 
@@ -39,6 +43,7 @@ export const originCommand: Command = {
       minWindow: o['min-window'],
       maxWindow: o['max-window'],
       segmentGraceMs: o['segment-grace'],
+      maxSegmentDurationMs: o['max-segment-duration'],
       maxMemoryBytes: o['max-memory'],
       hooks: parsed.hooks,
       use: parsed.use,

@@ -2,7 +2,6 @@
 // once as the response status, the `reason` metric label and the log field. Anything thrown that is not an
 // OriginError is a bug in the origin and answered 500 by the app's error handler, never blamed on the uploader.
 import { PlaylistError } from '../src/playlist.js';
-import { RewriteError } from './publisher.js';
 
 export const REASON_STATUS = {
   bad_path: 400,
@@ -13,7 +12,10 @@ export const REASON_STATUS = {
   aborted: 400,
   length_mismatch: 400,
   bad_playlist: 400,
+  bad_encoding: 400,
+  bad_number: 400,
   bad_uri: 400,
+  duration_too_long: 400,
   /** A path that was a master playlist becomes a media playlist, or back. */
   type_changed: 409,
   /** The operator's hook failed: not the uploader's fault. */
@@ -39,7 +41,6 @@ export class OriginError extends Error {
 
 /** The refusals of the playlist parser and the publisher, as origin errors; anything else is returned as is. */
 export function asOriginError(err: unknown): unknown {
-  if (err instanceof PlaylistError) return new OriginError('bad_playlist', err.message, { cause: err });
-  if (err instanceof RewriteError) return new OriginError('bad_uri', err.message, { cause: err });
+  if (err instanceof PlaylistError) return new OriginError(err.reason, err.message, { cause: err });
   return err;
 }

@@ -7,6 +7,7 @@ import { evaluateRange, httpDate, notModified, type Validators } from '../src/ht
 import { sendStream } from '../src/send-stream.js';
 import { silentLogger, type Logger } from '../src/log.js';
 import { Metrics } from '../src/metrics.js';
+import { decodePlaylist } from '../src/playlist.js';
 import type { Role } from '../src/role.js';
 import { isValidStreamName, parseStreamPath } from '../src/stream-path.js';
 import { checkUploadAuth } from './auth.js';
@@ -14,6 +15,7 @@ import { createHookRunner, HookFailed, type OriginHooks } from '../src/hooks.js'
 import type { MiddlewareHandler } from 'hono';
 import { asOriginError, OriginError } from './errors.js';
 import { originMetrics, uploadKind } from './metrics.js';
+import { DEFAULT_MAX_SEGMENT_DURATION } from './publisher.js';
 import { DiskStorage, storageErrorCode, type Storage, type StorageOp } from './storage.js';
 import { OriginStream, type PublishedPlaylist, type StreamLimits } from './stream.js';
 
@@ -33,6 +35,8 @@ export interface OriginConfig {
   maxWindow: number;
   /** How long a segment stays servable after leaving the window (ms). */
   segmentGraceMs: number;
+  /** Playlists with a longer EXTINF or EXT-X-TARGETDURATION are refused (ms). */
+  maxSegmentDurationMs: number;
   /** Uploaded bytes kept in memory; beyond it, uploads no playlist names are evicted, oldest first. */
   maxMemoryBytes: number;
   /** Cache lifetime of master playlists (s). */
@@ -65,6 +69,7 @@ export const ORIGIN_DEFAULTS: Omit<OriginConfig, 'log' | 'metrics' | 'now'> = {
   minWindow: 3,
   maxWindow: 1000,
   segmentGraceMs: 30_000,
+  maxSegmentDurationMs: DEFAULT_MAX_SEGMENT_DURATION * 1000,
   maxMemoryBytes: 1024 * 1024 * 1024,
   masterMaxAge: 5,
   sweepIntervalMs: 1000,
@@ -118,7 +123,9 @@ export async function createOrigin(options: Partial<OriginConfig> = {}): Promise
   const log = (config.log ?? silentLogger).child({ role: 'origin' });
   const metricsRegistry = config.metrics ?? new Metrics({ role: 'origin' });
   const now = config.now ?? Date.now;
-  const limits: StreamLimits = { minWindow: config.minWindow, maxWindow: config.maxWindow, graceMs: config.segmentGraceMs };
+  const limits: StreamLimits = {
+    minWindow: config.minWindow, maxWindow: config.maxWindow, graceMs: config.segmentGraceMs, maxSegmentDuration: config.maxSegmentDurationMs / 1000,
+  };
   const streams = new Map<string, OriginStream>();
   const m = originMetrics(metricsRegistry, {
     memoryBytes: () => [...streams.values()].reduce((n, s) => n + s.memoryBytes, 0),
@@ -212,7 +219,7 @@ export async function createOrigin(options: Partial<OriginConfig> = {}): Promise
   const uploadPlaylist = async (c: Context, name: string, path: string): Promise<void> => {
     const chunks: Buffer[] = [];
     await readBody(c.req.raw.body, config.maxPlaylistBytes, config.uploadIdleTimeoutMs, (chunk) => chunks.push(chunk));
-    const text = Buffer.concat(chunks).toString('utf8');
+    const text = decodePlaylist(Buffer.concat(chunks));
     const { outcome } = streamFor(name).applyPlaylist(path, text);
     m.uploads.inc({ stream: name, kind: 'playlist' });
     m.uploadBytes.inc({ stream: name, kind: 'playlist' }, Buffer.byteLength(text));

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { parsePlaylist, type MediaPlaylist } from '../src/playlist.js';
+import { parsePlaylist, PlaylistError, type MediaPlaylist } from '../src/playlist.js';
 import { OriginStream } from './stream.js';
 
 const LIMITS = { minWindow: 3, maxWindow: 6, graceMs: 10_000 };
@@ -302,4 +302,179 @@ test('rule 11: renditions stay aligned across a restart, whichever rendition rep
   const last1 = v1![v1!.length - 1]!;
   assert.equal(last0[0], last1[0], 'the newest segment has the same media sequence number in both');
   assert.equal(published(s, 'v0/index.m3u8').segments.at(-2)!.gap, true, 'the segment v0 lost is a gap');
+});
+
+/** Applies a playlist that must be refused for `reason`; asserts that nothing the stream publishes or remembers changed. */
+function refused(s: OriginStream, path: string, text: string, reason: string) {
+  const state = JSON.stringify(s.publisher.state);
+  const published = s.playlist(path)?.text;
+  assert.throws(() => s.applyPlaylist(path, text), (err: unknown) => err instanceof PlaylistError && err.reason === reason, text);
+  assert.equal(JSON.stringify(s.publisher.state), state, 'the publisher state is untouched');
+  assert.equal(s.playlist(path)?.text, published, 'the published playlist is untouched');
+}
+
+test('rule 10: the issue\'s invalid playlists are refused with a reason and change nothing', async () => {
+  const s = newStream();
+  await run(s, 'a', 0, 3);
+  const with_ = (tags: string) => media(4, ['a4.ts'], { extra: tags });
+  await put(s, 'a4.ts', 'a-4');
+  refused(s, 'index.m3u8', with_('#EXT-X-MAP:URI=../../o/i.mp4'), 'bad_uri');
+  refused(s, 'index.m3u8', with_('#EXT-X-MAP:URI="../../o/i.mp4"'), 'bad_uri');
+  const ll = media(4, ['a4.ts'], { extra: '#EXT-X-PART-INF:PART-TARGET=1' });
+  refused(s, 'index.m3u8', ll.replace('#EXTINF', '#EXT-X-PART:DURATION=1,URI="http://evil.example/p.ts"\n#EXTINF'), 'bad_uri');
+  refused(s, 'index.m3u8', ll.replace('#EXTINF', '#EXT-X-PRELOAD-HINT:TYPE=PART,URI="../t/p.ts"\n#EXTINF'), 'bad_uri');
+  refused(s, 'index.m3u8', ll.replace('#EXTINF', '#EXT-X-PART:DURATION=1,URI=//evil.example/p.ts\n#EXTINF'), 'bad_uri');
+  refused(s, 'index.m3u8', media(4, ['a4.ts']).replace('#EXTINF', '#EXT-X-DATERANGE:ID="ad",X-ASSET-URI="https://ads.example/a.m3u8"\n#EXTINF'), 'bad_uri');
+  refused(s, 'index.m3u8', media(4, ['a4.ts']) + '#EXT-X-RENDITION-REPORT:URI="/other/index.m3u8",LAST-MSN=4\n', 'bad_uri');
+  refused(s, 'index.m3u8', media(4, ['a4.ts']).replace('#EXTINF', '#EXT-X-KEY:METHOD=AES-128,URI="https://keys.example/k"\n#EXTINF'), 'bad_uri');
+  for (const seq of ['0.5', '0x10', '1e+21']) refused(s, 'index.m3u8', media(4, ['a4.ts']).replace(':4\n', `:${seq}\n`), 'bad_number');
+  refused(s, 'index.m3u8', media(4, ['a4.ts'], { dur: 100000 }), 'duration_too_long');
+  refused(s, 'index.m3u8', media(4, ['a4.ts'], { td: 100000 }), 'duration_too_long');
+  refused(s, 'index.m3u8', media(4, ['a4.ts']).replace('a4.ts', '#EXT-X-BYTERANGE:garbage\na4.ts'), 'bad_number');
+  assert.equal(published(s).targetDuration, 2, 'the target duration (and max-age) did not move');
+  // Key systems' identifiers are not resources of the stream; a relative key file inside it is fine.
+  assert.equal(s.applyPlaylist('index.m3u8', media(4, ['a4.ts'], { extra: '#EXT-X-KEY:METHOD=SAMPLE-AES,URI="skd://k1",KEYFORMAT="com.apple.streamingkeydelivery"' })).outcome, 'published');
+});
+
+test('rule 10: the duration bound is an origin option', async () => {
+  const s = new OriginStream('s', { ...LIMITS, maxSegmentDuration: 10 }, undefined, () => 0);
+  await put(s, 'a0.ts', 'x');
+  refused(s, 'index.m3u8', media(0, ['a0.ts'], { dur: 10.5 }), 'duration_too_long');
+  assert.equal(s.applyPlaylist('index.m3u8', media(0, ['a0.ts'], { dur: 10, td: 10 })).outcome, 'published');
+});
+
+test('rule 10: master URIs, quoted or not, stay inside the stream', () => {
+  const s = newStream();
+  const good = '#EXTM3U\n#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="a",NAME="en",URI="audio/en.m3u8"\n#EXT-X-STREAM-INF:BANDWIDTH=1,AUDIO="a"\nv.m3u8\n';
+  s.applyPlaylist('index.m3u8', good);
+  for (const bad of [
+    '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="a",NAME="en",URI=../x/en.m3u8',
+    '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="a",NAME="en",URI="https://cdn.example/en.m3u8"',
+    '#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=1,URI="../x/i.m3u8"',
+    '#EXT-X-SESSION-DATA:DATA-ID="com.x",URI="//evil.example/d.json"',
+    '#EXT-X-SESSION-KEY:METHOD=AES-128,URI="http://keys.example/k"',
+    '#EXT-X-CONTENT-STEERING:SERVER-URI="https://steer.example/s"',
+  ]) {
+    refused(s, 'index.m3u8', `#EXTM3U\n${bad}\n#EXT-X-STREAM-INF:BANDWIDTH=1\nv.m3u8\n`, 'bad_uri');
+  }
+});
+
+test('rule 10: an omitted byte range offset is written out, a range past the upload is not published', async () => {
+  const s = newStream();
+  await put(s, 'all.ts', 'x'.repeat(300));
+  s.applyPlaylist('index.m3u8', '#EXTM3U\n#EXT-X-VERSION:4\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\n#EXT-X-BYTERANGE:100@0\nall.ts\n#EXTINF:2,\n#EXT-X-BYTERANGE:100\nall.ts\n#EXTINF:2,\n#EXT-X-BYTERANGE:150\nall.ts\n');
+  const pl = published(s);
+  assert.deepEqual(pl.segments.map((x) => x.tags.find((t) => t.startsWith('#EXT-X-BYTERANGE'))), ['#EXT-X-BYTERANGE:100@0', '#EXT-X-BYTERANGE:100@100']);
+});
+
+// ---- rule 12: the master's BANDWIDTH / AVERAGE-BANDWIDTH ---------------------------------------------------
+
+/** Uploads segments of the given sizes (bytes) and durations, each followed by its playlist. */
+async function feed(s: OriginStream, path: string, from: number, sizes: number[], dur = 2) {
+  const dir = path.slice(0, path.lastIndexOf('/') + 1);
+  for (let i = 0; i < sizes.length; i++) {
+    const n = from + i;
+    await put(s, `${dir}s${n}.ts`, `${n}:`.padEnd(sizes[i]!, 'x'));
+    const first = Math.max(0, n - 3);
+    s.applyPlaylist(path, media(first, Array.from({ length: n - first + 1 }, (_, k) => `s${first + k}.ts`), { dur, td: dur }));
+  }
+}
+
+const MASTER = '#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=985600,RESOLUTION=640x360\nv0/index.m3u8\n#EXT-X-STREAM-INF:BANDWIDTH=5000000\nv1/index.m3u8\n';
+const variant = (text: string, uri: string) => {
+  const lines = text.split('\n');
+  return lines[lines.indexOf(uri) - 1]!;
+};
+const attr = (line: string, name: string) => new RegExp(`[:,]${name}=(\\d+)`).exec(line)?.[1];
+
+test('rule 12: the master publishes the measured peak segment bit rate with headroom, never below what was declared', async () => {
+  const s = newStream();
+  s.applyPlaylist('index.m3u8', MASTER);
+  assert.equal(s.playlist('index.m3u8')!.text, MASTER, 'unmeasured renditions keep the uploaded values');
+  // The first 360p segment after a restart: 1,117 kbit/s over 2 s, against a declared 985,600.
+  await feed(s, 'v0/index.m3u8', 0, [279_250, 240_000, 230_000, 235_000]);
+  await feed(s, 'v1/index.m3u8', 0, [1_000_000]); // 4 Mbit/s, declared 5 Mbit/s
+  const text = s.playlist('index.m3u8')!.text;
+  const v0 = variant(text, 'v0/index.m3u8');
+  assert.equal(attr(v0, 'BANDWIDTH'), String(Math.ceil(1_117_000 * 1.1 / 1000) * 1000), v0);
+  // Window averages 1,117,000, 1,038,500, 999,000, 984,250 bit/s, published with 5% headroom: the first
+  // (1,173,000), then the third (1,049,000), when the published value had become more than 15% above it.
+  assert.equal(attr(v0, 'AVERAGE-BANDWIDTH'), '1049000');
+  assert.match(v0, /^#EXT-X-STREAM-INF:BANDWIDTH=\d+,AVERAGE-BANDWIDTH=\d+,RESOLUTION=640x360$/, 'other attributes stay, in order');
+  const v1 = variant(text, 'v1/index.m3u8');
+  assert.equal(attr(v1, 'BANDWIDTH'), '5000000', 'never below what the uploader declared');
+  assert.equal(attr(v1, 'AVERAGE-BANDWIDTH'), '4200000');
+  // A master uploaded again is published with the measurement at once.
+  s.applyPlaylist('index.m3u8', MASTER);
+  assert.equal(s.playlist('index.m3u8')!.text, text);
+});
+
+test('rule 12: the master changes only when a new peak passes the published BANDWIDTH or the average leaves its band', async () => {
+  const s = newStream();
+  s.applyPlaylist('index.m3u8', MASTER);
+  const versions = new Set<string>();
+  let seed = 7;
+  const noise = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31 - 0.5) * 0.1; // +-5%
+  const sizes = Array.from({ length: 200 }, () => Math.round(250_000 * (1 + noise())));
+  for (let i = 0; i < sizes.length; i++) {
+    await feed(s, 'v0/index.m3u8', i, [sizes[i]!]);
+    versions.add(s.playlist('index.m3u8')!.text);
+    const line = variant(s.playlist('index.m3u8')!.text, 'v0/index.m3u8');
+    const bw = Number(attr(line, 'BANDWIDTH'));
+    assert.ok(bw * 2 >= sizes[i]! * 8, `BANDWIDTH ${bw} covers segment ${i} (${sizes[i]! * 4} bit/s)`);
+    const window = sizes.slice(Math.max(0, i - 3), i + 1);
+    const average = (window.reduce((a, b) => a + b, 0) * 8) / (2 * window.length);
+    const published = Number(attr(line, 'AVERAGE-BANDWIDTH'));
+    assert.ok(published >= average && published <= average * 1.15 + 1000, `AVERAGE-BANDWIDTH ${published} for a window average of ${average}`);
+  }
+  assert.ok(versions.size <= 2, `${versions.size} master versions over 200 segments of +-5% noise`);
+  // A real rise is published.
+  await feed(s, 'v0/index.m3u8', 200, [400_000]);
+  assert.equal(attr(variant(s.playlist('index.m3u8')!.text, 'v0/index.m3u8'), 'BANDWIDTH'), String(Math.ceil(1_600_000 * 1.1 / 1000) * 1000));
+});
+
+test('rule 12: byte ranges are measured by their length; audio groups add their highest rendition', async () => {
+  const s = newStream();
+  s.applyPlaylist('index.m3u8', '#EXTM3U\n#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="a",NAME="en",URI="a/en.m3u8"\n#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="a",NAME="de",URI="a/de.m3u8"\n' +
+    '#EXT-X-STREAM-INF:BANDWIDTH=100,AUDIO="a"\nv.m3u8\n');
+  await put(s, 'all.ts', 'x'.repeat(1_000_000));
+  s.applyPlaylist('v.m3u8', '#EXTM3U\n#EXT-X-VERSION:4\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\n#EXT-X-BYTERANGE:50000@0\nall.ts\n#EXTINF:2,\n#EXT-X-BYTERANGE:25000\nall.ts\n');
+  await feed(s, 'a/en.m3u8', 0, [24_000]);
+  await feed(s, 'a/de.m3u8', 0, [32_000]);
+  const line = variant(s.playlist('index.m3u8')!.text, 'v.m3u8');
+  const video = Math.ceil(200_000 * 1.1 / 1000) * 1000;
+  const audio = Math.ceil(128_000 * 1.1 / 1000) * 1000;
+  assert.equal(attr(line, 'BANDWIDTH'), String(video + audio), line);
+  // Video: 200 then 150 kbit/s on average (published 210,000 then 158,000); audio: the higher of 96 and 128 kbit/s, +5%.
+  assert.equal(attr(line, 'AVERAGE-BANDWIDTH'), String(158_000 + 135_000));
+});
+
+test('rule 9: masters too are a pure function of the uploads', async () => {
+  const feedAll = async (s: OriginStream) => {
+    s.applyPlaylist('index.m3u8', MASTER);
+    await feed(s, 'v0/index.m3u8', 0, [100_000, 300_000, 120_000]);
+    await feed(s, 'v1/index.m3u8', 0, [900_000, 1_500_000]);
+  };
+  const x = new OriginStream('s', LIMITS, undefined, () => 1);
+  const y = new OriginStream('s', LIMITS, undefined, () => 999_999);
+  await feedAll(x);
+  await feedAll(y);
+  assert.notEqual(x.playlist('index.m3u8')!.text, MASTER);
+  assert.equal(x.playlist('index.m3u8')!.text, y.playlist('index.m3u8')!.text);
+});
+
+test('rule 11: gap entries that fill a lost segment repeat the EXTINF as uploaded (never `1e-7`)', async () => {
+  const s = newStream();
+  const tiny = (text: string) => text.replace(/#EXTINF:2,/g, '#EXTINF:0.0000001,');
+  const upload = async (path: string, from: number, to: number, bytes: string, first = from) => {
+    const dir = path.slice(0, path.lastIndexOf('/') + 1);
+    for (let i = from; i <= to; i++) await put(s, `${dir}a${i}.ts`, `${bytes}-${i}`);
+    s.applyPlaylist(path, tiny(media(first, Array.from({ length: to - first + 1 }, (_, k) => `a${first + k}.ts`))));
+  };
+  for (const p of ['v0/index.m3u8', 'v1/index.m3u8']) await upload(p, 0, 3, 'run1');
+  await upload('v1/index.m3u8', 0, 2, 'run2'); // the restart, reported by v1
+  await upload('v0/index.m3u8', 2, 2, 'run2'); // v0 lost segments 0 and 1 of the new run
+  const text = s.playlist('v0/index.m3u8')!.text;
+  assert.match(text, /#EXTINF:0\.0000001,\n#EXT-X-GAP/, text);
+  assert.doesNotMatch(text, /e-7/);
 });

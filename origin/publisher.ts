@@ -15,19 +15,22 @@
 //   every rendition (holes left by a rendition that lost a segment are filled with EXT-X-GAP entries).
 // - Published segment URIs name the upload, not the file: `seg0.ts` uploaded as upload 42 is published as
 //   `seg0.42.ts`. Upload ids only grow, so a URI is never reused for other bytes.
+// - Every URI of an uploaded playlist (the tag table in src/playlist.ts says where they are) must stay
+//   inside the stream, and no segment may last longer than a sanity bound: a playlist that breaks
+//   either is refused before anything changes.
+// - Masters are published with BANDWIDTH / AVERAGE-BANDWIDTH measured from the segments each rendition
+//   uploads (see `measure`), never below what the uploader declared.
 import { checkRelativePath } from '../src/stream-path.js';
 import {
-  mapUriAttribute, serializeMaster, serializeMedia, tagName, uriAttribute,
-  type MasterPlaylist, type MediaPlaylist, type MediaSegment,
+  mapUriAttribute, parseAttributeList, PlaylistError, requiredVersion, serializeMaster, serializeMedia, tagName, updateAttributes,
+  uriAttribute, uriReferences, type Attribute, type MasterPlaylist, type MediaPlaylist, type MediaSegment, type UriReference,
 } from '../src/playlist.js';
-
-export class RewriteError extends Error {
-  override name = 'RewriteError';
-}
 
 export interface FileVersion {
   id: number;
   hash: string;
+  /** Bytes, when known: segments of known size are measured for the master's BANDWIDTH. */
+  size?: number;
 }
 
 /**
@@ -57,6 +60,8 @@ export interface Entry {
   uri: string;
   tags: string[];
   duration: number;
+  /** Size of the segment (its byte range, else its upload); undefined for gaps and entries of older state. */
+  bytes?: number;
   discontinuity: boolean;
   /** The EXT-X-MAP line in force (published form) and the stream-relative name it points to. */
   map?: string;
@@ -101,6 +106,12 @@ interface RenditionState {
   /** Published names of uploads hinted by EXT-X-PREFETCH / PRELOAD-HINT. */
   hints: string[];
   published?: string;
+  /** The highest peak segment bit rate measured (bit/s; RFC 8216 4.3.4.2), over the rendition's life. */
+  peakRate?: number;
+  /** BANDWIDTH the master publishes for this rendition: the peak with headroom; rises only when a peak passes it. */
+  bandwidth?: number;
+  /** AVERAGE-BANDWIDTH the master publishes: the window's average bit rate with headroom (see AVERAGE_HEADROOM). */
+  averageBandwidth?: number;
 }
 
 export interface PublisherState {
@@ -108,13 +119,45 @@ export interface PublisherState {
   base: { msn: number; usn: number; disc: number } | null;
   restarts: number;
   renditions: Record<string, RenditionState>;
+  /** Published master playlists. */
   masters: Record<string, string>;
+  /** The uploaded masters' lines, rendered again when a rendition's measured bandwidth changes. */
+  masterUploads?: Record<string, string[]>;
 }
+
+/** Seconds: no encoder cuts minute-long live segments; an EXTINF beyond this is a broken or hostile uploader. */
+export const DEFAULT_MAX_SEGMENT_DURATION = 60;
 
 export interface PublisherLimits {
   /** Fewest segments a published window keeps (it grows to the uploader's longest playlist). */
   minWindow: number;
   maxWindow: number;
+  /**
+   * Longest EXTINF and EXT-X-TARGETDURATION accepted (s; default DEFAULT_MAX_SEGMENT_DURATION). The
+   * published target duration never decreases, so one absurd value would stay for the stream's life
+   * (and with it the playlist's max-age).
+   */
+  maxSegmentDuration?: number;
+}
+
+/**
+ * The published BANDWIDTH is the measured peak times this, rounded up to a kbit/s: it then covers
+ * every peak seen, and changes only when a new peak passes it, i.e. rises by more than 10%. Players read
+ * the master once, so a master that changes with every peak would buy nothing but edge refetches; one
+ * that lags the peak would be the under-declaration this measurement exists to fix.
+ */
+const BANDWIDTH_HEADROOM = 1.1;
+/**
+ * AVERAGE-BANDWIDTH is the window's average times this, rounded up, and is published again when the
+ * average rises past it or falls so far that it is AVERAGE_FALL times the average: so it stays between
+ * the average and 15% above it (a player that reads it never sees less than the rendition needs) and
+ * does not follow every segment.
+ */
+const AVERAGE_HEADROOM = 1.05;
+const AVERAGE_FALL = 1.15;
+
+function roundUpKbps(bitsPerSecond: number): number {
+  return Math.ceil(bitsPerSecond / 1000) * 1000;
 }
 
 export type ApplyOutcome = 'published' | 'restart' | 'unchanged' | 'held';
@@ -128,14 +171,45 @@ function dirOf(path: string): string {
   return slash === -1 ? '' : path.slice(0, slash + 1);
 }
 
-/** Resolves a URI found in the playlist at `playlistPath` to a stream-relative path. */
+/** Resolves a URI found in the playlist at `playlistPath` to a stream-relative path inside the stream. */
 export function resolveUri(playlistPath: string, uri: string): string {
-  if (/^[a-z][a-z0-9+.-]*:/i.test(uri) || uri.startsWith('/')) throw new RewriteError(`absolute URI not allowed: '${uri}'`);
-  if (uri.includes('?') || uri.includes('#')) throw new RewriteError(`URI with query or fragment not allowed: '${uri}'`);
+  if (/^[a-z][a-z0-9+.-]*:/i.test(uri) || uri.startsWith('/')) throw new PlaylistError('bad_uri', `absolute URI not allowed: '${uri}'`);
+  if (uri.includes('?') || uri.includes('#')) throw new PlaylistError('bad_uri', `URI with query or fragment not allowed: '${uri}'`);
   const path = dirOf(playlistPath) + uri;
   const bad = checkRelativePath(path);
-  if (bad) throw new RewriteError(`bad URI '${uri}': ${bad}`);
+  if (bad) throw new PlaylistError('bad_uri', `bad URI '${uri}': ${bad}`);
   return path;
+}
+
+/** Key systems name keys by opaque identifiers that no client fetches from a host (FairPlay, inline keys). */
+const KEY_IDENTIFIER = /^(?:skd|data):/i;
+
+/** Every URI of every line must resolve inside the stream; key URIs may also be key identifiers. */
+function checkUris(playlistPath: string, lines: Iterable<string>): void {
+  for (const line of lines) {
+    for (const ref of uriReferences(line)) {
+      if (ref.key && KEY_IDENTIFIER.test(ref.uri)) continue;
+      try {
+        resolveUri(playlistPath, ref.uri);
+      } catch (err) {
+        throw where(err, ref, line);
+      }
+    }
+  }
+}
+
+function where(err: unknown, ref: UriReference, line: string): unknown {
+  if (!(err instanceof PlaylistError) || !line.startsWith('#')) return err;
+  return new PlaylistError(err.reason, `${tagName(line)}${ref.attribute ? ` ${ref.attribute}` : ''}: ${err.message}`);
+}
+
+function* mediaLines(pl: MediaPlaylist): Generator<string> {
+  yield* pl.header;
+  for (const seg of pl.segments) {
+    yield* seg.tags;
+    yield seg.uri;
+  }
+  yield* pl.trailer;
 }
 
 /** `720p/seg0.ts` + upload 42 -> `720p/seg0.42.ts` */
@@ -143,7 +217,8 @@ export function publishedName(source: string, upload: number): string {
   const dir = dirOf(source);
   const base = source.slice(dir.length);
   const dot = base.lastIndexOf('.');
-  return dot <= 0 ? `${source}.${upload}` : `${dir}${base.slice(0, dot)}.${upload}${base.slice(dot)}`;
+  // Without an extension (or with an empty one: `seg.`), the id goes last.
+  return dot <= 0 || dot === base.length - 1 ? `${source}.${upload}` : `${dir}${base.slice(0, dot)}.${upload}${base.slice(dot)}`;
 }
 
 function relativeTo(playlistPath: string, path: string): string {
@@ -162,32 +237,70 @@ interface Candidate {
 export class Publisher {
   constructor(readonly state: PublisherState, private readonly limits: PublisherLimits) {}
 
-  /** Throws RewriteError for a playlist whose URIs cannot be published; changes nothing. */
+  /** Throws PlaylistError for a playlist that cannot be published; changes nothing. */
   validateMedia(path: string, pl: MediaPlaylist): void {
+    checkUris(path, mediaLines(pl));
+    const max = this.limits.maxSegmentDuration ?? DEFAULT_MAX_SEGMENT_DURATION;
+    if (pl.targetDuration > max) throw new PlaylistError('duration_too_long', `EXT-X-TARGETDURATION ${pl.targetDuration} is longer than ${max} s`);
     for (const seg of pl.segments) {
-      resolveUri(path, seg.uri);
-      const map = seg.map && uriAttribute(seg.map);
-      if (map !== undefined && map !== '') resolveUri(path, map);
-    }
-    for (const line of pl.trailer) {
-      const uri = hintUri(line);
-      if (uri !== undefined) resolveUri(path, uri);
+      if (seg.duration > max) throw new PlaylistError('duration_too_long', `EXTINF ${seg.duration} of '${seg.uri}' is longer than ${max} s`);
     }
   }
 
   validateMaster(path: string, pl: MasterPlaylist): void {
-    for (const line of pl.lines) {
-      const uri = line.startsWith('#') ? uriAttribute(line) : line;
-      if (uri !== undefined) resolveUri(path, uri);
-    }
+    checkUris(path, pl.lines);
   }
 
   applyMaster(path: string, pl: MasterPlaylist): ApplyOutcome {
     this.validateMaster(path, pl);
-    const text = serializeMaster(pl);
+    (this.state.masterUploads ??= {})[path] = pl.lines;
+    const text = this.renderMaster(path, pl.lines);
     if (this.state.masters[path] === text) return 'unchanged';
     this.state.masters[path] = text;
     return 'published';
+  }
+
+  /** Renders every master again with the renditions' measured bandwidth; returns the paths that changed. */
+  renderMasters(): string[] {
+    const changed: string[] = [];
+    for (const [path, lines] of Object.entries(this.state.masterUploads ?? {})) {
+      const text = this.renderMaster(path, lines);
+      if (this.state.masters[path] === text) continue;
+      this.state.masters[path] = text;
+      changed.push(path);
+    }
+    return changed;
+  }
+
+  /**
+   * A master as uploaded, with BANDWIDTH / AVERAGE-BANDWIDTH of each variant whose rendition has been
+   * measured: its own rate plus, for each AUDIO and SUBTITLES group it names, the group's highest (RFC
+   * 8216 4.3.4.2: "the largest sum of peak segment bit rates ... of any playable combination").
+   */
+  private renderMaster(path: string, lines: string[]): string {
+    const rendition = (uri: string | undefined) => (uri === undefined ? undefined : this.state.renditions[resolveUri(path, uri)]);
+    const renditions = lines.filter((l) => tagName(l) === 'EXT-X-MEDIA').map((l) => {
+      const attrs = attributesOf(l);
+      return { type: attrs.get('TYPE'), group: attrs.get('GROUP-ID'), r: rendition(attrs.get('URI')) };
+    });
+    const rendered = lines.map((line, i) => {
+      const name = tagName(line);
+      if (!line.startsWith('#') || (name !== 'EXT-X-STREAM-INF' && name !== 'EXT-X-I-FRAME-STREAM-INF')) return line;
+      const attrs = attributesOf(line);
+      const own = rendition(name === 'EXT-X-STREAM-INF' ? lines.slice(i + 1).find((l) => !l.startsWith('#')) : attrs.get('URI'));
+      if (own?.bandwidth === undefined) return line;
+      let peak = own.bandwidth;
+      let average = own.averageBandwidth ?? 0;
+      for (const type of ['AUDIO', 'SUBTITLES']) {
+        const group = name === 'EXT-X-STREAM-INF' ? attrs.get(type) : undefined;
+        const members = renditions.filter((m) => m.type === type && m.group === group && group !== undefined);
+        peak += Math.max(0, ...members.map((m) => m.r?.bandwidth ?? 0));
+        average += Math.max(0, ...members.map((m) => m.r?.averageBandwidth ?? 0));
+      }
+      const declared = Number(attrs.get('BANDWIDTH'));
+      return updateAttributes(line, (list) => withBandwidth(list, Math.max(declared, peak, average), own.averageBandwidth !== undefined ? average : undefined));
+    });
+    return serializeMaster({ type: 'master', lines: rendered });
   }
 
   /** Applies a newly uploaded media playlist. */
@@ -226,7 +339,7 @@ export class Publisher {
     return 'published';
   }
 
-  /** Re-reads held-back segments of every rendition after an upload finished (or failed). */
+  /** Re-reads held-back segments of every rendition after an upload finished (or failed); returns what changed, masters too. */
   uploadsChanged(files: FileView, now: number): string[] {
     const changed: string[] = [];
     for (const [path, r] of Object.entries(this.state.renditions)) {
@@ -238,7 +351,7 @@ export class Publisher {
       this.render(path, r, files, complete);
       if (r.published !== before) changed.push(path);
     }
-    return changed;
+    return [...changed, ...this.renderMasters()];
   }
 
   private classify(r: RenditionState, candidates: Candidate[], files: FileView): 'append' | 'restart' | 'jump' | 'late' {
@@ -324,7 +437,11 @@ export class Publisher {
       // A rendition joining an epoch that a restart opened starts at the epoch's first segment: what comes
       // before it belongs to the previous epoch, whose numbers the other renditions already gave out.
       if (r.epochStart && s.epoch > 0 && c.usn < s.base!.usn) continue;
-      const file = bindable(c.source);
+      const candidate = bindable(c.source);
+      // A byte range past the end of the upload is not servable (yet: a growing single file is uploaded again).
+      const range = c.seg.byteRange;
+      const fits = range === undefined || candidate?.size === undefined || range.offset + range.length <= candidate.size;
+      const file = fits ? candidate : undefined;
       const map = c.mapSource !== undefined ? files.complete(c.mapSource, before) : undefined;
       let last = r.entries[r.entries.length - 1];
       let gap = false;
@@ -361,7 +478,9 @@ export class Publisher {
       const disc = continuesOthers ? epochDisc
         : r.epochStart && r.lastMsn < 0 ? s.base!.disc
         : r.lastDisc + (discontinuity ? 1 : 0);
-      let tags = c.seg.tags;
+      // A gap borrows the previous segment's URI and init section: its own MAP and byte range name an upload
+      // that is not published.
+      let tags = gap ? c.seg.tags.filter((t) => tagName(t) !== 'EXT-X-MAP' && tagName(t) !== 'EXT-X-BYTERANGE') : c.seg.tags;
       let mapFields: Pick<Entry, 'map' | 'mapName'> = {};
       if (map !== undefined && c.seg.map !== undefined) {
         const mapName = publishedName(c.mapSource!, map.id);
@@ -374,11 +493,17 @@ export class Publisher {
       }
       if (continuesOthers && !tags.includes('#EXT-X-DISCONTINUITY')) tags = ['#EXT-X-DISCONTINUITY', ...tags];
       if (gap && !tags.includes('#EXT-X-GAP')) tags = [...tags, '#EXT-X-GAP'];
+      if (range !== undefined && !gap) {
+        // An omitted offset means "after the previous segment's range", which need not hold in the published
+        // window (it may start here, or the previous segment may be another upload): write it out.
+        tags = tags.map((t) => (tagName(t) === 'EXT-X-BYTERANGE' && !t.includes('@') ? `#EXT-X-BYTERANGE:${range.length}@${range.offset}` : t));
+      }
       const name = gap ? last!.name : publishedName(c.source, file!.id);
       published.add(name);
       this.push(r, {
         msn, disc, usn: c.usn, name, hash: gap ? last!.hash : file!.hash,
-        uri: relativeTo(path, name), tags, duration: c.seg.duration, discontinuity, ...mapFields, keys: c.seg.keys,
+        uri: relativeTo(path, name), tags, duration: c.seg.duration, bytes: gap ? undefined : range?.length ?? file!.size,
+        discontinuity, ...mapFields, keys: c.seg.keys,
       }, now);
       r.epochStart = false;
       r.lastUsn = c.usn;
@@ -405,12 +530,14 @@ export class Publisher {
     }
     const count = Math.min(target - r.lastMsn - 1, this.windowSize(r));
     r.lastMsn = target - 1 - count;
+    // The duration as uploaded: a JS number may print as `1e-7`, which is no decimal-floating-point.
+    const duration = last.tags.find((t) => tagName(t) === 'EXTINF')!.slice('#EXTINF:'.length).split(',')[0]!;
     for (let i = 0; i < count; i++) {
       const msn = r.lastMsn + 1;
       const crossing = msn >= epoch.msn && r.lastDisc < epoch.disc;
       this.push(r, {
-        ...last, msn, usn: -1, discontinuity: crossing, disc: crossing ? epoch.disc : r.lastDisc,
-        tags: [...(crossing ? ['#EXT-X-DISCONTINUITY'] : []), `#EXTINF:${last.duration},`, '#EXT-X-GAP'],
+        ...last, msn, usn: -1, discontinuity: crossing, disc: crossing ? epoch.disc : r.lastDisc, bytes: undefined,
+        tags: [...(crossing ? ['#EXT-X-DISCONTINUITY'] : []), `#EXTINF:${duration},`, '#EXT-X-GAP'],
       }, now);
     }
   }
@@ -423,8 +550,10 @@ export class Publisher {
     r.entries.push(entry);
     r.lastMsn = entry.msn;
     r.lastDisc = entry.disc;
+    r.targetDuration = Math.max(r.targetDuration, Math.round(entry.duration));
     const excess = r.entries.length - this.windowSize(r);
     if (excess > 0) this.retire(r, r.entries.splice(0, excess), now);
+    if (entry.bytes !== undefined) measure(r);
   }
 
   /** Entries that left the window stay servable for the grace period. */
@@ -437,7 +566,6 @@ export class Publisher {
 
   private render(path: string, r: RenditionState, files: FileView, complete: boolean): void {
     if (r.entries.length === 0) return;
-    for (const e of r.entries) r.targetDuration = Math.max(r.targetDuration, Math.round(e.duration));
     r.hints = [];
     const trailer: string[] = [];
     if (complete) {
@@ -469,7 +597,9 @@ export class Publisher {
       trailer,
       endList: r.endList,
     };
-    r.published = serializeMedia(pl);
+    const text = serializeMedia(pl);
+    const version = requiredVersion(text.split('\n'));
+    r.published = version > (pl.version ?? 1) ? serializeMedia({ ...pl, version }) : text;
   }
 
   /** Published names that must stay servable: windows, hints, and what left a window recently. */
@@ -536,7 +666,53 @@ function candidatesOf(path: string, pl: MediaPlaylist): Candidate[] {
 }
 
 function hintUri(line: string): string | undefined {
-  const name = tagName(line);
-  if (!HINT_TAGS.has(name)) return undefined;
-  return name === 'EXT-X-PREFETCH' ? line.slice(line.indexOf(':') + 1) : uriAttribute(line);
+  return HINT_TAGS.has(tagName(line)) ? uriReferences(line)[0]?.uri : undefined;
+}
+
+function attributesOf(line: string): Map<string, string> {
+  return new Map(parseAttributeList(line.slice(line.indexOf(':') + 1)).map((a) => [a.name, a.value]));
+}
+
+/** Sets BANDWIDTH, and AVERAGE-BANDWIDTH (after BANDWIDTH when new) unless `average` is undefined. */
+function withBandwidth(attrs: Attribute[], bandwidth: number, average: number | undefined): Attribute[] {
+  return attrs.flatMap((a): Attribute[] => {
+    if (a.name === 'AVERAGE-BANDWIDTH') return average === undefined ? [a] : [];
+    if (a.name !== 'BANDWIDTH') return [a];
+    const set = { name: 'BANDWIDTH', value: String(bandwidth), quoted: false };
+    return average === undefined ? [set] : [set, { name: 'AVERAGE-BANDWIDTH', value: String(average), quoted: false }];
+  });
+}
+
+/**
+ * Measures the segment that was just pushed (RFC 8216 4.3.4.2): the peak segment bit rate is the highest
+ * bit rate of any contiguous set of segments lasting 0.5 to 1.5 target durations, so every such set
+ * ending with the new segment is weighed; the average is the window's. Only uploads are read, in upload
+ * order, so two origins fed the same uploads measure the same.
+ */
+function measure(r: RenditionState): void {
+  const low = 0.5 * r.targetDuration;
+  const high = 1.5 * r.targetDuration;
+  let bytes = 0;
+  let seconds = 0;
+  for (let i = r.entries.length - 1; i >= 0; i--) {
+    const e = r.entries[i]!;
+    if (e.bytes === undefined) break;
+    bytes += e.bytes;
+    seconds += e.duration;
+    if (seconds > high) break;
+    if (seconds >= low && seconds > 0) r.peakRate = Math.max(r.peakRate ?? 0, (bytes * 8) / seconds);
+  }
+  if (r.peakRate !== undefined && r.peakRate > (r.bandwidth ?? 0)) r.bandwidth = roundUpKbps(r.peakRate * BANDWIDTH_HEADROOM);
+  let windowBytes = 0;
+  let windowSeconds = 0;
+  for (const e of r.entries) {
+    if (e.bytes === undefined) continue;
+    windowBytes += e.bytes;
+    windowSeconds += e.duration;
+  }
+  if (windowSeconds === 0) return;
+  const average = (windowBytes * 8) / windowSeconds;
+  if (r.averageBandwidth === undefined || average > r.averageBandwidth || average * AVERAGE_FALL < r.averageBandwidth) {
+    r.averageBandwidth = roundUpKbps(average * AVERAGE_HEADROOM);
+  }
 }

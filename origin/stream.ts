@@ -60,7 +60,7 @@ export class OriginStream {
   private readonly files: FileView = {
     complete: (path, before) => {
       const b = this.uploads.current(path, before);
-      return b?.state === 'complete' ? { id: b.id, hash: b.hash } : undefined;
+      return b?.state === 'complete' ? { id: b.id, hash: b.hash, size: b.size } : undefined;
     },
     writing: (path, before) => {
       const b = this.uploads.current(path, before);
@@ -163,7 +163,7 @@ export class OriginStream {
     return changed;
   }
 
-  /** Parses and applies an uploaded playlist. Throws PlaylistError/RewriteError and then changes nothing. */
+  /** Parses and applies an uploaded playlist. Throws PlaylistError and then changes nothing. */
   applyPlaylist(path: string, text: string): { outcome: ApplyOutcome; playlist: Playlist } {
     const pl = parsePlaylist(text);
     const existing = this.playlists.get(path);
@@ -173,7 +173,8 @@ export class OriginStream {
     const outcome = pl.type === 'master'
       ? this.publisher.applyMaster(path, pl)
       : this.publisher.applyMedia(path, pl, this.files, this.now());
-    this.refresh(outcome === 'unchanged' ? [] : [path]);
+    // A media playlist's new segments may raise the bandwidth its masters publish.
+    this.refresh([...(outcome === 'unchanged' ? [] : [path]), ...this.publisher.renderMasters()]);
     return { outcome, playlist: pl };
   }
 

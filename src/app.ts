@@ -1,8 +1,11 @@
-// What every role's Hono app has: CORS on stream paths, /healthz, /metrics, and errors that never leak as 500 for client faults.
+// What every role's Hono app has: one check of the raw request target before anything else, CORS on
+// stream paths, /healthz, /metrics, and errors that never leak as 500 for client faults.
+import type { IncomingMessage } from 'node:http';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
+import { parseRequestTarget, type Checked, type RequestTarget, type StreamPath } from './stream-path.js';
 
 export interface BaseAppOptions {
   metrics: Metrics;
@@ -13,14 +16,10 @@ export interface BaseAppOptions {
   allowMethods?: string[];
   /** false while the process cannot serve (e.g. shutting down). */
   healthy?: () => boolean;
-  /**
-   * Registers routes ahead of the shared middleware. For handlers that write to Node's response
-   * themselves and return RESPONSE_ALREADY_SENT: a middleware that touches `c.res` after them makes
-   * @hono/node-server write headers a second time. Such handlers set their own CORS headers.
-   */
-  early?: (app: Hono) => void;
   /** Operator middleware from the config file, run before the role's routes. */
   use?: MiddlewareHandler[];
+  /** Called with each refused request target (the role counts it in its own metrics too). */
+  onBadTarget?: (raw: string, reason: string) => void;
 }
 
 /** The peer's address; undefined for in-process requests (app.request in tests), which have no socket. */
@@ -30,6 +29,66 @@ export function peerAddress(c: Context): string | undefined {
 
 const ALREADY_SENT = 'x-hono-already-sent';
 const CORS_KEY = 'cascade.cors';
+const TARGET_KEY = 'cascade.target';
+
+interface CheckedTarget {
+  raw: string;
+  verdict: Checked<RequestTarget>;
+}
+
+/**
+ * Each request's raw target and its verdict, checked once: keyed by Node's IncomingMessage (listen's
+ * shield, the base app's check and the edge's fast path share it), or by the Request of an in-process
+ * `app.request` string (whose URL has already resolved dot segments).
+ */
+const checkedTargets = new WeakMap<object, CheckedTarget>();
+
+function check(key: object, raw: string): CheckedTarget {
+  const checked = { raw, verdict: parseRequestTarget(raw) };
+  checkedTargets.set(key, checked);
+  return checked;
+}
+
+/** The verdict on a socket request's raw target (`incoming.url` as it arrived), parsed once per request. */
+export function checkIncomingTarget(incoming: IncomingMessage): Checked<RequestTarget> {
+  return (checkedTargets.get(incoming) ?? check(incoming, incoming.url ?? '')).verdict;
+}
+
+/** Keeps a malformed target away from @hono/node-server, which would answer a bare 400 of its own: the app refuses it. */
+export function shieldBadTarget(incoming: IncomingMessage): void {
+  if (!checkIncomingTarget(incoming).ok) incoming.url = '/';
+}
+
+function checkedTargetOf(c: Context): CheckedTarget {
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  if (incoming) return checkedTargets.get(incoming) ?? check(incoming, incoming.url ?? '');
+  const inProcess = checkedTargets.get(c.req.raw);
+  if (inProcess) return inProcess;
+  const url = new URL(c.req.url);
+  return check(c.req.raw, url.pathname + url.search);
+}
+
+/** The request target as checked before routing (every route but a refused target's has one). */
+export function requestTargetOf(c: Context): RequestTarget {
+  const target = c.get(TARGET_KEY as never) as RequestTarget | undefined;
+  if (!target) throw new Error('request target not checked: createBaseApp registers the check first');
+  return target;
+}
+
+/** The stream path of a request routed under /hls/ (the target check refuses every other /hls/ target). */
+export function streamPathOf(c: Context): StreamPath {
+  const { stream } = requestTargetOf(c);
+  if (!stream) throw new Error(`no stream path for ${c.req.path}`);
+  return stream;
+}
+
+/** The answer to a refused request target, the same from every role. */
+export function badTargetResponse(reason: string): Response {
+  return new Response(`bad request target: ${reason}\n`, {
+    status: 400,
+    headers: { 'Content-Type': 'text/plain; charset=UTF-8', 'Cache-Control': 'no-store', 'Access-Control-Allow-Origin': '*' },
+  });
+}
 
 /** The CORS headers for this request, for handlers that write to Node's response themselves. */
 export function corsHeadersOf(c: Context): Record<string, string> {
@@ -62,7 +121,32 @@ function corsMiddleware(allowMethods: string[], exposeHeaders: string[]): Middle
 
 export function createBaseApp(options: BaseAppOptions): Hono {
   const app = new Hono();
-  options.early?.(app);
+  const refused = options.metrics.counter('bad_request_targets_total', 'Requests refused (400) for their raw request target, by reason', ['reason']);
+  app.use('*', async function checkRequestTarget(c, next) {
+    const { raw, verdict: target } = checkedTargetOf(c);
+    if (!target.ok) {
+      refused.inc({ reason: target.reason });
+      options.onBadTarget?.(raw, target.reason);
+      options.log.debug('bad_request_target', { method: c.req.method, reason: target.reason });
+      return badTargetResponse(target.reason);
+    }
+    c.set(TARGET_KEY as never, target.value as never);
+    await next();
+  });
+  // app.request() turns its string into a WHATWG Request, which resolves `%2e%2e` and `./` before any
+  // check: keep the string as given, so in-process tests see what a socket would deliver.
+  const request = app.request;
+  app.request = (input, init, env, ctx) => {
+    if (typeof input !== 'string' || /^https?:\/\//.test(input)) return request(input, init, env, ctx);
+    let req: Request;
+    try {
+      req = new Request(`http://localhost${input.startsWith('/') ? input : `/${input}`}`, init);
+    } catch {
+      req = new Request('http://localhost/', init);
+    }
+    check(req, input);
+    return app.fetch(req, env, ctx);
+  };
   const cors = corsMiddleware(options.allowMethods ?? ['GET', 'HEAD', 'OPTIONS'],
     ['Content-Length', 'Content-Range', 'ETag', 'Last-Modified', 'Age', 'Location', ...(options.exposeHeaders ?? [])]);
   app.use('/hls/*', cors);

@@ -187,13 +187,20 @@ export interface HookRunner<H> {
   ): Promise<H[K] extends ((ctx: never) => Awaitable<infer T>) | undefined ? T : never>;
 }
 
-export function createHookRunner<H extends object>(role: RoleName, hooks: H | undefined, options: { timeoutMs: number; log: Logger; metrics: Metrics }): HookRunner<H> {
+/**
+ * Runs a role's hooks. They are called as methods of the object they came in (`hooks.hashKey(ctx)`), so
+ * a hook object or class instance may keep state and helpers on `this`. `builtIn` hooks (e.g. the LB's
+ * CIDR edge groups) apply where the operator's object has none; they never get mixed into it.
+ */
+export function createHookRunner<H extends object>(role: RoleName, hooks: H | undefined, options: { timeoutMs: number; log: Logger; metrics: Metrics }, builtIn: Partial<H> = {}): HookRunner<H> {
   const failures = options.metrics.counter('hook_failures_total', 'Hook calls that threw, timed out or returned an invalid value', ['role', 'hook', 'reason']);
-  const table = (hooks ?? {}) as Record<string, ((ctx: unknown) => unknown) | undefined>;
+  type Table = Record<string, ((ctx: unknown) => unknown) | undefined>;
+  const ownerOf = (name: string): Table | undefined =>
+    [hooks as Table | undefined, builtIn as Table].find((t) => typeof t?.[name] === 'function');
   return {
-    has: (name) => typeof table[name] === 'function',
+    has: (name) => ownerOf(name) !== undefined,
     async call(name, ctx, valid) {
-      const fn = table[name]!;
+      const owner = ownerOf(name)!;
       let timer: NodeJS.Timeout | undefined;
       const fail = (reason: HookFailed['reason'], message: string): never => {
         failures.inc({ role, hook: name, reason });
@@ -203,7 +210,7 @@ export function createHookRunner<H extends object>(role: RoleName, hooks: H | un
       let value: unknown;
       try {
         value = await Promise.race([
-          Promise.resolve().then(() => fn(ctx)),
+          Promise.resolve().then(() => owner[name]!(ctx)),
           new Promise((_, reject) => { timer = setTimeout(() => reject(new HookTimeout()), options.timeoutMs); }),
         ]);
       } catch (err) {

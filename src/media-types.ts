@@ -32,3 +32,24 @@ export function contentTypeFor(path: string): string {
 export function isPlaylistPath(path: string): boolean {
   return extensionOf(path) === 'm3u8';
 }
+
+/** What players fetch besides playlists: segments, init sections, keys, subtitles. */
+const MEDIA_EXTENSIONS = new Set(['ts', 'm4s', 'mp4', 'm4a', 'm4v', 'aac', 'ac3', 'ec3', 'mp3', 'vtt', 'webvtt', 'key']);
+
+export function isMediaPath(path: string): boolean {
+  return MEDIA_EXTENSIONS.has(extensionOf(path));
+}
+
+function mediaTypeOf(contentType: string): string {
+  return contentType.split(';')[0]!.trim().toLowerCase();
+}
+
+/** RFC 8216 §4: `application/vnd.apple.mpegurl` or `audio/mpegurl`; the `x-` forms are still common. */
+export function isPlaylistType(contentType: string): boolean {
+  return ['application/vnd.apple.mpegurl', 'audio/mpegurl', 'application/x-mpegurl', 'audio/x-mpegurl'].includes(mediaTypeOf(contentType));
+}
+
+export function isMediaType(contentType: string): boolean {
+  const type = mediaTypeOf(contentType);
+  return type.startsWith('video/') || type.startsWith('audio/') || type === 'text/vtt';
+}

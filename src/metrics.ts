@@ -8,7 +8,16 @@ export class Metrics {
 
   constructor(labels: Record<string, string> = {}, defaults = true) {
     this.registry.setDefaultLabels(labels);
-    if (defaults) collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
+    if (defaults) {
+      collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
+      // prom-client names three gauges `nodejs_active_{handles,requests,resources}_total`, which breaks the
+      // Prometheus rule that only counters end in `_total` (promtool check metrics refuses them). Each is
+      // the sum of the gauge of the same name without `_total` (by `type`), so nothing is lost:
+      // sum(cascade_nodejs_active_handles) gives the total.
+      for (const m of this.registry.getMetricsAsArray()) {
+        if (m.name.endsWith('_total') && !(m instanceof Counter)) this.registry.removeSingleMetric(m.name);
+      }
+    }
   }
 
   counter<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {

@@ -1,7 +1,10 @@
 // Serving a role's Hono app on Node's HTTP server, with a bounded graceful stop.
+import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
+import { getRequestListener } from '@hono/node-server';
+import { shieldBadTarget } from './app.js';
+import { hostPortUrl } from './url.js';
 
 export interface FetchApp {
   fetch: (request: Request, env: any) => Response | Promise<Response>;
@@ -26,7 +29,13 @@ export interface ListenOptions {
 
 export function listen(app: FetchApp, options: ListenOptions): Promise<Listening> {
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch: app.fetch, port: options.port, hostname: options.host }) as Server;
+    const handle = getRequestListener(app.fetch);
+    const server = createServer((incoming, outgoing) => {
+      // The app checks the raw target itself (with CORS and a reason); @hono/node-server must not see a
+      // malformed one first, or it answers a bare 400 of its own before the app runs.
+      shieldBadTarget(incoming);
+      void handle(incoming, outgoing);
+    });
     server.keepAliveTimeout = options.keepAliveTimeout ?? 65_000;
     // Uploads from ffmpeg and long-polling players can legitimately take a while; the roles bound idle time themselves.
     server.requestTimeout = 0;
@@ -41,16 +50,16 @@ export function listen(app: FetchApp, options: ListenOptions): Promise<Listening
       });
     });
     server.once('error', reject);
+    server.listen(options.port, options.host);
     server.once('listening', () => {
       server.off('error', reject);
       const addr = server.address() as AddressInfo;
-      const host = options.host.includes(':') ? `[${options.host}]` : options.host;
       let closing: Promise<void> | undefined;
       resolve({
         server,
         port: addr.port,
         host: options.host,
-        url: `http://${host}:${addr.port}`,
+        url: hostPortUrl(options.host, addr.port),
         close(graceMs = 10_000) {
           closing ??= new Promise<void>((done) => {
             const closed = new Promise<void>((r) => server.close(() => r()));

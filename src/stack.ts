@@ -13,9 +13,10 @@ import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from './command.js';
-import { formatHelp, parseOptions, UsageError, type OptionsSpec } from './options.js';
+import { envName, formatHelp, parseOptions, UsageError, type OptionsSpec } from './options.js';
+import { hostPortUrl } from './url.js';
 import {
-  commandExists, parseLadder, spawnChild, startTestSource, startTranscoder,
+  DEFAULT_HLS_TIME, DEFAULT_PART_TARGET_MS, commandExists, parseLadder, partTargetProblem, spawnChild, startTestSource, startTranscoder,
   type Rendition, type SpawnedChild, type Supervisor,
 } from '../transcoder/index.js';
 
@@ -34,7 +35,9 @@ export const STACK_OPTIONS = {
   fps: { type: 'int', default: 30, min: 1, max: 60, help: 'frame rate of the test source and the ladder' },
   'source-size': { type: 'string', default: '1280x720', help: 'test source picture size' },
   preset: { type: 'string', default: 'veryfast', choices: ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium'], help: 'x264 preset of source and transcoder' },
-  'segment-type': { type: 'string', default: 'ts', choices: ['ts', 'fmp4'], help: 'HLS segment type' },
+  'segment-type': { type: 'string', default: 'ts', choices: ['ts', 'fmp4'], help: 'HLS segment type (fmp4 with --low-latency)' },
+  'low-latency': { type: 'bool', default: false, help: 'LL-HLS: the transcoder streams fMP4 segments to the origin while it writes them' },
+  'part-target': { type: 'duration', default: `${DEFAULT_PART_TARGET_MS}ms`, help: 'LL part target, 100ms..2s' },
   ffmpeg: { type: 'string', default: 'ffmpeg', help: 'ffmpeg executable' },
   'log-level': { type: 'string', default: 'warn', choices: ['debug', 'info', 'warn', 'error', 'silent'], help: "roles' log level" },
 } as const satisfies OptionsSpec;
@@ -56,6 +59,8 @@ export interface StackOptions {
   sourceSize: string;
   preset: string;
   segmentType: 'ts' | 'fmp4';
+  lowLatency?: boolean;
+  partTargetMs?: number;
   logLevel: string;
   ffmpeg?: string;
   /** How long startStack waits for the stream to be playable through the LB (then warns and returns). */
@@ -72,6 +77,8 @@ export interface PlannedRole {
   role: 'origin' | 'edge' | 'lb';
   port: number;
   args: string[];
+  /** CASCADE_* variables for secrets: a command line is readable by every user (`ps`), the environment is not. */
+  env: Record<string, string>;
 }
 
 export function edgeId(i: number): string {
@@ -80,20 +87,23 @@ export function edgeId(i: number): string {
 
 /** The role command lines for a configuration (`redisUrl` undefined = static weights). */
 export function planRoles(o: StackOptions, redisUrl: string | undefined): PlannedRole[] {
-  const url = (port: number) => `http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`;
+  const url = (port: number) => hostPortUrl(o.host, port);
   const common = (port: number) => ['--port', String(port), '--host', o.host, '--log-level', o.logLevel];
   const redis = redisUrl ? ['--redis', redisUrl] : [];
   const roles: PlannedRole[] = [{
     name: 'origin', role: 'origin', port: o.originPort,
-    args: ['origin', ...common(o.originPort), '--upload-token', o.uploadToken, ...(o.dataDir ? ['--data-dir', o.dataDir] : [])],
+    args: ['origin', ...common(o.originPort), ...(o.dataDir ? ['--data-dir', o.dataDir] : [])],
+    env: { [envName('upload-token')]: o.uploadToken },
   }];
   o.edgePorts.forEach((port, i) => roles.push({
     name: edgeId(i), role: 'edge', port,
     args: ['edge', ...common(port), '--origin', url(o.originPort), '--id', edgeId(i), '--public-url', url(port), '--lb', url(o.port), ...redis],
+    env: {},
   }));
   roles.push({
     name: 'lb', role: 'lb', port: o.port,
     args: ['lb', ...common(o.port), ...redis, ...(redisUrl ? [] : o.edgePorts.flatMap((port, i) => ['--edge', `${edgeId(i)}=${url(port)}`]))],
+    env: {},
   });
   return roles;
 }
@@ -233,12 +243,13 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       const exited = child.exited.then(() => { throw new StackError('redis-server exited during startup'); });
       await Promise.race([isReady, exited, new Promise((_, rej) => setTimeout(() => rej(new StackError('redis-server did not get ready in 10 s')), 10_000))]);
       watch(redisChild);
-      redisUrl = `redis://${o.host}:${port}`;
+      redisUrl = hostPortUrl(o.host, port, 'redis');
     }
 
     const plan = planRoles(o, redisUrl);
     for (const p of plan) {
       const child = spawnChild(process.execPath, [cli, ...p.args], {
+        env: { ...process.env, ...p.env },
         deathSignal: 'TERM',
         onStdout: (l) => say(p.name, l),
         onStderr: (l) => say(p.name, l),
@@ -251,7 +262,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     const deadline = Date.now() + 20_000;
     for (const p of plan) {
       const r = roles.get(p.name)!;
-      const url = `http://${o.host}:${p.port}`;
+      const url = hostPortUrl(o.host, p.port);
       while (!(await healthy(url))) {
         if (r.exit) throw new StackError(`${p.name} exited during startup (${r.exit.signal ?? `code ${r.exit.code}`}): ${process.execPath} ${cli} ${p.args.join(' ')}`);
         if (Date.now() > deadline) throw new StackError(`${p.name} did not answer ${url}/healthz within 20 s`);
@@ -260,7 +271,8 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     }
 
     // The LB knows every edge (from Redis registrations or --edge) and finds them healthy.
-    const lbEdges = `http://${o.host}:${o.port}/api/edges`;
+    const lbUrl = hostPortUrl(o.host, o.port);
+    const lbEdges = `${lbUrl}/api/edges`;
     const want = o.edgePorts.map((_, i) => edgeId(i));
     const edgesDeadline = Date.now() + 15_000;
     for (;;) {
@@ -275,19 +287,19 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       await new Promise((res) => setTimeout(res, 100));
     }
 
-    const originUrl = `http://${o.host}:${o.originPort}`;
+    const originUrl = hostPortUrl(o.host, o.originPort);
+    const ingest = `${hostPortUrl(o.host, o.rtmpPort, 'rtmp')}/live/${o.stream}`;
     transcoder = startTranscoder({
       origin: originUrl, stream: o.stream, uploadToken: o.uploadToken, input: 'rtmp', listenHost: o.host, rtmpPort: o.rtmpPort,
-      ladder: o.ladder, fps: o.fps, preset: o.preset, segmentType: o.segmentType, ffmpeg,
+      ladder: o.ladder, fps: o.fps, preset: o.preset, segmentType: o.segmentType, lowLatency: o.lowLatency, partTargetMs: o.partTargetMs, ffmpeg,
       onLog: (l) => say('transcoder', l),
     });
     source = startTestSource({
-      to: `rtmp://${o.host}:${o.rtmpPort}/live/${o.stream}`, size: o.sourceSize, fps: o.fps, preset: o.preset,
+      to: ingest, size: o.sourceSize, fps: o.fps, preset: o.preset,
       videoKbps: Math.max(300, Math.round(o.ladder[0]!.videoKbps * 1.5)), label: o.stream, ffmpeg,
       onLog: (l) => say('source', l), maxBackoffMs: 2000,
     });
 
-    const lbUrl = `http://${o.host}:${o.port}`;
     // Ready when a player would find the stream: the master and a media playlist with segments, through the LB.
     const mediaDeadline = Date.now() + (o.mediaTimeoutMs ?? 30_000);
     const master = `${lbUrl}/hls/${o.stream}/index.m3u8`;
@@ -301,9 +313,9 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     }
     return {
       urls: {
-        lb: lbUrl, origin: originUrl, edges: o.edgePorts.map((p) => `http://${o.host}:${p}`),
+        lb: lbUrl, origin: originUrl, edges: o.edgePorts.map((p) => hostPortUrl(o.host, p)),
         player: `${lbUrl}/play/${o.stream}`, master: `${lbUrl}/hls/${o.stream}/index.m3u8`,
-        ingest: `rtmp://${o.host}:${o.rtmpPort}/live/${o.stream}`, ...(redisUrl ? { redis: redisUrl } : {}),
+        ingest, ...(redisUrl ? { redis: redisUrl } : {}),
       },
       roles,
       ...(redisChild ? { redis: redisChild } : {}),
@@ -332,11 +344,14 @@ export function stackOptionsFrom(argv: string[], env: NodeJS.ProcessEnv = proces
   if (!/^\d{2,5}x\d{2,5}$/.test(o['source-size'])) throw new UsageError(`--source-size: not WIDTHxHEIGHT: '${o['source-size']}'`);
   let ladder: Rendition[];
   try { ladder = parseLadder(o.ladder); } catch (e) { throw new UsageError(`--ladder: ${(e as Error).message}`); }
+  const partProblem = partTargetProblem(o['part-target'], DEFAULT_HLS_TIME);
+  if (partProblem) throw new UsageError(`--part-target: ${partProblem}`);
   return {
     port: o.port, host: o.host, originPort: o['origin-port'], edgePorts, rtmpPort: o['rtmp-port'], stream: o.stream,
     uploadToken: o['upload-token'] ?? randomBytes(12).toString('hex'), dataDir: o['data-dir'], redis: o.redis,
     privateRedis: o['private-redis'], ladder, fps: o.fps, sourceSize: o['source-size'], preset: o.preset,
-    segmentType: o['segment-type'] as 'ts' | 'fmp4', logLevel: o['log-level'], ffmpeg: o.ffmpeg,
+    segmentType: o['low-latency'] ? 'fmp4' : o['segment-type'] as 'ts' | 'fmp4', lowLatency: o['low-latency'], partTargetMs: o['part-target'],
+    logLevel: o['log-level'], ffmpeg: o.ffmpeg,
   };
 }
 

@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { Agent } from 'undici';
 import { createEdge, type Edge } from '../edge/index.js';
 import { listen, type Listening } from '../src/serve.js';
-import { clientAgent, get } from './edge-client.js';
+import { clientAgent, get, rawGet } from './edge-client.js';
 import { gate, startFakeOrigin, type FakeOrigin } from './edge-fake-origin.js';
 import { freePort, startChild } from './helpers/process.js';
 import { startRedis, type TestRedis } from './helpers/redis.js';
@@ -73,8 +73,10 @@ describe('edge drain on shutdown', () => {
     process.kill(child.pid, 'SIGTERM');
     let exited = false;
     void child.exited.then(() => { exited = true; });
-    await until('the edge logged shutdown or stopped accepting', async () => {
-      try { await get(own, `http://127.0.0.1:${port}/healthz`); return false; } catch { return true; }
+    // Probed on new connections: a kept-alive one that was busy when the server closed stays open (and
+    // answered) for the whole grace period, which made this loop outlast the in-flight request.
+    await until('the edge stopped accepting', async () => {
+      try { await rawGet(`http://127.0.0.1:${port}/healthz`); return false; } catch { return true; }
     });
     assert.equal(exited, false, 'waits for the in-flight request');
     held.open();

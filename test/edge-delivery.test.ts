@@ -3,20 +3,10 @@
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { createEdge, type Edge, type EdgeConfig } from '../edge/index.js';
-import { listen, type Listening } from '../src/serve.js';
 import { clientAgent, get, rawGet } from './edge-client.js';
 import { startFakeOrigin, type FakeOrigin } from './edge-fake-origin.js';
+import { startTestEdge as startEdge, type EdgeHarness as Harness } from './helpers/edge-harness.js';
 import { freePort } from './helpers/process.js';
-
-interface Harness { edge: Edge; server: Listening; url: string; clock: { now: number }; stop(): Promise<void> }
-
-async function startEdge(config: Partial<EdgeConfig> & { origins: string[] }): Promise<Harness> {
-  const clock = { now: 5_000_000 };
-  const edge = createEdge({ id: 'edge-d', now: () => clock.now, ...config });
-  const server = await listen(edge.app, { port: 0, host: '127.0.0.1' });
-  return { edge, server, url: server.url, clock, async stop() { await server.close(500); await edge.close(); } };
-}
 
 const agent = clientAgent(100);
 after(() => agent.close());
@@ -249,5 +239,25 @@ describe('edge: HTTP semantics', () => {
     const reordered = await get(agent, h.url + '/hls/q/live.m3u8?_HLS_msn=7&_HLS_part=1');
     assert.equal(reordered.headers['x-cache'], 'HIT');
     assert.deepEqual(origin.seen.filter((p) => p.startsWith('/hls/q/')), ['/hls/q/live.m3u8', '/hls/q/live.m3u8?_HLS_msn=7&_HLS_part=1']);
+  });
+});
+
+describe('edge: viewer series', () => {
+  let origin: FakeOrigin;
+  let h: Harness;
+  before(async () => { origin = await startFakeOrigin(); h = await startEdge({ origins: [origin.url] }); });
+  after(async () => { await h.stop(); await origin.close(); });
+
+  it('counts only streams whose playlist was served with 2xx: 2,000 made-up names create no series', async () => {
+    origin.route('/hls/real/index.m3u8', { body: '#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\na.ts\n' });
+    assert.equal((await get(agent, h.url + '/hls/real/index.m3u8')).status, 200);
+    assert.equal((await get(agent, h.url + '/hls/real/index.m3u8')).headers['x-cache'], 'HIT');
+    for (let i = 0; i < 2_000; i += 100) {
+      const batch = await Promise.all(Array.from({ length: 100 }, (_, j) => get(agent, `${h.url}/hls/madeup${i + j}/x.m3u8`)));
+      assert.ok(batch.every((r) => r.status === 404));
+    }
+    const text = (await get(agent, h.url + '/metrics')).body.toString();
+    const series = text.split('\n').filter((l) => l.startsWith('cascade_edge_viewers{'));
+    assert.deepEqual(series.map((l) => /stream="([^"]+)"/.exec(l)?.[1]), ['real']);
   });
 });

@@ -57,3 +57,22 @@ test('all edges down: 503 with Retry-After', async () => {
   assert.ok(r.headers['retry-after']);
   await Promise.all(edges.map((e) => e.start()));
 });
+
+test('a killed edge is out at once, not after `fall` intervals: its closed connection triggers a check, and refused is down', async () => {
+  const edge = await startFakeEdge('k1');
+  const other = await startFakeEdge('k2');
+  const local = [{ id: edge.id, url: edge.url, weight: 100 }, { id: other.id, url: other.url, weight: 100 }];
+  // An interval far beyond the test's bound: only the two exceptions can take the edge out in time.
+  const slow = await startLb({ edges: local, health: { intervalMs: 60_000, fall: 3 } });
+  try {
+    await pollUntil(async () => ((await apiEdges(slow.url)).every((e) => e.health === 'up') ? true : undefined), 5000, 'both edges checked');
+    await edge.stop();
+    const killedAt = Date.now();
+    await pollUntil(async () => ((await apiEdges(slow.url)).find((e) => e.id === 'k1')?.health === 'down' ? true : undefined), 2000, 'k1 down');
+    assert.ok(Date.now() - killedAt < 2000);
+    assert.equal((await apiEdges(slow.url)).find((e) => e.id === 'k2')?.health, 'up', 'the other edge is untouched');
+  } finally {
+    await slow.close();
+    await other.stop();
+  }
+});

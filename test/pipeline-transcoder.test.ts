@@ -2,9 +2,10 @@
 // test source --RTMP--> transcoder --PUT--> receiver. Small renditions, ultrafast, low fps (2-core box).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { freePort, startChild } from './helpers/process.js';
 import { startUploadReceiver, type Upload } from './helpers/upload-receiver.js';
-import { parseLadder, startTestSource, startTranscoder, transcodeArgs, testSourceArgs, type Supervisor } from '../transcoder/index.js';
+import { parseLadder, startTestSource, startTranscoder, transcodeArgs, testSourceArgs, uploadPreset, type Supervisor } from '../transcoder/index.js';
 
 const TOKEN = 'sekret-token';
 const isSegment = (stream: string, ext: string) => (u: Upload) => u.method === 'PUT' && new RegExp(`^/hls/${stream}/[a-z0-9]+_\\d+\\.${ext}$`).test(u.path) && u.body.length > 0;
@@ -23,14 +24,19 @@ async function waitUntil(cond: () => boolean, timeoutMs: number, what: string): 
 
 test('arguments: ABR ladder, PUT upload with token, master index.m3u8, fMP4 and PDT options', () => {
   const ladder = parseLadder('720p,480p,360p');
-  const args = transcodeArgs({ origin: 'http://o:8090/', stream: 'demo', uploadToken: 'T', input: 'rtmp', listenHost: '0.0.0.0', ladder });
+  const args = transcodeArgs({ origin: 'http://o:8090/', stream: 'demo', uploadToken: 's3cret-T', input: 'rtmp', listenHost: '0.0.0.0', ladder });
   const joined = args.join(' ');
   assert.ok(joined.includes('-listen 1 -i rtmp://0.0.0.0:1935/live/demo'));
   assert.ok(joined.includes('-f hls -hls_time 2'));
   assert.ok(joined.includes('-master_pl_name index.m3u8'));
   assert.ok(joined.includes('-var_stream_map v:0,a:0,name:720p v:1,a:1,name:480p v:2,a:2,name:360p'));
   assert.ok(joined.includes('-method PUT -http_persistent 1'));
-  assert.ok(args.includes('Authorization: Bearer T\r\n'));
+  // The token is read from stdin, never from the command line (issue 10, item 16).
+  assert.ok(joined.includes('-fpre /dev/stdin'));
+  assert.ok(!joined.includes('s3cret-T'));
+  assert.equal(uploadPreset({ origin: 'http://o', stream: 's', input: 'rtmp', ladder, uploadToken: 's3cret-T' }), 'headers=Authorization: Bearer s3cret-T\n');
+  assert.throws(() => uploadPreset({ origin: 'http://o', stream: 's', input: 'rtmp', ladder, uploadToken: 'a\nb' }), /line break/);
+  assert.ok(transcodeArgs({ origin: 'http://o', stream: 's', input: 'rtmp', listenHost: '::1', ladder }).join(' ').includes('-i rtmp://[::1]:1935/live/s'));
   assert.ok(joined.includes('program_date_time') && joined.includes('independent_segments') && joined.includes('delete_segments'));
   assert.equal(args.at(-1), 'http://o:8090/hls/demo/%v.m3u8');
   assert.equal(args.at(-2), 'http://o:8090/hls/demo/%v_%d.ts');
@@ -88,6 +94,8 @@ test('source -> RTMP ingest -> transcoder -> PUT uploads; restarts after its ffm
     const firstSeq = Number(/#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(media)?.[1]);
     assert.ok(firstSeq > 1_000_000_000, 'epoch start number');
     for (const u of receiver.uploads) assert.equal(u.headers.authorization, `Bearer ${TOKEN}`, `${u.method} ${u.path}`);
+    assert.ok(!readFileSync(`/proc/${transcoder.pid}/cmdline`, 'utf8').includes(TOKEN), 'the token is not on ffmpeg\'s command line');
+    assert.ok(!logs.some((l) => l.includes('No trailing CRLF')), 'ffmpeg\'s warning about the preset header is not logged');
     // Segments arrive before the playlist that names them.
     const seg = receiver.uploads.find(isSegment('tc', 'ts'))!;
     const name = seg.path.split('/').pop()!;

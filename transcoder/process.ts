@@ -5,6 +5,9 @@
 // kills them itself (`killAllOnExit`). Every child is killed by its pid, never by name.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import { closeSync, mkdtempSync, openSync, rmdirSync, unlinkSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 let setprivOk: boolean | undefined;
 function hasSetpriv(): boolean {
@@ -41,6 +44,8 @@ export interface SpawnedChild {
 export interface SpawnOptions {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /** The child's stdin (secrets that must not be on the command line). */
+  stdin?: string;
   /** Signal the kernel sends the child when this process dies. */
   deathSignal?: 'TERM' | 'KILL' | 'INT';
   /** Called with each complete line of stdout / stderr. */
@@ -59,13 +64,37 @@ function lines(onLine: (line: string) => void): (chunk: Buffer) => void {
   };
 }
 
+/**
+ * A descriptor of a file that is already unlinked, holding `text`: unlike Node's stdin pipe (a socket),
+ * a child can also open it by name as /dev/stdin (ffmpeg's `-fpre /dev/stdin`), and nothing stays on disk.
+ */
+function unlinkedFileWith(text: string): number {
+  const dir = mkdtempSync(join(tmpdir(), 'cascade-'));
+  const path = join(dir, 'stdin');
+  const fd = openSync(path, 'w+', 0o600);
+  try {
+    // At position 0 (pwrite): the descriptor's offset stays at the start for a child that reads it.
+    writeSync(fd, text, 0);
+  } finally {
+    unlinkSync(path);
+    rmdirSync(dir);
+  }
+  return fd;
+}
+
 /** Starts a child that dies with this process. The returned pid is the program's own (setpriv execs it). */
 export function spawnChild(cmd: string, args: readonly string[], options: SpawnOptions = {}): SpawnedChild {
   hookExit();
   const [file, argv] = hasSetpriv()
     ? ['setpriv', ['--pdeathsig', options.deathSignal ?? 'TERM', '--', cmd, ...args]]
     : [cmd, [...args]];
-  const proc = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env, cwd: options.cwd });
+  const stdin = options.stdin === undefined ? 'ignore' : unlinkedFileWith(options.stdin);
+  let proc: ChildProcess;
+  try {
+    proc = spawn(file, argv, { stdio: [stdin, 'pipe', 'pipe'], env: options.env ?? process.env, cwd: options.cwd });
+  } finally {
+    if (typeof stdin === 'number') closeSync(stdin);
+  }
   live.add(proc);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     proc.once('exit', (code, signal) => { live.delete(proc); resolve({ code, signal }); });
@@ -102,6 +131,8 @@ export interface SupervisorOptions {
   command: string;
   /** Recomputed on every start (so e.g. a port or file can change between restarts). */
   args: () => string[];
+  /** Written to each run's stdin. */
+  stdin?: string;
   /** Delay before the first restart; doubles on each quick failure up to maxBackoffMs. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
@@ -170,6 +201,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.lastProgress = 0;
     const child = spawnChild(this.options.command, this.options.args(), {
       deathSignal: 'KILL',
+      ...(this.options.stdin !== undefined ? { stdin: this.options.stdin } : {}),
       onStderr: (l) => this.log(l),
       onStdout: (l) => {
         if (l.startsWith('out_time_us=')) {

@@ -5,7 +5,8 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { formatHelp, parseOptions, UsageError, type OptionsSpec } from '../src/options.js';
-import { DEFAULT_LADDER, parseLadder, type InputKind } from './ffmpeg.js';
+import { hostPortUrl } from '../src/url.js';
+import { DEFAULT_LADDER, DEFAULT_PART_TARGET_MS, parseLadder, partTargetProblem, type InputKind } from './ffmpeg.js';
 import { commandExists } from './process.js';
 import { startTestSource, startTranscoder } from './supervised.js';
 import type { Supervisor } from './process.js';
@@ -29,6 +30,8 @@ export const TRANSCODE_OPTIONS = {
   'program-date-time': { type: 'bool', default: true, help: 'write EXT-X-PROGRAM-DATE-TIME (--no-program-date-time to disable)' },
   'delete-segments': { type: 'bool', default: true, help: 'DELETE segments that left the playlist' },
   'start-number': { type: 'string', default: 'epoch', choices: ['epoch', 'zero'], help: 'first media sequence: epoch seconds (never reused) or 0' },
+  'low-latency': { type: 'bool', default: false, help: 'LL-HLS ingest: fMP4 segments PUT while written, a fragment per frame (implies fmp4)' },
+  'part-target': { type: 'duration', default: `${DEFAULT_PART_TARGET_MS}ms`, help: 'LL part target, 100ms..2s: audio fragments are sized to it; the origin cuts parts of at most this' },
   ffmpeg: { type: 'string', default: 'ffmpeg', help: 'ffmpeg executable' },
   'ffmpeg-log-level': { type: 'string', default: 'warning', choices: ['quiet', 'error', 'warning', 'info', 'verbose'], help: 'ffmpeg -loglevel' },
 } as const satisfies OptionsSpec;
@@ -86,6 +89,9 @@ export async function runTranscoderCli(argv: string[], env: NodeJS.ProcessEnv = 
   }
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(o.stream)) throw new UsageError(`--stream: must match [A-Za-z0-9_-]{1,64} (got '${o.stream}')`);
   if (o.input === 'url' && !o['input-url']) throw new UsageError('--input url needs --input-url');
+  if (o['low-latency'] && !o['delete-segments']) throw new UsageError('--no-delete-segments cannot be used with --low-latency (ffmpeg\'s dash muxer keeps every segment it has not deleted in memory)');
+  const partProblem = partTargetProblem(o['part-target'], o['hls-time']);
+  if (partProblem) throw new UsageError(`--part-target: ${partProblem}`);
   let ladder;
   try { ladder = parseLadder(o.ladder); } catch (e) { throw new UsageError(`--ladder: ${(e as Error).message}`); }
   if (!commandExists(o.ffmpeg)) { process.stderr.write(`cascade transcoder: ffmpeg not found ('${o.ffmpeg}'); install it (apt-get install ffmpeg)\n`); return 1; }
@@ -94,11 +100,11 @@ export async function runTranscoderCli(argv: string[], env: NodeJS.ProcessEnv = 
     listenHost: o['listen-host'], rtmpPort: o['rtmp-port'], srtPort: o['srt-port'], ladder, fps: o.fps, preset: o.preset,
     audioKbps: o['audio-bitrate'], hlsTime: o['hls-time'], listSize: o['list-size'], segmentType: o['segment-type'] as 'ts' | 'fmp4',
     programDateTime: o['program-date-time'], deleteSegments: o['delete-segments'], startNumber: o['start-number'] as 'epoch' | 'zero',
-    ffmpeg: o.ffmpeg, logLevel: o['ffmpeg-log-level'], onLog: log,
+    lowLatency: o['low-latency'], partTargetMs: o['part-target'], ffmpeg: o.ffmpeg, logLevel: o['ffmpeg-log-level'], onLog: log,
   });
-  const where = o.input === 'rtmp' ? `rtmp://${o['listen-host']}:${o['rtmp-port']}/live/${o.stream}`
-    : o.input === 'srt' ? `srt://${o['listen-host']}:${o['srt-port']}` : o.input === 'url' ? o['input-url'] : 'test pattern';
-  log(`ingest ${where} -> ${o.origin}/hls/${o.stream}/index.m3u8 (${ladder.map((r) => r.name).join(', ')})`);
+  const where = o.input === 'rtmp' ? `${hostPortUrl(o['listen-host'], o['rtmp-port'], 'rtmp')}/live/${o.stream}`
+    : o.input === 'srt' ? hostPortUrl(o['listen-host'], o['srt-port'], 'srt') : o.input === 'url' ? o['input-url'] : 'test pattern';
+  log(`ingest ${where} -> ${o.origin}/hls/${o.stream}/index.m3u8 (${ladder.map((r) => r.name).join(', ')}${o['low-latency'] ? `; low latency, part target ${o['part-target']} ms` : ''})`);
   return waitForSignal([transcoder]);
 }
 

@@ -1,0 +1,12 @@
+import { startScriptedOrigin } from './test/edge-fake-origin.ts';
+import { startTestEdge } from './test/helpers/edge-harness.ts';
+import { rawGet } from './test/edge-client.ts';
+const o = await startScriptedOrigin();
+const h = await startTestEdge({ origins: [o.url], upstreamTimeoutMs: 400, originRetryMs: 0 });
+const body = Buffer.from('0123456789'.repeat(388));
+o.route('/hls/p/seg.ts', [{ write: `HTTP/1.1 404 X\r\ncontent-length: ${body.length - 1}\r\n\r\n` }, { write: body }, { waitMs: 5 }, { end: true }], [{ write: 'HTTP/1.1 200 X\r\ncontent-length: 4\r\n\r\ngood' }]);
+const rs = await Promise.all([1,2,3].map(() => rawGet(h.url + '/hls/p/seg.ts')));
+for (const r of rs) console.log(r.status, r.complete, r.body.length, r.headers['x-cache'], r.headers['content-length'], r.headers['transfer-encoding']);
+const again = await rawGet(h.url + '/hls/p/seg.ts');
+console.log('again', again.status, again.complete, again.body.length, again.headers['x-cache'], o.count('/hls/p/seg.ts'));
+await h.stop(); await o.close();
