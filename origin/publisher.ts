@@ -62,6 +62,8 @@ export interface Entry {
   duration: number;
   /** Size of the segment (its byte range, else its upload); undefined for gaps and entries of older state. */
   bytes?: number;
+  /** Where a byte-range segment starts in its upload: several segments may publish one upload. */
+  offset?: number;
   discontinuity: boolean;
   /** The EXT-X-MAP line in force (published form) and the stream-relative name it points to. */
   map?: string;
@@ -71,6 +73,8 @@ export interface Entry {
 
 interface Retired {
   name: string;
+  /** A byte-range segment's offset in the upload (see Entry.offset). */
+  offset?: number;
   /** ms since epoch when it left the window */
   at: number;
 }
@@ -360,12 +364,12 @@ export class Publisher {
     // predates this rendition's epoch, is a late one (of this encoder run or an earlier one): taken for a
     // restart, it would open an epoch for nothing, or publish the old segments again.
     if (verdict === 'restart' || verdict === 'jump') {
-      const published = publishedNames(r);
+      const published = publishedSegments(r);
       const uploads = candidates.flatMap((c) => {
         const f = files.complete(c.source) ?? files.writing(c.source);
-        return f ? [{ id: f.id, name: publishedName(c.source, f.id) }] : [];
+        return f ? [{ id: f.id, key: segmentKey(publishedName(c.source, f.id), c.seg.byteRange?.offset) }] : [];
       });
-      if (uploads.length > 0 && uploads.every((u) => u.id < r.epochMinUpload || published.has(u.name))) return 'late';
+      if (uploads.length > 0 && uploads.every((u) => u.id < r.epochMinUpload || published.has(u.key))) return 'late';
     }
     return verdict;
   }
@@ -424,20 +428,21 @@ export class Publisher {
   private append(path: string, r: RenditionState, candidates: Candidate[], files: FileView, now: number): boolean {
     const s = this.state;
     const before = r.sourceBefore;
-    // An upload is published at most once per rendition: a candidate that would bind one already in the
-    // window or recently retired is an old segment listed again, never to be republished under a new number.
-    const published = publishedNames(r);
+    // A segment (an upload, or a byte range of one) is published at most once per rendition: a candidate
+    // that would bind one already in the window or recently retired is an old segment listed again, never
+    // to be republished under a new number.
+    const published = publishedSegments(r);
     /** The upload a segment binds: one its playlist could know, of this epoch (an older one under a reused name is the previous run's), not yet published. */
-    const bindable = (source: string) => {
-      const f = files.complete(source, before);
-      return f !== undefined && f.id >= r.epochMinUpload && !published.has(publishedName(source, f.id)) ? f : undefined;
+    const bindable = (c: Candidate) => {
+      const f = files.complete(c.source, before);
+      return f !== undefined && f.id >= r.epochMinUpload && !published.has(segmentKey(publishedName(c.source, f.id), c.seg.byteRange?.offset)) ? f : undefined;
     };
     for (let i = 0; i < candidates.length; i++) {
       const c = candidates[i]!;
       // A rendition joining an epoch that a restart opened starts at the epoch's first segment: what comes
       // before it belongs to the previous epoch, whose numbers the other renditions already gave out.
       if (r.epochStart && s.epoch > 0 && c.usn < s.base!.usn) continue;
-      const candidate = bindable(c.source);
+      const candidate = bindable(c);
       // A byte range past the end of the upload is not servable (yet: a growing single file is uploaded again).
       const range = c.seg.byteRange;
       const fits = range === undefined || candidate?.size === undefined || range.offset + range.length <= candidate.size;
@@ -450,7 +455,7 @@ export class Publisher {
         // aligned with the others; one still being written, or the newest one, is waited for. A gap needs
         // a servable URI, so it borrows the previous segment's.
         const writing = files.writing(c.source, before) ?? (c.mapSource !== undefined ? files.writing(c.mapSource, before) : undefined);
-        const laterReady = candidates.slice(i + 1).some((d) => bindable(d.source) !== undefined);
+        const laterReady = candidates.slice(i + 1).some((d) => bindable(d) !== undefined);
         const uploaderGap = c.seg.gap && last !== undefined;
         if (!uploaderGap && (writing !== undefined || !laterReady || last === undefined)) return false;
         gap = true;
@@ -499,11 +504,12 @@ export class Publisher {
         tags = tags.map((t) => (tagName(t) === 'EXT-X-BYTERANGE' && !t.includes('@') ? `#EXT-X-BYTERANGE:${range.length}@${range.offset}` : t));
       }
       const name = gap ? last!.name : publishedName(c.source, file!.id);
-      published.add(name);
+      const offset = gap ? undefined : range?.offset;
+      published.add(segmentKey(name, offset));
       this.push(r, {
         msn, disc, usn: c.usn, name, hash: gap ? last!.hash : file!.hash,
         uri: relativeTo(path, name), tags, duration: c.seg.duration, bytes: gap ? undefined : range?.length ?? file!.size,
-        discontinuity, ...mapFields, keys: c.seg.keys,
+        ...(offset !== undefined ? { offset } : {}), discontinuity, ...mapFields, keys: c.seg.keys,
       }, now);
       r.epochStart = false;
       r.lastUsn = c.usn;
@@ -559,7 +565,7 @@ export class Publisher {
   /** Entries that left the window stay servable for the grace period. */
   private retire(r: RenditionState, entries: Entry[], now: number): void {
     for (const old of entries) {
-      r.retired.push({ name: old.name, at: now });
+      r.retired.push({ name: old.name, ...(old.offset !== undefined ? { offset: old.offset } : {}), at: now });
       if (old.mapName !== undefined) r.retired.push({ name: old.mapName, at: now });
     }
   }
@@ -654,8 +660,13 @@ function newRendition(epoch: number): RenditionState {
 }
 
 /** Names this rendition published and still remembers: its window and what left it recently. */
-function publishedNames(r: RenditionState): Set<string> {
-  return new Set([...r.entries.map((e) => e.name), ...r.retired.map((x) => x.name)]);
+/** A published segment's identity: its name, and for a byte range also where it starts. */
+function segmentKey(name: string, offset: number | undefined): string {
+  return offset === undefined ? name : `${name}@${offset}`;
+}
+
+function publishedSegments(r: RenditionState): Set<string> {
+  return new Set([...r.entries, ...r.retired].map((x) => segmentKey(x.name, x.offset)));
 }
 
 function candidatesOf(path: string, pl: MediaPlaylist): Candidate[] {
