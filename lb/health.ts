@@ -3,9 +3,10 @@
 // the first result decides straight away, so a dead edge at start-up is out after one check.
 // Three things make a killed edge leave within milliseconds rather than after `fall` intervals (players
 // that do not retry a failed playlist reload, ffmpeg and mpv among them, give up within that window): the
-// check connection closing triggers a check straight away; a refused connection is down at once (nothing
-// listens there; that is no lost packet); and an edge in transition is re-checked at a quarter of the
-// interval, like haproxy's `fastinter`.
+// kept-alive check connection closing triggers a check straight away (at most once per interval, so an edge
+// that closes every connection at once costs one extra check per interval, not a loop); a refused
+// connection is down at once (nothing listens there; that is no lost packet); and an edge in transition is
+// re-checked at a quarter of the interval, like haproxy's `fastinter`.
 import { Agent, request } from 'undici';
 import type { Logger } from '../src/log.js';
 
@@ -29,6 +30,8 @@ interface Tracker {
   again: boolean;
   /** The fast re-check of an edge in transition. */
   recheck?: NodeJS.Timeout;
+  /** When its connection closing last triggered a check (ms). */
+  wokenAt?: number;
 }
 
 export class HealthChecker {
@@ -74,10 +77,16 @@ export class HealthChecker {
     await Promise.all([...this.trackers].map(([id, t]) => this.check(id, t)));
   }
 
-  /** Checks now every edge served from `origin` (its check connection just closed). */
+  /** Checks now every edge served from `origin` (its check connection just closed), once per interval. */
   private checkOrigin(origin: string): void {
     if (this.options.intervalMs <= 0) return;
-    for (const [id, tracker] of this.trackers) if (new URL(tracker.url).origin === new URL(origin).origin) void this.check(id, tracker);
+    const now = Date.now();
+    for (const [id, tracker] of this.trackers) {
+      if (new URL(tracker.url).origin !== new URL(origin).origin) continue;
+      if (tracker.wokenAt !== undefined && now - tracker.wokenAt < this.options.intervalMs) continue;
+      tracker.wokenAt = now;
+      void this.check(id, tracker);
+    }
   }
 
   private async check(id: string, tracker: Tracker): Promise<void> {

@@ -59,8 +59,9 @@ test('all edges down: 503 with Retry-After', async () => {
 });
 
 test('a killed edge is out at once, not after `fall` intervals: its closed connection triggers a check, and refused is down', async () => {
-  const edge = await startFakeEdge('k1');
-  const other = await startFakeEdge('k2');
+  // Kept-alive longer than the test, as a real edge's check connection is (Node's 5 s > the 1 s interval).
+  const edge = await startFakeEdge('k1', undefined, 60_000);
+  const other = await startFakeEdge('k2', undefined, 60_000);
   const local = [{ id: edge.id, url: edge.url, weight: 100 }, { id: other.id, url: other.url, weight: 100 }];
   // An interval far beyond the test's bound: only the two exceptions can take the edge out in time.
   const slow = await startLb({ edges: local, health: { intervalMs: 60_000, fall: 3 } });
@@ -74,5 +75,21 @@ test('a killed edge is out at once, not after `fall` intervals: its closed conne
   } finally {
     await slow.close();
     await other.stop();
+  }
+});
+
+test('an edge that closes every connection at once gets at most one extra check per interval, not a loop', async () => {
+  const edge = await startFakeEdge('c1', undefined, 1);
+  const lb = await startLb({ edges: [{ id: edge.id, url: edge.url, weight: 100 }], health: { intervalMs: 500 } });
+  try {
+    await pollUntil(async () => ((await apiEdges(lb.url)).every((e) => e.health === 'up') ? true : undefined), 5000, 'edge checked');
+    const before = edge.checks;
+    const started = Date.now();
+    await new Promise((r) => setTimeout(r, 3000));
+    const intervals = (Date.now() - started) / 500;
+    assert.ok(edge.checks - before <= 2 * intervals + 2, `${edge.checks - before} checks in ${intervals} intervals`);
+  } finally {
+    await lb.close();
+    await edge.stop();
   }
 });

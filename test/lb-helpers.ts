@@ -14,6 +14,8 @@ export interface FakeEdge {
   port: number;
   url: string;
   hits: number;
+  /** Health checks answered. */
+  checks: number;
   stop(): Promise<void>;
   /** Listens again on the same port. */
   start(): Promise<void>;
@@ -23,7 +25,7 @@ export interface FakeEdge {
  * A minimal edge: /healthz, and /hls/<stream>/<path> from `dir` (or a one-line body), with the headers a
  * real edge sends players (X-Served-By, CORS exposing it).
  */
-export async function startFakeEdge(id: string, dir?: string): Promise<FakeEdge> {
+export async function startFakeEdge(id: string, dir?: string, keepAliveMs = 1000): Promise<FakeEdge> {
   let server: Server | undefined;
   let port = 0;
   const edge: FakeEdge = {
@@ -31,6 +33,7 @@ export async function startFakeEdge(id: string, dir?: string): Promise<FakeEdge>
     port: 0,
     url: '',
     hits: 0,
+    checks: 0,
     async start() {
       const srv = createServer((req, res) => {
         const path = (req.url ?? '/').split('?')[0]!;
@@ -38,7 +41,10 @@ export async function startFakeEdge(id: string, dir?: string): Promise<FakeEdge>
         res.setHeader('Access-Control-Allow-Origin', '*');
         res.setHeader('Access-Control-Expose-Headers', 'X-Served-By');
         res.setHeader('Cache-Control', 'no-store');
-        if (path === '/healthz') return void res.end('ok\n');
+        if (path === '/healthz') {
+          edge.checks++;
+          return void res.end('ok\n');
+        }
         if (!path.startsWith('/hls/')) return void res.writeHead(404).end();
         edge.hits++;
         if (!dir) return void res.end(`${id}\n`);
@@ -48,7 +54,7 @@ export async function startFakeEdge(id: string, dir?: string): Promise<FakeEdge>
           () => res.writeHead(404).end(),
         );
       });
-      srv.keepAliveTimeout = 1000;
+      srv.keepAliveTimeout = keepAliveMs;
       await new Promise<void>((resolve, reject) => {
         srv.once('error', reject);
         srv.listen(port, '127.0.0.1', () => resolve());
