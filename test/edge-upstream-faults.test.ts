@@ -72,11 +72,27 @@ describe('edge: upstream faults', () => {
   }
 
   /**
+   * Resolves once CLIENTS requests for `path` joined the edge's fetch: having reached the server is not
+   * enough, since on a loaded machine a request can take longer than the upstream timeout to get from
+   * there to the flight, and would then start a fetch of its own.
+   */
+  async function allJoined(path: string): Promise<void> {
+    await allArrived(path);
+    const deadline = Date.now() + BOUND_MS;
+    while (Date.now() < deadline && await clientsWaiting() < CLIENTS) await new Promise((r) => setTimeout(r, 5));
+  }
+
+  async function clientsWaiting(): Promise<number> {
+    const { body } = await h.edge.metrics.render();
+    return Number(/^cascade_edge_clients_waiting(?:\{[^}]*\})? (\d+)/m.exec(body)?.[1] ?? 0);
+  }
+
+  /**
    * CLIENTS concurrent GETs over their own connections, judged by their framing. The script's answer
    * waits until every client has arrived, so all of them share the one fetch however fast it fails.
    */
   async function burst(path: string, script: Step[], plays = 1): Promise<{ results: RawResponse[]; ms: number }> {
-    origin.route(path, [{ gate: allArrived(path) }, ...script], ...Array.from({ length: plays - 1 }, () => script), GOOD);
+    origin.route(path, [{ gate: allJoined(path) }, ...script], ...Array.from({ length: plays - 1 }, () => script), GOOD);
     const started = performance.now();
     const results = await Promise.all(Array.from({ length: CLIENTS }, () => rawGet(h.url + path)));
     return { results, ms: performance.now() - started };

@@ -91,7 +91,8 @@ test('cascade stack: ffprobe reads stream demo through the LB (following the 302
 
   const pids = childPids(stack.output());
   assert.ok(pids.length >= 7, `roles, redis and two ffmpeg: ${pids.join(' ')}`);
-  assert.equal(await stack.kill('SIGTERM'), 0);
+  // The stack's own bound: ffmpeg 3 s, the roles 10 s (in-flight requests), Redis 3 s.
+  assert.equal(await stack.kill('SIGTERM', 20_000), 0);
   for (const pid of pids) assert.ok(!alive(pid), `child ${pid} stopped with the stack`);
 });
 

@@ -10,7 +10,8 @@ export interface Child {
   /** Resolves when the output matches (or rejects when the process exits first / times out). */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
   exited: Promise<number | null>;
-  kill(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Sends `signal`, then SIGKILL if it has not exited after `graceMs`; resolves with its exit code (-1: killed). */
+  kill(signal?: NodeJS.Signals, graceMs?: number): Promise<number | null>;
 }
 
 export function startChild(cmd: string, args: string[], options: SpawnOptions = {}): Child {
@@ -44,10 +45,10 @@ export function startChild(cmd: string, args: string[], options: SpawnOptions = 
         check();
       });
     },
-    async kill(signal = 'SIGTERM') {
+    async kill(signal = 'SIGTERM', graceMs = 5000) {
       if (!done) {
         try { process.kill(proc.pid!, signal); } catch { /* already gone */ }
-        const timer = setTimeout(() => { try { process.kill(proc.pid!, 'SIGKILL'); } catch { /* gone */ } }, 5000);
+        const timer = setTimeout(() => { try { process.kill(proc.pid!, 'SIGKILL'); } catch { /* gone */ } }, graceMs);
         const code = await exited;
         clearTimeout(timer);
         return code;
