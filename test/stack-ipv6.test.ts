@@ -84,5 +84,5 @@ test('cascade stack --host ::1: plays through the LB; the upload token is on no 
     }
     assert.ok(!cmdline.includes(TOKEN), `pid ${pid} has the token on its command line: ${cmdline}`);
   }
-  assert.equal(await stack.kill('SIGTERM'), 0);
+  assert.equal(await stack.kill('SIGTERM', 20_000), 0);
 });
