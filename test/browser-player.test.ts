@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { freePort } from './helpers/process.js';
-import { edgeId, startStack, stackOptionsFrom, type Stack } from '../src/stack.js';
+import { edgeId, startStack, stackOptionsFrom, type Stack } from '../cli/stack.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const CHROMIUM = '/usr/bin/chromium';

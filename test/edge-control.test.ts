@@ -64,7 +64,7 @@ describe('edge drain on shutdown', () => {
     const held = gate();
     origin.route('/hls/d/held.ts', { body: 'held body', gate: held.promise });
     const port = await freePort();
-    const child = startChild(process.execPath, ['--import', 'tsx', new URL('../src/cli.ts', import.meta.url).pathname,
+    const child = startChild(process.execPath, ['--import', 'tsx', new URL('../cli/main.ts', import.meta.url).pathname,
       'edge', '--port', String(port), '--origin', origin.url, '--lb', LB, '--id', 'e-cli', '--shutdown-grace', '5s']);
     await child.waitFor(/listening on/);
     const own = new Agent({ connections: 2 });

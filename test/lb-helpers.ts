@@ -147,4 +147,4 @@ export async function apiEdges(lbUrl: string): Promise<{ id: string; url: string
 }
 
 /** Runs the CLI from source (so tests never depend on a stale dist/). */
-export const CLI = ['--import', 'tsx', new URL('../src/cli.ts', import.meta.url).pathname];
+export const CLI = ['--import', 'tsx', new URL('../cli/main.ts', import.meta.url).pathname];

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startChild, type Child } from './helpers/process.js';
 import { PLAYERS, PlayedTime, unavailable, type PlayerSpec } from './helpers/players.js';
-import { edgeId, startStack, stackOptionsFrom, type Stack } from '../src/stack.js';
+import { edgeId, startStack, stackOptionsFrom, type Stack } from '../cli/stack.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const cli = `${root}dist/cli.js`;

@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { envName } from '../src/options.js';
-import { planRoles, stackOptionsFrom, STACK_OPTIONS } from '../src/stack.js';
-import { SOURCE_OPTIONS, TRANSCODE_OPTIONS } from '../transcoder/run.js';
+import { planRoles, stackOptionsFrom, STACK_OPTIONS } from '../cli/stack.js';
+import { SOURCE_OPTIONS, TRANSCODE_OPTIONS } from '../cli/transcode.js';
 
 const root = new URL('..', import.meta.url).pathname;
 

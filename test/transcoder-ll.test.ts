@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FragmentScanner, parseInit, scanSegment, type Fragment } from '../src/cmaf.js';
 import { UsageError } from '../src/options.js';
-import { stackOptionsFrom } from '../src/stack.js';
+import { stackOptionsFrom } from '../cli/stack.js';
 import { cutParts } from '../origin/part-cutter.js';
 import { audioFragmentSeconds, parseLadder, startTranscoder, transcodeArgs, uploadPreset } from '../transcoder/index.js';
 import { startChild } from './helpers/process.js';

@@ -7,4 +7,3 @@ export {
 } from './ffmpeg.js';
 export { Supervisor, commandExists, spawnChild, type SpawnedChild, type SupervisorOptions } from './process.js';
 export { startTestSource, startTranscoder, type SupervisedFfmpeg } from './supervised.js';
-export { runTranscoderCli } from './run.js';

@@ -1,7 +1,7 @@
 // Child processes started by tests: output captured, killed by pid, awaited.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 
-export { freePort } from '../../src/stack.js';
+export { freePort } from '../../cli/stack.js';
 
 export interface Child {
   proc: ChildProcess;

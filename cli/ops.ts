@@ -4,8 +4,8 @@ import { Redis } from 'ioredis';
 import { REDIS_OPTIONS, parseCommand, type Command, type CommandHelp } from '../src/command.js';
 import { controlKeys, type ControlKeys } from '../src/control-plane.js';
 import { UsageError, type OptionsSpec } from '../src/options.js';
-import { DEFAULT_WEIGHT, isValidEdgeId, MAX_WEIGHT, parseWeight } from './edges.js';
-import { Selector } from './selector.js';
+import { DEFAULT_WEIGHT, isValidEdgeId, MAX_WEIGHT, parseWeight } from '../lb/edges.js';
+import { Selector } from '../lb/selector.js';
 
 /** A failure that is not the operator's typing: one line on stderr, exit 1. */
 class OpsError extends Error {}

@@ -6,10 +6,10 @@ import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { formatHelp, parseOptions, UsageError, type OptionsSpec } from '../src/options.js';
 import { hostPortUrl } from '../src/url.js';
-import { DEFAULT_LADDER, DEFAULT_PART_TARGET_MS, parseLadder, partTargetProblem, type InputKind } from './ffmpeg.js';
-import { commandExists } from './process.js';
-import { startTestSource, startTranscoder } from './supervised.js';
-import type { Supervisor } from './process.js';
+import { DEFAULT_LADDER, DEFAULT_PART_TARGET_MS, parseLadder, partTargetProblem, type InputKind } from '../transcoder/ffmpeg.js';
+import { commandExists } from '../transcoder/process.js';
+import { startTestSource, startTranscoder } from '../transcoder/supervised.js';
+import type { Supervisor } from '../transcoder/process.js';
 
 export const TRANSCODE_OPTIONS = {
   origin: { type: 'url', default: 'http://127.0.0.1:8090', help: 'origin base URL the HLS output is PUT to' },

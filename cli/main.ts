@@ -1,10 +1,10 @@
 // `cascade <command> [options]`: parses options and starts roles; everything else lives in the roles.
-import { UsageError } from './options.js';
-import type { Command } from './command.js';
+import { UsageError } from '../src/options.js';
+import type { Command } from '../src/command.js';
 import { originCommand } from '../origin/command.js';
 import { edgeCommand } from '../edge/command.js';
 import { lbCommand } from '../lb/command.js';
-import { opsCommands } from '../lb/ops.js';
+import { opsCommands } from './ops.js';
 import { stackCommand } from './stack.js';
 
 const commands: Command[] = [originCommand, edgeCommand, lbCommand, stackCommand, ...opsCommands];

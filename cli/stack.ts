@@ -12,9 +12,9 @@ import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Command } from './command.js';
-import { envName, formatHelp, parseOptions, UsageError, type OptionsSpec } from './options.js';
-import { hostPortUrl } from './url.js';
+import type { Command } from '../src/command.js';
+import { envName, formatHelp, parseOptions, UsageError, type OptionsSpec } from '../src/options.js';
+import { hostPortUrl } from '../src/url.js';
 import {
   DEFAULT_HLS_TIME, DEFAULT_PART_TARGET_MS, commandExists, parseLadder, partTargetProblem, spawnChild, startTestSource, startTranscoder,
   type Rendition, type SpawnedChild, type Supervisor,

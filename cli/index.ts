@@ -7,8 +7,8 @@ export type {
   CascadeConfig, OriginHooks, EdgeHooks, LbHooks, RoleName,
   UploadContext, PublishedContext, EdgeRequestContext, EdgeRequestDecision, CacheKeyContext, SelectOriginContext,
   OriginCandidate, TtlContext, EdgeResponseContext, HashKeyContext, SelectEdgesContext, LbResponseContext, EdgeCandidate,
-} from './hooks.js';
-export { parsePlaylist, serializePlaylist, type Playlist, type MediaPlaylist, type MasterPlaylist, type MediaSegment } from './playlist.js';
-export { createLogger, type Logger, type LogLevel } from './log.js';
-export { listen, type Listening } from './serve.js';
-export type { Role } from './role.js';
+} from '../src/hooks.js';
+export { parsePlaylist, serializePlaylist, type Playlist, type MediaPlaylist, type MasterPlaylist, type MediaSegment } from '../src/playlist.js';
+export { createLogger, type Logger, type LogLevel } from '../src/log.js';
+export { listen, type Listening } from '../src/serve.js';
+export type { Role } from '../src/role.js';
