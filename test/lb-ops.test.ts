@@ -3,9 +3,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { controlKeys } from '../src/control-plane.js';
-import { startChild } from './helpers/process.js';
+import { CLI, startChild } from './helpers/process.js';
 import { startRedis, type TestRedis } from './helpers/redis.js';
-import { apiEdges, CLI, pollUntil, startLb, type RunningLb } from './lb-helpers.js';
+import { apiEdges, pollUntil, startLb, type RunningLb } from './helpers/lb-harness.js';
 
 const keys = controlKeys('cascade:');
 let redis: TestRedis;

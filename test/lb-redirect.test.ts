@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'undici';
 import { Selector } from '../lb/selector.js';
-import { apiEdges, ask, edgeOf, startFakeEdge, startLb, type FakeEdge, type RunningLb } from './lb-helpers.js';
+import { apiEdges, ask, edgeOf, startFakeEdge, startLb, type FakeEdge, type RunningLb } from './helpers/lb-harness.js';
 
 let edges: FakeEdge[];
 let statics: { id: string; url: string; weight: number }[];

@@ -9,7 +9,7 @@ import { controlKeys } from '../src/control-plane.js';
 import { createLogger } from '../src/log.js';
 import { listen, type Listening } from '../src/serve.js';
 import { startRedis, type TestRedis } from './helpers/redis.js';
-import { apiEdges, ask, edgeOf, mapLimit, pollUntil, startFakeEdge, startLb, type RunningLb } from './lb-helpers.js';
+import { apiEdges, ask, edgeOf, mapLimit, pollUntil, startFakeEdge, startLb, type RunningLb } from './helpers/lb-harness.js';
 import { freePort } from './helpers/process.js';
 
 const keys = controlKeys('cascade:');

@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { listen, type Listening } from '../src/serve.js';
-import { createOrigin, type OriginConfig } from './index.js';
-import { checkUploadAuth } from './auth.js';
+import { createOrigin, type OriginConfig } from '../origin/index.js';
+import { checkUploadAuth } from '../origin/auth.js';
 import { createLogger } from '../src/log.js';
 
 const started: { close(): Promise<void> }[] = [];
