@@ -1,15 +1,20 @@
-// CLI of the ingest/transcode stage (compose runs it; `cascade stack` uses the same module in-process):
-//   node dist/transcoder/run.js [transcode] --origin URL --stream demo --input rtmp|srt|testsrc|url ...
-//   node dist/transcoder/run.js source --to rtmp://host:1935/live/demo ...
-// Every option also reads CASCADE_<OPTION> (flag wins), like every cascade command.
-import { realpathSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
-import { formatHelp, parseOptions, UsageError, type OptionsSpec } from '../src/options.js';
+// `cascade transcode` and `cascade source`: the ingest stage of the pipeline (compose and the Helm chart run
+// them; `cascade stack` starts the same transcoder/ stages in-process):
+//   cascade transcode --origin URL --stream demo --input rtmp|srt|testsrc|url ...
+//   cascade source --to rtmp://host:1935/live/demo ...
+import { parseCommand, takePositionals, untilSignal, type Command } from '../src/command.js';
+import { UsageError, type OptionsSpec } from '../src/options.js';
+import { isValidStreamName } from '../src/stream-path.js';
 import { hostPortUrl } from '../src/url.js';
-import { DEFAULT_LADDER, DEFAULT_PART_TARGET_MS, parseLadder, partTargetProblem, type InputKind } from '../transcoder/ffmpeg.js';
-import { commandExists } from '../transcoder/process.js';
-import { startTestSource, startTranscoder } from '../transcoder/supervised.js';
-import type { Supervisor } from '../transcoder/process.js';
+import {
+  DEFAULT_LADDER, DEFAULT_PART_TARGET_MS, X264_PRESETS, commandExists, isPictureSize, parseLadder, partTargetProblem, startTestSource,
+  startTranscoder, type InputKind, type Rendition, type Supervisor,
+} from '../transcoder/index.js';
+
+const FFMPEG_OPTIONS = {
+  ffmpeg: { type: 'string', default: 'ffmpeg', help: 'ffmpeg executable' },
+  'ffmpeg-log-level': { type: 'string', default: 'warning', choices: ['quiet', 'error', 'warning', 'info', 'verbose'], help: 'ffmpeg -loglevel' },
+} as const satisfies OptionsSpec;
 
 export const TRANSCODE_OPTIONS = {
   origin: { type: 'url', default: 'http://127.0.0.1:8090', help: 'origin base URL the HLS output is PUT to' },
@@ -22,7 +27,7 @@ export const TRANSCODE_OPTIONS = {
   'srt-port': { type: 'int', default: 9000, min: 1, max: 65535, help: 'SRT listener port: publish to srt://host:port' },
   ladder: { type: 'string', default: DEFAULT_LADDER, help: 'renditions: presets 1080p,720p,480p,360p,240p,180p,144p or name=WxH@kbps' },
   fps: { type: 'int', min: 1, max: 120, help: 'output frame rate (default: the source rate)' },
-  preset: { type: 'string', default: 'veryfast', choices: ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium'], help: 'x264 preset' },
+  preset: { type: 'string', default: 'veryfast', choices: X264_PRESETS, help: 'x264 preset' },
   'audio-bitrate': { type: 'int', default: 96, min: 16, max: 512, help: 'AAC bitrate per rendition, kbit/s' },
   'hls-time': { type: 'int', default: 2, min: 1, max: 10, help: 'segment duration, seconds' },
   'list-size': { type: 'int', default: 6, min: 2, max: 100, help: 'segments per media playlist' },
@@ -32,100 +37,92 @@ export const TRANSCODE_OPTIONS = {
   'start-number': { type: 'string', default: 'epoch', choices: ['epoch', 'zero'], help: 'first media sequence: epoch seconds (never reused) or 0' },
   'low-latency': { type: 'bool', default: false, help: 'LL-HLS ingest: fMP4 segments PUT while written, a fragment per frame (implies fmp4)' },
   'part-target': { type: 'duration', default: `${DEFAULT_PART_TARGET_MS}ms`, help: 'LL part target, 100ms..2s: audio fragments are sized to it; the origin cuts parts of at most this' },
-  ffmpeg: { type: 'string', default: 'ffmpeg', help: 'ffmpeg executable' },
-  'ffmpeg-log-level': { type: 'string', default: 'warning', choices: ['quiet', 'error', 'warning', 'info', 'verbose'], help: 'ffmpeg -loglevel' },
+  ...FFMPEG_OPTIONS,
 } as const satisfies OptionsSpec;
 
 export const SOURCE_OPTIONS = {
   to: { type: 'string', default: 'rtmp://127.0.0.1:1935/live/demo', help: 'ingest to push to: rtmp://host:port/live/<stream> or srt://host:port' },
   size: { type: 'string', default: '1280x720', help: 'test pattern size WxH' },
   fps: { type: 'int', default: 30, min: 1, max: 120, help: 'test pattern frame rate' },
-  preset: { type: 'string', default: 'veryfast', choices: ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium'], help: 'x264 preset' },
+  preset: { type: 'string', default: 'veryfast', choices: X264_PRESETS, help: 'x264 preset' },
   'video-bitrate': { type: 'int', default: 2500, min: 50, max: 50_000, help: 'video bitrate, kbit/s' },
   label: { type: 'string', default: 'cascade', help: 'text burnt in next to the clock' },
-  ffmpeg: { type: 'string', default: 'ffmpeg', help: 'ffmpeg executable' },
-  'ffmpeg-log-level': { type: 'string', default: 'warning', choices: ['quiet', 'error', 'warning', 'info', 'verbose'], help: 'ffmpeg -loglevel' },
+  ...FFMPEG_OPTIONS,
 } as const satisfies OptionsSpec;
 
-const USAGE = 'node dist/transcoder/run.js [transcode|source] [options]';
+/** Lines of the ffmpeg stage on stderr, prefixed like `cascade stack` prefixes them. */
+function stageLog(stage: string): (line: string) => void {
+  return (line) => process.stderr.write(`[${stage}] ${line}\n`);
+}
 
-function waitForSignal(stages: Supervisor[]): Promise<number> {
-  return new Promise((resolve) => {
-    const stop = (signal: string) => {
-      process.stderr.write(`[transcoder] ${signal}: stopping ffmpeg\n`);
-      void Promise.all(stages.map((s) => s.stop())).then(() => resolve(0));
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+/** Missing ffmpeg is not a typing mistake: one line and exit 1. */
+function ffmpegMissing(command: string, ffmpeg: string): number {
+  process.stderr.write(`cascade ${command}: ffmpeg not found ('${ffmpeg}'); install it (apt-get install ffmpeg)\n`);
+  return 1;
+}
+
+/** Runs until SIGTERM/SIGINT, then stops the ffmpeg stage (and with it ffmpeg). */
+function runUntilSignal(stage: Supervisor, log: (line: string) => void): Promise<number> {
+  return untilSignal(async (signal) => {
+    log(`${signal}: stopping ffmpeg`);
+    await stage.stop();
   });
 }
 
-/** Runs the CLI; resolves with the exit code once stopped by a signal. Throws UsageError on bad options. */
-export async function runTranscoderCli(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const mode = argv[0] === 'source' || argv[0] === 'transcode' ? argv[0] : 'transcode';
-  const rest = argv[0] === mode ? argv.slice(1) : argv;
-  const log = (line: string) => process.stderr.write(`[${mode === 'source' ? 'source' : 'transcoder'}] ${line}\n`);
-  if (mode === 'source') {
-    const { options: o, help } = parseOptions(SOURCE_OPTIONS, rest, env);
-    if (help) {
-      process.stdout.write(formatHelp(`${USAGE.replace('[transcode|source]', 'source')}`, 'Pushes a test pattern (testsrc2, a 440 Hz tone, a burnt-in clock) to an RTMP or SRT ingest.', SOURCE_OPTIONS));
-      return 0;
-    }
-    if (!/^\d{2,5}x\d{2,5}$/.test(o.size)) throw new UsageError(`--size: not WIDTHxHEIGHT: '${o.size}'`);
+export const transcodeCommand: Command = {
+  name: 'transcode',
+  summary: 'ingest (RTMP/SRT listener, test pattern or URL) -> ffmpeg ABR ladder -> HLS PUT to the origin',
+  async run(argv) {
+    const parsed = parseCommand(TRANSCODE_OPTIONS, argv, {
+      usage: 'cascade transcode [--origin URL] [--stream NAME] [--input rtmp|srt|testsrc|url] [options]',
+      description: 'Takes a pushed stream (RTMP or SRT listener) or a test pattern and uploads an HLS ABR ladder to the origin with HTTP PUT. Restarts ffmpeg when it exits.',
+    });
+    if (!parsed) return 0;
+    const o = parsed.options;
+    takePositionals(parsed.positionals, []);
+    if (!isValidStreamName(o.stream)) throw new UsageError(`--stream: must match [A-Za-z0-9_-]{1,64} (got '${o.stream}')`);
+    if (o.input === 'url' && !o['input-url']) throw new UsageError('--input url needs --input-url');
+    if (o['low-latency'] && !o['delete-segments']) throw new UsageError('--no-delete-segments cannot be used with --low-latency (ffmpeg\'s dash muxer keeps every segment it has not deleted in memory)');
+    const partProblem = partTargetProblem(o['part-target'], o['hls-time']);
+    if (partProblem) throw new UsageError(`--part-target: ${partProblem}`);
+    let ladder: Rendition[];
+    try { ladder = parseLadder(o.ladder); } catch (e) { throw new UsageError(`--ladder: ${(e as Error).message}`); }
+    if (!commandExists(o.ffmpeg)) return ffmpegMissing('transcode', o.ffmpeg);
+    const log = stageLog('transcoder');
+    const transcoder = startTranscoder({
+      origin: o.origin, stream: o.stream, uploadToken: o['upload-token'], input: o.input as InputKind, inputUrl: o['input-url'],
+      listenHost: o['listen-host'], rtmpPort: o['rtmp-port'], srtPort: o['srt-port'], ladder, fps: o.fps, preset: o.preset,
+      audioKbps: o['audio-bitrate'], hlsTime: o['hls-time'], listSize: o['list-size'], segmentType: o['segment-type'] as 'ts' | 'fmp4',
+      programDateTime: o['program-date-time'], deleteSegments: o['delete-segments'], startNumber: o['start-number'] as 'epoch' | 'zero',
+      lowLatency: o['low-latency'], partTargetMs: o['part-target'], ffmpeg: o.ffmpeg, logLevel: o['ffmpeg-log-level'], onLog: log,
+    });
+    const where = o.input === 'rtmp' ? `${hostPortUrl(o['listen-host'], o['rtmp-port'], 'rtmp')}/live/${o.stream}`
+      : o.input === 'srt' ? hostPortUrl(o['listen-host'], o['srt-port'], 'srt') : o.input === 'url' ? o['input-url'] : 'test pattern';
+    log(`ingest ${where} -> ${o.origin}/hls/${o.stream}/index.m3u8 (${ladder.map((r) => r.name).join(', ')}${o['low-latency'] ? `; low latency, part target ${o['part-target']} ms` : ''})`);
+    return runUntilSignal(transcoder, log);
+  },
+};
+
+export const sourceCommand: Command = {
+  name: 'source',
+  summary: 'push a test pattern (moving picture, tone, burnt-in clock) to an RTMP or SRT ingest',
+  async run(argv) {
+    const parsed = parseCommand(SOURCE_OPTIONS, argv, {
+      usage: 'cascade source [--to rtmp://host:1935/live/<stream>] [--size 1280x720] [--fps 30] [options]',
+      description: 'Pushes a test pattern (testsrc2, a 440 Hz tone, a burnt-in clock) to an RTMP or SRT ingest.',
+    });
+    if (!parsed) return 0;
+    const o = parsed.options;
+    takePositionals(parsed.positionals, []);
+    if (!isPictureSize(o.size)) throw new UsageError(`--size: not WIDTHxHEIGHT: '${o.size}'`);
     if (!/^(rtmp|srt):\/\//.test(o.to)) throw new UsageError(`--to: must be an rtmp:// or srt:// URL (got '${o.to}')`);
-    if (!commandExists(o.ffmpeg)) { process.stderr.write(`cascade source: ffmpeg not found ('${o.ffmpeg}'); install it (apt-get install ffmpeg)\n`); return 1; }
+    if (!commandExists(o.ffmpeg)) return ffmpegMissing('source', o.ffmpeg);
+    const log = stageLog('source');
     const source = startTestSource({
       to: o.to, size: o.size, fps: o.fps, preset: o.preset, videoKbps: o['video-bitrate'], label: o.label,
       ffmpeg: o.ffmpeg, logLevel: o['ffmpeg-log-level'], onLog: log,
     });
     log(`pushing test pattern ${o.size}@${o.fps} to ${o.to}`);
-    return waitForSignal([source]);
-  }
-
-  const { options: o, help } = parseOptions(TRANSCODE_OPTIONS, rest, env);
-  if (help) {
-    process.stdout.write(formatHelp(USAGE, 'Takes a pushed stream (RTMP or SRT listener) or a test pattern and uploads an HLS ABR ladder to the origin with HTTP PUT. Restarts ffmpeg when it exits.', TRANSCODE_OPTIONS));
-    return 0;
-  }
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(o.stream)) throw new UsageError(`--stream: must match [A-Za-z0-9_-]{1,64} (got '${o.stream}')`);
-  if (o.input === 'url' && !o['input-url']) throw new UsageError('--input url needs --input-url');
-  if (o['low-latency'] && !o['delete-segments']) throw new UsageError('--no-delete-segments cannot be used with --low-latency (ffmpeg\'s dash muxer keeps every segment it has not deleted in memory)');
-  const partProblem = partTargetProblem(o['part-target'], o['hls-time']);
-  if (partProblem) throw new UsageError(`--part-target: ${partProblem}`);
-  let ladder;
-  try { ladder = parseLadder(o.ladder); } catch (e) { throw new UsageError(`--ladder: ${(e as Error).message}`); }
-  if (!commandExists(o.ffmpeg)) { process.stderr.write(`cascade transcoder: ffmpeg not found ('${o.ffmpeg}'); install it (apt-get install ffmpeg)\n`); return 1; }
-  const transcoder = startTranscoder({
-    origin: o.origin, stream: o.stream, uploadToken: o['upload-token'], input: o.input as InputKind, inputUrl: o['input-url'],
-    listenHost: o['listen-host'], rtmpPort: o['rtmp-port'], srtPort: o['srt-port'], ladder, fps: o.fps, preset: o.preset,
-    audioKbps: o['audio-bitrate'], hlsTime: o['hls-time'], listSize: o['list-size'], segmentType: o['segment-type'] as 'ts' | 'fmp4',
-    programDateTime: o['program-date-time'], deleteSegments: o['delete-segments'], startNumber: o['start-number'] as 'epoch' | 'zero',
-    lowLatency: o['low-latency'], partTargetMs: o['part-target'], ffmpeg: o.ffmpeg, logLevel: o['ffmpeg-log-level'], onLog: log,
-  });
-  const where = o.input === 'rtmp' ? `${hostPortUrl(o['listen-host'], o['rtmp-port'], 'rtmp')}/live/${o.stream}`
-    : o.input === 'srt' ? hostPortUrl(o['listen-host'], o['srt-port'], 'srt') : o.input === 'url' ? o['input-url'] : 'test pattern';
-  log(`ingest ${where} -> ${o.origin}/hls/${o.stream}/index.m3u8 (${ladder.map((r) => r.name).join(', ')}${o['low-latency'] ? `; low latency, part target ${o['part-target']} ms` : ''})`);
-  return waitForSignal([transcoder]);
-}
-
-function isMain(): boolean {
-  try {
-    return !!process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href;
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) {
-  runTranscoderCli(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      if (err instanceof UsageError) {
-        process.stderr.write(`cascade transcoder: ${err.message}\n`);
-        process.exit(2);
-      }
-      process.stderr.write(`cascade transcoder: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
-      process.exit(1);
-    },
-  );
-}
+    return runUntilSignal(source, log);
+  },
+};

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { freePort, startChild } from './helpers/process.js';
+import { CLI, freePort, startChild } from './helpers/process.js';
 import { startUploadReceiver, type Upload } from './helpers/upload-receiver.js';
 import { parseLadder, startTestSource, startTranscoder, transcodeArgs, testSourceArgs, uploadPreset, type Supervisor } from '../transcoder/index.js';
 
@@ -163,14 +163,14 @@ test('fMP4 segments from the built-in test pattern: init segment and EXT-X-MAP',
 });
 
 test('CLI: a bad option exits 2 with one line; the parent dying takes ffmpeg with it', async (t) => {
-  const bad = startChild(process.execPath, ['--import', 'tsx', 'transcoder/run.ts', '--ladder', '999p']);
+  const bad = startChild(process.execPath, [...CLI, 'transcode', '--ladder', '999p']);
   assert.equal(await bad.exited, 2);
   assert.equal(bad.output().trim().split('\n').length, 1);
   assert.match(bad.output(), /--ladder: bad ladder rung '999p'/);
 
   const receiver = await startUploadReceiver();
   t.after(() => receiver.close());
-  const cli = startChild(process.execPath, ['--import', 'tsx', 'transcoder/run.ts', '--input', 'testsrc', '--ladder', '144p', '--fps', '5', '--preset', 'ultrafast'], {
+  const cli = startChild(process.execPath, [...CLI, 'transcode', '--input', 'testsrc', '--ladder', '144p', '--fps', '5', '--preset', 'ultrafast'], {
     env: { ...process.env, CASCADE_ORIGIN: receiver.url, CASCADE_STREAM: 'cli' },
   });
   t.after(() => cli.kill('SIGKILL'));

@@ -13,7 +13,7 @@ import { UsageError } from '../src/options.js';
 import { stackOptionsFrom } from '../cli/stack.js';
 import { cutParts } from '../origin/part-cutter.js';
 import { audioFragmentSeconds, parseLadder, startTranscoder, transcodeArgs, uploadPreset } from '../transcoder/index.js';
-import { startChild } from './helpers/process.js';
+import { CLI, startChild } from './helpers/process.js';
 import { startUploadCapture, type CapturedRequest } from './helpers/upload-capture.js';
 
 const TOKEN = "t0k:en'with=odd\\chars";
@@ -53,7 +53,7 @@ describe('low-latency arguments and options', () => {
       [['--part-target', '1500ms', '--hls-time', '1'], /--part-target: 1500ms is longer than a segment \(1s\)/],
       [['--low-latency', '--no-delete-segments'], /--no-delete-segments cannot be used with --low-latency/],
     ] as const) {
-      const child = startChild(process.execPath, ['--import', 'tsx', 'transcoder/run.ts', ...args]);
+      const child = startChild(process.execPath, [...CLI, 'transcode', ...args]);
       assert.equal(await child.exited, 2, child.output());
       assert.match(child.output(), message);
       assert.equal(child.output().trim().split('\n').length, 1);

@@ -26,6 +26,8 @@ export const RENDITION_PRESETS: Record<string, Rendition> = {
 };
 
 export const DEFAULT_LADDER = '720p,480p,360p';
+/** The x264 presets the commands offer (slower ones cannot keep up with live input on ordinary machines). */
+export const X264_PRESETS = ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium'] as const;
 /** Segment duration (s) when none is given. */
 export const DEFAULT_HLS_TIME = 2;
 
@@ -342,6 +344,11 @@ export function uploadPreset(o: TranscodeOptions): string | undefined {
  * connection; the warning says nothing about the stream.
  */
 export const PRESET_HEADER_WARNING = 'No trailing CRLF found in HTTP header';
+
+/** A test pattern size as ffmpeg's `testsrc2` takes it: WIDTHxHEIGHT. */
+export function isPictureSize(text: string): boolean {
+  return /^\d{2,5}x\d{2,5}$/.test(text);
+}
 
 export interface TestSourceOptions {
   /** Where to push: rtmp://host:port/live/<stream> (FLV) or srt://host:port (MPEG-TS). */
