@@ -18,7 +18,7 @@ import { createHookRunner, HOOK_NAMES, HookFailed, isOptionalString, isUndefined
 import { CacheStore, type CachedObject } from './cache-store.js';
 import { cacheKeyOf, DEFAULT_KEY_PARAMS } from './cache-key.js';
 import { CoalescingCache, type FetchTarget } from './coalescing-cache.js';
-import { startEdgeControl, type EdgeControl } from './control-plane.js';
+import { startEdgeControl, type EdgeControl } from './registration.js';
 import { DEFAULT_FRESHNESS, type FreshnessDefaults } from './freshness.js';
 import { MasterViaLb } from './master-rewrite.js';
 import { edgeMetrics } from './metrics.js';

@@ -9,7 +9,7 @@ import { Metrics } from '../src/metrics.js';
 import type { Role } from '../src/role.js';
 import { HLS_PREFIX, isValidStreamName } from '../src/stream-path.js';
 import { clientAddress, type HashBy } from './client-key.js';
-import { syncControlPlane, type ControlPlaneSync, type RedisState } from './control-plane.js';
+import { syncControlPlane, type ControlPlaneSync, type RedisState } from './discovery.js';
 import { resolveEdges, retainedEdges, sameEdges, type ControlSnapshot, type EdgeConfig, type EdgeSource, type EdgeSpec } from './edges.js';
 import { HealthChecker, type Health, type HealthOptions } from './health.js';
 import { playerPage } from './player-page.js';
