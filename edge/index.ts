@@ -9,6 +9,7 @@ import { hostname } from 'node:os';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { ContentfulStatusCode, StatusCode } from 'hono/utils/http-status';
 import { checkIncomingTarget, createBaseApp, requestTargetOf, streamPathOf } from '../src/app.js';
+import { DEFAULT_REDIS_PREFIX } from '../src/control-plane.js';
 import { silentLogger, type Logger } from '../src/log.js';
 import { isPlaylistPath } from '../src/media-types.js';
 import { Metrics } from '../src/metrics.js';
@@ -18,7 +19,7 @@ import { createHookRunner, HOOK_NAMES, HookFailed, isOptionalString, isUndefined
 import { CacheStore, type CachedObject } from './cache-store.js';
 import { cacheKeyOf, DEFAULT_KEY_PARAMS } from './cache-key.js';
 import { CoalescingCache, type FetchTarget } from './coalescing-cache.js';
-import { startEdgeControl, type EdgeControl } from './registration.js';
+import { startRegistration, type EdgeRegistration } from './registration.js';
 import { DEFAULT_FRESHNESS, type FreshnessDefaults } from './freshness.js';
 import { MasterViaLb } from './master-rewrite.js';
 import { edgeMetrics } from './metrics.js';
@@ -255,11 +256,11 @@ export function createEdge(config: EdgeConfig): Edge {
     };
   }
 
-  let control: EdgeControl | undefined;
+  let registration: EdgeRegistration | undefined;
   if (config.redis) {
-    control = startEdgeControl({
+    registration = startRegistration({
       url: config.redis.url,
-      prefix: config.redis.prefix ?? 'cascade:',
+      prefix: config.redis.prefix ?? DEFAULT_REDIS_PREFIX,
       id: config.id,
       ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
       ...(config.redis.intervalMs ? { intervalMs: config.redis.intervalMs } : {}),
@@ -281,11 +282,11 @@ export function createEdge(config: EdgeConfig): Edge {
     async beginShutdown() {
       shuttingDown = true;
       log.info('drain_on', { source: 'shutdown' });
-      await control?.withdraw();
+      await registration?.withdraw();
     },
     async close() {
       viewers.close();
-      await control?.close();
+      await registration?.close();
       await origins.close();
     },
   };

@@ -2,6 +2,7 @@
 import { formatHelp, parseOptions, UsageError, type OptionsSpec, type ParseResult } from './options.js';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './log.js';
 import { loadConfigFile, type LoadedConfig } from './config-file.js';
+import { DEFAULT_REDIS_PREFIX } from './control-plane.js';
 import type { RoleName } from './hooks.js';
 
 export interface Command {
@@ -20,7 +21,7 @@ export const LISTEN_OPTIONS = {
 
 export const REDIS_OPTIONS = {
   redis: { type: 'url', help: 'Redis URL of the control plane (optional)' },
-  'redis-prefix': { type: 'string', default: 'cascade:', help: 'key prefix in Redis' },
+  'redis-prefix': { type: 'string', default: DEFAULT_REDIS_PREFIX, help: 'key prefix in Redis' },
 } as const satisfies OptionsSpec;
 
 export interface CommandHelp {
