@@ -2,8 +2,8 @@
 // them; `cascade stack` starts the same transcoder/ stages in-process):
 //   cascade transcode --origin URL --stream demo --input rtmp|srt|testsrc|url ...
 //   cascade source --to rtmp://host:1935/live/demo ...
-import { parseCommand, takePositionals, untilSignal, type Command } from '../src/command.js';
-import { UsageError, type OptionsSpec } from '../src/options.js';
+import { parseCommand, takePositionals, untilSignal, type Command, type CommandHelp } from '../src/command.js';
+import { UsageError, type OptionsSpec, type ParsedOptions } from '../src/options.js';
 import { isValidStreamName } from '../src/stream-path.js';
 import { hostPortUrl } from '../src/url.js';
 import {
@@ -50,36 +50,57 @@ export const SOURCE_OPTIONS = {
   ...FFMPEG_OPTIONS,
 } as const satisfies OptionsSpec;
 
-/** Lines of the ffmpeg stage on stderr, prefixed like `cascade stack` prefixes them. */
-function stageLog(stage: string): (line: string) => void {
-  return (line) => process.stderr.write(`[${stage}] ${line}\n`);
+interface StageCommand<S extends OptionsSpec> {
+  name: string;
+  summary: string;
+  spec: S;
+  help: CommandHelp;
+  /** The stage's name in its log lines. */
+  stage: string;
+  /** Checks the options (a UsageError for a bad one) and returns how to start the stage once ffmpeg is found. */
+  prepare(options: ParsedOptions<S>): (log: (line: string) => void) => Supervisor;
 }
 
-/** Missing ffmpeg is not a typing mistake: one line and exit 1. */
-function ffmpegMissing(command: string, ffmpeg: string): number {
-  process.stderr.write(`cascade ${command}: ffmpeg not found ('${ffmpeg}'); install it (apt-get install ffmpeg)\n`);
-  return 1;
+/**
+ * A command that runs one ffmpeg stage until SIGTERM/SIGINT: options checked first (exit 2), then ffmpeg
+ * looked for (missing: one line, exit 1), then the stage started under its restart loop; on the signal,
+ * ffmpeg is stopped.
+ */
+function stageCommand<S extends OptionsSpec & typeof FFMPEG_OPTIONS>(command: StageCommand<S>): Command {
+  return {
+    name: command.name,
+    summary: command.summary,
+    async run(argv) {
+      const parsed = parseCommand(command.spec, argv, command.help);
+      if (!parsed) return 0;
+      takePositionals(parsed.positionals, []);
+      const start = command.prepare(parsed.options);
+      const ffmpeg = parsed.options.ffmpeg as string;
+      if (!commandExists(ffmpeg)) {
+        process.stderr.write(`cascade ${command.name}: ffmpeg not found ('${ffmpeg}'); install it (apt-get install ffmpeg)\n`);
+        return 1;
+      }
+      // Prefixed like `cascade stack` prefixes the lines of its children.
+      const log = (line: string) => process.stderr.write(`[${command.stage}] ${line}\n`);
+      const stage = start(log);
+      return untilSignal(async (signal) => {
+        log(`${signal}: stopping ffmpeg`);
+        await stage.stop();
+      });
+    },
+  };
 }
 
-/** Runs until SIGTERM/SIGINT, then stops the ffmpeg stage (and with it ffmpeg). */
-function runUntilSignal(stage: Supervisor, log: (line: string) => void): Promise<number> {
-  return untilSignal(async (signal) => {
-    log(`${signal}: stopping ffmpeg`);
-    await stage.stop();
-  });
-}
-
-export const transcodeCommand: Command = {
+export const transcodeCommand = stageCommand({
   name: 'transcode',
   summary: 'ingest (RTMP/SRT listener, test pattern or URL) -> ffmpeg ABR ladder -> HLS PUT to the origin',
-  async run(argv) {
-    const parsed = parseCommand(TRANSCODE_OPTIONS, argv, {
-      usage: 'cascade transcode [--origin URL] [--stream NAME] [--input rtmp|srt|testsrc|url] [options]',
-      description: 'Takes a pushed stream (RTMP or SRT listener) or a test pattern and uploads an HLS ABR ladder to the origin with HTTP PUT. Restarts ffmpeg when it exits.',
-    });
-    if (!parsed) return 0;
-    const o = parsed.options;
-    takePositionals(parsed.positionals, []);
+  spec: TRANSCODE_OPTIONS,
+  help: {
+    usage: 'cascade transcode [--origin URL] [--stream NAME] [--input rtmp|srt|testsrc|url] [options]',
+    description: 'Takes a pushed stream (RTMP or SRT listener) or a test pattern and uploads an HLS ABR ladder to the origin with HTTP PUT. Restarts ffmpeg when it exits.',
+  },
+  stage: 'transcoder',
+  prepare(o) {
     if (!isValidStreamName(o.stream)) throw new UsageError(`--stream: must match [A-Za-z0-9_-]{1,64} (got '${o.stream}')`);
     if (o.input === 'url' && !o['input-url']) throw new UsageError('--input url needs --input-url');
     if (o['low-latency'] && !o['delete-segments']) throw new UsageError('--no-delete-segments cannot be used with --low-latency (ffmpeg\'s dash muxer keeps every segment it has not deleted in memory)');
@@ -87,42 +108,41 @@ export const transcodeCommand: Command = {
     if (partProblem) throw new UsageError(`--part-target: ${partProblem}`);
     let ladder: Rendition[];
     try { ladder = parseLadder(o.ladder); } catch (e) { throw new UsageError(`--ladder: ${(e as Error).message}`); }
-    if (!commandExists(o.ffmpeg)) return ffmpegMissing('transcode', o.ffmpeg);
-    const log = stageLog('transcoder');
-    const transcoder = startTranscoder({
-      origin: o.origin, stream: o.stream, uploadToken: o['upload-token'], input: o.input as InputKind, inputUrl: o['input-url'],
-      listenHost: o['listen-host'], rtmpPort: o['rtmp-port'], srtPort: o['srt-port'], ladder, fps: o.fps, preset: o.preset,
-      audioKbps: o['audio-bitrate'], hlsTime: o['hls-time'], listSize: o['list-size'], segmentType: o['segment-type'] as 'ts' | 'fmp4',
-      programDateTime: o['program-date-time'], deleteSegments: o['delete-segments'], startNumber: o['start-number'] as 'epoch' | 'zero',
-      lowLatency: o['low-latency'], partTargetMs: o['part-target'], ffmpeg: o.ffmpeg, logLevel: o['ffmpeg-log-level'], onLog: log,
-    });
-    const where = o.input === 'rtmp' ? `${hostPortUrl(o['listen-host'], o['rtmp-port'], 'rtmp')}/live/${o.stream}`
-      : o.input === 'srt' ? hostPortUrl(o['listen-host'], o['srt-port'], 'srt') : o.input === 'url' ? o['input-url'] : 'test pattern';
-    log(`ingest ${where} -> ${o.origin}/hls/${o.stream}/index.m3u8 (${ladder.map((r) => r.name).join(', ')}${o['low-latency'] ? `; low latency, part target ${o['part-target']} ms` : ''})`);
-    return runUntilSignal(transcoder, log);
+    return (log) => {
+      const transcoder = startTranscoder({
+        origin: o.origin, stream: o.stream, uploadToken: o['upload-token'], input: o.input as InputKind, inputUrl: o['input-url'],
+        listenHost: o['listen-host'], rtmpPort: o['rtmp-port'], srtPort: o['srt-port'], ladder, fps: o.fps, preset: o.preset,
+        audioKbps: o['audio-bitrate'], hlsTime: o['hls-time'], listSize: o['list-size'], segmentType: o['segment-type'] as 'ts' | 'fmp4',
+        programDateTime: o['program-date-time'], deleteSegments: o['delete-segments'], startNumber: o['start-number'] as 'epoch' | 'zero',
+        lowLatency: o['low-latency'], partTargetMs: o['part-target'], ffmpeg: o.ffmpeg, logLevel: o['ffmpeg-log-level'], onLog: log,
+      });
+      const where = o.input === 'rtmp' ? `${hostPortUrl(o['listen-host'], o['rtmp-port'], 'rtmp')}/live/${o.stream}`
+        : o.input === 'srt' ? hostPortUrl(o['listen-host'], o['srt-port'], 'srt') : o.input === 'url' ? o['input-url'] : 'test pattern';
+      log(`ingest ${where} -> ${o.origin}/hls/${o.stream}/index.m3u8 (${ladder.map((r) => r.name).join(', ')}${o['low-latency'] ? `; low latency, part target ${o['part-target']} ms` : ''})`);
+      return transcoder;
+    };
   },
-};
+});
 
-export const sourceCommand: Command = {
+export const sourceCommand = stageCommand({
   name: 'source',
   summary: 'push a test pattern (moving picture, tone, burnt-in clock) to an RTMP or SRT ingest',
-  async run(argv) {
-    const parsed = parseCommand(SOURCE_OPTIONS, argv, {
-      usage: 'cascade source [--to rtmp://host:1935/live/<stream>] [--size 1280x720] [--fps 30] [options]',
-      description: 'Pushes a test pattern (testsrc2, a 440 Hz tone, a burnt-in clock) to an RTMP or SRT ingest.',
-    });
-    if (!parsed) return 0;
-    const o = parsed.options;
-    takePositionals(parsed.positionals, []);
+  spec: SOURCE_OPTIONS,
+  help: {
+    usage: 'cascade source [--to rtmp://host:1935/live/<stream>] [--size 1280x720] [--fps 30] [options]',
+    description: 'Pushes a test pattern (testsrc2, a 440 Hz tone, a burnt-in clock) to an RTMP or SRT ingest.',
+  },
+  stage: 'source',
+  prepare(o) {
     if (!isPictureSize(o.size)) throw new UsageError(`--size: not WIDTHxHEIGHT: '${o.size}'`);
     if (!/^(rtmp|srt):\/\//.test(o.to)) throw new UsageError(`--to: must be an rtmp:// or srt:// URL (got '${o.to}')`);
-    if (!commandExists(o.ffmpeg)) return ffmpegMissing('source', o.ffmpeg);
-    const log = stageLog('source');
-    const source = startTestSource({
-      to: o.to, size: o.size, fps: o.fps, preset: o.preset, videoKbps: o['video-bitrate'], label: o.label,
-      ffmpeg: o.ffmpeg, logLevel: o['ffmpeg-log-level'], onLog: log,
-    });
-    log(`pushing test pattern ${o.size}@${o.fps} to ${o.to}`);
-    return runUntilSignal(source, log);
+    return (log) => {
+      const source = startTestSource({
+        to: o.to, size: o.size, fps: o.fps, preset: o.preset, videoKbps: o['video-bitrate'], label: o.label,
+        ffmpeg: o.ffmpeg, logLevel: o['ffmpeg-log-level'], onLog: log,
+      });
+      log(`pushing test pattern ${o.size}@${o.fps} to ${o.to}`);
+      return source;
+    };
   },
-};
+});
