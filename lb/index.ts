@@ -51,7 +51,7 @@ export const LB_DEFAULTS = {
   redirectCode: 302 as 302 | 307,
   health: { intervalMs: 1000, timeoutMs: 1000, rise: 2, fall: 2 } satisfies HealthOptions,
   redisPrefix: DEFAULT_REDIS_PREFIX,
-  // The issue asks for a plain HSET to apply within 1 s.
+  // docs/contract.md, "Redis": a plain HSET applies within 1 second.
   redisPollMs: 500,
   retryAfter: 2,
 };

@@ -1,4 +1,4 @@
-// The LB's HTTP surface without Redis: the 302 per contract, CORS on it, errors, key choice, pages.
+// The LB's HTTP surface without Redis: the 302 per docs/contract.md, CORS on it, errors, key choice, pages.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'undici';

@@ -1,4 +1,4 @@
-// The control plane losing its data (issue 10, items 14 and 15) with a real redis-server: FLUSHALL and a
+// The control plane losing its data (docs/lb.md, "Control plane") with a real redis-server: FLUSHALL and a
 // Redis restarted empty move no client and answer no 503 while edges register again within a heartbeat;
 // hostile data in every key the LB reads leaves it serving with sane state.
 import { after, before, test } from 'node:test';

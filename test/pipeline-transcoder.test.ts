@@ -31,7 +31,7 @@ test('arguments: ABR ladder, PUT upload with token, master index.m3u8, fMP4 and 
   assert.ok(joined.includes('-master_pl_name index.m3u8'));
   assert.ok(joined.includes('-var_stream_map v:0,a:0,name:720p v:1,a:1,name:480p v:2,a:2,name:360p'));
   assert.ok(joined.includes('-method PUT -http_persistent 1'));
-  // The token is read from stdin, never from the command line (issue 10, item 16).
+  // The token is read from stdin, never from the command line, where `ps` shows it (docs/low-latency.md).
   assert.ok(joined.includes('-fpre /dev/stdin'));
   assert.ok(!joined.includes('s3cret-T'));
   assert.equal(uploadPreset({ origin: 'http://o', stream: 's', input: 'rtmp', ladder, uploadToken: 's3cret-T' }), 'headers=Authorization: Bearer s3cret-T\n');

@@ -1,4 +1,4 @@
-// Real players other than hls.js survive the loss of their edge (issue 10, item 17). A `cascade stack`
+// Real players other than hls.js survive the loss of their edge (docs/edge.md, "Masters through the LB"). A `cascade stack`
 // (edges with --lb, so masters name their variants through the LB) and, beside it on the same origin, two
 // edges started with CASCADE_MASTER_VIA_LB=false behind a second LB. Every player plays through both LBs
 // at once; then the edge serving each group is SIGKILLed, and the media time each player plays in the

@@ -37,7 +37,7 @@ describe('low-latency arguments and options', () => {
     assert.ok(joined.includes(`-adaptation_sets id=0,streams=0 id=1,streams=1 id=2,frag_type=duration,frag_duration=${(13.5 * 1024 / 48000).toFixed(6)},streams=2`));
     assert.equal(args.at(-1), 'http://o:8090/hls/demo/manifest.mpd');
     // The dash muxer ignores -headers: the token goes through -http_opts, escaped for ffmpeg's dictionary
-    // syntax, in the preset ffmpeg reads from stdin, never on its command line (issue 10, item 16).
+    // syntax, in the preset ffmpeg reads from stdin, never on its command line (docs/low-latency.md).
     assert.ok(!args.includes('-headers') && !joined.includes('t0k') && joined.includes('-fpre /dev/stdin'));
     assert.equal(uploadPreset(options), "http_opts=headers=Authorization\\:\\ Bearer\\ t0k\\:en\\'with\\=odd\\\\chars:tcp_nodelay=1\n");
     const open = transcodeArgs({ origin: 'http://o', stream: 's', input: 'rtmp', ladder: parseLadder('144p'), lowLatency: true });

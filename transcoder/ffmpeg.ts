@@ -208,7 +208,7 @@ export function transcodeArgs(o: TranscodeOptions): string[] {
   // audio is counted and container overhead is a flat 10%. Segments run above it: MPEG-TS packetisation of
   // the AAC track alone costs more than that at these rates, and this VBV (maxrate 1.1x, bufsize 2x) lets a
   // segment spend the buffer. Measured peak segment bit rates against the declared value: 360p 0.95x (fMP4)
-  // and 1.00x (TS), 240p 1.05x (TS), a first 360p segment after a restart 1.13x (issue 10). ffmpeg 5.1
+  // and 1.00x (TS), 240p 1.05x (TS), a first 360p segment after a restart 1.13x. ffmpeg 5.1
   // cannot declare more without encoding more, so the origin publishes what it measures instead
   // (docs/origin.md, "Master bandwidth").
   ladder.forEach((r, i) => args.push(
