@@ -1,4 +1,5 @@
-// The package's public surface: role factories and the types a config file needs
+// The entry points of cascade: the `cascade` command (main.ts and its commands here) and this file, the
+// package's public surface: role factories and the types a config file needs
 // (`import type { EdgeHooks, CascadeConfig } from 'cascade'`).
 export { createOrigin, ORIGIN_DEFAULTS, type Origin, type OriginConfig, type PublishedEvent } from '../origin/index.js';
 export { createEdge, CACHE_OUTCOMES, type Edge, type EdgeConfig, type CacheOutcome } from '../edge/index.js';
