@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { rawGet } from '../test/edge-client.js';
+import { rawGet } from '../test/helpers/edge-client.js';
 import { freePort, startChild, type Child } from '../test/helpers/process.js';
 
 const here = dirname(fileURLToPath(import.meta.url));

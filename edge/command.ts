@@ -1,5 +1,5 @@
 // `cascade edge`: parses options (and --config), then runs the edge role; everything else lives in createEdge.
-import { LISTEN_OPTIONS, REDIS_OPTIONS, loggerFor, parseRoleCommand, type Command } from '../src/command.js';
+import { LISTEN_OPTIONS, REDIS_OPTIONS, loggerFor, parseRoleCommand, takePositionals, type Command } from '../src/command.js';
 import { UsageError, type OptionsSpec } from '../src/options.js';
 import { runRole } from '../src/role.js';
 import { createEdge, defaultEdgeId } from './index.js';
@@ -48,7 +48,7 @@ export const edgeCommand: Command = {
     });
     if (!parsed) return 0;
     const o = parsed.options;
-    if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument '${parsed.positionals[0]}'`);
+    takePositionals(parsed.positionals, []);
     const origins = parseOrigins(o.origin);
     const id = o.id ?? defaultEdgeId(o.port);
     const log = loggerFor(o['log-level'], { role: 'edge', edge: id });

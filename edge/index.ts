@@ -9,6 +9,7 @@ import { hostname } from 'node:os';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { ContentfulStatusCode, StatusCode } from 'hono/utils/http-status';
 import { checkIncomingTarget, createBaseApp, requestTargetOf, streamPathOf } from '../src/app.js';
+import { DEFAULT_REDIS_PREFIX } from '../src/control-plane.js';
 import { silentLogger, type Logger } from '../src/log.js';
 import { isPlaylistPath } from '../src/media-types.js';
 import { Metrics } from '../src/metrics.js';
@@ -18,7 +19,7 @@ import { createHookRunner, HOOK_NAMES, HookFailed, isOptionalString, isUndefined
 import { CacheStore, type CachedObject } from './cache-store.js';
 import { cacheKeyOf, DEFAULT_KEY_PARAMS } from './cache-key.js';
 import { CoalescingCache, type FetchTarget } from './coalescing-cache.js';
-import { startEdgeControl, type EdgeControl } from './control-plane.js';
+import { startRegistration, type EdgeRegistration } from './registration.js';
 import { DEFAULT_FRESHNESS, type FreshnessDefaults } from './freshness.js';
 import { MasterViaLb } from './master-rewrite.js';
 import { edgeMetrics } from './metrics.js';
@@ -97,7 +98,8 @@ export function createEdge(config: EdgeConfig): Edge {
   const store = new CacheStore(cacheSize);
   const viewers = new ViewerCounter({ windowMs: VIEWER_WINDOW_MS, maxPerStream: MAX_VIEWERS_PER_STREAM, maxStreams: MAX_VIEWER_STREAMS, now });
   let cache: CoalescingCache;
-  const m = edgeMetrics(metrics, {
+  // The edge's own metrics, bound to the registry once (hot-path counters pre-labelled).
+  const stats = edgeMetrics(metrics, {
     cacheBytes: () => store.bytes,
     cacheEntries: () => store.entries,
     fetching: () => cache.fetching,
@@ -113,7 +115,7 @@ export function createEdge(config: EdgeConfig): Edge {
     userAgent: `cascade-edge/${config.id}`,
     now,
     onAttempt(origin, result, seconds, err) {
-      m.upstreamAttempt(origin, result, seconds);
+      stats.upstreamAttempt(origin, result, seconds);
       if (err !== undefined || Number(result) >= 500) log.warn('origin_failed', { origin, result, err });
     },
   });
@@ -132,7 +134,7 @@ export function createEdge(config: EdgeConfig): Edge {
     } : {}),
   });
 
-  const onBytes = (n: number) => m.bytesOut.inc(n);
+  const onBytes = (n: number) => stats.bytesOut.inc(n);
   /** Only a playlist served with 2xx counts: made-up stream names must not become series (or map entries). */
   const countViewer = (obj: CachedObject, stream: string, incoming: HttpBindings['incoming']) => {
     if (obj.status >= 200 && obj.status < 300) viewers.touch(stream, incoming.socket.remoteAddress ?? '');
@@ -159,7 +161,7 @@ export function createEdge(config: EdgeConfig): Edge {
       }
       const isPlaylist = isPlaylistPath(path);
       if (isPlaylist && lbUrl !== undefined && isDraining()) {
-        m.request('REDIRECT');
+        stats.request('REDIRECT');
         return c.body(null, 302, { ...edgeHeaders('REDIRECT', config.id), location: lbUrl + target.pathAndQuery, 'cache-control': 'no-store' });
       }
       const pathname = streamUrlPath(stream, path);
@@ -169,7 +171,7 @@ export function createEdge(config: EdgeConfig): Edge {
         ? (await hooks.call('cacheKey', { request: c.req.raw, log: slog, stream, path, defaultKey: upstreamPath }, isOptionalString)) ?? upstreamPath
         : upstreamPath;
       const deliver = async (outcome: CacheOutcome, obj: CachedObject, setCookie?: string[]): Promise<Response> => {
-        m.request(outcome);
+        stats.request(outcome);
         if (isPlaylist && masters) obj = await masters.settledView(obj, target.pathAndQuery);
         if (isPlaylist) countViewer(obj, stream, incoming);
         const reply = replyFor(obj, { method: c.req.method, request: incoming.headers, outcome, servedBy: config.id, now: now() });
@@ -203,13 +205,13 @@ export function createEdge(config: EdgeConfig): Edge {
       }
       const found = await cache.fetch(fetchTarget);
       if (found.obj === undefined) {
-        m.request('ERROR');
+        stats.request('ERROR');
         return c.text('upstream unavailable\n', found.status, { ...edgeHeaders('ERROR', config.id), 'cache-control': 'no-store' });
       }
       return await deliver(found.outcome, found.obj, found.setCookie);
     } catch (err) {
       if (!(err instanceof HookFailed)) throw err;
-      m.request('ERROR');
+      stats.request('ERROR');
       return c.text(`${err.message}\n`, 500, { ...edgeHeaders('ERROR', config.id), 'cache-control': 'no-store' });
     }
   }
@@ -242,7 +244,7 @@ export function createEdge(config: EdgeConfig): Edge {
     if (!found) return false;
     const hit = isPlaylist && masters ? masters.view(found, pathAndQuery) : found;
     if (isPlaylist) countViewer(hit, stream.stream, incoming);
-    m.request('HIT');
+    stats.request('HIT');
     if (hit.status === 200 && hit.body.state === 'complete' && isPlainGet(incoming.headers)) writeHit(outgoing, hit, config.id, now(), onBytes);
     else writeReply(outgoing, replyFor(hit, { method: 'GET', request: incoming.headers, outcome: 'HIT', servedBy: config.id, now: now() }), onBytes);
     return true;
@@ -255,11 +257,11 @@ export function createEdge(config: EdgeConfig): Edge {
     };
   }
 
-  let control: EdgeControl | undefined;
+  let registration: EdgeRegistration | undefined;
   if (config.redis) {
-    control = startEdgeControl({
+    registration = startRegistration({
       url: config.redis.url,
-      prefix: config.redis.prefix ?? 'cascade:',
+      prefix: config.redis.prefix ?? DEFAULT_REDIS_PREFIX,
       id: config.id,
       ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
       ...(config.redis.intervalMs ? { intervalMs: config.redis.intervalMs } : {}),
@@ -281,11 +283,11 @@ export function createEdge(config: EdgeConfig): Edge {
     async beginShutdown() {
       shuttingDown = true;
       log.info('drain_on', { source: 'shutdown' });
-      await control?.withdraw();
+      await registration?.withdraw();
     },
     async close() {
       viewers.close();
-      await control?.close();
+      await registration?.close();
       await origins.close();
     },
   };

@@ -35,14 +35,15 @@ export interface OriginPoolOptions {
   onAttempt?: (origin: string, result: string, seconds: number, err?: unknown) => void;
 }
 
-interface Origin {
+/** One upstream origin of the pool (not the origin role: this is its URL and connections as the edge sees them). */
+interface PooledOrigin {
   url: string;
   pool: Pool;
   benchedUntil: number;
 }
 
 export class OriginPool {
-  private readonly origins: Origin[];
+  private readonly origins: PooledOrigin[];
 
   constructor(urls: readonly string[], private readonly options: OriginPoolOptions) {
     if (urls.length === 0) throw new Error('at least one origin is required');
@@ -72,7 +73,7 @@ export class OriginPool {
     return this.origins.some((o) => o.url === url);
   }
 
-  private order(): Origin[] {
+  private order(): PooledOrigin[] {
     const now = this.options.now();
     const healthy = this.origins.filter((o) => o.benchedUntil <= now);
     if (healthy.length === this.origins.length) return healthy;
@@ -119,7 +120,7 @@ export class OriginPool {
    * about the origin, and a GET is safe to repeat — what Go's http.Transport does for idempotent
    * requests on a reused connection. Anything else, or a second failure, is the origin's.
    */
-  private async request(origin: Origin, path: string, conditional?: Readonly<Record<string, string>>) {
+  private async request(origin: PooledOrigin, path: string, conditional?: Readonly<Record<string, string>>) {
     const send = () => origin.pool.request({
       path,
       method: 'GET',

@@ -1,5 +1,5 @@
 // `cascade lb`: parses options and runs the role; everything else lives in createLb.
-import { LISTEN_OPTIONS, REDIS_OPTIONS, loggerFor, parseRoleCommand, type Command } from '../src/command.js';
+import { LISTEN_OPTIONS, REDIS_OPTIONS, loggerFor, parseRoleCommand, takePositionals, type Command } from '../src/command.js';
 import { UsageError, type OptionsSpec } from '../src/options.js';
 import { runRole } from '../src/role.js';
 import { createLb, LB_DEFAULTS, parseEdgeGroup, parseEdgeSpec, type HashBy } from './index.js';
@@ -32,7 +32,7 @@ export const lbCommand: Command = {
     });
     if (!parsed) return 0;
     const o = parsed.options;
-    if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument '${parsed.positionals[0]}'`);
+    takePositionals(parsed.positionals, []);
     const edges = o.edge.map(parseEdgeSpec);
     const duplicate = edges.find((e, i) => edges.findIndex((x) => x.id === e.id) !== i);
     if (duplicate) throw new UsageError(`--edge: id '${duplicate.id}' given more than once`);

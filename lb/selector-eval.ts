@@ -1,4 +1,5 @@
-// How a selector is judged (issue 4): balance and movement over a fixed sample of client keys.
+// How a selector is judged (docs/lb.md, "Why rendezvous: the measurements"): balance and movement over a
+// fixed sample of client keys.
 // Shared by the selector tests and the comparison in bench/lb.bench.ts, so both measure the same thing.
 
 /** Anything that maps a key to an edge id. */
@@ -53,7 +54,7 @@ export function movedShare(before: Pick, after: Pick, keys: readonly string[]): 
   return moved / keys.length;
 }
 
-/** The issue's bound: moved share within 1.5 x the minimum plus one percentage point. */
+/** The bound of docs/lb.md: moved share within 1.5 x the minimum plus one percentage point. */
 export function movementBound(minimum: number): number {
   return 1.5 * minimum + 0.01;
 }

@@ -7,7 +7,7 @@ import { createReadStream, existsSync, readFileSync, readdirSync, writeFileSync 
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { startStack, type Stack } from '../src/stack.js';
+import { startStack, type Stack } from '../cli/stack.js';
 import { freePort } from '../test/helpers/process.js';
 import { parseLadder } from '../transcoder/index.js';
 

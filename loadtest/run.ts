@@ -14,7 +14,7 @@ import {
   COLORS, K6, ROOT, k6Available, markdown, metric, readK6Samples, runK6, stackTargets, startLoadStack, startSampler, svgChart,
   thresholds, waitForStream, type Target,
 } from './lib.js';
-import type { Stack } from '../src/stack.js';
+import type { Stack } from '../cli/stack.js';
 
 function seconds(v: string, name: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(v.trim());

@@ -1,4 +1,4 @@
-// Upload authorization (contract): with a token, Bearer T or Basic with password T; without one, loopback only.
+// Upload authorization (docs/contract.md, "origin"): with a token, Bearer T or Basic with password T; without one, loopback only.
 import { timingSafeEqual } from 'node:crypto';
 
 export type AuthResult = 'ok' | 'missing' | 'wrong';

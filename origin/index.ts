@@ -127,7 +127,8 @@ export async function createOrigin(options: Partial<OriginConfig> = {}): Promise
     minWindow: config.minWindow, maxWindow: config.maxWindow, graceMs: config.segmentGraceMs, maxSegmentDuration: config.maxSegmentDurationMs / 1000,
   };
   const streams = new Map<string, OriginStream>();
-  const m = originMetrics(metricsRegistry, {
+  // The origin's own metrics in the registry.
+  const stats = originMetrics(metricsRegistry, {
     memoryBytes: () => [...streams.values()].reduce((n, s) => n + s.memoryBytes, 0),
     renditions: () => [...streams.values()].flatMap((s) => s.publisher.renditionStats().flatMap((r) => {
       const p = s.playlist(r.path);
@@ -151,7 +152,7 @@ export async function createOrigin(options: Partial<OriginConfig> = {}): Promise
     };
     s.onStorageFailed = (op: StorageOp, err: unknown) => {
       const code = storageErrorCode(err);
-      m.storageErrors.inc({ op, code });
+      stats.storageErrors.inc({ op, code });
       // A failed upload is logged once, with its 507; state writes and removals have no request to answer.
       if (op !== 'blob_write') log.error('storage_failed', { stream, op, code, err });
     };
@@ -187,7 +188,7 @@ export async function createOrigin(options: Partial<OriginConfig> = {}): Promise
   /** Answers a refused or failed upload: status from its reason, one log line, counted by reason. */
   const reject = (c: Context, err: OriginError, fields: Record<string, unknown> = {}) => {
     const { reason, status } = err;
-    m.rejected.inc({ reason });
+    stats.rejected.inc({ reason });
     (status >= 500 ? log.error : log.warn)('upload_rejected', { reason, status, path: new URL(c.req.url).pathname, msg: err.message, ...fields });
     const headers: Record<string, string> = { 'Cache-Control': 'no-store' };
     if (status === 401) headers['WWW-Authenticate'] = 'Bearer realm="cascade", Basic realm="cascade"';
@@ -221,10 +222,10 @@ export async function createOrigin(options: Partial<OriginConfig> = {}): Promise
     await readBody(c.req.raw.body, config.maxPlaylistBytes, config.uploadIdleTimeoutMs, (chunk) => chunks.push(chunk));
     const text = decodePlaylist(Buffer.concat(chunks));
     const { outcome } = streamFor(name).applyPlaylist(path, text);
-    m.uploads.inc({ stream: name, kind: 'playlist' });
-    m.uploadBytes.inc({ stream: name, kind: 'playlist' }, Buffer.byteLength(text));
+    stats.uploads.inc({ stream: name, kind: 'playlist' });
+    stats.uploadBytes.inc({ stream: name, kind: 'playlist' }, Buffer.byteLength(text));
     if (outcome === 'restart') {
-      m.restarts.inc({ stream: name });
+      stats.restarts.inc({ stream: name });
       log.info('restart_detected', { stream: name, path });
     }
   };
@@ -247,13 +248,13 @@ export async function createOrigin(options: Partial<OriginConfig> = {}): Promise
     }
     if (!await stream.finishUpload(blob, hash.digest('hex'))) {
       // Answered as a success: by start order it came first and was then replaced by the newer upload.
-      m.superseded.inc();
+      stats.superseded.inc();
       log.info('upload_superseded', { stream: name, path, id: blob.id });
       return;
     }
     const kind = uploadKind(path);
-    m.uploads.inc({ stream: name, kind });
-    m.uploadBytes.inc({ stream: name, kind }, blob.size);
+    stats.uploads.inc({ stream: name, kind });
+    stats.uploadBytes.inc({ stream: name, kind }, blob.size);
     log.debug('upload', { stream: name, path, id: blob.id, bytes: blob.size });
   };
 
@@ -299,13 +300,13 @@ export async function createOrigin(options: Partial<OriginConfig> = {}): Promise
   app.get('/hls/*', (c) => {
     const parsed = parseStreamPath(new URL(c.req.url).pathname);
     if (!parsed.ok) {
-      m.requests.inc({ result: 'bad_request' });
+      stats.requests.inc({ result: 'bad_request' });
       return c.text(`bad stream path: ${parsed.reason}\n`, 400);
     }
     const { stream: name, path } = parsed.value;
     const stream = streams.get(name);
     const notFound = () => {
-      m.requests.inc({ result: 'not_found' });
+      stats.requests.inc({ result: 'not_found' });
       return c.text('not found\n', 404, { 'Cache-Control': 'public, max-age=1' });
     };
     if (!stream) return notFound();
@@ -317,20 +318,20 @@ export async function createOrigin(options: Partial<OriginConfig> = {}): Promise
       send: (status: 200 | 206, headers: Record<string, string>, start: number, end: number) => Response) => {
       const reqHeaders = c.req.raw.headers;
       if (notModified(reqHeaders, validators)) {
-        m.requests.inc({ result: 'not_modified' });
+        stats.requests.inc({ result: 'not_modified' });
         return c.body(null, 304, headers);
       }
       const range = evaluateRange(reqHeaders, size, validators);
       if (range.type === 'unsatisfiable') {
-        m.requests.inc({ result: 'range_unsatisfiable' });
+        stats.requests.inc({ result: 'range_unsatisfiable' });
         return c.body(null, 416, { ...headers, 'Content-Range': `bytes */${size}` });
       }
       if (range.type === 'partial') {
-        m.requests.inc({ result: 'partial' });
+        stats.requests.inc({ result: 'partial' });
         return send(206, { ...headers, 'Content-Range': `bytes ${range.start}-${range.end}/${size}`, 'Content-Length': String(range.end - range.start + 1) },
           range.start, range.end);
       }
-      m.requests.inc({ result });
+      stats.requests.inc({ result });
       return send(200, { ...headers, 'Content-Length': String(size) }, 0, size - 1);
     };
     if (isPlaylistPath(path)) {
@@ -357,7 +358,7 @@ export async function createOrigin(options: Partial<OriginConfig> = {}): Promise
     };
     if (blob.state !== 'complete') {
       // Read-while-write: no length yet, so chunked; an aborted upload errors the stream and the client sees a cut body.
-      m.requests.inc({ result: 'streaming' });
+      stats.requests.inc({ result: 'streaming' });
       return sendStream(c, 200, headers, blob.stream());
     }
     const etag = `"${blob.hash.slice(0, 20)}"`;

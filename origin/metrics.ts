@@ -1,5 +1,5 @@
-// The origin's metrics (issue: uploads and bytes by stream and kind, rejections by reason, restarts,
-// published media sequence and playlist age per rendition).
+// The origin's metrics (docs/origin.md, "Metrics"): uploads and bytes by stream and kind, rejections by
+// reason, restarts, published media sequence and playlist age per rendition.
 import { Metrics } from '../src/metrics.js';
 import { extensionOf } from '../src/media-types.js';
 

@@ -1,4 +1,5 @@
-// The origin's publishing rules (issue: rules 1-9 and 11), one test each, on a real OriginStream.
+// The origin's publishing rules (docs/origin.md: "What it publishes", "Playlist validation", "Master
+// bandwidth"), one test each, on a real OriginStream.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -51,7 +52,7 @@ async function run(s: OriginStream, prefix: string, from: number, to: number, op
   }
 }
 
-test('rule 1: the media sequence never decreases, whatever the uploader does', async () => {
+test('the media sequence never decreases, whatever the uploader does', async () => {
   const s = newStream();
   const seen: number[] = [];
   const check = () => seen.push(published(s).mediaSequence);
@@ -82,7 +83,7 @@ for (const [name, restart] of [
   ['the encoder reproduces its old segments byte for byte (a test pattern)', async (s: OriginStream) => run(s, 'a', 0, 1)],
   ['the sequence jumps ahead (epoch-numbered restart)', async (s: OriginStream) => run(s, 'e', 1_700_000_000, 1_700_000_001)],
 ] as const) {
-  test(`rule 2: a restart is detected when ${name}`, async () => {
+  test(`a restart is detected when ${name}`, async () => {
     const s = newStream();
     await run(s, 'a', 0, 9);
     const before = entries(published(s));
@@ -100,7 +101,7 @@ for (const [name, restart] of [
   });
 }
 
-test('rule 2: EXT-X-DISCONTINUITY-SEQUENCE counts the discontinuities that left the window', async () => {
+test('EXT-X-DISCONTINUITY-SEQUENCE counts the discontinuities that left the window', async () => {
   const s = newStream();
   await run(s, 'a', 0, 5);
   await run(s, 'a', 0, 0, { bytes: 'run 2' });
@@ -114,7 +115,7 @@ test('rule 2: EXT-X-DISCONTINUITY-SEQUENCE counts the discontinuities that left 
   assert.equal(pl.discontinuitySequence, 2);
 });
 
-test('rule 3: a reused name with new bytes is published under a new URI, the old URI keeps its bytes', async () => {
+test('a reused name with new bytes is published under a new URI, the old URI keeps its bytes', async () => {
   const s = newStream();
   await run(s, 'a', 0, 3);
   const oldUri = published(s).segments[0]!.uri;
@@ -126,7 +127,7 @@ test('rule 3: a reused name with new bytes is published under a new URI, the old
   assert.equal(s.file(newUri)!.blob.bytes().toString(), 'restarted-0');
 });
 
-test('rule 3: EXT-X-MAP init segments get a new URI when their bytes change', async () => {
+test('EXT-X-MAP init segments get a new URI when their bytes change', async () => {
   const s = newStream();
   const fmp4 = (seq: number, names: string[]) =>
     media(seq, names, { extra: '#EXT-X-MAP:URI="init.mp4"' }).replace('#EXT-X-VERSION:3', '#EXT-X-VERSION:7');
@@ -146,7 +147,7 @@ test('rule 3: EXT-X-MAP init segments get a new URI when their bytes change', as
   assert.equal(s.file(uriOf(second))!.blob.bytes().toString(), 'init-2');
 });
 
-test('rule 4: every published URI serves exactly its bytes until the grace period after it left the window', async () => {
+test('every published URI serves exactly its bytes until the grace period after it left the window', async () => {
   const clock = { t: 1_000_000 };
   const s = newStream(clock);
   await run(s, 'a', 0, 2);
@@ -164,7 +165,7 @@ test('rule 4: every published URI serves exactly its bytes until the grace perio
   for (const seg of published(s).segments) assert.ok(s.file(seg.uri), 'window still servable');
 });
 
-test('rule 4: a segment that has not completely arrived is not published until it has', async () => {
+test('a segment that has not completely arrived is not published until it has', async () => {
   const s = newStream();
   await run(s, 'a', 0, 1);
   const partial = s.beginUpload('a2.ts');
@@ -175,7 +176,7 @@ test('rule 4: a segment that has not completely arrived is not published until i
   assert.deepEqual(published(s).segments.map((x) => x.uri), ['a0.0.ts', 'a1.1.ts', 'a2.2.ts'], 'published once complete; a3 never arrived');
 });
 
-test('rule 4: a segment whose upload failed becomes a gap once later segments arrived', async () => {
+test('a segment whose upload failed becomes a gap once later segments arrived', async () => {
   const s = newStream();
   await run(s, 'a', 0, 1);
   const failed = s.beginUpload('a2.ts');
@@ -189,7 +190,7 @@ test('rule 4: a segment whose upload failed becomes a gap once later segments ar
   assert.equal(s.file(pl.segments[3]!.uri)!.blob.bytes().toString(), 'a-3');
 });
 
-test('rule 5: a late older playlist or a duplicate changes nothing', async () => {
+test('a late older playlist or a duplicate changes nothing', async () => {
   const s = newStream();
   await run(s, 'a', 0, 6);
   const before = s.playlist('index.m3u8')!.text;
@@ -201,7 +202,7 @@ test('rule 5: a late older playlist or a duplicate changes nothing', async () =>
   assert.equal(s.publisher.state.restarts, 0);
 });
 
-test('rule 6: EXT-X-TARGETDURATION never decreases and covers every rounded EXTINF', async () => {
+test('EXT-X-TARGETDURATION never decreases and covers every rounded EXTINF', async () => {
   const s = newStream();
   await put(s, 'a0.ts', 'x');
   s.applyPlaylist('index.m3u8', media(0, ['a0.ts'], { td: 2, dur: 2.6 }));
@@ -214,7 +215,7 @@ test('rule 6: EXT-X-TARGETDURATION never decreases and covers every rounded EXTI
   assert.equal(pl.targetDuration, 6, 'does not go back down after longer segments left the window');
 });
 
-test('rule 7: segment-level tags survive with their segment; ENDLIST is passed on', async () => {
+test('segment-level tags survive with their segment; ENDLIST is passed on', async () => {
   const s = newStream();
   for (const n of ['init.mp4', 's0.m4s', 's1.m4s', 's2.m4s']) await put(s, n, n);
   const text = `#EXTM3U
@@ -248,7 +249,7 @@ s2.m4s
   assert.match(out, /#EXT-X-ENDLIST\n$/);
 });
 
-test('rule 8: master playlists are validated and published with their variant URIs', () => {
+test('master playlists are validated and published with their variant URIs', () => {
   const s = newStream();
   const master = '#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=800000,RESOLUTION=640x360\nlow/index.m3u8\n#EXT-X-STREAM-INF:BANDWIDTH=2000000\nhigh.m3u8\n';
   s.applyPlaylist('index.m3u8', master);
@@ -260,7 +261,7 @@ test('rule 8: master playlists are validated and published with their variant UR
   assert.equal(s.playlist('index.m3u8')!.text, master, 'a rejected master changes nothing');
 });
 
-test('rule 9: two origins given the same uploads publish byte-identical playlists', async () => {
+test('two origins given the same uploads publish byte-identical playlists', async () => {
   const feed = async (s: OriginStream) => {
     await run(s, 'a', 0, 5, { path: 'v0/index.m3u8' });
     await run(s, 'a', 0, 5, { path: 'v1/index.m3u8' });
@@ -274,7 +275,7 @@ test('rule 9: two origins given the same uploads publish byte-identical playlist
   for (const p of ['v0/index.m3u8', 'v1/index.m3u8']) assert.equal(x.playlist(p)!.text, y.playlist(p)!.text);
 });
 
-test('rule 11: renditions stay aligned across a restart, whichever rendition reports it first', async () => {
+test('renditions stay aligned across a restart, whichever rendition reports it first', async () => {
   const s = newStream();
   const renditions = ['v0/index.m3u8', 'v1/index.m3u8'];
   // Both renditions of one encoder, uploaded in turn.
@@ -313,7 +314,7 @@ function refused(s: OriginStream, path: string, text: string, reason: string) {
   assert.equal(s.playlist(path)?.text, published, 'the published playlist is untouched');
 }
 
-test('rule 10: the issue\'s invalid playlists are refused with a reason and change nothing', async () => {
+test('validation: invalid playlists are refused with a reason and change nothing', async () => {
   const s = newStream();
   await run(s, 'a', 0, 3);
   const with_ = (tags: string) => media(4, ['a4.ts'], { extra: tags });
@@ -336,14 +337,14 @@ test('rule 10: the issue\'s invalid playlists are refused with a reason and chan
   assert.equal(s.applyPlaylist('index.m3u8', media(4, ['a4.ts'], { extra: '#EXT-X-KEY:METHOD=SAMPLE-AES,URI="skd://k1",KEYFORMAT="com.apple.streamingkeydelivery"' })).outcome, 'published');
 });
 
-test('rule 10: the duration bound is an origin option', async () => {
+test('validation: the duration bound is an origin option', async () => {
   const s = new OriginStream('s', { ...LIMITS, maxSegmentDuration: 10 }, undefined, () => 0);
   await put(s, 'a0.ts', 'x');
   refused(s, 'index.m3u8', media(0, ['a0.ts'], { dur: 10.5 }), 'duration_too_long');
   assert.equal(s.applyPlaylist('index.m3u8', media(0, ['a0.ts'], { dur: 10, td: 10 })).outcome, 'published');
 });
 
-test('rule 10: master URIs, quoted or not, stay inside the stream', () => {
+test('validation: master URIs, quoted or not, stay inside the stream', () => {
   const s = newStream();
   const good = '#EXTM3U\n#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="a",NAME="en",URI="audio/en.m3u8"\n#EXT-X-STREAM-INF:BANDWIDTH=1,AUDIO="a"\nv.m3u8\n';
   s.applyPlaylist('index.m3u8', good);
@@ -359,7 +360,7 @@ test('rule 10: master URIs, quoted or not, stay inside the stream', () => {
   }
 });
 
-test('rule 10: an omitted byte range offset is written out, a range past the upload is not published', async () => {
+test('validation: an omitted byte range offset is written out, a range past the upload is not published', async () => {
   const s = newStream();
   await put(s, 'all.ts', 'x'.repeat(300));
   s.applyPlaylist('index.m3u8', '#EXTM3U\n#EXT-X-VERSION:4\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\n#EXT-X-BYTERANGE:100@0\nall.ts\n#EXTINF:2,\n#EXT-X-BYTERANGE:100\nall.ts\n#EXTINF:2,\n#EXT-X-BYTERANGE:150\nall.ts\n');
@@ -367,7 +368,7 @@ test('rule 10: an omitted byte range offset is written out, a range past the upl
   assert.deepEqual(pl.segments.map((x) => x.tags.find((t) => t.startsWith('#EXT-X-BYTERANGE'))), ['#EXT-X-BYTERANGE:100@0', '#EXT-X-BYTERANGE:100@100']);
 });
 
-// ---- rule 12: the master's BANDWIDTH / AVERAGE-BANDWIDTH ---------------------------------------------------
+// ---- master bandwidth: the master's BANDWIDTH / AVERAGE-BANDWIDTH ---------------------------------------------------
 
 /** Uploads segments of the given sizes (bytes) and durations, each followed by its playlist. */
 async function feed(s: OriginStream, path: string, from: number, sizes: number[], dur = 2) {
@@ -387,7 +388,7 @@ const variant = (text: string, uri: string) => {
 };
 const attr = (line: string, name: string) => new RegExp(`[:,]${name}=(\\d+)`).exec(line)?.[1];
 
-test('rule 12: the master publishes the measured peak segment bit rate with headroom, never below what was declared', async () => {
+test('master bandwidth: the master publishes the measured peak segment bit rate with headroom, never below what was declared', async () => {
   const s = newStream();
   s.applyPlaylist('index.m3u8', MASTER);
   assert.equal(s.playlist('index.m3u8')!.text, MASTER, 'unmeasured renditions keep the uploaded values');
@@ -409,7 +410,7 @@ test('rule 12: the master publishes the measured peak segment bit rate with head
   assert.equal(s.playlist('index.m3u8')!.text, text);
 });
 
-test('rule 12: the master changes only when a new peak passes the published BANDWIDTH or the average leaves its band', async () => {
+test('master bandwidth: the master changes only when a new peak passes the published BANDWIDTH or the average leaves its band', async () => {
   const s = newStream();
   s.applyPlaylist('index.m3u8', MASTER);
   const versions = new Set<string>();
@@ -433,7 +434,7 @@ test('rule 12: the master changes only when a new peak passes the published BAND
   assert.equal(attr(variant(s.playlist('index.m3u8')!.text, 'v0/index.m3u8'), 'BANDWIDTH'), String(Math.ceil(1_600_000 * 1.1 / 1000) * 1000));
 });
 
-test('rule 12: byte ranges are measured by their length; audio groups add their highest rendition', async () => {
+test('master bandwidth: byte ranges are measured by their length; audio groups add their highest rendition', async () => {
   const s = newStream();
   s.applyPlaylist('index.m3u8', '#EXTM3U\n#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="a",NAME="en",URI="a/en.m3u8"\n#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="a",NAME="de",URI="a/de.m3u8"\n' +
     '#EXT-X-STREAM-INF:BANDWIDTH=100,AUDIO="a"\nv.m3u8\n');
@@ -449,7 +450,7 @@ test('rule 12: byte ranges are measured by their length; audio groups add their 
   assert.equal(attr(line, 'AVERAGE-BANDWIDTH'), String(158_000 + 135_000));
 });
 
-test('rule 9: masters too are a pure function of the uploads', async () => {
+test('masters too are a pure function of the uploads', async () => {
   const feedAll = async (s: OriginStream) => {
     s.applyPlaylist('index.m3u8', MASTER);
     await feed(s, 'v0/index.m3u8', 0, [100_000, 300_000, 120_000]);
@@ -463,7 +464,7 @@ test('rule 9: masters too are a pure function of the uploads', async () => {
   assert.equal(x.playlist('index.m3u8')!.text, y.playlist('index.m3u8')!.text);
 });
 
-test('rule 11: gap entries that fill a lost segment repeat the EXTINF as uploaded (never `1e-7`)', async () => {
+test('gap entries that fill a lost segment repeat the EXTINF as uploaded (never `1e-7`)', async () => {
   const s = newStream();
   const tiny = (text: string) => text.replace(/#EXTINF:2,/g, '#EXTINF:0.0000001,');
   const upload = async (path: string, from: number, to: number, bytes: string, first = from) => {

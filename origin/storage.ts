@@ -1,5 +1,5 @@
 // Where the origin keeps uploaded bytes and rewrite state with --data-dir. All of its disk I/O goes through
-// this one small interface, so tests can make it fail and another backend (S3, issue 13) can replace the
+// this one small interface, so tests can make it fail and another backend (S3, say) can replace the
 // disk: keys are '/'-separated, objects are written whole and atomically, and there is no rename or append.
 import { createReadStream } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';

@@ -2,7 +2,7 @@
 // its playlists, retention, and (with storage, i.e. a data dir) persistence of both bytes and rewrite state.
 import { createHash } from 'node:crypto';
 import { parsePlaylist, type Playlist } from '../src/playlist.js';
-import { Blob, type BlobMeta } from './blob.js';
+import { UploadVersion, type UploadVersionMeta } from './upload-version.js';
 import { OriginError } from './errors.js';
 import { emptyPublisherState, Publisher, type ApplyOutcome, type FileView, type PublisherLimits, type PublisherState } from './publisher.js';
 import { storageErrorCode, type Storage, type StorageOp } from './storage.js';
@@ -27,7 +27,7 @@ interface Snapshot {
   nextUpload: number;
   publisher: PublisherState;
   raw: Record<string, number>;
-  blobs: BlobMeta[];
+  blobs: UploadVersionMeta[];
 }
 
 const UPLOAD_ID_IN_NAME = /\.(\d+)(?:\.[^./]+)?$/;
@@ -39,7 +39,7 @@ export function etagOf(text: string | Buffer): string {
 export class OriginStream {
   readonly publisher: Publisher;
   private nextUpload = 0;
-  private readonly blobs = new Map<number, Blob>();
+  private readonly blobs = new Map<number, UploadVersion>();
   private readonly uploads = new UploadTable();
   /** Published name -> upload id, for everything that must stay servable. */
   private names = new Map<string, number>();
@@ -91,7 +91,7 @@ export class OriginStream {
     }
     const s = new OriginStream(name, limits, storage, now, snap.publisher);
     s.nextUpload = snap.nextUpload;
-    for (const meta of snap.blobs) s.blobs.set(meta.id, Blob.fromMeta(meta, storage, s.blobKey(meta.id)));
+    for (const meta of snap.blobs) s.blobs.set(meta.id, UploadVersion.fromMeta(meta, storage, s.blobKey(meta.id)));
     for (const [path, id] of Object.entries(snap.raw)) {
       const b = s.blobs.get(id);
       if (b?.path === path) s.uploads.restore(b);
@@ -115,8 +115,8 @@ export class OriginStream {
   // ---- uploads -------------------------------------------------------------------------------------
 
   /** Starts an upload of a non-playlist file; its id is assigned now, in arrival order (which decides which upload of a path wins). */
-  beginUpload(path: string): Blob {
-    const blob = new Blob(this.nextUpload++, path);
+  beginUpload(path: string): UploadVersion {
+    const blob = new UploadVersion(this.nextUpload++, path);
     this.blobs.set(blob.id, blob);
     this.uploads.begin(blob);
     return blob;
@@ -128,7 +128,7 @@ export class OriginStream {
    * changes nothing, though its readers get its whole body. Throws OriginError('storage_failed') when it
    * cannot be stored; the upload is aborted then, and its path falls back to what it was.
    */
-  async finishUpload(blob: Blob, hash: string): Promise<boolean> {
+  async finishUpload(blob: UploadVersion, hash: string): Promise<boolean> {
     const store = this.storage !== undefined && !this.uploads.isSuperseded(blob) ? this.storage : undefined;
     if (store !== undefined) {
       try {
@@ -150,7 +150,7 @@ export class OriginStream {
   }
 
   /** The upload failed: its readers are cut, and its path falls back to what is left. */
-  abortUpload(blob: Blob): void {
+  abortUpload(blob: UploadVersion): void {
     blob.abort();
     this.uploads.abort(blob);
     this.blobs.delete(blob.id);
@@ -194,7 +194,7 @@ export class OriginStream {
   }
 
   /** A published (immutable) name, or the newest upload under its own name (mutable, possibly still being written). */
-  file(path: string): { blob: Blob; immutable: boolean } | undefined {
+  file(path: string): { blob: UploadVersion; immutable: boolean } | undefined {
     const id = this.names.get(path);
     if (id !== undefined) {
       const blob = this.blobs.get(id);
@@ -283,7 +283,7 @@ export class OriginStream {
     return freed;
   }
 
-  private dropBlob(blob: Blob): void {
+  private dropBlob(blob: UploadVersion): void {
     this.blobs.delete(blob.id);
     if (blob.stored !== undefined) this.removals.push(blob.stored.key);
   }

@@ -2,16 +2,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { Blob } from './blob.js';
+import { UploadVersion } from './upload-version.js';
 import { UploadTable } from './uploads.js';
 
-function begin(t: UploadTable, id: number, path = 'seg1.ts'): Blob {
-  const b = new Blob(id, path);
+function begin(t: UploadTable, id: number, path = 'seg1.ts'): UploadVersion {
+  const b = new UploadVersion(id, path);
   t.begin(b);
   return b;
 }
 
-function finish(t: UploadTable, b: Blob): boolean {
+function finish(t: UploadTable, b: UploadVersion): boolean {
   b.complete('h' + b.id, 0);
   return t.complete(b);
 }
@@ -69,7 +69,7 @@ test('property: the path always means its newest upload that did not fail and is
   const step = fc.record({ kind: fc.constantFrom('begin', 'complete', 'abort'), pick: fc.nat() });
   fc.assert(fc.property(fc.array(step, { maxLength: 40 }), (steps) => {
     const t = new UploadTable();
-    const all: { blob: Blob; fate: 'writing' | 'complete' | 'superseded' | 'aborted' }[] = [];
+    const all: { blob: UploadVersion; fate: 'writing' | 'complete' | 'superseded' | 'aborted' }[] = [];
     let next = 0;
     for (const s of steps) {
       const running = all.filter((u) => u.fate === 'writing');

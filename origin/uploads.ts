@@ -12,27 +12,27 @@
 // content), because an old upload finishing late can then never replace what was published (and be taken
 // for an encoder restart), and because it is a function of arrival order, so origins fed the same uploads
 // decide the same. Every upload in progress stays tracked until it ends, so retention never drops one.
-import type { Blob } from './blob.js';
+import type { UploadVersion } from './upload-version.js';
 
 interface PathUploads {
-  complete?: Blob;
+  complete?: UploadVersion;
   /** Id of the newest upload that completed, even once `complete` was forgotten (DELETE, retention). */
   done: number;
   /** In progress, oldest first (ids grow with start order). Older than `done`: superseded, still tracked. */
-  writing: Blob[];
+  writing: UploadVersion[];
 }
 
 export class UploadTable {
   private readonly paths = new Map<string, PathUploads>();
 
-  begin(blob: Blob): void {
+  begin(blob: UploadVersion): void {
     const p = this.paths.get(blob.path) ?? { done: -1, writing: [] };
     p.writing.push(blob);
     this.paths.set(blob.path, p);
   }
 
   /** True when a newer upload of the path has completed: this one must change nothing. */
-  isSuperseded(blob: Blob): boolean {
+  isSuperseded(blob: UploadVersion): boolean {
     return (this.paths.get(blob.path)?.done ?? -1) > blob.id;
   }
 
@@ -40,7 +40,7 @@ export class UploadTable {
    * The upload's body is complete and stored: it becomes the path's complete version, unless it is
    * superseded. Returns false for a superseded upload, which is no longer tracked.
    */
-  complete(blob: Blob): boolean {
+  complete(blob: UploadVersion): boolean {
     const p = this.end(blob);
     if (p === undefined || p.done > blob.id) return false;
     p.complete = blob;
@@ -50,7 +50,7 @@ export class UploadTable {
   }
 
   /** The upload failed: forget it; the path falls back to what is left. */
-  abort(blob: Blob): void {
+  abort(blob: UploadVersion): void {
     this.end(blob);
   }
 
@@ -58,7 +58,7 @@ export class UploadTable {
    * Stops tracking an upload in progress. A path with nothing left is forgotten, its `done` with it:
    * there is nothing left that it could supersede.
    */
-  private end(blob: Blob): PathUploads | undefined {
+  private end(blob: UploadVersion): PathUploads | undefined {
     const p = this.paths.get(blob.path);
     if (!p) return undefined;
     const i = p.writing.indexOf(blob);
@@ -72,7 +72,7 @@ export class UploadTable {
    * With `before`, the one it meant when uploads from that id on had not started yet, as far as it is still
    * known: undefined if a newer upload completed since (the older ones are superseded).
    */
-  current(path: string, before = Number.POSITIVE_INFINITY): Blob | undefined {
+  current(path: string, before = Number.POSITIVE_INFINITY): UploadVersion | undefined {
     const p = this.paths.get(path);
     if (!p) return undefined;
     const writing = p.writing.findLast((b) => b.id < before);
@@ -81,7 +81,7 @@ export class UploadTable {
   }
 
   /** Forgets the completed version of a path (DELETE, retention); uploads in progress stay. */
-  forget(path: string): Blob | undefined {
+  forget(path: string): UploadVersion | undefined {
     const p = this.paths.get(path);
     const blob = p?.complete;
     if (!p || !blob) return undefined;
@@ -96,7 +96,7 @@ export class UploadTable {
   }
 
   /** Every upload tracked: completed versions and everything in progress. */
-  *blobs(): Generator<Blob> {
+  *blobs(): Generator<UploadVersion> {
     for (const p of this.paths.values()) {
       if (p.complete) yield p.complete;
       yield* p.writing;
@@ -104,12 +104,12 @@ export class UploadTable {
   }
 
   /** [path, completed version] for every path that has one. */
-  *completedPaths(): Generator<[string, Blob]> {
+  *completedPaths(): Generator<[string, UploadVersion]> {
     for (const [path, p] of this.paths) if (p.complete) yield [path, p.complete];
   }
 
   /** Restores a completed version (loading persisted state). */
-  restore(blob: Blob): void {
+  restore(blob: UploadVersion): void {
     this.paths.set(blob.path, { complete: blob, done: blob.id, writing: [] });
   }
 }

@@ -1,7 +1,8 @@
 // A CLI command: parses its options (flags, then CASCADE_* env), prints --help, and runs.
-import { formatHelp, parseOptions, type OptionsSpec, type ParseResult } from './options.js';
+import { formatHelp, parseOptions, UsageError, type OptionsSpec, type ParseResult } from './options.js';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './log.js';
 import { loadConfigFile, type LoadedConfig } from './config-file.js';
+import { DEFAULT_REDIS_PREFIX } from './control-plane.js';
 import type { RoleName } from './hooks.js';
 
 export interface Command {
@@ -20,7 +21,7 @@ export const LISTEN_OPTIONS = {
 
 export const REDIS_OPTIONS = {
   redis: { type: 'url', help: 'Redis URL of the control plane (optional)' },
-  'redis-prefix': { type: 'string', default: 'cascade:', help: 'key prefix in Redis' },
+  'redis-prefix': { type: 'string', default: DEFAULT_REDIS_PREFIX, help: 'key prefix in Redis' },
 } as const satisfies OptionsSpec;
 
 export interface CommandHelp {
@@ -36,6 +37,24 @@ export function parseCommand<S extends OptionsSpec>(spec: S, argv: string[], hel
     return undefined;
   }
   return parsed;
+}
+
+/** The positional arguments a command takes, by name; a missing one is undefined, an extra one a UsageError. */
+export function takePositionals(list: readonly string[], names: readonly string[]): (string | undefined)[] {
+  if (list.length > names.length) throw new UsageError(`unexpected argument '${list[names.length]}'`);
+  return names.map((_, i) => list[i]);
+}
+
+/**
+ * For commands that run until they are stopped: on the first SIGTERM/SIGINT, `stop` runs and the
+ * command's exit code (0) is returned.
+ */
+export function untilSignal(stop: (signal: NodeJS.Signals) => Promise<unknown>): Promise<number> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => void stop(signal).then(() => resolve(0));
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  });
 }
 
 export type RoleParseResult<S extends OptionsSpec, R extends RoleName> = ParseResult<S> & Omit<LoadedConfig<R>, 'options'>;

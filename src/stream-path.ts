@@ -1,9 +1,9 @@
 // The one rule for request targets and stream paths, shared by every role (origin, edge, lb).
 //
-// The contract's stream paths: /hls/<stream>/<path>, stream [A-Za-z0-9_-]{1,64}, path 1..4 segments of
-// [A-Za-z0-9._-], no '.'/'..', no empty segment. Requests are checked on the RAW request target, before
-// Node, Hono or the WHATWG URL parser normalise it: `/hls/x/%2e%2e/t/seg0.ts` is `/hls/t/seg0.ts` to
-// the URL parser, so a check of the parsed URL lets one stream write over another's files.
+// The contract's stream paths (docs/contract.md): /hls/<stream>/<path>, stream [A-Za-z0-9_-]{1,64}, path
+// 1..4 segments of [A-Za-z0-9._-], no '.'/'..', no empty segment. Requests are checked on the RAW request
+// target, before Node, Hono or the WHATWG URL parser normalise it: `/hls/x/%2e%2e/t/seg0.ts` is
+// `/hls/t/seg0.ts` to the URL parser, so a check of the parsed URL lets one stream write over another's files.
 //
 // Percent-encoding in the path is refused, even of allowed characters (`%41`): the contract's alphabet
 // needs none, so an escape is either a probe or a client bug, and decoding harmless escapes would give

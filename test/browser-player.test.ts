@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { freePort } from './helpers/process.js';
-import { edgeId, startStack, stackOptionsFrom, type Stack } from '../src/stack.js';
+import { stackEdgeId, startStack, stackOptionsFrom, type Stack } from '../cli/stack.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const CHROMIUM = '/usr/bin/chromium';
@@ -98,7 +98,7 @@ test('browser: /play/demo plays through the LB, survives an encoder restart and 
 
     // 3. Kill the edge the page is on: the page goes back to the LB and lands on the other edge.
     const from = afterRestart.servedBy!;
-    const other = from === edgeId(0) ? edgeId(1) : edgeId(0);
+    const other = from === stackEdgeId(0) ? stackEdgeId(1) : stackEdgeId(0);
     const edge = stack.roles.get(from)!;
     process.kill(edge.pid, 'SIGKILL');
     mark(`killed ${from} (pid ${edge.pid})`);

@@ -15,7 +15,6 @@ import {
 } from './helpers/chart.js';
 
 const cli = join(root, 'dist', 'cli.js');
-const transcoderCli = join(root, 'dist', 'transcoder', 'run.js');
 const ROLES = ['origin', 'edge', 'lb', 'transcoder'] as const;
 
 /**

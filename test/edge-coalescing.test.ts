@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { createEdge, type Edge } from '../edge/index.js';
 import { listen, type Listening } from '../src/serve.js';
-import { clientAgent, get } from './edge-client.js';
+import { clientAgent, get } from './helpers/edge-client.js';
 import { startChild } from './helpers/process.js';
-import { gate, startFakeOrigin, type FakeOrigin } from './edge-fake-origin.js';
+import { gate, startFakeOrigin, type FakeOrigin } from './helpers/edge-fake-origin.js';
 
 const CLIENTS = 500;
 /**
@@ -50,7 +50,7 @@ describe('edge coalescing', () => {
     const allArrived = new Promise<void>((resolve) => {
       onArrival = () => { if (arrived === CLIENTS) resolve(); };
     });
-    const child = startChild(process.execPath, ['--import', 'tsx', new URL('./edge-burst.ts', import.meta.url).pathname, server.url + path, String(CLIENTS)]);
+    const child = startChild(process.execPath, ['--import', 'tsx', new URL('./helpers/edge-burst.ts', import.meta.url).pathname, server.url + path, String(CLIENTS)]);
     await allArrived;
     onArrival = undefined;
     originGate.open();

@@ -6,9 +6,9 @@ import { Redis } from 'ioredis';
 import { Agent } from 'undici';
 import { createEdge, type Edge } from '../edge/index.js';
 import { listen, type Listening } from '../src/serve.js';
-import { clientAgent, get, rawGet } from './edge-client.js';
-import { gate, startFakeOrigin, type FakeOrigin } from './edge-fake-origin.js';
-import { freePort, startChild } from './helpers/process.js';
+import { clientAgent, get, rawGet } from './helpers/edge-client.js';
+import { gate, startFakeOrigin, type FakeOrigin } from './helpers/edge-fake-origin.js';
+import { CLI, freePort, startChild } from './helpers/process.js';
 import { startRedis, type TestRedis } from './helpers/redis.js';
 
 const LB = 'http://127.0.0.1:9'; // never contacted: only written into Location
@@ -64,7 +64,7 @@ describe('edge drain on shutdown', () => {
     const held = gate();
     origin.route('/hls/d/held.ts', { body: 'held body', gate: held.promise });
     const port = await freePort();
-    const child = startChild(process.execPath, ['--import', 'tsx', new URL('../src/cli.ts', import.meta.url).pathname,
+    const child = startChild(process.execPath, [...CLI,
       'edge', '--port', String(port), '--origin', origin.url, '--lb', LB, '--id', 'e-cli', '--shutdown-grace', '5s']);
     await child.waitFor(/listening on/);
     const own = new Agent({ connections: 2 });

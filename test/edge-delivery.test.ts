@@ -3,8 +3,8 @@
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { clientAgent, get, rawGet } from './edge-client.js';
-import { startFakeOrigin, type FakeOrigin } from './edge-fake-origin.js';
+import { clientAgent, get, rawGet } from './helpers/edge-client.js';
+import { startFakeOrigin, type FakeOrigin } from './helpers/edge-fake-origin.js';
 import { startTestEdge as startEdge, type EdgeHarness as Harness } from './helpers/edge-harness.js';
 import { freePort } from './helpers/process.js';
 

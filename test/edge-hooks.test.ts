@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { createEdge, type EdgeConfig } from '../edge/index.js';
 import { listen } from '../src/serve.js';
 import type { EdgeHooks } from '../src/hooks.js';
-import { clientAgent, get } from './edge-client.js';
-import { startFakeOrigin, type FakeOrigin } from './edge-fake-origin.js';
+import { clientAgent, get } from './helpers/edge-client.js';
+import { startFakeOrigin, type FakeOrigin } from './helpers/edge-fake-origin.js';
 
 const agent = clientAgent(20);
 let origin: FakeOrigin;

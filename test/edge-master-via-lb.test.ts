@@ -5,8 +5,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createEdge, type Edge, type EdgeConfig } from '../edge/index.js';
 import { listen, type Listening } from '../src/serve.js';
-import { clientAgent, get, rawGet } from './edge-client.js';
-import { gate, startFakeOrigin, type FakeOrigin } from './edge-fake-origin.js';
+import { clientAgent, get, rawGet } from './helpers/edge-client.js';
+import { gate, startFakeOrigin, type FakeOrigin } from './helpers/edge-fake-origin.js';
 
 const LB = 'http://lb.test:8080';
 const MASTER = '#EXTM3U\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-STREAM-INF:BANDWIDTH=800000,RESOLUTION=640x360\n360p/index.m3u8\n#EXT-X-STREAM-INF:BANDWIDTH=400000\n240p/index.m3u8\n';

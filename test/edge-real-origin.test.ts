@@ -7,7 +7,7 @@ import { createOrigin, type PublishedEvent } from '../origin/index.js';
 import { createEdge } from '../edge/index.js';
 import { listen } from '../src/serve.js';
 import { parsePlaylist, type MediaPlaylist } from '../src/playlist.js';
-import { clientAgent, get } from './edge-client.js';
+import { clientAgent, get } from './helpers/edge-client.js';
 import { startChild, type Child } from './helpers/process.js';
 
 const children: Child[] = [];

@@ -7,8 +7,8 @@ import fc from 'fast-check';
 import { MAX_DELTA_SECONDS, parseAge, parseCacheControl, parseHttpDate, parseTargetedCacheControl } from '../edge/cache-fields.js';
 import { DEFAULT_FRESHNESS, freshnessOf, storageRefusal, type ResponseFacts } from '../edge/freshness.js';
 import { httpDate } from '../src/http-range.js';
-import { clientAgent, get } from './edge-client.js';
-import { startFakeOrigin, type FakeOrigin } from './edge-fake-origin.js';
+import { clientAgent, get } from './helpers/edge-client.js';
+import { startFakeOrigin, type FakeOrigin } from './helpers/edge-fake-origin.js';
 import { startTestEdge, type EdgeHarness } from './helpers/edge-harness.js';
 
 const T0 = Date.UTC(2026, 5, 1, 12, 0, 0);

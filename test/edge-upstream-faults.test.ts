@@ -6,8 +6,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { rawGet, type RawResponse } from './edge-client.js';
-import { startScriptedOrigin, type ScriptedOrigin, type Step } from './edge-fake-origin.js';
+import { rawGet, type RawResponse } from './helpers/edge-client.js';
+import { startScriptedOrigin, type ScriptedOrigin, type Step } from './helpers/edge-fake-origin.js';
 import { startTestEdge, type EdgeHarness } from './helpers/edge-harness.js';
 
 const TIMEOUT_MS = 400;

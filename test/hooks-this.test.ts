@@ -1,4 +1,4 @@
-// Hook objects that use `this` (issue 10, item 16), through the roles: an LB whose hooks are a class
+// Hook objects that use `this` (docs/hooks.md: hooks are called as methods), through the roles: an LB whose hooks are a class
 // instance next to built-in CIDR edge groups, and an origin whose authorizeUpload keeps state on `this`.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

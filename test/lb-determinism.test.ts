@@ -4,8 +4,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Agent, request } from 'undici';
 import { clientKeys, weightShares } from '../lb/selector-eval.js';
-import { freePort, startChild, type Child } from './helpers/process.js';
-import { CLI, edgeOf, mapLimit, startLb, type RunningLb } from './lb-helpers.js';
+import { CLI, freePort, startChild, type Child } from './helpers/process.js';
+import { edgeOf, mapLimit, startLb, type RunningLb } from './helpers/lb-harness.js';
 
 // Nothing listens at these URLs: with checks off the LB never contacts its edges.
 const edges = [

@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { clientKeys } from '../lb/selector-eval.js';
 import { Selector } from '../lb/selector.js';
-import { apiEdges, ask, edgeOf, pollUntil, startFakeEdge, startLb, type FakeEdge, type RunningLb } from './lb-helpers.js';
+import { apiEdges, ask, edgeOf, pollUntil, startFakeEdge, startLb, type FakeEdge, type RunningLb } from './helpers/lb-harness.js';
 
 let edges: FakeEdge[];
 let statics: { id: string; url: string; weight: number }[];

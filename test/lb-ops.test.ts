@@ -1,11 +1,13 @@
 // `cascade edges|weight|drain|undrain` as an operator runs them, against a real Redis and a live LB.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { Redis } from 'ioredis';
+import { edgeRowsFromRedis } from '../cli/ops.js';
 import { controlKeys } from '../src/control-plane.js';
-import { startChild } from './helpers/process.js';
+import { CLI, startChild } from './helpers/process.js';
 import { startRedis, type TestRedis } from './helpers/redis.js';
-import { apiEdges, CLI, pollUntil, startLb, type RunningLb } from './lb-helpers.js';
+import { apiEdges, pollUntil, startLb, type RunningLb } from './helpers/lb-harness.js';
 
 const keys = controlKeys('cascade:');
 let redis: TestRedis;
@@ -95,4 +97,56 @@ test('bad arguments exit 2 with one line; an unreachable Redis exits 1 with one 
   const down = await cascade('weight', 'e1', '5', '--redis', 'redis://127.0.0.1:1');
   assert.equal(down.code, 1);
   assert.match(down.out.trim(), /^cascade weight: cannot reach Redis at redis:\/\/127\.0\.0\.1:1: .*ECONNREFUSED/);
+});
+
+test('cascade edges --redis leaves out what every LB rejects, and says so on stderr', async () => {
+  await client.multi().hset(keys.edges, 'e5', 'ftp://127.0.0.1:9/5', 'e6', 'http://127.0.0.1:9/6')
+    .set(keys.alive('e5'), '1', 'PX', 60_000).set(keys.alive('e6'), '1', 'PX', 60_000).hset(keys.weights, 'e6', 'lots').exec();
+  try {
+    const r = await cascade('edges', '--redis', redis.url);
+    assert.equal(r.code, 0, r.out);
+    assert.doesNotMatch(r.out, /^e5\s/m, 'an LB never redirects to an ftp:// URL');
+    assert.match(r.out, /^cascade edges: ignored, as every LB does: edges e5: not http\(s\)$/m);
+    assert.match(r.out, /^e6\s+http:\/\/127\.0\.0\.1:9\/6\s+100\s+yes\s+/m, 'a malformed weight: the default, as at the LB');
+    assert.match(r.out, /^cascade edges: ignored, as every LB does: weights e6: not a whole number/m);
+  } finally {
+    await client.multi().hdel(keys.edges, 'e5', 'e6').del(keys.alive('e5'), keys.alive('e6')).hdel(keys.weights, 'e6').exec();
+  }
+});
+
+test('property: the edges cascade edges counts as alive are exactly the edges an LB uses, at the same weight and drain', async () => {
+  // Ids, URLs and weights mixing valid values with ones the rules refuse.
+  const id = fc.constantFrom('a', 'b', 'c.d', 'e_1', 'bad id', '../x', '');
+  const url = fc.constantFrom('http://127.0.0.1:9/a', 'https://edge.example/', 'ftp://127.0.0.1:9', 'http://u:p@h', 'http://h/?q', 'not a url');
+  const weight = fc.constantFrom('0', '5', '100', '1000000', '-1', '1.5', 'lots', '1000001');
+  const contents = fc.record({
+    edges: fc.array(fc.tuple(id, url, fc.boolean()), { maxLength: 6 }),
+    weights: fc.array(fc.tuple(id, weight), { maxLength: 6 }),
+    drained: fc.array(id, { maxLength: 3 }),
+  });
+  let run = 0;
+  await fc.assert(fc.asyncProperty(contents, async (c) => {
+    const prefix = `prop${run++}:`;
+    const k = controlKeys(prefix);
+    const tx = client.multi();
+    for (const [i, u, alive] of c.edges) {
+      tx.hset(k.edges, i, u);
+      if (alive) tx.set(k.alive(i), '1', 'PX', 60_000);
+    }
+    for (const [i, w] of c.weights) tx.hset(k.weights, i, w);
+    for (const i of c.drained) tx.sadd(k.drain, i);
+    await tx.exec();
+    const lb = await startLb({ health: { intervalMs: 0 }, redis: { url: redis.url, prefix, pollMs: 60_000 } });
+    try {
+      await pollUntil(() => (lb.lb.status().redis === 'up' ? true : undefined), 5000, 'LB reads Redis');
+      await lb.lb.refresh();
+      const used = lb.lb.status().edges.map((e) => [e.id, e.url, e.weight, e.drain]);
+      const { rows } = await edgeRowsFromRedis(client, k);
+      assert.deepEqual(rows.filter((r) => r.healthy === true).map((r) => [r.id, r.url, r.weight, r.drain]), used);
+    } finally {
+      await lb.close();
+      const stale = await client.keys(`${prefix}*`);
+      if (stale.length > 0) await client.del(...stale);
+    }
+  }), { numRuns: 25 });
 });

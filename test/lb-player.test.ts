@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startChild, type Child } from './helpers/process.js';
-import { pollUntil, startFakeEdge, startLb, type FakeEdge, type RunningLb } from './lb-helpers.js';
+import { pollUntil, startFakeEdge, startLb, type FakeEdge, type RunningLb } from './helpers/lb-harness.js';
 
 interface PlayerState { currentTime: number; servedBy: string | null; recoveries: number; fatalErrors: number; level: number; latency: number | null }
 

@@ -1,9 +1,9 @@
-// The LB's HTTP surface without Redis: the 302 per contract, CORS on it, errors, key choice, pages.
+// The LB's HTTP surface without Redis: the 302 per docs/contract.md, CORS on it, errors, key choice, pages.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'undici';
 import { Selector } from '../lb/selector.js';
-import { apiEdges, ask, edgeOf, startFakeEdge, startLb, type FakeEdge, type RunningLb } from './lb-helpers.js';
+import { apiEdges, ask, edgeOf, startFakeEdge, startLb, type FakeEdge, type RunningLb } from './helpers/lb-harness.js';
 
 let edges: FakeEdge[];
 let statics: { id: string; url: string; weight: number }[];

@@ -1,4 +1,4 @@
-// The control plane losing its data (issue 10, items 14 and 15) with a real redis-server: FLUSHALL and a
+// The control plane losing its data (docs/lb.md, "Control plane") with a real redis-server: FLUSHALL and a
 // Redis restarted empty move no client and answer no 503 while edges register again within a heartbeat;
 // hostile data in every key the LB reads leaves it serving with sane state.
 import { after, before, test } from 'node:test';
@@ -9,7 +9,7 @@ import { controlKeys } from '../src/control-plane.js';
 import { createLogger } from '../src/log.js';
 import { listen, type Listening } from '../src/serve.js';
 import { startRedis, type TestRedis } from './helpers/redis.js';
-import { apiEdges, ask, edgeOf, mapLimit, pollUntil, startFakeEdge, startLb, type RunningLb } from './lb-helpers.js';
+import { apiEdges, ask, edgeOf, mapLimit, pollUntil, startFakeEdge, startLb, type RunningLb } from './helpers/lb-harness.js';
 import { freePort } from './helpers/process.js';
 
 const keys = controlKeys('cascade:');

@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { request } from 'undici';
 import { controlKeys } from '../src/control-plane.js';
 import { startRedis, type TestRedis } from './helpers/redis.js';
-import { apiEdges, ask, edgeOf, pollUntil, startLb, type RunningLb } from './lb-helpers.js';
+import { apiEdges, ask, edgeOf, pollUntil, startLb, type RunningLb } from './helpers/lb-harness.js';
 
 const keys = controlKeys('cascade:');
 const statics = [

@@ -1,4 +1,4 @@
-// Every role's /metrics passes the real `promtool check metrics` (issue 10, item 19), after traffic that
+// Every role's /metrics passes the real `promtool check metrics` (docs/lb.md, "Metrics"), after traffic that
 // fills its labelled series: origin uploads and refusals, edge hits, misses and 404s, LB redirects.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,5 +1,6 @@
 // Real ffmpeg uploading to the origin over HTTP PUT, killed and restarted with the same output names:
-// the published playlist keeps rules 1-4 and 6 across the restart, and ffprobe reads the stream.
+// the published playlist keeps the publishing rules (docs/origin.md, "What it publishes") across the restart,
+// and ffprobe reads the stream.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -55,7 +56,7 @@ test('ffmpeg killed and restarted with the same names: the published stream stay
     await until((pl) => pl.segments.some((s) => s.discontinuity) && pl.segments.length - pl.segments.findIndex((s) => s.discontinuity) >= 3,
       '3 segments after the restart');
 
-    // Rules 1, 2, 6 on every playlist published along the way.
+    // Media sequence, restart and target duration rules on every playlist published along the way.
     let lastSeq = -1;
     const lists = published.map((e) => parsePlaylist(e.text) as MediaPlaylist);
     for (const pl of lists) {
@@ -67,7 +68,7 @@ test('ffmpeg killed and restarted with the same names: the published stream stay
     const tds = lists.map((pl) => pl.targetDuration);
     assert.deepEqual(tds, [...tds].sort((a, b) => a - b), 'target duration never decreases');
 
-    // Rules 3 and 4: every URI of the final playlist is servable, and no URI ever named two different byte strings.
+    // URIs: every URI of the final playlist is servable, and no URI ever named two different byte strings.
     const bytesOf = new Map<string, string>();
     const final = lists[lists.length - 1]!;
     for (const s of final.segments) {

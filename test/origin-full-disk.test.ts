@@ -1,4 +1,4 @@
-// Issue 10 item 3 on a REAL full disk: the origin's --data-dir on a small tmpfs, filled up while a stream
+// A full data dir (docs/origin.md, "Memory and persistence") on a REAL disk: the origin's --data-dir on a small tmpfs, filled up while a stream
 // runs. A segment that cannot be stored gets 507, its readers are cut, no .tmp stays, GETs never hang; once
 // space is back, later segments publish (the lost one is a gap) and the state file catches up.
 // Needs root (mount); skipped with a message otherwise.

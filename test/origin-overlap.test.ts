@@ -1,4 +1,4 @@
-// Issue 10 item 2, exactly as reported: two overlapping PUTs of one path over real HTTP, with a playlist
+// Overlapping uploads of one path (docs/origin.md, "Overlapping uploads of one path"): two overlapping PUTs of one path over real HTTP, with a playlist
 // naming it landing after both or between them. The upload that started last wins; the late one changes nothing.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -86,7 +86,7 @@ async function overlapping(l: Listening) {
   return a;
 }
 
-test('item 2: playlist after both uploads completed: the URI it publishes serves the winner (B, started last)', async () => {
+test('overlap: playlist after both uploads completed: the URI it publishes serves the winner (B, started last)', async () => {
   const { l } = await start();
   const a = await overlapping(l);
   await delay(1500); // the retention sweep runs every second while A is still being written
@@ -100,7 +100,7 @@ test('item 2: playlist after both uploads completed: the URI it publishes serves
   assert.ok((await get(l, '/hls/s/seg1.ts')).body.equals(B), 'so does the uploaded name');
 });
 
-test('item 2: playlist between B and A: A\'s late completion changes nothing (no republish, no new media sequence)', async () => {
+test('overlap: playlist between B and A: A\'s late completion changes nothing (no republish, no new media sequence)', async () => {
   const { l } = await start();
   const a = await overlapping(l);
   await put(l, '/hls/s/index.m3u8', PLAYLIST(['seg0.ts', 'seg1.ts']));

@@ -1,4 +1,4 @@
-// Property-based tests of the origin (issue 10): random interleavings of segment and playlist uploads,
+// Property-based tests of the origin (docs/origin.md, "How it is tested"): random interleavings of segment and playlist uploads,
 // encoder restarts, duplicates, late playlists, aborted, overlapping and failing (disk) uploads, the clock,
 // retention and origin restarts, against a real in-process origin, with the publishing invariants checked
 // after every step (test/helpers/origin-harness.ts):

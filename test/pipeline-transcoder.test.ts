@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { freePort, startChild } from './helpers/process.js';
+import { CLI, freePort, startChild } from './helpers/process.js';
 import { startUploadReceiver, type Upload } from './helpers/upload-receiver.js';
 import { parseLadder, startTestSource, startTranscoder, transcodeArgs, testSourceArgs, uploadPreset, type Supervisor } from '../transcoder/index.js';
 
@@ -31,7 +31,7 @@ test('arguments: ABR ladder, PUT upload with token, master index.m3u8, fMP4 and 
   assert.ok(joined.includes('-master_pl_name index.m3u8'));
   assert.ok(joined.includes('-var_stream_map v:0,a:0,name:720p v:1,a:1,name:480p v:2,a:2,name:360p'));
   assert.ok(joined.includes('-method PUT -http_persistent 1'));
-  // The token is read from stdin, never from the command line (issue 10, item 16).
+  // The token is read from stdin, never from the command line, where `ps` shows it (docs/low-latency.md).
   assert.ok(joined.includes('-fpre /dev/stdin'));
   assert.ok(!joined.includes('s3cret-T'));
   assert.equal(uploadPreset({ origin: 'http://o', stream: 's', input: 'rtmp', ladder, uploadToken: 's3cret-T' }), 'headers=Authorization: Bearer s3cret-T\n');
@@ -163,14 +163,14 @@ test('fMP4 segments from the built-in test pattern: init segment and EXT-X-MAP',
 });
 
 test('CLI: a bad option exits 2 with one line; the parent dying takes ffmpeg with it', async (t) => {
-  const bad = startChild(process.execPath, ['--import', 'tsx', 'transcoder/run.ts', '--ladder', '999p']);
+  const bad = startChild(process.execPath, [...CLI, 'transcode', '--ladder', '999p']);
   assert.equal(await bad.exited, 2);
   assert.equal(bad.output().trim().split('\n').length, 1);
   assert.match(bad.output(), /--ladder: bad ladder rung '999p'/);
 
   const receiver = await startUploadReceiver();
   t.after(() => receiver.close());
-  const cli = startChild(process.execPath, ['--import', 'tsx', 'transcoder/run.ts', '--input', 'testsrc', '--ladder', '144p', '--fps', '5', '--preset', 'ultrafast'], {
+  const cli = startChild(process.execPath, [...CLI, 'transcode', '--input', 'testsrc', '--ladder', '144p', '--fps', '5', '--preset', 'ultrafast'], {
     env: { ...process.env, CASCADE_ORIGIN: receiver.url, CASCADE_STREAM: 'cli' },
   });
   t.after(() => cli.kill('SIGKILL'));

@@ -1,4 +1,4 @@
-// Real players other than hls.js survive the loss of their edge (issue 10, item 17). A `cascade stack`
+// Real players other than hls.js survive the loss of their edge (docs/edge.md, "Masters through the LB"). A `cascade stack`
 // (edges with --lb, so masters name their variants through the LB) and, beside it on the same origin, two
 // edges started with CASCADE_MASTER_VIA_LB=false behind a second LB. Every player plays through both LBs
 // at once; then the edge serving each group is SIGKILLed, and the media time each player plays in the
@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startChild, type Child } from './helpers/process.js';
 import { PLAYERS, PlayedTime, unavailable, type PlayerSpec } from './helpers/players.js';
-import { edgeId, startStack, stackOptionsFrom, type Stack } from '../src/stack.js';
+import { stackEdgeId, startStack, stackOptionsFrom, type Stack } from '../cli/stack.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const cli = `${root}dist/cli.js`;
@@ -142,13 +142,13 @@ test('players other than hls.js keep playing when their edge is SIGKILLed, throu
     const offServing = await servingEdge(masters.off);
     const onIndex = edgeUrls.indexOf(onServing);
     assert.ok(onIndex !== -1, onServing);
-    const onVictim = stack.roles.get(edgeId(onIndex))!;
+    const onVictim = stack.roles.get(stackEdgeId(onIndex))!;
     const onSurvivor = edgeUrls[1 - onIndex]!;
     const offVictim = offEdges.find((e) => e.url === offServing)!;
     const served = (url: string) => counter(url, 'cascade_edge_requests_total');
     assert.ok(await served(onServing) > 0 && await served(offServing) > 0, 'the players are on the edges about to die');
     const survivorBefore = await served(onSurvivor);
-    const redirectsBefore = await counter(stack.urls.lb, 'cascade_lb_redirects_total', `edge="${edgeId(1 - onIndex)}"`);
+    const redirectsBefore = await counter(stack.urls.lb, 'cascade_lb_redirects_total', `edge="${stackEdgeId(1 - onIndex)}"`);
 
     for (const r of running) r.atKill = r.played.played;
     process.kill(onVictim.pid, 'SIGKILL');
@@ -166,7 +166,7 @@ test('players other than hls.js keep playing when their edge is SIGKILLed, throu
       assert.ok(after(r) >= RECOVERED, `${r.spec.name} played ${after(r).toFixed(1)} s after its edge died (master via LB)`);
     }
     assert.ok(await served(onSurvivor) - survivorBefore >= 20, 'the other edge served the players after the kill');
-    assert.ok(await counter(stack.urls.lb, 'cascade_lb_redirects_total', `edge="${edgeId(1 - onIndex)}"`) > redirectsBefore,
+    assert.ok(await counter(stack.urls.lb, 'cascade_lb_redirects_total', `edge="${stackEdgeId(1 - onIndex)}"`) > redirectsBefore,
       'media playlist reloads went through the LB to the other edge');
     const stuck = running.filter((r) => r.group === 'off' && after(r) < RECOVERED);
     assert.ok(stuck.length >= 1, 'with the rewrite off, at least one player does not recover (the test can fail)');

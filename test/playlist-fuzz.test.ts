@@ -1,4 +1,4 @@
-// Playlist fuzzing against a real in-process origin (issue 10, "the suites that find the next ones"):
+// Playlist fuzzing against a real in-process origin (docs/origin.md, "Playlist validation"):
 // random playlists from a grammar of the RFC's tags, and mutations of real ffmpeg playlists
 // (test/fixtures/ffmpeg-playlists, made by generate.sh there). Every upload, after the files it names,
 // must give:
@@ -312,11 +312,11 @@ function mutate(text: Uint8Array, m: Mutation): Uint8Array {
   return Buffer.from(lines.join('\n'));
 }
 
-// ---- the issue's cases and what the fuzzer found, as named tests ---------------------------------------------
+// ---- known bad playlists and what the fuzzer found, as named tests ---------------------------------------------
 
 const MEDIA = (lines: string) => `#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n${lines}\n`;
 
-test('issue 10 item 4 over HTTP: 400, the reason in the body and the metric, nothing published changes', async () => {
+test('bad playlists over HTTP: 400, the reason in the body and the metric, nothing published changes', async () => {
   const h = await Harness.start();
   const good = MEDIA('#EXT-X-MAP:URI="init.mp4"\n#EXTINF:2,\ns0.ts');
   assert.equal(await h.upload({ path: 'index.m3u8', body: Buffer.from(good) }), 204);

@@ -1,4 +1,4 @@
-// One path rule for every role (issue 10, items 1 and 21), checked on real listening servers with raw
+// One path rule for every role (docs/contract.md; docs/lb.md, "One path rule for every role"), checked on real listening servers with raw
 // sockets, so no client normalises the target before the role sees it.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';

@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { envName } from '../src/options.js';
-import { planRoles, stackOptionsFrom, STACK_OPTIONS } from '../src/stack.js';
-import { SOURCE_OPTIONS, TRANSCODE_OPTIONS } from '../transcoder/run.js';
+import { planRoles, stackOptionsFrom, STACK_OPTIONS } from '../cli/stack.js';
+import { SOURCE_OPTIONS, TRANSCODE_OPTIONS } from '../cli/transcode.js';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -51,8 +51,8 @@ test('compose runs redis, origin, two edges, the LB, the transcoder and the test
     assert.equal(s.restart, 'unless-stopped', `${name} restarts`);
     if (name !== 'redis') assert.equal(s.image, 'cascade:latest', `${name} runs the cascade image`);
   }
-  assert.deepEqual(services.transcoder!.command, ['dist/transcoder/run.js', 'transcode']);
-  assert.deepEqual(services.source!.command, ['dist/transcoder/run.js', 'source']);
+  assert.deepEqual(services.transcoder!.command, ['dist/cli.js', 'transcode']);
+  assert.deepEqual(services.source!.command, ['dist/cli.js', 'source']);
   assert.equal(services.origin!.environment!.CASCADE_UPLOAD_TOKEN, 'tok');
   assert.equal(services.transcoder!.environment!.CASCADE_UPLOAD_TOKEN, 'tok', 'the transcoder uploads with the origin token');
 });
@@ -116,8 +116,8 @@ test('Dockerfile: multi-stage build with npm ci and npm run build, node + ffmpeg
   assert.match(text, /apt-get install[^\n]*\bffmpeg\b/);
   assert.match(text, /fonts-dejavu-core/, 'drawtext needs a font for the clock');
   assert.match(text, /COPY --from=build \/app\/dist/);
-  // Everything the build compiles is copied in (tsconfig.build.json includes, and transcoder/ reached from src/stack.ts).
+  // Everything the build compiles is copied in (tsconfig.build.json includes).
   const build = JSON.parse(readFileSync(`${root}tsconfig.build.json`, 'utf8')) as { include: string[] };
-  for (const dir of [...build.include, 'transcoder']) assert.match(text, new RegExp(`^COPY ${dir} \\./${dir}$`, 'm'), `Dockerfile copies ${dir}/`);
-  if (existsSync(`${root}dist/cli.js`)) assert.ok(existsSync(`${root}dist/transcoder/run.js`), 'npm run build emits dist/transcoder/run.js (the compose command)');
+  for (const dir of build.include) assert.match(text, new RegExp(`^COPY ${dir} \\./${dir}$`, 'm'), `Dockerfile copies ${dir}/`);
+  if (existsSync(`${root}dist/cli.js`)) assert.ok(existsSync(`${root}dist/cli/main.js`), 'npm run build emits dist/cli/main.js (what dist/cli.js runs)');
 });

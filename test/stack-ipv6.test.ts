@@ -1,4 +1,4 @@
-// `cascade stack --host ::1` (issue 10, item 16): every URL the stack builds has IPv6 brackets, the
+// `cascade stack --host ::1` (docs/pipeline.md, "cascade stack"): every URL the stack builds has IPv6 brackets, the
 // stream plays through the LB, and the upload token is on no child's command line (world-readable in
 // `ps`), though the origin enforces it and the transcoder uploads with it.
 import { test } from 'node:test';

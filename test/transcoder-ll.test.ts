@@ -10,10 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FragmentScanner, parseInit, scanSegment, type Fragment } from '../src/cmaf.js';
 import { UsageError } from '../src/options.js';
-import { stackOptionsFrom } from '../src/stack.js';
+import { stackOptionsFrom } from '../cli/stack.js';
 import { cutParts } from '../origin/part-cutter.js';
 import { audioFragmentSeconds, parseLadder, startTranscoder, transcodeArgs, uploadPreset } from '../transcoder/index.js';
-import { startChild } from './helpers/process.js';
+import { CLI, startChild } from './helpers/process.js';
 import { startUploadCapture, type CapturedRequest } from './helpers/upload-capture.js';
 
 const TOKEN = "t0k:en'with=odd\\chars";
@@ -37,7 +37,7 @@ describe('low-latency arguments and options', () => {
     assert.ok(joined.includes(`-adaptation_sets id=0,streams=0 id=1,streams=1 id=2,frag_type=duration,frag_duration=${(13.5 * 1024 / 48000).toFixed(6)},streams=2`));
     assert.equal(args.at(-1), 'http://o:8090/hls/demo/manifest.mpd');
     // The dash muxer ignores -headers: the token goes through -http_opts, escaped for ffmpeg's dictionary
-    // syntax, in the preset ffmpeg reads from stdin, never on its command line (issue 10, item 16).
+    // syntax, in the preset ffmpeg reads from stdin, never on its command line (docs/low-latency.md).
     assert.ok(!args.includes('-headers') && !joined.includes('t0k') && joined.includes('-fpre /dev/stdin'));
     assert.equal(uploadPreset(options), "http_opts=headers=Authorization\\:\\ Bearer\\ t0k\\:en\\'with\\=odd\\\\chars:tcp_nodelay=1\n");
     const open = transcodeArgs({ origin: 'http://o', stream: 's', input: 'rtmp', ladder: parseLadder('144p'), lowLatency: true });
@@ -53,7 +53,7 @@ describe('low-latency arguments and options', () => {
       [['--part-target', '1500ms', '--hls-time', '1'], /--part-target: 1500ms is longer than a segment \(1s\)/],
       [['--low-latency', '--no-delete-segments'], /--no-delete-segments cannot be used with --low-latency/],
     ] as const) {
-      const child = startChild(process.execPath, ['--import', 'tsx', 'transcoder/run.ts', ...args]);
+      const child = startChild(process.execPath, [...CLI, 'transcode', ...args]);
       assert.equal(await child.exited, 2, child.output());
       assert.match(child.output(), message);
       assert.equal(child.output().trim().split('\n').length, 1);

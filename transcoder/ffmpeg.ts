@@ -26,6 +26,8 @@ export const RENDITION_PRESETS: Record<string, Rendition> = {
 };
 
 export const DEFAULT_LADDER = '720p,480p,360p';
+/** The x264 presets the commands offer (slower ones cannot keep up with live input on ordinary machines). */
+export const X264_PRESETS = ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium'] as const;
 /** Segment duration (s) when none is given. */
 export const DEFAULT_HLS_TIME = 2;
 
@@ -206,7 +208,7 @@ export function transcodeArgs(o: TranscodeOptions): string[] {
   // audio is counted and container overhead is a flat 10%. Segments run above it: MPEG-TS packetisation of
   // the AAC track alone costs more than that at these rates, and this VBV (maxrate 1.1x, bufsize 2x) lets a
   // segment spend the buffer. Measured peak segment bit rates against the declared value: 360p 0.95x (fMP4)
-  // and 1.00x (TS), 240p 1.05x (TS), a first 360p segment after a restart 1.13x (issue 10). ffmpeg 5.1
+  // and 1.00x (TS), 240p 1.05x (TS), a first 360p segment after a restart 1.13x. ffmpeg 5.1
   // cannot declare more without encoding more, so the origin publishes what it measures instead
   // (docs/origin.md, "Master bandwidth").
   ladder.forEach((r, i) => args.push(
@@ -342,6 +344,11 @@ export function uploadPreset(o: TranscodeOptions): string | undefined {
  * connection; the warning says nothing about the stream.
  */
 export const PRESET_HEADER_WARNING = 'No trailing CRLF found in HTTP header';
+
+/** A test pattern size as ffmpeg's `testsrc2` takes it: WIDTHxHEIGHT. */
+export function isPictureSize(text: string): boolean {
+  return /^\d{2,5}x\d{2,5}$/.test(text);
+}
 
 export interface TestSourceOptions {
   /** Where to push: rtmp://host:port/live/<stream> (FLV) or srt://host:port (MPEG-TS). */

@@ -1,7 +1,10 @@
 // Child processes started by tests: output captured, killed by pid, awaited.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 
-export { freePort } from '../../src/stack.js';
+export { freePort } from '../../cli/stack.js';
+
+/** Node arguments that run the `cascade` CLI from source (so tests never depend on a stale dist/). */
+export const CLI = ['--import', 'tsx', new URL('../../cli/main.ts', import.meta.url).pathname];
 
 export interface Child {
   proc: ChildProcess;

@@ -1,10 +1,11 @@
 // The edge's side of the Redis control plane: registration and heartbeat (with --public-url), and drain
 // mode from the `drain` set, re-read on every `events` message and polled every second in case a message
 // was missed. Redis is optional at every step: while it is away the edge serves with what it last knew.
-import { connectRedis, controlKeys } from '../src/control-plane.js';
+// The keys and the transactions are src/control-plane.ts's; this file is the edge's timing and state.
+import { connectRedis, controlKeys, heartbeat, withdraw as withdrawRegistration } from '../src/control-plane.js';
 import type { Logger } from '../src/log.js';
 
-export interface EdgeControlOptions {
+export interface RegistrationOptions {
   url: string;
   prefix: string;
   id: string;
@@ -16,16 +17,15 @@ export interface EdgeControlOptions {
   intervalMs?: number;
 }
 
-export interface EdgeControl {
+export interface EdgeRegistration {
   /** Stops the heartbeat and deletes the alive key, so LBs stop sending new players here at once. */
   withdraw(): Promise<void>;
   close(): Promise<void>;
 }
 
-export function startEdgeControl(options: EdgeControlOptions): EdgeControl {
+export function startRegistration(options: RegistrationOptions): EdgeRegistration {
   const keys = controlKeys(options.prefix);
   const intervalMs = options.intervalMs ?? 1_000;
-  const ttlSeconds = Math.max(1, Math.ceil((intervalMs * 5) / 1000));
   const redis = connectRedis(options.url, options.log);
   const subscriber = connectRedis(options.url, options.log);
   let drained = false;
@@ -43,23 +43,11 @@ export function startEdgeControl(options: EdgeControlOptions): EdgeControl {
   const refresh = async () => {
     if (closed || redis.status !== 'ready') return;
     try {
-      const batch = redis.multi().sismember(keys.drain, options.id);
-      // Re-written every beat, so an edge re-registers by itself after Redis lost its data (FLUSHALL,
-      // restarted empty; keyspace events would need server config and FLUSHALL sends none per key). The
-      // same transaction reads what was there first: no extra round trip to notice the loss.
-      const register = options.publicUrl !== undefined && !withdrawn;
-      if (register) {
-        batch.hget(keys.edges, options.id).exists(keys.alive(options.id))
-          .hset(keys.edges, options.id, options.publicUrl!).set(keys.alive(options.id), options.publicUrl!, 'EX', ttlSeconds);
-      }
-      const results = await batch.exec();
-      const member = results?.[0]?.[1];
-      if (typeof member === 'number') setDrained(member === 1);
-      if (register && (results?.[1]?.[1] !== options.publicUrl || results?.[2]?.[1] !== 1)) {
+      const beat = await heartbeat(redis, keys, options.id, withdrawn ? undefined : options.publicUrl, intervalMs);
+      if (beat.drained !== undefined) setDrained(beat.drained);
+      if (beat.registered) {
         options.log[registered ? 'warn' : 'info'](registered ? 'registration_restored' : 'registered', { url: options.publicUrl });
         registered = true;
-        // LBs re-read at once instead of at their next poll.
-        await redis.publish(keys.events, `register ${options.id}`);
       }
     } catch (err) {
       options.log.debug('control_refresh_failed', { err });
@@ -77,7 +65,7 @@ export function startEdgeControl(options: EdgeControlOptions): EdgeControl {
   const withdraw = async () => {
     if (withdrawn || !options.publicUrl) return;
     withdrawn = true;
-    if (redis.status === 'ready') await withTimeout(redis.del(keys.alive(options.id)), 1_000).catch(() => undefined);
+    if (redis.status === 'ready') await withTimeout(withdrawRegistration(redis, keys, options.id), 1_000).catch(() => undefined);
   };
 
   return {

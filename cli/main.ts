@@ -1,13 +1,15 @@
-// `cascade <command> [options]`: parses options and starts roles; everything else lives in the roles.
-import { UsageError } from './options.js';
-import type { Command } from './command.js';
+// `cascade <command> [options]`: finds the command and turns its outcome into an exit code (a UsageError is
+// one line and exit 2). Commands parse their options and start roles or stages; everything else lives there.
+import { UsageError } from '../src/options.js';
+import type { Command } from '../src/command.js';
 import { originCommand } from '../origin/command.js';
 import { edgeCommand } from '../edge/command.js';
 import { lbCommand } from '../lb/command.js';
-import { opsCommands } from '../lb/ops.js';
+import { opsCommands } from './ops.js';
 import { stackCommand } from './stack.js';
+import { sourceCommand, transcodeCommand } from './transcode.js';
 
-const commands: Command[] = [originCommand, edgeCommand, lbCommand, stackCommand, ...opsCommands];
+const commands: Command[] = [originCommand, edgeCommand, lbCommand, stackCommand, transcodeCommand, sourceCommand, ...opsCommands];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length)) + 2;

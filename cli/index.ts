@@ -1,4 +1,5 @@
-// The package's public surface: role factories and the types a config file needs
+// The entry points of cascade: the `cascade` command (main.ts and its commands here) and this file, the
+// package's public surface: role factories and the types a config file needs
 // (`import type { EdgeHooks, CascadeConfig } from 'cascade'`).
 export { createOrigin, ORIGIN_DEFAULTS, type Origin, type OriginConfig, type PublishedEvent } from '../origin/index.js';
 export { createEdge, CACHE_OUTCOMES, type Edge, type EdgeConfig, type CacheOutcome } from '../edge/index.js';
@@ -7,8 +8,8 @@ export type {
   CascadeConfig, OriginHooks, EdgeHooks, LbHooks, RoleName,
   UploadContext, PublishedContext, EdgeRequestContext, EdgeRequestDecision, CacheKeyContext, SelectOriginContext,
   OriginCandidate, TtlContext, EdgeResponseContext, HashKeyContext, SelectEdgesContext, LbResponseContext, EdgeCandidate,
-} from './hooks.js';
-export { parsePlaylist, serializePlaylist, type Playlist, type MediaPlaylist, type MasterPlaylist, type MediaSegment } from './playlist.js';
-export { createLogger, type Logger, type LogLevel } from './log.js';
-export { listen, type Listening } from './serve.js';
-export type { Role } from './role.js';
+} from '../src/hooks.js';
+export { parsePlaylist, serializePlaylist, type Playlist, type MediaPlaylist, type MasterPlaylist, type MediaSegment } from '../src/playlist.js';
+export { createLogger, type Logger, type LogLevel } from '../src/log.js';
+export { listen, type Listening } from '../src/serve.js';
+export type { Role } from '../src/role.js';

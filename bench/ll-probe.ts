@@ -3,7 +3,7 @@
 // arrived, how each segment's PUT streamed, and how long a frame takes from capture to the server.
 // docs/low-latency.md quotes its output. Not a test (no assertions); a tool:
 //
-//   node --import tsx test/ll-probe.ts [--seconds 14] [--ladder 360p,240p] [--fps 30] [--preset veryfast]
+//   node --import tsx bench/ll-probe.ts [--seconds 14] [--ladder 360p,240p] [--fps 30] [--preset veryfast]
 //     [--drop -tune]... [--restart-after 7] [--stop-signal SIGKILL] [--playlists] [-- extra muxer options]
 //
 // Options after `--` go to the muxer (before the output URL; a later option wins over the transcoder's).
@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { FragmentScanner, parseInit, type Fragment, type InitSegment } from '../src/cmaf.js';
 import { parseOptions, type OptionsSpec } from '../src/options.js';
 import { parseLadder, shellLine, spawnChild, transcodeArgs, type SpawnedChild } from '../transcoder/index.js';
-import { startUploadCapture, wallMs, type CapturedRequest } from './helpers/upload-capture.js';
+import { startUploadCapture, wallMs, type CapturedRequest } from '../test/helpers/upload-capture.js';
 
 const SPEC = {
   seconds: { type: 'number', default: 14, help: 'how long ffmpeg runs (each run, with --restart-after)' },

@@ -1,10 +1,11 @@
-// One uploaded file version. Readers may attach while it is still being written (read-while-write) and
+// One uploaded version of a file (stored as `<stream>/blobs/<id>` with a data dir, hence "blob" in storage
+// names and metric labels). Readers may attach while it is still being written (read-while-write) and
 // receive bytes as they arrive; if the upload aborts, their streams error so no short body looks complete.
 import type { Storage } from './storage.js';
 
-export type BlobState = 'writing' | 'complete' | 'aborted';
+export type UploadVersionState = 'writing' | 'complete' | 'aborted';
 
-export interface BlobMeta {
+export interface UploadVersionMeta {
   id: number;
   path: string;
   size: number;
@@ -13,8 +14,8 @@ export interface BlobMeta {
   completedAt: number;
 }
 
-export class Blob {
-  state: BlobState = 'writing';
+export class UploadVersion {
+  state: UploadVersionState = 'writing';
   size = 0;
   hash = '';
   completedAt = 0;
@@ -26,8 +27,8 @@ export class Blob {
 
   constructor(readonly id: number, readonly path: string) {}
 
-  static fromMeta(meta: BlobMeta, storage: Storage, key: string): Blob {
-    const b = new Blob(meta.id, meta.path);
+  static fromMeta(meta: UploadVersionMeta, storage: Storage, key: string): UploadVersion {
+    const b = new UploadVersion(meta.id, meta.path);
     b.state = 'complete';
     b.size = meta.size;
     b.hash = meta.hash;
@@ -36,7 +37,7 @@ export class Blob {
     return b;
   }
 
-  get meta(): BlobMeta {
+  get meta(): UploadVersionMeta {
     return { id: this.id, path: this.path, size: this.size, hash: this.hash, completedAt: this.completedAt };
   }
 

@@ -1,7 +1,7 @@
 // `cascade origin` options that change what the origin accepts, through the built CLI.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { freePort, startChild } from '../test/helpers/process.js';
+import { freePort, startChild } from './helpers/process.js';
 
 test('--max-segment-duration (here from CASCADE_MAX_SEGMENT_DURATION) bounds EXTINF', { timeout: 60_000 }, async () => {
   const port = await freePort();

@@ -1,26 +1,25 @@
-// The operator's commands: `cascade edges`, `weight`, `drain`, `undrain`. Changes go to Redis and are
-// announced on the events channel, so every LB applies them at once instead of at its next poll.
-import { Redis } from 'ioredis';
-import { REDIS_OPTIONS, parseCommand, type Command, type CommandHelp } from '../src/command.js';
-import { controlKeys, type ControlKeys } from '../src/control-plane.js';
+// The operator's commands: `cascade edges`, `weight`, `drain`, `undrain`. Every read and write is
+// src/control-plane.ts's, so `cascade edges` shows what an LB would use from Redis, by the same rules, and
+// every change is announced on the events channel, so every LB applies it at once instead of at its next poll.
+import type { Redis } from 'ioredis';
+import { REDIS_OPTIONS, parseCommand, takePositionals, type Command, type CommandHelp } from '../src/command.js';
+import {
+  connectRedisOnce, controlKeys, DEFAULT_WEIGHT, drainEdge, effectiveWeight, isValidEdgeId, MAX_WEIGHT, parseWeight, readControlPlane,
+  setWeight, undrainEdge, type ControlKeys, type RejectedEntry,
+} from '../src/control-plane.js';
 import { UsageError, type OptionsSpec } from '../src/options.js';
-import { DEFAULT_WEIGHT, isValidEdgeId, MAX_WEIGHT, parseWeight } from './edges.js';
-import { Selector } from './selector.js';
+import { Selector } from '../lb/selector.js';
 
 /** A failure that is not the operator's typing: one line on stderr, exit 1. */
 class OpsError extends Error {}
 
 async function withRedis<T>(url: string | undefined, prefix: string, fn: (redis: Redis, keys: ControlKeys) => Promise<T>): Promise<T> {
   if (!url) throw new UsageError('--redis URL is required (or CASCADE_REDIS)');
-  // Unlike a role, a command should wait for the connection once, then fail clearly.
-  const redis = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: 3000, retryStrategy: () => null });
-  let lastError: Error | undefined;
-  redis.on('error', (err: Error) => { lastError = err; });
+  let redis: Redis;
   try {
-    await redis.connect();
+    redis = await connectRedisOnce(url);
   } catch (err) {
-    // connect() only says the connection closed; the error event says why.
-    throw new OpsError(`cannot reach Redis at ${url}: ${(lastError ?? (err as Error)).message}`);
+    throw new OpsError((err as Error).message);
   }
   try {
     return await fn(redis, controlKeys(prefix));
@@ -29,15 +28,11 @@ async function withRedis<T>(url: string | undefined, prefix: string, fn: (redis:
   }
 }
 
-function edgeId(text: string | undefined): string {
+/** The <edge-id> argument, by the control plane's rule for ids. */
+function edgeIdArgument(text: string | undefined): string {
   if (text === undefined) throw new UsageError('missing <edge-id>');
   if (!isValidEdgeId(text)) throw new UsageError(`not an edge id: '${text}' (letters, digits, '.', '_', '-')`);
   return text;
-}
-
-function positionals(list: string[], names: string[]): (string | undefined)[] {
-  if (list.length > names.length) throw new UsageError(`unexpected argument '${list[names.length]}'`);
-  return names.map((_, i) => list[i]);
 }
 
 /** Runs a command body, turning OpsError into one stderr line and exit 1. */
@@ -71,17 +66,23 @@ export interface EdgeRow {
   drain: boolean;
 }
 
-async function rowsFromRedis(redis: Redis, keys: ControlKeys): Promise<EdgeRow[]> {
-  const [weights, urls, drained] = await Promise.all([redis.hgetall(keys.weights), redis.hgetall(keys.edges), redis.smembers(keys.drain)]);
-  const ids = [...new Set([...Object.keys(urls), ...Object.keys(weights), ...drained])].filter(isValidEdgeId).sort();
-  const alive = await Promise.all(ids.map(async (id) => (id in urls ? (await redis.exists(keys.alive(id))) === 1 : null)));
-  const edges = ids.map((id, i) => {
-    const drain = drained.includes(id);
-    return { id, url: urls[id] ?? '-', weight: drain ? 0 : (parseWeight(weights[id] ?? '') ?? DEFAULT_WEIGHT), healthy: alive[i]!, drain };
-  });
-  // Edges known only by their weight (static `--edge` on the LBs) may be serving: count them.
+/**
+ * The edges as an LB reads them from Redis: registered ones (HEALTHY yes), listed ones whose heartbeat
+ * lapsed (no), and ids known only by a weight or the drain set ('?': static `--edge` entries on the LBs,
+ * which may be serving, so they count for the shares). Entries the LB would reject are left out and said.
+ */
+export async function edgeRowsFromRedis(redis: Redis, keys: ControlKeys): Promise<{ rows: EdgeRow[]; rejected: RejectedEntry[] }> {
+  const { snapshot, listed, rejected } = await readControlPlane(redis, keys);
+  const ids = [...new Set([...listed.keys(), ...snapshot.weights.keys(), ...snapshot.drained])].sort();
+  const edges = ids.map((id) => ({
+    id,
+    url: listed.get(id) ?? '-',
+    weight: effectiveWeight(snapshot, id, DEFAULT_WEIGHT),
+    healthy: snapshot.registered.has(id) ? true : snapshot.lapsed.has(id) ? false : null,
+    drain: snapshot.drained.has(id),
+  }));
   const shares = new Selector(edges).shares((e) => e.healthy !== false);
-  return edges.map((e) => ({ ...e, share: shares.get(e.id) ?? 0 }));
+  return { rows: edges.map((e) => ({ ...e, share: shares.get(e.id) ?? 0 })), rejected };
 }
 
 async function rowsFromLb(lb: string): Promise<EdgeRow[]> {
@@ -115,9 +116,10 @@ const edgesCommand = opsCommand('edges', 'list edges: url, weight, health, share
   usage: 'cascade edges [--lb URL | --redis URL] [--json]',
   description: "Shows every edge. With --lb, the LB's own view (its health checks); otherwise the Redis control plane,\nwhere HEALTHY means the edge's heartbeat is alive ('?' for edges that do not register).",
 }, async ({ options: o, positionals: p }) => {
-  positionals(p, []);
+  takePositionals(p, []);
   if (!o.lb && !o.redis) throw new UsageError('give --lb URL or --redis URL');
-  const rows = o.lb ? await rowsFromLb(o.lb) : await withRedis(o.redis, o['redis-prefix'], rowsFromRedis);
+  const { rows, rejected } = o.lb ? { rows: await rowsFromLb(o.lb), rejected: [] } : await withRedis(o.redis, o['redis-prefix'], edgeRowsFromRedis);
+  for (const r of rejected) process.stderr.write(`cascade edges: ignored, as every LB does: ${r.key}${r.id ? ` ${r.id}` : ''}: ${r.reason}\n`);
   return o.json ? JSON.stringify(rows, null, 2) + '\n' : formatEdgeTable(rows);
 });
 
@@ -125,51 +127,34 @@ const weightCommand = opsCommand('weight', 'set an edge\'s weight in Redis (0 = 
   usage: 'cascade weight <edge-id> <weight> --redis URL',
   description: `Sets the edge's weight (0..${MAX_WEIGHT}) in the control plane; every LB applies it at once.`,
 }, async ({ options: o, positionals: p }) => {
-  const [rawId, rawWeight] = positionals(p, ['edge-id', 'weight']);
-  const id = edgeId(rawId);
+  const [rawId, rawWeight] = takePositionals(p, ['edge-id', 'weight']);
+  const id = edgeIdArgument(rawId);
   if (rawWeight === undefined) throw new UsageError('missing <weight>');
   const weight = parseWeight(rawWeight);
   if (weight === undefined) throw new UsageError(`weight must be a whole number 0..${MAX_WEIGHT}, got '${rawWeight}'`);
-  return withRedis(o.redis, o['redis-prefix'], async (redis, keys) => {
-    // A drained edge keeps weight 0; the new weight is what undrain restores.
-    if (await redis.sismember(keys.drain, id)) {
-      await redis.multi().hset(keys.drainedWeights, id, weight).publish(keys.events, `weight ${id}`).exec();
-      return `${id} is drained; weight ${weight} applies on 'cascade undrain ${id}'\n`;
-    }
-    await redis.multi().hset(keys.weights, id, weight).publish(keys.events, `weight ${id}`).exec();
-    return `${id} weight ${weight}\n`;
-  });
+  return withRedis(o.redis, o['redis-prefix'], async (redis, keys) => (await setWeight(redis, keys, id, weight)) === 'deferred'
+    ? `${id} is drained; weight ${weight} applies on 'cascade undrain ${id}'\n`
+    : `${id} weight ${weight}\n`);
 });
 
 const drainCommand = opsCommand('drain', 'stop sending new clients to an edge (weight 0 + drain flag)', REDIS_OPTIONS, {
   usage: 'cascade drain <edge-id> --redis URL',
   description: "Sets the edge's weight to 0 and adds it to the drain set; its current weight is kept for undrain.",
 }, async ({ options: o, positionals: p }) => {
-  const [rawId] = positionals(p, ['edge-id']);
-  const id = edgeId(rawId);
-  return withRedis(o.redis, o['redis-prefix'], async (redis, keys) => {
-    const [already, weight] = await Promise.all([redis.sismember(keys.drain, id), redis.hget(keys.weights, id)]);
-    const tx = redis.multi();
-    if (!already && weight !== null) tx.hset(keys.drainedWeights, id, weight);
-    await tx.hset(keys.weights, id, 0).sadd(keys.drain, id).publish(keys.events, `drain ${id}`).exec();
-    return already ? `${id} was already drained\n` : `${id} drained\n`;
-  });
+  const [rawId] = takePositionals(p, ['edge-id']);
+  const id = edgeIdArgument(rawId);
+  return withRedis(o.redis, o['redis-prefix'], async (redis, keys) => ((await drainEdge(redis, keys, id)) ? `${id} drained\n` : `${id} was already drained\n`));
 });
 
 const undrainCommand = opsCommand('undrain', 'let an edge take new clients again, at its weight before drain', REDIS_OPTIONS, {
   usage: 'cascade undrain <edge-id> --redis URL',
   description: 'Removes the edge from the drain set and restores the weight it had before drain (or the default).',
 }, async ({ options: o, positionals: p }) => {
-  const [rawId] = positionals(p, ['edge-id']);
-  const id = edgeId(rawId);
+  const [rawId] = takePositionals(p, ['edge-id']);
+  const id = edgeIdArgument(rawId);
   return withRedis(o.redis, o['redis-prefix'], async (redis, keys) => {
-    const [drained, saved] = await Promise.all([redis.sismember(keys.drain, id), redis.hget(keys.drainedWeights, id)]);
-    if (!drained) return `${id} was not drained\n`;
-    const tx = redis.multi().srem(keys.drain, id).hdel(keys.drainedWeights, id);
-    if (saved !== null) tx.hset(keys.weights, id, saved);
-    else tx.hdel(keys.weights, id);
-    await tx.publish(keys.events, `undrain ${id}`).exec();
-    return `${id} undrained (weight ${saved ?? `default ${DEFAULT_WEIGHT}`})\n`;
+    const undrained = await undrainEdge(redis, keys, id);
+    return undrained ? `${id} undrained (weight ${undrained.restored ?? `default ${DEFAULT_WEIGHT}`})\n` : `${id} was not drained\n`;
   });
 });
 

@@ -10,14 +10,16 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Command } from './command.js';
-import { envName, formatHelp, parseOptions, UsageError, type OptionsSpec } from './options.js';
-import { hostPortUrl } from './url.js';
+import { untilSignal, type Command } from '../src/command.js';
+import { LOG_LEVELS } from '../src/log.js';
+import { envName, formatHelp, parseOptions, UsageError, type OptionsSpec } from '../src/options.js';
+import { isValidStreamName } from '../src/stream-path.js';
+import { hostPortUrl } from '../src/url.js';
 import {
-  DEFAULT_HLS_TIME, DEFAULT_PART_TARGET_MS, commandExists, parseLadder, partTargetProblem, spawnChild, startTestSource, startTranscoder,
-  type Rendition, type SpawnedChild, type Supervisor,
+  DEFAULT_HLS_TIME, DEFAULT_LADDER, DEFAULT_PART_TARGET_MS, X264_PRESETS, commandExists, isPictureSize, parseLadder, partTargetProblem,
+  spawnChild, startTestSource, startTranscoder, type Rendition, type SpawnedChild, type Supervisor,
 } from '../transcoder/index.js';
 
 export const STACK_OPTIONS = {
@@ -31,15 +33,15 @@ export const STACK_OPTIONS = {
   'data-dir': { type: 'string', help: "origin's data directory (default: in memory)" },
   redis: { type: 'url', help: 'use this Redis instead of starting a private one' },
   'private-redis': { type: 'bool', default: true, help: 'start a private redis-server when it is on PATH (--no-private-redis: static weights)' },
-  ladder: { type: 'string', default: '720p,480p,360p', help: 'transcoder renditions (presets or name=WxH@kbps)' },
+  ladder: { type: 'string', default: DEFAULT_LADDER, help: 'transcoder renditions (presets or name=WxH@kbps)' },
   fps: { type: 'int', default: 30, min: 1, max: 60, help: 'frame rate of the test source and the ladder' },
   'source-size': { type: 'string', default: '1280x720', help: 'test source picture size' },
-  preset: { type: 'string', default: 'veryfast', choices: ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium'], help: 'x264 preset of source and transcoder' },
+  preset: { type: 'string', default: 'veryfast', choices: X264_PRESETS, help: 'x264 preset of source and transcoder' },
   'segment-type': { type: 'string', default: 'ts', choices: ['ts', 'fmp4'], help: 'HLS segment type (fmp4 with --low-latency)' },
   'low-latency': { type: 'bool', default: false, help: 'LL-HLS: the transcoder streams fMP4 segments to the origin while it writes them' },
   'part-target': { type: 'duration', default: `${DEFAULT_PART_TARGET_MS}ms`, help: 'LL part target, 100ms..2s' },
   ffmpeg: { type: 'string', default: 'ffmpeg', help: 'ffmpeg executable' },
-  'log-level': { type: 'string', default: 'warn', choices: ['debug', 'info', 'warn', 'error', 'silent'], help: "roles' log level" },
+  'log-level': { type: 'string', default: 'warn', choices: LOG_LEVELS, help: "roles' log level" },
 } as const satisfies OptionsSpec;
 
 export interface StackOptions {
@@ -81,28 +83,29 @@ export interface PlannedRole {
   env: Record<string, string>;
 }
 
-export function edgeId(i: number): string {
+/** The id (and process name) of the stack's i-th edge. */
+export function stackEdgeId(i: number): string {
   return `edge-${i + 1}`;
 }
 
 /** The role command lines for a configuration (`redisUrl` undefined = static weights). */
-export function planRoles(o: StackOptions, redisUrl: string | undefined): PlannedRole[] {
-  const url = (port: number) => hostPortUrl(o.host, port);
-  const common = (port: number) => ['--port', String(port), '--host', o.host, '--log-level', o.logLevel];
+export function planRoles(options: StackOptions, redisUrl: string | undefined): PlannedRole[] {
+  const url = (port: number) => hostPortUrl(options.host, port);
+  const common = (port: number) => ['--port', String(port), '--host', options.host, '--log-level', options.logLevel];
   const redis = redisUrl ? ['--redis', redisUrl] : [];
   const roles: PlannedRole[] = [{
-    name: 'origin', role: 'origin', port: o.originPort,
-    args: ['origin', ...common(o.originPort), ...(o.dataDir ? ['--data-dir', o.dataDir] : [])],
-    env: { [envName('upload-token')]: o.uploadToken },
+    name: 'origin', role: 'origin', port: options.originPort,
+    args: ['origin', ...common(options.originPort), ...(options.dataDir ? ['--data-dir', options.dataDir] : [])],
+    env: { [envName('upload-token')]: options.uploadToken },
   }];
-  o.edgePorts.forEach((port, i) => roles.push({
-    name: edgeId(i), role: 'edge', port,
-    args: ['edge', ...common(port), '--origin', url(o.originPort), '--id', edgeId(i), '--public-url', url(port), '--lb', url(o.port), ...redis],
+  options.edgePorts.forEach((port, i) => roles.push({
+    name: stackEdgeId(i), role: 'edge', port,
+    args: ['edge', ...common(port), '--origin', url(options.originPort), '--id', stackEdgeId(i), '--public-url', url(port), '--lb', url(options.port), ...redis],
     env: {},
   }));
   roles.push({
-    name: 'lb', role: 'lb', port: o.port,
-    args: ['lb', ...common(o.port), ...redis, ...(redisUrl ? [] : o.edgePorts.flatMap((port, i) => ['--edge', `${edgeId(i)}=${url(port)}`]))],
+    name: 'lb', role: 'lb', port: options.port,
+    args: ['lb', ...common(options.port), ...redis, ...(redisUrl ? [] : options.edgePorts.flatMap((port, i) => ['--edge', `${stackEdgeId(i)}=${url(port)}`]))],
     env: {},
   });
   return roles;
@@ -152,9 +155,9 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
 
 function findCli(): string {
   const here = dirname(fileURLToPath(import.meta.url));
-  // Built: dist/src/stack.js -> dist/cli.js. From sources (tsx): src/stack.ts -> dist/cli.js.
+  // Built: dist/cli/stack.js -> dist/cli.js. From sources (tsx): cli/stack.ts -> dist/cli.js.
   for (const candidate of [resolve(here, '../cli.js'), resolve(here, '../dist/cli.js')]) {
-    if (existsSync(candidate) && !candidate.endsWith(join('src', 'cli.js'))) return candidate;
+    if (existsSync(candidate)) return candidate;
   }
   throw new StackError('dist/cli.js not found: run npm run build first');
 }
@@ -184,21 +187,21 @@ async function streamPlayable(masterUrl: string): Promise<boolean> {
 }
 
 /** Starts the whole pipeline; throws StackError (after stopping what it started) when something cannot start. */
-export async function startStack(o: StackOptions): Promise<Stack> {
-  const write = o.write ?? ((line: string) => process.stderr.write(line + '\n'));
+export async function startStack(options: StackOptions): Promise<Stack> {
+  const write = options.write ?? ((line: string) => process.stderr.write(line + '\n'));
   const say = (name: string, line: string) => write(`[${name}] ${line}`);
 
-  const ffmpeg = o.ffmpeg ?? 'ffmpeg';
+  const ffmpeg = options.ffmpeg ?? 'ffmpeg';
   if (!commandExists(ffmpeg)) throw new StackError(`ffmpeg not found ('${ffmpeg}'): install it (apt-get install ffmpeg) or give --ffmpeg PATH`);
-  const ports: [string, number][] = [['lb (--port)', o.port], ['origin (--origin-port)', o.originPort],
-    ...o.edgePorts.map((p, i): [string, number] => [`${edgeId(i)} (--edge-ports)`, p]), ['RTMP ingest (--rtmp-port)', o.rtmpPort]];
+  const ports: [string, number][] = [['lb (--port)', options.port], ['origin (--origin-port)', options.originPort],
+    ...options.edgePorts.map((p, i): [string, number] => [`${stackEdgeId(i)} (--edge-ports)`, p]), ['RTMP ingest (--rtmp-port)', options.rtmpPort]];
   const seen = new Set<number>();
   for (const [what, port] of ports) {
     if (seen.has(port)) throw new StackError(`port ${port} is given twice (${what})`);
     seen.add(port);
-    if (!(await portFree(o.host, port))) throw new StackError(`port ${port} for ${what} is already in use on ${o.host}`);
+    if (!(await portFree(options.host, port))) throw new StackError(`port ${port} for ${what} is already in use on ${options.host}`);
   }
-  const cli = o.cli ?? findCli();
+  const cli = options.cli ?? findCli();
 
   const roles = new Map<string, RunningChild>();
   let redisChild: RunningChild | undefined;
@@ -224,13 +227,13 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   };
 
   try {
-    let redisUrl = o.redis;
-    if (!redisUrl && o.privateRedis && commandExists('redis-server', '--version')) {
-      const port = await freePort(o.host);
+    let redisUrl = options.redis;
+    if (!redisUrl && options.privateRedis && commandExists('redis-server', '--version')) {
+      const port = await freePort(options.host);
       let ready: () => void = () => {};
       let up = false;
       const isReady = new Promise<void>((r) => { ready = r; });
-      const child = spawnChild('redis-server', ['--port', String(port), '--bind', o.host, '--save', '', '--appendonly', 'no', '--protected-mode', 'no'], {
+      const child = spawnChild('redis-server', ['--port', String(port), '--bind', options.host, '--save', '', '--appendonly', 'no', '--protected-mode', 'no'], {
         deathSignal: 'KILL',
         onStdout: (l) => {
           if (l.includes('Ready to accept connections')) { up = true; ready(); }
@@ -243,10 +246,10 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       const exited = child.exited.then(() => { throw new StackError('redis-server exited during startup'); });
       await Promise.race([isReady, exited, new Promise((_, rej) => setTimeout(() => rej(new StackError('redis-server did not get ready in 10 s')), 10_000))]);
       watch(redisChild);
-      redisUrl = hostPortUrl(o.host, port, 'redis');
+      redisUrl = hostPortUrl(options.host, port, 'redis');
     }
 
-    const plan = planRoles(o, redisUrl);
+    const plan = planRoles(options, redisUrl);
     for (const p of plan) {
       const child = spawnChild(process.execPath, [cli, ...p.args], {
         env: { ...process.env, ...p.env },
@@ -262,7 +265,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     const deadline = Date.now() + 20_000;
     for (const p of plan) {
       const r = roles.get(p.name)!;
-      const url = hostPortUrl(o.host, p.port);
+      const url = hostPortUrl(options.host, p.port);
       while (!(await healthy(url))) {
         if (r.exit) throw new StackError(`${p.name} exited during startup (${r.exit.signal ?? `code ${r.exit.code}`}): ${process.execPath} ${cli} ${p.args.join(' ')}`);
         if (Date.now() > deadline) throw new StackError(`${p.name} did not answer ${url}/healthz within 20 s`);
@@ -271,9 +274,9 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     }
 
     // The LB knows every edge (from Redis registrations or --edge) and finds them healthy.
-    const lbUrl = hostPortUrl(o.host, o.port);
+    const lbUrl = hostPortUrl(options.host, options.port);
     const lbEdges = `${lbUrl}/api/edges`;
-    const want = o.edgePorts.map((_, i) => edgeId(i));
+    const want = options.edgePorts.map((_, i) => stackEdgeId(i));
     const edgesDeadline = Date.now() + 15_000;
     for (;;) {
       const listed = await fetch(lbEdges, { signal: AbortSignal.timeout(1000) })
@@ -287,22 +290,22 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       await new Promise((res) => setTimeout(res, 100));
     }
 
-    const originUrl = hostPortUrl(o.host, o.originPort);
-    const ingest = `${hostPortUrl(o.host, o.rtmpPort, 'rtmp')}/live/${o.stream}`;
+    const originUrl = hostPortUrl(options.host, options.originPort);
+    const ingest = `${hostPortUrl(options.host, options.rtmpPort, 'rtmp')}/live/${options.stream}`;
     transcoder = startTranscoder({
-      origin: originUrl, stream: o.stream, uploadToken: o.uploadToken, input: 'rtmp', listenHost: o.host, rtmpPort: o.rtmpPort,
-      ladder: o.ladder, fps: o.fps, preset: o.preset, segmentType: o.segmentType, lowLatency: o.lowLatency, partTargetMs: o.partTargetMs, ffmpeg,
+      origin: originUrl, stream: options.stream, uploadToken: options.uploadToken, input: 'rtmp', listenHost: options.host, rtmpPort: options.rtmpPort,
+      ladder: options.ladder, fps: options.fps, preset: options.preset, segmentType: options.segmentType, lowLatency: options.lowLatency, partTargetMs: options.partTargetMs, ffmpeg,
       onLog: (l) => say('transcoder', l),
     });
     source = startTestSource({
-      to: ingest, size: o.sourceSize, fps: o.fps, preset: o.preset,
-      videoKbps: Math.max(300, Math.round(o.ladder[0]!.videoKbps * 1.5)), label: o.stream, ffmpeg,
+      to: ingest, size: options.sourceSize, fps: options.fps, preset: options.preset,
+      videoKbps: Math.max(300, Math.round(options.ladder[0]!.videoKbps * 1.5)), label: options.stream, ffmpeg,
       onLog: (l) => say('source', l), maxBackoffMs: 2000,
     });
 
     // Ready when a player would find the stream: the master and a media playlist with segments, through the LB.
-    const mediaDeadline = Date.now() + (o.mediaTimeoutMs ?? 30_000);
-    const master = `${lbUrl}/hls/${o.stream}/index.m3u8`;
+    const mediaDeadline = Date.now() + (options.mediaTimeoutMs ?? 30_000);
+    const master = `${lbUrl}/hls/${options.stream}/index.m3u8`;
     for (;;) {
       if (await streamPlayable(master)) break;
       if (Date.now() > mediaDeadline) {
@@ -313,8 +316,8 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     }
     return {
       urls: {
-        lb: lbUrl, origin: originUrl, edges: o.edgePorts.map((p) => hostPortUrl(o.host, p)),
-        player: `${lbUrl}/play/${o.stream}`, master: `${lbUrl}/hls/${o.stream}/index.m3u8`,
+        lb: lbUrl, origin: originUrl, edges: options.edgePorts.map((p) => hostPortUrl(options.host, p)),
+        player: `${lbUrl}/play/${options.stream}`, master: `${lbUrl}/hls/${options.stream}/index.m3u8`,
         ingest, ...(redisUrl ? { redis: redisUrl } : {}),
       },
       roles,
@@ -340,8 +343,8 @@ export function stackOptionsFrom(argv: string[], env: NodeJS.ProcessEnv = proces
   if (edgePorts.length === 0 || edgePorts.some((p) => !Number.isInteger(p) || p < 1 || p > 65535)) {
     throw new UsageError(`--edge-ports: not a comma-separated list of ports: '${o['edge-ports']}'`);
   }
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(o.stream)) throw new UsageError(`--stream: must match [A-Za-z0-9_-]{1,64} (got '${o.stream}')`);
-  if (!/^\d{2,5}x\d{2,5}$/.test(o['source-size'])) throw new UsageError(`--source-size: not WIDTHxHEIGHT: '${o['source-size']}'`);
+  if (!isValidStreamName(o.stream)) throw new UsageError(`--stream: must match [A-Za-z0-9_-]{1,64} (got '${o.stream}')`);
+  if (!isPictureSize(o['source-size'])) throw new UsageError(`--source-size: not WIDTHxHEIGHT: '${o['source-size']}'`);
   let ladder: Rendition[];
   try { ladder = parseLadder(o.ladder); } catch (e) { throw new UsageError(`--ladder: ${(e as Error).message}`); }
   const partProblem = partTargetProblem(o['part-target'], DEFAULT_HLS_TIME);
@@ -375,7 +378,7 @@ export const stackCommand: Command = {
     const pid = (name: string) => stack.roles.get(name)?.pid;
     const rows: [string, string][] = [
       ['origin', `${u.origin}  (pid ${pid('origin')}; uploads need the token)`],
-      ...u.edges.map((e, i): [string, string] => [edgeId(i), `${e}  (pid ${pid(edgeId(i))})`]),
+      ...u.edges.map((e, i): [string, string] => [stackEdgeId(i), `${e}  (pid ${pid(stackEdgeId(i))})`]),
       ['lb', `${u.lb}  (pid ${pid('lb')})`],
       ['redis', u.redis ? `${u.redis}  (${stack.redis ? `private, pid ${stack.redis.pid}, no persistence` : 'external'})` : 'none: static edge weights (install redis-server for the control plane)'],
       ['ingest', `${u.ingest}  (RTMP; the test source pushes ${options.sourceSize}@${options.fps} here)`],
@@ -385,13 +388,9 @@ export const stackCommand: Command = {
     ];
     process.stdout.write(['', 'cascade stack is running:', ...rows.map(([k, v]) => `  ${k.padEnd(8)} ${v}`), '',
       `Open ${u.player} in a browser. Ctrl-C stops everything.`, ''].join('\n'));
-    return new Promise<number>((resolveExit) => {
-      const onSignal = (signal: string) => {
-        process.stderr.write(`[stack] ${signal}: stopping every child\n`);
-        void stack.stop().then(() => resolveExit(0));
-      };
-      process.once('SIGTERM', () => onSignal('SIGTERM'));
-      process.once('SIGINT', () => onSignal('SIGINT'));
+    return untilSignal((signal) => {
+      process.stderr.write(`[stack] ${signal}: stopping every child\n`);
+      return stack.stop();
     });
   },
 };

@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { listen, type Listening } from '../src/serve.js';
-import { createOrigin, type OriginConfig } from './index.js';
-import { checkUploadAuth } from './auth.js';
+import { createOrigin, type OriginConfig } from '../origin/index.js';
+import { checkUploadAuth } from '../origin/auth.js';
 import { createLogger } from '../src/log.js';
 
 const started: { close(): Promise<void> }[] = [];
@@ -239,7 +239,7 @@ test('with --data-dir an origin restart keeps content and continues the sequence
   }
 });
 
-test('item 18: a playlist answers HEAD with its Content-Length, and Range / If-Range like a segment', async () => {
+test('a playlist answers HEAD with its Content-Length, and Range / If-Range like a segment', async () => {
   const { l } = await start();
   await put(l, '/hls/s/a0.ts', '0123456789');
   await put(l, '/hls/s/index.m3u8', PLAYLIST(['a0.ts']));
@@ -267,7 +267,7 @@ test('item 18: a playlist answers HEAD with its Content-Length, and Range / If-R
   assert.equal(stale.body, full.body);
 });
 
-test('item 5: a type change is a 409 with its reason; a bug in the origin is a 500 with a log line, never blamed on the uploader', async () => {
+test('a type change is a 409 with its reason; a bug in the origin is a 500 with a log line, never blamed on the uploader', async () => {
   const lines: string[] = [];
   const { origin, l } = await start({ log: createLogger({ level: 'warn', write: (line) => lines.push(line) }) });
   await put(l, '/hls/s/a0.ts', 'a0');

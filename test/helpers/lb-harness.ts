@@ -4,8 +4,8 @@ import { readFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
-import { createLb, type Lb, type LbConfig } from '../lb/index.js';
-import { listen, type Listening } from '../src/serve.js';
+import { createLb, type Lb, type LbConfig } from '../../lb/index.js';
+import { listen, type Listening } from '../../src/serve.js';
 
 const TYPES: Record<string, string> = { '.m3u8': 'application/vnd.apple.mpegurl', '.ts': 'video/mp2t', '.m4s': 'video/iso.segment', '.mp4': 'video/mp4' };
 
@@ -145,6 +145,3 @@ export async function apiEdges(lbUrl: string): Promise<{ id: string; url: string
   const res = await request(`${lbUrl}/api/edges`);
   return (await res.body.json()) as never;
 }
-
-/** Runs the CLI from source (so tests never depend on a stale dist/). */
-export const CLI = ['--import', 'tsx', new URL('../src/cli.ts', import.meta.url).pathname];

@@ -1,3 +1,0 @@
-#!/usr/bin/env node
-// Copied to dist/cli.js by `npm run build`: the contract names dist/cli.js, while tsc mirrors src/ under dist/src/.
-import './src/cli.js';
