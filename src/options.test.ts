@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseBytes, parseDuration, parseOptions, UsageError } from './options.js';
+import fc from 'fast-check';
+import { formatDefault, formatHelp, parseBytes, parseDuration, parseOptions, UsageError } from './options.js';
 
 const spec = {
   port: { type: 'int', default: 8090, min: 0, max: 65535, help: 'port' },
@@ -48,4 +49,27 @@ test('--help and --no-flag', () => {
   assert.equal(parseOptions(spec, ['--help'], {}).help, true);
   assert.equal(parseOptions(spec, ['--verbose'], {}).options.verbose, true);
   assert.equal(parseOptions(spec, ['--no-verbose'], { CASCADE_VERBOSE: '1' }).options.verbose, false);
+});
+
+test('a size or duration default given as a number is shown in --help as a user writes it', () => {
+  assert.equal(formatDefault({ type: 'bytes', default: 64 * 1024 ** 2, help: '' }), '64m');
+  assert.equal(formatDefault({ type: 'bytes', default: 1024 ** 3, help: '' }), '1g');
+  assert.equal(formatDefault({ type: 'bytes', default: 1000, help: '' }), '1000');
+  assert.equal(formatDefault({ type: 'duration', default: 10_000, help: '' }), '10s');
+  assert.equal(formatDefault({ type: 'duration', default: 1500, help: '' }), '1500ms');
+  assert.equal(formatDefault({ type: 'duration', default: 0, help: '' }), '0');
+  assert.equal(formatDefault({ type: 'duration', default: '2s', help: '' }), '2s');
+  assert.equal(formatDefault({ type: 'int', default: 3000, help: '' }), '3000');
+  assert.equal(formatDefault({ type: 'bool', default: false, help: '' }), undefined);
+  const help = formatHelp('u', 'd', { 'max-file-size': { type: 'bytes', default: 64 * 1024 ** 2, help: 'largest' } });
+  assert.match(help, /largest \(default 64m\)/);
+});
+
+test('what --help shows as a default parses back to the default', () => {
+  fc.assert(fc.property(fc.nat({ max: 2 ** 40 }), (n) => {
+    assert.equal(parseBytes(formatDefault({ type: 'bytes', default: n, help: '' })!), n);
+    assert.equal(parseDuration(formatDefault({ type: 'duration', default: n, help: '' })!), n);
+    const { options } = parseOptions({ d: { type: 'duration', default: n, help: '' } }, [], {});
+    assert.equal(options.d, n);
+  }), { numRuns: 500 });
 });
