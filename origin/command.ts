@@ -2,6 +2,7 @@
 import { LISTEN_OPTIONS, loggerFor, parseRoleCommand, type Command } from '../src/command.js';
 import { runRole } from '../src/role.js';
 import { UsageError, type OptionsSpec } from '../src/options.js';
+import { ORIGIN_HOOKS } from './hooks.js';
 import { createOrigin, ORIGIN_DEFAULTS } from './index.js';
 
 const spec = {
@@ -29,7 +30,7 @@ export const originCommand: Command = {
     const parsed = await parseRoleCommand('origin', spec, argv, {
       usage: 'cascade origin [--port 8090] [--data-dir DIR] [--upload-token T]',
       description: 'Takes HTTP PUT uploads of segments and playlists under /hls/<stream>/<path> and serves the published stream.',
-    });
+    }, ORIGIN_HOOKS);
     if (!parsed) return 0;
     const o = parsed.options;
     if (o['min-window'] > o['max-window']) throw new UsageError('--min-window must not exceed --max-window');

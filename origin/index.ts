@@ -11,7 +11,8 @@ import { decodePlaylist } from '../src/playlist.js';
 import type { Role } from '../src/role.js';
 import { isValidStreamName, parseStreamPath } from '../src/stream-path.js';
 import { checkUploadAuth } from './auth.js';
-import { createHookRunner, HookFailed, type OriginHooks } from '../src/hooks.js';
+import { createHookRunner, HookFailed } from '../src/hooks.js';
+import { ORIGIN_HOOKS, type OriginHooks } from './hooks.js';
 import type { MiddlewareHandler } from 'hono';
 import { asOriginError, OriginError } from './errors.js';
 import { originMetrics, uploadKind } from './metrics.js';
@@ -54,6 +55,8 @@ export interface OriginConfig {
   metrics?: Metrics;
   now?: () => number;
 }
+
+export type { OriginHooks, PublishedContext, UploadContext } from './hooks.js';
 
 export interface PublishedEvent {
   stream: string;
@@ -147,7 +150,7 @@ export async function createOrigin(options: Partial<OriginConfig> = {}): Promise
       config.onPublished?.({ stream, path, text: p.text, master: p.master });
       if (hooks.has('published')) {
         // A notification: its failure is logged and counted by the runner, the upload stands.
-        hooks.call('published', { stream, path, text: p.text, master: p.master, log: log.child({ stream }) }, () => true).catch(() => undefined);
+        hooks.call('published', { stream, path, text: p.text, master: p.master, log: log.child({ stream }) }, ORIGIN_HOOKS.published.valid).catch(() => undefined);
       }
     };
     s.onStorageFailed = (op: StorageOp, err: unknown) => {
@@ -204,7 +207,7 @@ export async function createOrigin(options: Partial<OriginConfig> = {}): Promise
     if (hooks.has('authorizeUpload')) {
       try {
         const verdict = await hooks.call('authorizeUpload', { request: c.req.raw, stream, path, remoteAddress: remote, defaultDecision: result, log: log.child({ stream }) },
-          (v) => v === undefined || typeof v === 'boolean');
+          ORIGIN_HOOKS.authorizeUpload.valid);
         if (verdict !== undefined) result = verdict ? 'ok' : 'wrong';
       } catch (err) {
         if (err instanceof HookFailed) throw new OriginError('hook_failed', err.message, { cause: err });

@@ -8,38 +8,26 @@ import type { Metrics } from './metrics.js';
 
 export type Awaitable<T> = T | Promise<T>;
 
-interface BaseContext {
+/** What every hook's context has (a role's hook contexts extend it). */
+export interface BaseContext {
   /** The incoming request (read-only by convention). */
   request: Request;
   log: Logger;
 }
 
-// ---- origin --------------------------------------------------------------------------------------
+/** How long a hook may take before its request fails (ms; `--hook-timeout`). */
+export const DEFAULT_HOOK_TIMEOUT_MS = 1000;
 
-export interface UploadContext extends BaseContext {
-  stream: string;
-  path: string;
-  /** Peer address of the uploader. */
-  remoteAddress: string | undefined;
-  /** What the built-in check (--upload-token / loopback) decided. */
-  defaultDecision: 'ok' | 'missing' | 'wrong';
+/**
+ * One hook as its role declares it, beside its context type (`<role>/hooks.ts`): the check of what it
+ * returned. What applies without the hook (its default) is said there too.
+ */
+export interface HookSpec {
+  valid(value: unknown): boolean;
 }
 
-export interface PublishedContext {
-  stream: string;
-  path: string;
-  /** The published playlist text. */
-  text: string;
-  master: boolean;
-  log: Logger;
-}
-
-export interface OriginHooks {
-  /** true allows, false refuses (403), undefined keeps the built-in decision. */
-  authorizeUpload?(ctx: UploadContext): Awaitable<boolean | undefined>;
-  /** Notified with each newly published playlist; its failures are logged, never fail the upload. */
-  published?(ctx: PublishedContext): Awaitable<void>;
-}
+/** Every hook of a role (H: its hooks interface), declared once: the names are these keys. */
+export type HookSpecs<H> = { readonly [K in keyof H]-?: HookSpec };
 
 // ---- edge ----------------------------------------------------------------------------------------
 
@@ -146,23 +134,17 @@ export interface LbHooks {
 
 export type RoleName = 'origin' | 'edge' | 'lb';
 
-export interface RoleHooks {
-  origin: OriginHooks;
-  edge: EdgeHooks;
-  lb: LbHooks;
-}
-
-export const HOOK_NAMES: { [R in RoleName]: readonly (keyof RoleHooks[R])[] } = {
-  origin: ['authorizeUpload', 'published'],
+/** The hook names of the roles that do not declare their hooks as HookSpecs yet. */
+export const HOOK_NAMES = {
   edge: ['request', 'cacheKey', 'selectOrigin', 'ttl', 'response'],
   lb: ['hashKey', 'selectEdges', 'response'],
-};
+} as const satisfies { edge: readonly (keyof EdgeHooks)[]; lb: readonly (keyof LbHooks)[] };
 
-/** What a `--config` module exports (as default export or as named exports). */
-export interface CascadeConfig<R extends RoleName = RoleName> {
+/** What a `--config` module exports (as default export or as named exports) for a role whose hooks are H. */
+export interface RoleConfigModule<H> {
   /** Options by their CLI name (`cache-size`) or camelCase (`cacheSize`); flags and env win over these. */
   options?: Record<string, unknown>;
-  hooks?: RoleHooks[R];
+  hooks?: H;
   /** Hono middleware run before the role's own routes (auth, logging, rate limits). */
   use?: MiddlewareHandler[];
 }
