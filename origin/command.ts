@@ -1,56 +1,57 @@
-// `cascade origin`: parses options and starts the origin role.
+// `cascade origin`: parses options and starts the origin role. Every default is ORIGIN_DEFAULTS'.
 import { LISTEN_OPTIONS, loggerFor, parseRoleCommand, type Command } from '../src/command.js';
 import { runRole } from '../src/role.js';
 import { UsageError, type OptionsSpec } from '../src/options.js';
+import { ORIGIN_DEFAULTS } from './config.js';
 import { ORIGIN_HOOKS } from './hooks.js';
-import { createOrigin, ORIGIN_DEFAULTS } from './index.js';
+import { createOrigin } from './index.js';
 
-const spec = {
+const ORIGIN_OPTIONS = {
   port: { type: 'int', default: 8090, min: 0, max: 65535, help: 'port to listen on' },
   ...LISTEN_OPTIONS,
   'data-dir': { type: 'string', help: 'directory where content and rewrite state survive restarts (memory only without it)' },
   'upload-token': { type: 'string', help: 'uploads need Bearer <token> or Basic with this password (without it: loopback only)' },
-  'max-playlist-size': { type: 'bytes', default: '1m', help: 'largest accepted playlist upload' },
-  'max-file-size': { type: 'bytes', default: '64m', help: 'largest accepted segment/file upload' },
-  'upload-idle-timeout': { type: 'duration', default: '10s', help: 'abort an upload that sends nothing for this long' },
+  'max-playlist-size': { type: 'bytes', default: ORIGIN_DEFAULTS.maxPlaylistBytes, help: 'largest accepted playlist upload' },
+  'max-file-size': { type: 'bytes', default: ORIGIN_DEFAULTS.maxFileBytes, help: 'largest accepted segment/file upload' },
+  'upload-idle-timeout': { type: 'duration', default: ORIGIN_DEFAULTS.uploadIdleTimeoutMs, help: 'abort an upload that sends nothing for this long' },
   'min-window': { type: 'int', default: ORIGIN_DEFAULTS.minWindow, min: 1, help: 'fewest segments in a published playlist' },
   'max-window': { type: 'int', default: ORIGIN_DEFAULTS.maxWindow, min: 1, help: 'most segments in a published playlist' },
-  'segment-grace': { type: 'duration', default: '30s', help: 'how long a segment stays servable after leaving the window' },
+  'segment-grace': { type: 'duration', default: ORIGIN_DEFAULTS.segmentGraceMs, help: 'how long a segment stays servable after leaving the window' },
   'max-segment-duration': {
-    type: 'duration', default: `${ORIGIN_DEFAULTS.maxSegmentDurationMs / 1000}s`, min: 1000,
+    type: 'duration', default: ORIGIN_DEFAULTS.maxSegmentDurationMs, min: 1000,
     help: 'refuse playlists with a longer EXTINF or EXT-X-TARGETDURATION (the target duration never decreases)',
   },
-  'max-memory': { type: 'bytes', default: '1g', help: 'uploaded bytes kept in memory (never evicts what a playlist names)' },
+  'max-memory': { type: 'bytes', default: ORIGIN_DEFAULTS.maxMemoryBytes, help: 'uploaded bytes kept in memory (never evicts what a playlist names)' },
 } as const satisfies OptionsSpec;
 
 export const originCommand: Command = {
   name: 'origin',
   summary: 'take HLS uploads (PUT) from transcoders and publish restart-proof playlists',
   async run(argv) {
-    const parsed = await parseRoleCommand('origin', spec, argv, {
+    const parsed = await parseRoleCommand('origin', ORIGIN_OPTIONS, argv, {
       usage: 'cascade origin [--port 8090] [--data-dir DIR] [--upload-token T]',
       description: 'Takes HTTP PUT uploads of segments and playlists under /hls/<stream>/<path> and serves the published stream.',
     }, ORIGIN_HOOKS);
     if (!parsed) return 0;
-    const o = parsed.options;
-    if (o['min-window'] > o['max-window']) throw new UsageError('--min-window must not exceed --max-window');
-    const log = loggerFor(o['log-level'], { role: 'origin' });
+    const options = parsed.options;
+    if (options['min-window'] > options['max-window']) throw new UsageError('--min-window must not exceed --max-window');
+    const log = loggerFor(options['log-level'], { role: 'origin' });
     const origin = await createOrigin({
-      ...(o['data-dir'] !== undefined ? { dataDir: o['data-dir'] } : {}),
-      ...(o['upload-token'] !== undefined ? { uploadToken: o['upload-token'] } : {}),
-      maxPlaylistBytes: o['max-playlist-size'],
-      maxFileBytes: o['max-file-size'],
-      uploadIdleTimeoutMs: o['upload-idle-timeout'],
-      minWindow: o['min-window'],
-      maxWindow: o['max-window'],
-      segmentGraceMs: o['segment-grace'],
-      maxSegmentDurationMs: o['max-segment-duration'],
-      maxMemoryBytes: o['max-memory'],
+      ...(options['data-dir'] !== undefined ? { dataDir: options['data-dir'] } : {}),
+      ...(options['upload-token'] !== undefined ? { uploadToken: options['upload-token'] } : {}),
+      maxPlaylistBytes: options['max-playlist-size'],
+      maxFileBytes: options['max-file-size'],
+      uploadIdleTimeoutMs: options['upload-idle-timeout'],
+      minWindow: options['min-window'],
+      maxWindow: options['max-window'],
+      segmentGraceMs: options['segment-grace'],
+      maxSegmentDurationMs: options['max-segment-duration'],
+      maxMemoryBytes: options['max-memory'],
       hooks: parsed.hooks,
       use: parsed.use,
-      hookTimeoutMs: o['hook-timeout'],
+      hookTimeoutMs: options['hook-timeout'],
       log,
     });
-    await runRole(origin, { port: o.port, host: o.host, log, name: 'origin' });
+    await runRole(origin, { port: options.port, host: options.host, log, name: 'origin' });
   },
 };

@@ -5,78 +5,22 @@ import { createBaseApp, peerAddress } from '../src/app.js';
 import { contentTypeFor, isPlaylistPath } from '../src/media-types.js';
 import { evaluateRange, httpDate, notModified, type Validators } from '../src/http-range.js';
 import { sendStream } from '../src/send-stream.js';
-import { silentLogger, type Logger } from '../src/log.js';
+import { silentLogger } from '../src/log.js';
 import { Metrics } from '../src/metrics.js';
 import { decodePlaylist } from '../src/playlist.js';
 import type { Role } from '../src/role.js';
 import { isValidStreamName, parseStreamPath } from '../src/stream-path.js';
 import { checkUploadAuth } from './auth.js';
 import { createHookRunner, HookFailed } from '../src/hooks.js';
-import { ORIGIN_HOOKS, type OriginHooks } from './hooks.js';
-import type { MiddlewareHandler } from 'hono';
+import { ORIGIN_HOOKS } from './hooks.js';
 import { asOriginError, OriginError } from './errors.js';
 import { originMetrics, uploadKind } from './metrics.js';
-import { DEFAULT_MAX_SEGMENT_DURATION } from './publisher.js';
+import { ORIGIN_DEFAULTS, type OriginConfig } from './config.js';
 import { DiskStorage, storageErrorCode, type Storage, type StorageOp } from './storage.js';
 import { OriginStream, type PublishedPlaylist, type StreamLimits } from './stream.js';
 
-export interface OriginConfig {
-  /** Where content and rewrite state survive restarts; in memory only without it. */
-  dataDir?: string;
-  /** Where content and rewrite state are kept instead of `dataDir` (tests inject failures with it). */
-  storage?: Storage;
-  /** Uploads need `Bearer <token>` or Basic with this password; without it, loopback peers only. */
-  uploadToken?: string;
-  maxPlaylistBytes: number;
-  maxFileBytes: number;
-  /** An upload that sends nothing for this long is aborted (ms). */
-  uploadIdleTimeoutMs: number;
-  /** Fewest / most segments in a published window (it follows the uploader's playlist length between them). */
-  minWindow: number;
-  maxWindow: number;
-  /** How long a segment stays servable after leaving the window (ms). */
-  segmentGraceMs: number;
-  /** Playlists with a longer EXTINF or EXT-X-TARGETDURATION are refused (ms). */
-  maxSegmentDurationMs: number;
-  /** Uploaded bytes kept in memory; beyond it, uploads no playlist names are evicted, oldest first. */
-  maxMemoryBytes: number;
-  /** Cache lifetime of master playlists (s). */
-  masterMaxAge: number;
-  /** How often retention runs (ms); 0: only when `sweep()` is called (tests with a fake clock). */
-  sweepIntervalMs: number;
-  /** Called with every newly published playlist (after it is servable). */
-  onPublished?: (event: PublishedEvent) => void;
-  hooks?: OriginHooks;
-  /** How long a hook may take before its request fails (ms). */
-  hookTimeoutMs?: number;
-  /** Hono middleware from the config file, run before the routes. */
-  use?: MiddlewareHandler[];
-  log?: Logger;
-  metrics?: Metrics;
-  now?: () => number;
-}
-
+export { ORIGIN_DEFAULTS, type OriginConfig, type PublishedEvent } from './config.js';
 export type { OriginHooks, PublishedContext, UploadContext } from './hooks.js';
-
-export interface PublishedEvent {
-  stream: string;
-  path: string;
-  text: string;
-  master: boolean;
-}
-
-export const ORIGIN_DEFAULTS: Omit<OriginConfig, 'log' | 'metrics' | 'now'> = {
-  maxPlaylistBytes: 1024 * 1024,
-  maxFileBytes: 64 * 1024 * 1024,
-  uploadIdleTimeoutMs: 10_000,
-  minWindow: 3,
-  maxWindow: 1000,
-  segmentGraceMs: 30_000,
-  maxSegmentDurationMs: DEFAULT_MAX_SEGMENT_DURATION * 1000,
-  maxMemoryBytes: 1024 * 1024 * 1024,
-  masterMaxAge: 5,
-  sweepIntervalMs: 1000,
-};
 
 export interface Origin extends Role {
   /** Resolves once all state writes issued so far were tried. */
@@ -139,7 +83,7 @@ export async function createOrigin(options: Partial<OriginConfig> = {}): Promise
     })),
   });
 
-  const hooks = createHookRunner('origin', config.hooks, { timeoutMs: config.hookTimeoutMs ?? 1000, log, metrics: metricsRegistry });
+  const hooks = createHookRunner('origin', config.hooks, { timeoutMs: config.hookTimeoutMs, log, metrics: metricsRegistry });
   const storage = config.storage ?? (config.dataDir !== undefined ? new DiskStorage(config.dataDir) : undefined);
 
   /** Wires a stream's events to hooks, logs and metrics, and registers it. */
