@@ -2,6 +2,7 @@
 import { LISTEN_OPTIONS, REDIS_OPTIONS, loggerFor, parseRoleCommand, takePositionals, type Command } from '../src/command.js';
 import { UsageError, type OptionsSpec } from '../src/options.js';
 import { runRole } from '../src/role.js';
+import { LB_HOOKS } from './hooks.js';
 import { createLb, LB_DEFAULTS, parseEdgeGroup, parseEdgeSpec, type HashBy } from './index.js';
 
 const LB_OPTIONS = {
@@ -29,7 +30,7 @@ export const lbCommand: Command = {
       usage: 'cascade lb [--port 8080] [--edge ID=URL[@WEIGHT]]... [--hash client|stream] [--trust-proxy] [--redis URL]',
       description: 'Redirects GET/HEAD /hls/... to an edge (302) chosen by weighted rendezvous hashing of the client address\n'
         + 'or stream name; edges and weights come from --edge and, with --redis, from the control plane.',
-    });
+    }, LB_HOOKS);
     if (!parsed) return 0;
     const o = parsed.options;
     takePositionals(parsed.positionals, []);

@@ -18,7 +18,8 @@ import { RateMeter } from './rate.js';
 import { Selector } from './selector.js';
 import { STATUS_PAGE } from './status-page.js';
 import { cidrGroups, type EdgeGroup } from './edge-groups.js';
-import { createHookRunner, HookFailed, isOptionalString, isUndefined, type EdgeCandidate, type LbHooks } from '../src/hooks.js';
+import { createHookRunner, HookFailed } from '../src/hooks.js';
+import { candidateOf, defaultHashKey, LB_HOOKS, type LbHooks } from './hooks.js';
 import type { MiddlewareHandler } from 'hono';
 
 export { parseEdgeSpec, type EdgeSpec } from './edges.js';
@@ -200,20 +201,19 @@ export function createLb(config: LbConfig): Lb {
 
   const hooks = createHookRunner('lb', config.hooks, { timeoutMs: config.hookTimeoutMs ?? 1000, log, metrics },
     config.edgeGroups?.length ? { selectEdges: cidrGroups(config.edgeGroups) } : {});
-  const candidate = (e: EdgeEntry): EdgeCandidate => ({ id: e.id, url: e.url, weight: e.weight, healthy: usable(e) });
+  const candidate = (e: EdgeEntry) => candidateOf(e, usable(e));
 
   /** The hook phases of one redirect: hashKey -> selectEdges -> (hashing) -> response. */
   const decide = async (c: Context, stream: string) => {
     const client = clientOf(c);
-    const defaultKey = hashBy === 'stream' ? stream : client;
+    const defaultKey = defaultHashKey(hashBy, client, stream);
     const base = { request: c.req.raw, stream, log: log.child({ stream }) };
     const key = hooks.has('hashKey')
-      ? (await hooks.call('hashKey', { ...base, clientAddress: client, defaultKey }, isOptionalString)) ?? defaultKey
+      ? (await hooks.call('hashKey', { ...base, clientAddress: client, defaultKey }, LB_HOOKS.hashKey.valid)) ?? defaultKey
       : defaultKey;
     let allowed = usable;
     if (hooks.has('selectEdges')) {
-      const chosen = await hooks.call('selectEdges', { ...base, clientAddress: client, edges: current.edges.map(candidate) },
-        (v) => v === undefined || (Array.isArray(v) && v.every((x) => typeof x === 'string' || (typeof x === 'object' && x !== null && typeof (x as EdgeCandidate).id === 'string'))));
+      const chosen = await hooks.call('selectEdges', { ...base, clientAddress: client, edges: current.edges.map(candidate) }, LB_HOOKS.selectEdges.valid);
       if (chosen !== undefined) {
         const ids = new Set(chosen.map((x) => (typeof x === 'string' ? x : x.id)));
         allowed = (e) => ids.has(e.id) && usable(e);
@@ -235,7 +235,7 @@ export function createLb(config: LbConfig): Lb {
         ? { Location: edge.url + requestTargetOf(c).pathAndQuery, 'Cache-Control': 'no-store', 'Content-Length': '0' }
         : { 'Retry-After': retryAfter, 'Cache-Control': 'no-store' });
       const status = edge ? redirectCode : 503;
-      if (hooks.has('response')) await hooks.call('response', { ...base, edge: edge && candidate(edge), status, headers }, isUndefined);
+      if (hooks.has('response')) await hooks.call('response', { ...base, edge: edge && candidate(edge), status, headers }, LB_HOOKS.response.valid);
       if (!edge) {
         count('no_edge');
         return c.text('no edge available\n', 503, recordOf(headers));

@@ -8,11 +8,26 @@ import type { Metrics } from './metrics.js';
 
 export type Awaitable<T> = T | Promise<T>;
 
-interface BaseContext {
+/** What every hook's context has (a role's hook contexts extend it). */
+export interface BaseContext {
   /** The incoming request (read-only by convention). */
   request: Request;
   log: Logger;
 }
+
+/** How long a hook may take before its request fails (ms; `--hook-timeout`). */
+export const DEFAULT_HOOK_TIMEOUT_MS = 1000;
+
+/**
+ * One hook as its role declares it, beside its context type (`<role>/hooks.ts`): the check of what it
+ * returned. What applies without the hook (its default) is said there too.
+ */
+export interface HookSpec {
+  valid(value: unknown): boolean;
+}
+
+/** Every hook of a role (H: its hooks interface), declared once: the names are these keys. */
+export type HookSpecs<H> = { readonly [K in keyof H]-?: HookSpec };
 
 // ---- origin --------------------------------------------------------------------------------------
 
@@ -105,64 +120,19 @@ export interface EdgeHooks {
   response?(ctx: EdgeResponseContext): Awaitable<void>;
 }
 
-// ---- lb ------------------------------------------------------------------------------------------
-
-export interface EdgeCandidate {
-  id: string;
-  url: string;
-  weight: number;
-  healthy: boolean;
-}
-
-export interface HashKeyContext extends BaseContext {
-  stream: string;
-  clientAddress: string;
-  /** The built-in key (client address, or the stream with --hash stream). */
-  defaultKey: string;
-}
-
-export interface SelectEdgesContext extends BaseContext {
-  stream: string;
-  clientAddress: string;
-  /** Every configured edge with its weight and health. */
-  edges: EdgeCandidate[];
-}
-
-export interface LbResponseContext extends BaseContext {
-  stream: string;
-  /** The chosen edge (undefined on 503). */
-  edge: EdgeCandidate | undefined;
-  status: number;
-  /** Headers of the redirect; change them in place. */
-  headers: Headers;
-}
-
-export interface LbHooks {
-  hashKey?(ctx: HashKeyContext): Awaitable<string | undefined>;
-  /** The edges (ids or candidates) hashing may choose from; undefined keeps all. */
-  selectEdges?(ctx: SelectEdgesContext): Awaitable<(string | EdgeCandidate)[] | undefined>;
-  response?(ctx: LbResponseContext): Awaitable<void>;
-}
-
 export type RoleName = 'origin' | 'edge' | 'lb';
 
-export interface RoleHooks {
-  origin: OriginHooks;
-  edge: EdgeHooks;
-  lb: LbHooks;
-}
-
-export const HOOK_NAMES: { [R in RoleName]: readonly (keyof RoleHooks[R])[] } = {
+/** The hook names of the roles that do not declare their hooks as HookSpecs yet. */
+export const HOOK_NAMES = {
   origin: ['authorizeUpload', 'published'],
   edge: ['request', 'cacheKey', 'selectOrigin', 'ttl', 'response'],
-  lb: ['hashKey', 'selectEdges', 'response'],
-};
+} as const satisfies { origin: readonly (keyof OriginHooks)[]; edge: readonly (keyof EdgeHooks)[] };
 
-/** What a `--config` module exports (as default export or as named exports). */
-export interface CascadeConfig<R extends RoleName = RoleName> {
+/** What a `--config` module exports (as default export or as named exports) for a role whose hooks are H. */
+export interface RoleConfigModule<H> {
   /** Options by their CLI name (`cache-size`) or camelCase (`cacheSize`); flags and env win over these. */
   options?: Record<string, unknown>;
-  hooks?: RoleHooks[R];
+  hooks?: H;
   /** Hono middleware run before the role's own routes (auth, logging, rate limits). */
   use?: MiddlewareHandler[];
 }
