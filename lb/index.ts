@@ -4,58 +4,26 @@ import { createRequire } from 'node:module';
 import { readFile } from 'node:fs/promises';
 import type { Context } from 'hono';
 import { createBaseApp, peerAddress, requestTargetOf, streamPathOf } from '../src/app.js';
-import { silentLogger, type Logger } from '../src/log.js';
-import { Metrics } from '../src/metrics.js';
 import type { Role } from '../src/role.js';
 import { HLS_PREFIX, isValidStreamName } from '../src/stream-path.js';
 import { clientAddress, type HashBy } from './client-key.js';
 import { startDiscovery, type Discovery, type RedisState } from './discovery.js';
-import { resolveEdges, retainedEdges, sameEdges, type EdgeEntry, type EdgeSource, type EdgeSpec } from './edges.js';
-import { DEFAULT_REDIS_PREFIX, type ControlSnapshot } from '../src/control-plane.js';
-import { HealthChecker, type Health, type HealthOptions } from './health.js';
+import { resolveEdges, retainedEdges, sameEdges, type EdgeEntry, type EdgeSource } from './edges.js';
+import type { ControlSnapshot } from '../src/control-plane.js';
+import { HealthChecker, type Health } from './health.js';
 import { playerPage } from './player-page.js';
 import { RateMeter } from './rate.js';
 import { Selector } from './selector.js';
 import { STATUS_PAGE } from './status-page.js';
-import { cidrGroups, type EdgeGroup } from './edge-groups.js';
+import { cidrGroups } from './edge-groups.js';
 import { createHookRunner, HookFailed } from '../src/hooks.js';
 import { candidateOf, defaultHashKey, LB_HOOKS, type LbHooks } from './hooks.js';
-import type { MiddlewareHandler } from 'hono';
+import { lbSettings, type LbConfig } from './config.js';
 
+export { LB_DEFAULTS, type LbConfig } from './config.js';
 export { parseEdgeSpec, type EdgeSpec } from './edges.js';
 export { cidrGroups, parseEdgeGroup, type EdgeGroup } from './edge-groups.js';
 export type { HashBy } from './client-key.js';
-
-export interface LbConfig {
-  edges?: readonly EdgeSpec[];
-  hash?: HashBy;
-  /** How many proxies in front of the LB append to X-Forwarded-For; 0 ignores the header. */
-  trustProxyHops?: number;
-  redirectCode?: 302 | 307;
-  health?: Partial<HealthOptions>;
-  redis?: { url: string; prefix?: string; pollMs?: number };
-  /** Seconds a player should wait after a 503. */
-  retryAfter?: number;
-  /** Client networks routed to their own edges (a built-in selectEdges; a selectEdges hook replaces it). */
-  edgeGroups?: EdgeGroup[];
-  hooks?: LbHooks;
-  hookTimeoutMs?: number;
-  /** Hono middleware from the config file, run before the routes. */
-  use?: MiddlewareHandler[];
-  log?: Logger;
-  metrics?: Metrics;
-}
-
-export const LB_DEFAULTS = {
-  hash: 'client' as HashBy,
-  trustProxyHops: 0,
-  redirectCode: 302 as 302 | 307,
-  health: { intervalMs: 1000, timeoutMs: 1000, rise: 2, fall: 2 } satisfies HealthOptions,
-  redisPrefix: DEFAULT_REDIS_PREFIX,
-  // docs/contract.md, "Redis": a plain HSET applies within 1 second.
-  redisPollMs: 500,
-  retryAfter: 2,
-};
 
 /** What happened to a request under /hls/: the metric label and what tests assert. */
 export type RedirectOutcome = 'redirect' | 'no_edge' | 'bad_path' | 'method_not_allowed' | 'hook_failed';
@@ -104,13 +72,11 @@ interface Current {
 }
 
 export function createLb(config: LbConfig): Lb {
-  const log = config.log ?? silentLogger;
-  const metrics = config.metrics ?? new Metrics({ role: 'lb' });
-  const hashBy = config.hash ?? LB_DEFAULTS.hash;
-  const trustedHops = config.trustProxyHops ?? LB_DEFAULTS.trustProxyHops;
-  const redirectCode = config.redirectCode ?? LB_DEFAULTS.redirectCode;
-  const retryAfter = String(config.retryAfter ?? LB_DEFAULTS.retryAfter);
-  const statics = config.edges ?? [];
+  const settings = lbSettings(config);
+  const { log, metrics, redirectCode, retryAfter } = settings;
+  const hashBy = settings.hash;
+  const trustedHops = settings.trustProxyHops;
+  const statics = settings.edges;
 
   let current: Current = { version: 0, edges: [], selector: new Selector([]) };
   let snapshot: ControlSnapshot | undefined;
@@ -118,7 +84,7 @@ export function createLb(config: LbConfig): Lb {
   const redirectCounts = new Map<string, number>();
   const rates = new RateMeter();
 
-  const health = new HealthChecker({ ...LB_DEFAULTS.health, ...config.health }, log);
+  const health = new HealthChecker(settings.health, log);
   const usable = (edge: EdgeEntry) => health.usable(edge.id);
 
   let retained = new Map<string, string>();
@@ -136,11 +102,9 @@ export function createLb(config: LbConfig): Lb {
 
   const rejectedEntries = metrics.counter('lb_redis_rejected_entries_total', 'Control-plane entries read from Redis and not used (each counted once), by key', ['key']);
   let discovery: Discovery | undefined;
-  if (config.redis) {
+  if (settings.redis) {
     discovery = startDiscovery({
-      url: config.redis.url,
-      prefix: config.redis.prefix ?? LB_DEFAULTS.redisPrefix,
-      pollMs: config.redis.pollMs ?? LB_DEFAULTS.redisPollMs,
+      ...settings.redis,
       log,
       onSnapshot(next) {
         snapshot = next;
@@ -199,8 +163,8 @@ export function createLb(config: LbConfig): Lb {
     return clientAddress(peerAddress(c), trustedHops > 0 ? c.req.header('x-forwarded-for') : undefined, trustedHops);
   };
 
-  const hooks = createHookRunner('lb', config.hooks, { timeoutMs: config.hookTimeoutMs ?? 1000, log, metrics },
-    config.edgeGroups?.length ? { selectEdges: cidrGroups(config.edgeGroups) } : {});
+  const hooks = createHookRunner('lb', config.hooks, { timeoutMs: settings.hookTimeoutMs, log, metrics },
+    settings.edgeGroups.length ? { selectEdges: cidrGroups(settings.edgeGroups) } : {});
   const candidate = (e: EdgeEntry) => candidateOf(e, usable(e));
 
   /** The hook phases of one redirect: hashKey -> selectEdges -> (hashing) -> response. */
