@@ -23,7 +23,7 @@ export class EdgeSet {
 
   constructor(
     private readonly statics: readonly EdgeSpec[],
-    private readonly health: HealthChecker,
+    private readonly health: Pick<HealthChecker, 'health' | 'setEdges'>,
     private readonly log: Logger,
   ) {
     this.apply();
