@@ -1,29 +1,29 @@
 // The entry points of cascade: the `cascade` command (main.ts and its commands here) and this file, the
 // package's public surface: role factories and the types a config file needs
 // (`import type { EdgeHooks, CascadeConfig } from 'cascade'`).
+import type { LbHooks } from '../lb/index.js';
 import type { EdgeHooks, OriginHooks, RoleConfigModule, RoleName } from '../src/hooks.js';
-import type { LbHooks } from '../lb/hooks.js';
 
 export { createOrigin, ORIGIN_DEFAULTS, type Origin, type OriginConfig, type PublishedEvent } from '../origin/index.js';
 export { createEdge, CACHE_OUTCOMES, type Edge, type EdgeConfig, type CacheOutcome } from '../edge/index.js';
 export { createLb, LB_DEFAULTS, cidrGroups, parseEdgeGroup, type Lb, type LbConfig, type EdgeGroup } from '../lb/index.js';
+export type { LbHooks, HashKeyContext, SelectEdgesContext, LbResponseContext, EdgeCandidate } from '../lb/index.js';
 export type {
   OriginHooks, EdgeHooks, RoleName,
   UploadContext, PublishedContext, EdgeRequestContext, EdgeRequestDecision, CacheKeyContext, SelectOriginContext,
   OriginCandidate, TtlContext, EdgeResponseContext,
 } from '../src/hooks.js';
-export type { LbHooks, HashKeyContext, SelectEdgesContext, LbResponseContext, EdgeCandidate } from '../lb/hooks.js';
 export { parsePlaylist, serializePlaylist, type Playlist, type MediaPlaylist, type MasterPlaylist, type MediaSegment } from '../src/playlist.js';
 export { createLogger, type Logger, type LogLevel } from '../src/log.js';
 export { listen, type Listening } from '../src/serve.js';
 export type { Role } from '../src/role.js';
 
 /** Each role's hooks, as its folder declares them. */
-interface RoleHooks {
+export interface RoleHooks {
   origin: OriginHooks;
   edge: EdgeHooks;
   lb: LbHooks;
 }
 
-/** What a `--config` module exports (as default export or as named exports). */
+/** What a `--config` module of role R exports (as default export or as named exports). */
 export type CascadeConfig<R extends RoleName = RoleName> = RoleConfigModule<RoleHooks[R]>;

@@ -26,6 +26,7 @@ export { LB_DEFAULTS, type LbConfig } from './config.js';
 export { parseEdgeSpec, type EdgeSpec } from './edges.js';
 export { cidrGroups, parseEdgeGroup, type EdgeGroup } from './edge-groups.js';
 export type { HashBy } from './client-key.js';
+export type { EdgeCandidate, HashKeyContext, LbHooks, LbResponseContext, SelectEdgesContext } from './hooks.js';
 export type { RedirectOutcome } from './metrics.js';
 export type { EdgeStatus, LbStatus } from './status.js';
 
