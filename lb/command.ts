@@ -1,17 +1,19 @@
 // `cascade lb`: parses options and runs the role; everything else lives in createLb.
+import { DEFAULT_WEIGHT } from '../src/control-plane.js';
 import { LISTEN_OPTIONS, REDIS_OPTIONS, loggerFor, parseRoleCommand, takePositionals, type Command } from '../src/command.js';
 import { UsageError, type OptionsSpec } from '../src/options.js';
 import { runRole } from '../src/role.js';
+import { LB_HOOKS } from './hooks.js';
 import { createLb, LB_DEFAULTS, parseEdgeGroup, parseEdgeSpec, type HashBy } from './index.js';
 
 const LB_OPTIONS = {
-  port: { type: 'int', default: 8080, min: 0, max: 65535, help: 'port to listen on' },
+  port: { type: 'int', default: LB_DEFAULTS.port, min: 0, max: 65535, help: 'port to listen on' },
   ...LISTEN_OPTIONS,
-  edge: { type: 'string', repeat: true, help: 'an edge as ID=URL[@WEIGHT] (weight default 100)' },
+  edge: { type: 'string', repeat: true, help: `an edge as ID=URL[@WEIGHT] (weight default ${DEFAULT_WEIGHT})` },
   'edge-group': { type: 'string', repeat: true, help: 'clients in these networks use these edges: NAME=EDGE[+EDGE]@CIDR[+CIDR]' },
   hash: { type: 'string', default: LB_DEFAULTS.hash, choices: ['client', 'stream'], help: 'what picks the edge: the client address or the stream name' },
   'trust-proxy': { type: 'bool', default: false, help: 'take the client address from X-Forwarded-For' },
-  'trust-proxy-hops': { type: 'int', default: 1, min: 1, max: 16, help: 'proxies in front of the LB that append to X-Forwarded-For' },
+  'trust-proxy-hops': { type: 'int', default: LB_DEFAULTS.trustedProxyHops, min: 1, max: 16, help: 'proxies in front of the LB that append to X-Forwarded-For' },
   'redirect-code': { type: 'string', default: String(LB_DEFAULTS.redirectCode), choices: ['302', '307'], help: 'status of the redirect to the edge' },
   'health-interval': { type: 'duration', default: `${LB_DEFAULTS.health.intervalMs}ms`, help: 'how often each edge\'s /healthz is checked (0 = no checks)' },
   'health-timeout': { type: 'duration', default: `${LB_DEFAULTS.health.timeoutMs}ms`, help: 'how long a health check may take' },
@@ -26,31 +28,31 @@ export const lbCommand: Command = {
   summary: 'redirecting load balancer: sends each player to its edge by weighted consistent hashing',
   async run(argv) {
     const parsed = await parseRoleCommand('lb', LB_OPTIONS, argv, {
-      usage: 'cascade lb [--port 8080] [--edge ID=URL[@WEIGHT]]... [--hash client|stream] [--trust-proxy] [--redis URL]',
+      usage: `cascade lb [--port ${LB_DEFAULTS.port}] [--edge ID=URL[@WEIGHT]]... [--hash client|stream] [--trust-proxy] [--redis URL]`,
       description: 'Redirects GET/HEAD /hls/... to an edge (302) chosen by weighted rendezvous hashing of the client address\n'
         + 'or stream name; edges and weights come from --edge and, with --redis, from the control plane.',
-    });
+    }, LB_HOOKS);
     if (!parsed) return 0;
-    const o = parsed.options;
+    const options = parsed.options;
     takePositionals(parsed.positionals, []);
-    const edges = o.edge.map(parseEdgeSpec);
+    const edges = options.edge.map(parseEdgeSpec);
     const duplicate = edges.find((e, i) => edges.findIndex((x) => x.id === e.id) !== i);
     if (duplicate) throw new UsageError(`--edge: id '${duplicate.id}' given more than once`);
-    if (edges.length === 0 && !o.redis) throw new UsageError('give at least one --edge ID=URL, or --redis URL to discover edges');
-    const log = loggerFor(o['log-level'], { role: 'lb' });
+    if (edges.length === 0 && !options.redis) throw new UsageError('give at least one --edge ID=URL, or --redis URL to discover edges');
+    const log = loggerFor(options['log-level'], { role: 'lb' });
     const lb = createLb({
       edges,
-      hash: o.hash as HashBy,
-      trustProxyHops: o['trust-proxy'] ? o['trust-proxy-hops'] : 0,
-      redirectCode: o['redirect-code'] === '307' ? 307 : 302,
-      health: { intervalMs: o['health-interval'], timeoutMs: o['health-timeout'], rise: o['health-rise'], fall: o['health-fall'] },
-      ...(o.redis ? { redis: { url: o.redis, prefix: o['redis-prefix'], pollMs: o['redis-poll'] } } : {}),
-      edgeGroups: o['edge-group'].map(parseEdgeGroup),
+      hash: options.hash as HashBy,
+      trustProxyHops: options['trust-proxy'] ? options['trust-proxy-hops'] : 0,
+      redirectCode: options['redirect-code'] === '307' ? 307 : 302,
+      health: { intervalMs: options['health-interval'], timeoutMs: options['health-timeout'], rise: options['health-rise'], fall: options['health-fall'] },
+      ...(options.redis ? { redis: { url: options.redis, prefix: options['redis-prefix'], pollMs: options['redis-poll'] } } : {}),
+      edgeGroups: options['edge-group'].map(parseEdgeGroup),
       hooks: parsed.hooks,
       use: parsed.use,
-      hookTimeoutMs: o['hook-timeout'],
+      hookTimeoutMs: options['hook-timeout'],
       log,
     });
-    await runRole(lb, { port: o.port, host: o.host, log, name: 'lb' });
+    await runRole(lb, { port: options.port, host: options.host, log, name: 'lb' });
   },
 };

@@ -3,7 +3,7 @@
 // edge when its group has no healthy edge. Built as a `selectEdges` hook, so it is also the example of one.
 import { BlockList, isIPv6 } from 'node:net';
 import { UsageError } from '../src/options.js';
-import type { LbHooks } from '../src/hooks.js';
+import type { LbHooks } from './hooks.js';
 
 export interface EdgeGroup {
   name: string;
@@ -22,7 +22,7 @@ export function parseEdgeGroup(spec: string): EdgeGroup {
   return group;
 }
 
-function networksOf(groups: EdgeGroup[]): BlockList[] {
+function networksOf(groups: readonly EdgeGroup[]): BlockList[] {
   return groups.map((g) => {
     const list = new BlockList();
     for (const cidr of g.cidrs) {
@@ -39,7 +39,7 @@ function networksOf(groups: EdgeGroup[]): BlockList[] {
   });
 }
 
-export function cidrGroups(groups: EdgeGroup[]): NonNullable<LbHooks['selectEdges']> {
+export function cidrGroups(groups: readonly EdgeGroup[]): NonNullable<LbHooks['selectEdges']> {
   const networks = networksOf(groups);
   const grouped = new Set(groups.flatMap((g) => g.edges));
   return function selectEdgesByNetwork({ clientAddress, edges }) {

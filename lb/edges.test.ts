@@ -4,7 +4,6 @@ import { UsageError } from '../src/options.js';
 import { clientAddress } from './client-key.js';
 import type { ControlSnapshot } from '../src/control-plane.js';
 import { parseEdgeSpec, resolveEdges, retainedEdges, sameEdges } from './edges.js';
-import { RateMeter } from './rate.js';
 
 test('--edge ID=URL[@WEIGHT]', () => {
   assert.deepEqual(parseEdgeSpec('e1=http://10.0.0.5:8081'), { id: 'e1', url: 'http://10.0.0.5:8081', weight: 100 });
@@ -59,15 +58,4 @@ test('client address: the socket unless proxies are trusted, then that many hops
   assert.equal(clientAddress('10.0.0.9', '1.1.1.1, 2.2.2.2', 2), '1.1.1.1');
   assert.equal(clientAddress('10.0.0.9', '2.2.2.2', 3), '2.2.2.2');
   assert.equal(clientAddress('10.0.0.9', undefined, 1), '10.0.0.9');
-});
-
-test('redirect rate: average over the last complete seconds', () => {
-  let now = 10_000;
-  const meter = new RateMeter(5, () => now);
-  for (let i = 0; i < 10; i++) meter.add('e1');
-  assert.equal(meter.perSecond('e1'), 0, 'the current second is still counting');
-  now += 1000;
-  assert.equal(meter.perSecond('e1'), 2);
-  now += 5000;
-  assert.equal(meter.perSecond('e1'), 0);
 });

@@ -1,84 +1,34 @@
-// The redirecting load balancer: discovery (static `--edge` list + Redis) -> an immutable selector
-// swapped whenever the edge set changes -> per request, the best usable edge for the key, as a 302.
-import { createRequire } from 'node:module';
-import { readFile } from 'node:fs/promises';
-import type { Context } from 'hono';
-import { createBaseApp, peerAddress, requestTargetOf, streamPathOf } from '../src/app.js';
-import { silentLogger, type Logger } from '../src/log.js';
-import { Metrics } from '../src/metrics.js';
+// The redirecting load balancer, assembled: settings -> health checks and the edge set (fed by discovery:
+// the static `--edge` list and Redis) -> per request under /hls/, the decision (lb/decision.ts: key,
+// candidates, pick) and the redirect (lb/redirect.ts: a 302 to the edge, or a 503) -> beside them the
+// LB's own view (/api, the status page) and the player page.
+import { createBaseApp } from '../src/app.js';
+import { createHookRunner } from '../src/hooks.js';
 import type { Role } from '../src/role.js';
-import { HLS_PREFIX, isValidStreamName } from '../src/stream-path.js';
-import { clientAddress, type HashBy } from './client-key.js';
+import { HLS_PREFIX } from '../src/stream-path.js';
+import { apiRoutes } from './api.js';
+import { lbSettings, type LbConfig } from './config.js';
+import { createDecision } from './decision.js';
 import { startDiscovery, type Discovery, type RedisState } from './discovery.js';
-import { resolveEdges, retainedEdges, sameEdges, type EdgeEntry, type EdgeSource, type EdgeSpec } from './edges.js';
-import { DEFAULT_REDIS_PREFIX, type ControlSnapshot } from '../src/control-plane.js';
-import { HealthChecker, type Health, type HealthOptions } from './health.js';
-import { playerPage } from './player-page.js';
+import { cidrGroups } from './edge-groups.js';
+import { EdgeSet } from './edge-set.js';
+import type { EdgeEntry } from './edges.js';
+import { HealthChecker } from './health.js';
+import type { LbHooks } from './hooks.js';
+import { lbMetrics } from './metrics.js';
+import { playerRoutes } from './player-page.js';
 import { RateMeter } from './rate.js';
-import { Selector } from './selector.js';
-import { STATUS_PAGE } from './status-page.js';
-import { cidrGroups, type EdgeGroup } from './edge-groups.js';
-import { createHookRunner, HookFailed, isOptionalString, isUndefined, type EdgeCandidate, type LbHooks } from '../src/hooks.js';
-import type { MiddlewareHandler } from 'hono';
+import { redirectRoutes } from './redirect.js';
+import { lbStatus, type LbStatus } from './status.js';
+import { statusPageRoutes } from './status-page.js';
 
+export { LB_DEFAULTS, type LbConfig } from './config.js';
 export { parseEdgeSpec, type EdgeSpec } from './edges.js';
 export { cidrGroups, parseEdgeGroup, type EdgeGroup } from './edge-groups.js';
 export type { HashBy } from './client-key.js';
-
-export interface LbConfig {
-  edges?: readonly EdgeSpec[];
-  hash?: HashBy;
-  /** How many proxies in front of the LB append to X-Forwarded-For; 0 ignores the header. */
-  trustProxyHops?: number;
-  redirectCode?: 302 | 307;
-  health?: Partial<HealthOptions>;
-  redis?: { url: string; prefix?: string; pollMs?: number };
-  /** Seconds a player should wait after a 503. */
-  retryAfter?: number;
-  /** Client networks routed to their own edges (a built-in selectEdges; a selectEdges hook replaces it). */
-  edgeGroups?: EdgeGroup[];
-  hooks?: LbHooks;
-  hookTimeoutMs?: number;
-  /** Hono middleware from the config file, run before the routes. */
-  use?: MiddlewareHandler[];
-  log?: Logger;
-  metrics?: Metrics;
-}
-
-export const LB_DEFAULTS = {
-  hash: 'client' as HashBy,
-  trustProxyHops: 0,
-  redirectCode: 302 as 302 | 307,
-  health: { intervalMs: 1000, timeoutMs: 1000, rise: 2, fall: 2 } satisfies HealthOptions,
-  redisPrefix: DEFAULT_REDIS_PREFIX,
-  // docs/contract.md, "Redis": a plain HSET applies within 1 second.
-  redisPollMs: 500,
-  retryAfter: 2,
-};
-
-/** What happened to a request under /hls/: the metric label and what tests assert. */
-export type RedirectOutcome = 'redirect' | 'no_edge' | 'bad_path' | 'method_not_allowed' | 'hook_failed';
-
-export interface EdgeStatus {
-  id: string;
-  url: string;
-  weight: number;
-  healthy: boolean;
-  /** Expected share of new clients now (0 while down or at weight 0). */
-  share: number;
-  drain: boolean;
-  health: Health;
-  source: EdgeSource;
-  redirects: number;
-  redirectsPerSecond: number;
-}
-
-export interface LbStatus {
-  configVersion: number;
-  redis: RedisState;
-  hash: HashBy;
-  edges: EdgeStatus[];
-}
+export type { EdgeCandidate, HashKeyContext, LbHooks, LbResponseContext, SelectEdgesContext } from './hooks.js';
+export type { RedirectOutcome } from './metrics.js';
+export type { EdgeStatus, LbStatus } from './status.js';
 
 export interface Lb extends Role {
   status(): LbStatus;
@@ -88,187 +38,43 @@ export interface Lb extends Role {
   checkHealth(): Promise<void>;
 }
 
-function recordOf(headers: Headers): Record<string, string> {
-  const out: Record<string, string> = {};
-  headers.forEach((v, k) => { out[k] = v; });
-  return out;
-}
-
-const HLS_JS_PATH = createRequire(import.meta.url).resolve('hls.js/dist/hls.min.js');
-
-interface Current {
-  version: number;
-  edges: readonly EdgeEntry[];
-  selector: Selector<EdgeEntry>;
-}
-
 export function createLb(config: LbConfig): Lb {
-  const log = config.log ?? silentLogger;
-  const metrics = config.metrics ?? new Metrics({ role: 'lb' });
-  const hashBy = config.hash ?? LB_DEFAULTS.hash;
-  const trustedHops = config.trustProxyHops ?? LB_DEFAULTS.trustProxyHops;
-  const redirectCode = config.redirectCode ?? LB_DEFAULTS.redirectCode;
-  const retryAfter = String(config.retryAfter ?? LB_DEFAULTS.retryAfter);
-  const statics = config.edges ?? [];
+  const settings = lbSettings(config);
+  const { log, metrics } = settings;
 
-  let current: Current = { version: 0, edges: [], selector: new Selector([]) };
-  let snapshot: ControlSnapshot | undefined;
-  let redisState: RedisState = 'off';
-  const redirectCounts = new Map<string, number>();
-  const rates = new RateMeter();
-
-  const health = new HealthChecker({ ...LB_DEFAULTS.health, ...config.health }, log);
+  const health = new HealthChecker(settings.health, log);
   const usable = (edge: EdgeEntry) => health.usable(edge.id);
-
-  let retained = new Map<string, string>();
-  const apply = () => {
-    const kept = snapshot ? retainedEdges(current.edges, snapshot, (id) => health.health(id) === 'down') : new Map<string, string>();
-    for (const id of kept.keys()) if (!retained.has(id)) log.warn('edge_retained', { edge: id, reason: 'registration gone from Redis; kept while healthy' });
-    retained = kept;
-    const edges = resolveEdges(statics, snapshot, retained);
-    if (current.version > 0 && sameEdges(current.edges, edges)) return;
-    current = { version: current.version + 1, edges, selector: new Selector(edges) };
-    health.setEdges(edges);
-    log.info('edges_changed', { version: current.version, edges: edges.map((e) => `${e.id}@${e.weight}`) });
-  };
-  apply();
-
-  const rejectedEntries = metrics.counter('lb_redis_rejected_entries_total', 'Control-plane entries read from Redis and not used (each counted once), by key', ['key']);
+  const edgeSet = new EdgeSet(settings.edges, health, log);
+  const redirects = new RateMeter();
+  let redisState: RedisState = 'off';
+  const stats = lbMetrics(metrics, { edgeSet, usable, redisState: () => redisState });
   let discovery: Discovery | undefined;
-  if (config.redis) {
+  if (settings.redis) {
     discovery = startDiscovery({
-      url: config.redis.url,
-      prefix: config.redis.prefix ?? LB_DEFAULTS.redisPrefix,
-      pollMs: config.redis.pollMs ?? LB_DEFAULTS.redisPollMs,
+      ...settings.redis,
       log,
-      onSnapshot(next) {
-        snapshot = next;
-        apply();
-      },
-      onState(state) {
-        redisState = state;
-      },
+      onSnapshot: (snapshot) => edgeSet.update(snapshot),
+      onState: (state) => { redisState = state; },
       onRejected(entry) {
-        rejectedEntries.inc({ key: entry.key });
+        stats.rejected(entry.key);
         log.warn('redis_entry_rejected', { key: entry.key, edge: entry.id, value: entry.value, reason: entry.reason });
       },
     });
   }
+  const status = () => lbStatus({ edgeSet, health, redirects, redisState: () => redisState, hash: settings.hash });
 
-  const requests = metrics.counter('lb_requests_total', 'Requests under /hls/ by outcome', ['outcome']);
-  const count = (outcome: RedirectOutcome) => requests.inc({ outcome });
-  const redirects = metrics.counter('lb_redirects_total', 'Redirects sent, by edge', ['edge']);
-  metrics.gauge('lb_edge_healthy', 'Edge health: 1 usable, 0 down', ['edge'], function collect() {
-    this.reset();
-    for (const e of current.edges) this.set({ edge: e.id }, usable(e) ? 1 : 0);
-  });
-  metrics.gauge('lb_edge_weight', 'Effective edge weight (0 while drained)', ['edge'], function collect() {
-    this.reset();
-    for (const e of current.edges) this.set({ edge: e.id }, e.weight);
-  });
-  metrics.gauge('lb_redis_up', 'Control plane: 1 up, 0 down or not configured', [], function collect() {
-    this.set(redisState === 'up' ? 1 : 0);
-  });
-  metrics.gauge('lb_config_version', 'Bumped whenever the edge set or a weight changes', [], function collect() {
-    this.set(current.version);
-  });
-
-  const status = (): LbStatus => {
-    const shares = current.selector.shares(usable);
-    return {
-      configVersion: current.version,
-      redis: redisState,
-      hash: hashBy,
-      edges: current.edges.map((e) => ({
-        id: e.id,
-        url: e.url,
-        weight: e.weight,
-        healthy: usable(e),
-        share: shares.get(e.id) ?? 0,
-        drain: e.drain,
-        health: health.health(e.id),
-        source: e.source,
-        redirects: redirectCounts.get(e.id) ?? 0,
-        redirectsPerSecond: rates.perSecond(e.id),
-      })),
-    };
-  };
-
-  const clientOf = (c: Context): string => {
-    return clientAddress(peerAddress(c), trustedHops > 0 ? c.req.header('x-forwarded-for') : undefined, trustedHops);
-  };
-
-  const hooks = createHookRunner('lb', config.hooks, { timeoutMs: config.hookTimeoutMs ?? 1000, log, metrics },
-    config.edgeGroups?.length ? { selectEdges: cidrGroups(config.edgeGroups) } : {});
-  const candidate = (e: EdgeEntry): EdgeCandidate => ({ id: e.id, url: e.url, weight: e.weight, healthy: usable(e) });
-
-  /** The hook phases of one redirect: hashKey -> selectEdges -> (hashing) -> response. */
-  const decide = async (c: Context, stream: string) => {
-    const client = clientOf(c);
-    const defaultKey = hashBy === 'stream' ? stream : client;
-    const base = { request: c.req.raw, stream, log: log.child({ stream }) };
-    const key = hooks.has('hashKey')
-      ? (await hooks.call('hashKey', { ...base, clientAddress: client, defaultKey }, isOptionalString)) ?? defaultKey
-      : defaultKey;
-    let allowed = usable;
-    if (hooks.has('selectEdges')) {
-      const chosen = await hooks.call('selectEdges', { ...base, clientAddress: client, edges: current.edges.map(candidate) },
-        (v) => v === undefined || (Array.isArray(v) && v.every((x) => typeof x === 'string' || (typeof x === 'object' && x !== null && typeof (x as EdgeCandidate).id === 'string'))));
-      if (chosen !== undefined) {
-        const ids = new Set(chosen.map((x) => (typeof x === 'string' ? x : x.id)));
-        allowed = (e) => ids.has(e.id) && usable(e);
-      }
-    }
-    return { edge: current.selector.pick(key, allowed), base };
-  };
+  const builtInHooks: LbHooks = settings.edgeGroups.length ? { selectEdges: cidrGroups(settings.edgeGroups) } : {};
+  const hooks = createHookRunner('lb', config.hooks, { timeoutMs: settings.hookTimeoutMs, log, metrics }, builtInHooks);
+  const decide = createDecision({ hash: settings.hash, trustProxyHops: settings.trustProxyHops, edgeSet, usable, hooks });
 
   const app = createBaseApp({
     metrics, log, exposeHeaders: ['X-Served-By', 'X-Cache'], ...(config.use ? { use: config.use } : {}),
-    onBadTarget: (raw) => { if (raw.startsWith(HLS_PREFIX)) count('bad_path'); },
+    onBadTarget: (raw) => { if (raw.startsWith(HLS_PREFIX)) stats.request('bad_path'); },
   });
-
-  app.get('/hls/*', async function redirectToEdge(c) {
-    try {
-      const { edge, base } = await decide(c, streamPathOf(c).stream);
-      // The raw target, byte for byte: the edge must see exactly what the player asked for.
-      const headers = new Headers(edge
-        ? { Location: edge.url + requestTargetOf(c).pathAndQuery, 'Cache-Control': 'no-store', 'Content-Length': '0' }
-        : { 'Retry-After': retryAfter, 'Cache-Control': 'no-store' });
-      const status = edge ? redirectCode : 503;
-      if (hooks.has('response')) await hooks.call('response', { ...base, edge: edge && candidate(edge), status, headers }, isUndefined);
-      if (!edge) {
-        count('no_edge');
-        return c.text('no edge available\n', 503, recordOf(headers));
-      }
-      count('redirect');
-      redirects.inc({ edge: edge.id });
-      redirectCounts.set(edge.id, (redirectCounts.get(edge.id) ?? 0) + 1);
-      rates.add(edge.id);
-      return c.body(null, redirectCode, recordOf(headers));
-    } catch (err) {
-      if (!(err instanceof HookFailed)) throw err;
-      count('hook_failed');
-      return c.text(`${err.message}\n`, 500, { 'Cache-Control': 'no-store' });
-    }
-  });
-  app.all('/hls/*', (c) => {
-    count('method_not_allowed');
-    return c.text('method not allowed\n', 405, { Allow: 'GET, HEAD, OPTIONS' });
-  });
-
-  app.get('/api/edges', (c) => c.json(status().edges, 200, { 'Cache-Control': 'no-store', 'X-Cascade-Redis': redisState }));
-  app.get('/api/status', (c) => c.json(status(), 200, { 'Cache-Control': 'no-store' }));
-  app.get('/', (c) => c.html(STATUS_PAGE, 200, { 'Cache-Control': 'no-store' }));
-  app.get('/play/:stream', (c) => {
-    const stream = c.req.param('stream');
-    if (!isValidStreamName(stream)) return c.text('bad stream name\n', 400);
-    return c.html(playerPage(stream, c.req.query('src')), 200, { 'Cache-Control': 'no-store' });
-  });
-  let hlsJs: Promise<Buffer> | undefined;
-  app.get('/assets/hls.min.js', async (c) => {
-    hlsJs ??= readFile(HLS_JS_PATH);
-    return c.body(new Uint8Array(await hlsJs), 200, { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': 'public, max-age=3600' });
-  });
+  app.route('/', redirectRoutes({ decide, hooks, usable, redirectCode: settings.redirectCode, retryAfter: settings.retryAfter, log, stats, redirects }));
+  app.route('/api', apiRoutes(status));
+  app.route('/', statusPageRoutes());
+  app.route('/', playerRoutes());
 
   return {
     app,

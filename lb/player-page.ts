@@ -2,13 +2,19 @@
 // stream through the LB. After the 302, hls.js resolves every relative URI against the edge, so it
 // stays there even when the edge dies (hls.js #1099); the page therefore starts over from the LB URL,
 // with a fresh query so neither the browser nor a cache replays the old redirect.
+import { createRequire } from 'node:module';
+import { readFile } from 'node:fs/promises';
+import { Hono } from 'hono';
+import { isValidStreamName } from '../src/stream-path.js';
+
+const HLS_JS_PATH = createRequire(import.meta.url).resolve('hls.js/dist/hls.min.js');
 
 /** JSON inside <script>: `<` escaped so a value can never close the element. */
 function scriptJson(value: unknown): string {
   return JSON.stringify(value).replace(/</g, '\\u003c');
 }
 
-export function playerPage(stream: string, src?: string): string {
+function playerPage(stream: string, src?: string): string {
   const config = { stream, src: src || `/hls/${stream}/index.m3u8` };
   return `<!doctype html>
 <html lang="en">
@@ -152,4 +158,20 @@ else setState('HLS is not supported in this browser');
 </body>
 </html>
 `;
+}
+
+/** `/play/<stream>` and the hls.js it loads (read from the package once, on first use). */
+export function playerRoutes(): Hono {
+  const routes = new Hono();
+  routes.get('/play/:stream', (c) => {
+    const stream = c.req.param('stream');
+    if (!isValidStreamName(stream)) return c.text('bad stream name\n', 400);
+    return c.html(playerPage(stream, c.req.query('src')), 200, { 'Cache-Control': 'no-store' });
+  });
+  let hlsJs: Promise<Buffer> | undefined;
+  routes.get('/assets/hls.min.js', async (c) => {
+    hlsJs ??= readFile(HLS_JS_PATH);
+    return c.body(new Uint8Array(await hlsJs), 200, { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': 'public, max-age=3600' });
+  });
+  return routes;
 }

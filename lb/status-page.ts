@@ -1,7 +1,8 @@
 // `GET /` on the LB: one self-contained page (no outside CDN; LBs often run where that is blocked)
 // that polls /api/status every second.
+import { Hono } from 'hono';
 
-export const STATUS_PAGE = `<!doctype html>
+const STATUS_PAGE = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -62,3 +63,9 @@ setInterval(refresh, 1000);
 </body>
 </html>
 `;
+
+export function statusPageRoutes(): Hono {
+  const routes = new Hono();
+  routes.get('/', (c) => c.html(STATUS_PAGE, 200, { 'Cache-Control': 'no-store' }));
+  return routes;
+}

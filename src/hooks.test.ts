@@ -2,10 +2,20 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { silentLogger } from './log.js';
 import { Metrics } from './metrics.js';
-import { createHookRunner, isOptionalString, type HashKeyContext, type LbHooks } from './hooks.js';
+import { createHookRunner, isOptionalString, type Awaitable } from './hooks.js';
+
+// A role's hooks in miniature (the runner knows no role's hooks; the LB's look like these).
+interface HashKeyContext {
+  stream: string;
+  defaultKey: string;
+}
+interface LbHooks {
+  hashKey?(ctx: HashKeyContext): Awaitable<string | undefined>;
+  selectEdges?(ctx: HashKeyContext): Awaitable<string[] | undefined>;
+}
 
 const options = () => ({ timeoutMs: 1000, log: silentLogger, metrics: new Metrics({}, false) });
-const ctx = { stream: 's', clientAddress: '192.0.2.1', defaultKey: 'k' } as HashKeyContext;
+const ctx: HashKeyContext = { stream: 's', defaultKey: 'k' };
 
 test('hooks are called as methods: state and helpers on `this` work, in plain objects and class instances', async () => {
   const plain = {
@@ -42,7 +52,7 @@ test('built-in hooks fill in where the operator has none, and are never mixed in
   const operator = { tag: 'op', hashKey(this: { tag: string }) { return this.tag; } };
   const runner = createHookRunner<LbHooks>('lb', operator, options(), builtIn);
   assert.equal(await runner.call('hashKey', ctx, isOptionalString), 'op');
-  assert.deepEqual(await runner.call('selectEdges', { ...ctx, edges: [] } as never, () => true), ['e1']);
+  assert.deepEqual(await runner.call('selectEdges', ctx, () => true), ['e1']);
   assert.deepEqual(Object.keys(operator), ['tag', 'hashKey']);
   assert.equal(createHookRunner<LbHooks>('lb', undefined, options(), builtIn).has('selectEdges'), true);
   assert.equal(createHookRunner<LbHooks>('lb', undefined, options()).has('selectEdges'), false);

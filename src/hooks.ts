@@ -93,52 +93,12 @@ export interface EdgeHooks {
   response?(ctx: EdgeResponseContext): Awaitable<void>;
 }
 
-// ---- lb ------------------------------------------------------------------------------------------
-
-export interface EdgeCandidate {
-  id: string;
-  url: string;
-  weight: number;
-  healthy: boolean;
-}
-
-export interface HashKeyContext extends BaseContext {
-  stream: string;
-  clientAddress: string;
-  /** The built-in key (client address, or the stream with --hash stream). */
-  defaultKey: string;
-}
-
-export interface SelectEdgesContext extends BaseContext {
-  stream: string;
-  clientAddress: string;
-  /** Every configured edge with its weight and health. */
-  edges: EdgeCandidate[];
-}
-
-export interface LbResponseContext extends BaseContext {
-  stream: string;
-  /** The chosen edge (undefined on 503). */
-  edge: EdgeCandidate | undefined;
-  status: number;
-  /** Headers of the redirect; change them in place. */
-  headers: Headers;
-}
-
-export interface LbHooks {
-  hashKey?(ctx: HashKeyContext): Awaitable<string | undefined>;
-  /** The edges (ids or candidates) hashing may choose from; undefined keeps all. */
-  selectEdges?(ctx: SelectEdgesContext): Awaitable<(string | EdgeCandidate)[] | undefined>;
-  response?(ctx: LbResponseContext): Awaitable<void>;
-}
-
 export type RoleName = 'origin' | 'edge' | 'lb';
 
 /** The hook names of the roles that do not declare their hooks as HookSpecs yet. */
 export const HOOK_NAMES = {
   edge: ['request', 'cacheKey', 'selectOrigin', 'ttl', 'response'],
-  lb: ['hashKey', 'selectEdges', 'response'],
-} as const satisfies { edge: readonly (keyof EdgeHooks)[]; lb: readonly (keyof LbHooks)[] };
+} as const satisfies { edge: readonly (keyof EdgeHooks)[] };
 
 /** What a `--config` module exports (as default export or as named exports) for a role whose hooks are H. */
 export interface RoleConfigModule<H> {

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createLb } from '../lb/index.js';
 import { createOrigin } from '../origin/index.js';
-import type { LbHooks, SelectEdgesContext } from '../src/hooks.js';
+import type { LbHooks, SelectEdgesContext } from '../lb/hooks.js';
 import type { OriginHooks, UploadContext } from '../origin/hooks.js';
 
 class PinnedEdge implements LbHooks {

@@ -10,7 +10,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createOrigin } from '../origin/index.js';
 import { createLb } from '../lb/index.js';
-import type { LbHooks } from '../src/hooks.js';
+import type { LbHooks } from '../lb/hooks.js';
 import { freePort, startChild, type Child } from './helpers/process.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'cascade-hooks-'));

@@ -1,0 +1,59 @@
+// Which edge a request under /hls/ goes to, Pingora's upstream_peer for the LB, in three phases: the key
+// (whose request: the client address or the stream, then the hashKey hook), the candidates (the
+// selectEdges hook; every usable edge without it) and the selector's pick among them. Discovery and health
+// only feed it: the edge set is swapped whole by lb/edge-set.ts, health is asked per candidate.
+import type { HookRunner } from '../src/hooks.js';
+import type { Logger } from '../src/log.js';
+import { clientAddress, type HashBy } from './client-key.js';
+import type { EdgeSet } from './edge-set.js';
+import type { EdgeEntry } from './edges.js';
+import { candidateOf, defaultHashKey, LB_HOOKS, type LbHooks } from './hooks.js';
+
+/** One request under /hls/ as the phases see it. */
+export interface RedirectRequest {
+  request: Request;
+  stream: string;
+  /** The socket's peer address; undefined in process (app.request). */
+  peer: string | undefined;
+  log: Logger;
+}
+
+export interface DecisionOptions {
+  hash: HashBy;
+  trustProxyHops: number;
+  edgeSet: EdgeSet;
+  usable(edge: EdgeEntry): boolean;
+  hooks: HookRunner<LbHooks>;
+}
+
+/** The edge for a request, or undefined when none is usable. Throws HookFailed. */
+export type Decide = (req: RedirectRequest) => Promise<EdgeEntry | undefined>;
+
+export function createDecision({ hash, trustProxyHops, edgeSet, usable, hooks }: DecisionOptions): Decide {
+  const clientOf = ({ peer, request }: RedirectRequest): string =>
+    clientAddress(peer, trustProxyHops > 0 ? request.headers.get('x-forwarded-for') ?? undefined : undefined, trustProxyHops);
+
+  /** Phase hashKey: the string the selector hashes. */
+  async function hashKey({ request, log, stream }: RedirectRequest, client: string): Promise<string> {
+    const defaultKey = defaultHashKey(hash, client, stream);
+    if (!hooks.has('hashKey')) return defaultKey;
+    return (await hooks.call('hashKey', { request, log, stream, clientAddress: client, defaultKey }, LB_HOOKS.hashKey.valid)) ?? defaultKey;
+  }
+
+  /** Phase selectEdges: which edges the pick may choose from. */
+  async function candidates({ request, log, stream }: RedirectRequest, client: string): Promise<(edge: EdgeEntry) => boolean> {
+    if (!hooks.has('selectEdges')) return usable;
+    const edges = edgeSet.current.edges.map((e) => candidateOf(e, usable(e)));
+    const chosen = await hooks.call('selectEdges', { request, log, stream, clientAddress: client, edges }, LB_HOOKS.selectEdges.valid);
+    if (chosen === undefined) return usable;
+    const ids = new Set(chosen.map((x) => (typeof x === 'string' ? x : x.id)));
+    return (e) => ids.has(e.id) && usable(e);
+  }
+
+  return async function decide(req) {
+    const client = clientOf(req);
+    const key = await hashKey(req, client);
+    const allowed = await candidates(req, client);
+    return edgeSet.current.selector.pick(key, allowed);
+  };
+}

@@ -1,0 +1,47 @@
+// The LB's own metrics (docs/lb.md, "Metrics"), registered once: counters the phases bump, and gauges
+// read from the edge set, the health checker and the control plane's state when scraped.
+import type { Metrics } from '../src/metrics.js';
+import type { RedisState } from './discovery.js';
+import type { EdgeSet } from './edge-set.js';
+import type { EdgeEntry } from './edges.js';
+
+/** What happened to a request under /hls/: the metric label and what tests assert. */
+export type RedirectOutcome = 'redirect' | 'no_edge' | 'bad_path' | 'method_not_allowed' | 'hook_failed';
+
+export interface LbGaugeSources {
+  edgeSet: EdgeSet;
+  usable(edge: EdgeEntry): boolean;
+  redisState(): RedisState;
+}
+
+export interface LbMetrics {
+  request(outcome: RedirectOutcome): void;
+  redirect(edgeId: string): void;
+  /** A control-plane entry read from Redis and not used (counted once per entry). */
+  rejected(key: string): void;
+}
+
+export function lbMetrics(metrics: Metrics, sources: LbGaugeSources): LbMetrics {
+  const rejected = metrics.counter('lb_redis_rejected_entries_total', 'Control-plane entries read from Redis and not used (each counted once), by key', ['key']);
+  const requests = metrics.counter('lb_requests_total', 'Requests under /hls/ by outcome', ['outcome']);
+  const redirects = metrics.counter('lb_redirects_total', 'Redirects sent, by edge', ['edge']);
+  metrics.gauge('lb_edge_healthy', 'Edge health: 1 usable, 0 down', ['edge'], function collect() {
+    this.reset();
+    for (const e of sources.edgeSet.current.edges) this.set({ edge: e.id }, sources.usable(e) ? 1 : 0);
+  });
+  metrics.gauge('lb_edge_weight', 'Effective edge weight (0 while drained)', ['edge'], function collect() {
+    this.reset();
+    for (const e of sources.edgeSet.current.edges) this.set({ edge: e.id }, e.weight);
+  });
+  metrics.gauge('lb_redis_up', 'Control plane: 1 up, 0 down or not configured', [], function collect() {
+    this.set(sources.redisState() === 'up' ? 1 : 0);
+  });
+  metrics.gauge('lb_config_version', 'Bumped whenever the edge set or a weight changes', [], function collect() {
+    this.set(sources.edgeSet.current.version);
+  });
+  return {
+    request: (outcome) => requests.inc({ outcome }),
+    redirect: (edgeId) => redirects.inc({ edge: edgeId }),
+    rejected: (key) => rejected.inc({ key }),
+  };
+}
