@@ -15,12 +15,12 @@ const LB_OPTIONS = {
   'trust-proxy': { type: 'bool', default: false, help: 'take the client address from X-Forwarded-For' },
   'trust-proxy-hops': { type: 'int', default: LB_DEFAULTS.trustedProxyHops, min: 1, max: 16, help: 'proxies in front of the LB that append to X-Forwarded-For' },
   'redirect-code': { type: 'string', default: String(LB_DEFAULTS.redirectCode), choices: ['302', '307'], help: 'status of the redirect to the edge' },
-  'health-interval': { type: 'duration', default: `${LB_DEFAULTS.health.intervalMs}ms`, help: 'how often each edge\'s /healthz is checked (0 = no checks)' },
-  'health-timeout': { type: 'duration', default: `${LB_DEFAULTS.health.timeoutMs}ms`, help: 'how long a health check may take' },
+  'health-interval': { type: 'duration', default: LB_DEFAULTS.health.intervalMs, help: 'how often each edge\'s /healthz is checked (0 = no checks)' },
+  'health-timeout': { type: 'duration', default: LB_DEFAULTS.health.timeoutMs, help: 'how long a health check may take' },
   'health-fall': { type: 'int', default: LB_DEFAULTS.health.fall, min: 1, max: 100, help: 'consecutive failed checks that take an edge out' },
   'health-rise': { type: 'int', default: LB_DEFAULTS.health.rise, min: 1, max: 100, help: 'consecutive good checks that bring it back' },
   ...REDIS_OPTIONS,
-  'redis-poll': { type: 'duration', default: `${LB_DEFAULTS.redisPollMs}ms`, min: 50, help: 'how often Redis is re-read (changes published on the events channel apply at once)' },
+  'redis-poll': { type: 'duration', default: LB_DEFAULTS.redisPollMs, min: 50, help: 'how often Redis is re-read (changes published on the events channel apply at once)' },
 } as const satisfies OptionsSpec;
 
 export const lbCommand: Command = {
