@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseBytes, parseDuration, parseOptions, UsageError } from './options.js';
+import fc from 'fast-check';
+import { formatBytes, formatDuration, formatHelp, parseBytes, parseDuration, parseOptions, UsageError } from './options.js';
 
 const spec = {
   port: { type: 'int', default: 8090, min: 0, max: 65535, help: 'port' },
@@ -48,4 +49,19 @@ test('--help and --no-flag', () => {
   assert.equal(parseOptions(spec, ['--help'], {}).help, true);
   assert.equal(parseOptions(spec, ['--verbose'], {}).options.verbose, true);
   assert.equal(parseOptions(spec, ['--no-verbose'], { CASCADE_VERBOSE: '1' }).options.verbose, false);
+});
+
+test('help shows numeric size and duration defaults as they are typed, and they parse back to the same value', () => {
+  const help = formatHelp('u', 'd', {
+    size: { type: 'bytes', default: 512 * 1024 ** 2, help: 's' },
+    odd: { type: 'bytes', default: 1000, help: 'o' },
+    wait: { type: 'duration', default: 600_000, help: 'w' },
+    tick: { type: 'duration', default: 1_500, help: 't' },
+    port: { type: 'int', default: 8081, help: 'p' },
+  });
+  for (const text of ['(default 512m)', '(default 1000)', '(default 10m)', '(default 1500ms)', '(default 8081)']) assert.ok(help.includes(text), text);
+  fc.assert(fc.property(fc.nat({ max: 2 ** 42 }), (n) => {
+    assert.equal(parseBytes(formatBytes(n)), n);
+    assert.equal(parseDuration(formatDuration(n)), n);
+  }), { numRuns: 500 });
 });

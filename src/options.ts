@@ -63,6 +63,22 @@ export function parseDuration(text: string): number {
   return Math.round(Number(m[1]) * DURATION_UNITS[m[2]!.toLowerCase()]!);
 }
 
+/** Bytes as the shortest exact size `parseBytes` reads back (`536870912` -> `512m`), for help text. */
+export function formatBytes(bytes: number): string {
+  for (const [unit, size] of [['g', 1024 ** 3], ['m', 1024 ** 2], ['k', 1024]] as const) {
+    if (bytes >= size && bytes % size === 0) return `${bytes / size}${unit}`;
+  }
+  return String(bytes);
+}
+
+/** Milliseconds as the shortest exact duration `parseDuration` reads back (`600000` -> `10m`), for help text. */
+export function formatDuration(ms: number): string {
+  for (const [unit, size] of [['h', 3_600_000], ['m', 60_000], ['s', 1_000]] as const) {
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
 export function envName(option: string): string {
   return 'CASCADE_' + option.toUpperCase().replace(/-/g, '_');
 }
@@ -176,10 +192,21 @@ export function parseOptions<S extends OptionsSpec>(
   return { options: options as ParsedOptions<S>, positionals, help };
 }
 
+/**
+ * A default as the user would type it: roles keep their defaults as numbers in one object (bytes,
+ * milliseconds) that both the spec and the code read, so help turns them back into `512m` and `10s`.
+ */
+function formatDefault(s: OptionSpec): string {
+  if (typeof s.default !== 'number') return String(s.default);
+  if (s.type === 'bytes') return formatBytes(s.default);
+  if (s.type === 'duration') return formatDuration(s.default);
+  return String(s.default);
+}
+
 export function formatHelp(usage: string, description: string, spec: OptionsSpec): string {
   const rows = Object.entries(spec).map(([name, s]) => {
     const arg = s.type === 'bool' ? '' : ` <${s.type === 'string' && s.choices ? s.choices.join('|') : s.type}>`;
-    const dflt = s.default !== undefined && s.default !== false ? ` (default ${s.default})` : '';
+    const dflt = s.default !== undefined && s.default !== false ? ` (default ${formatDefault(s)})` : '';
     return [`  --${name}${arg}`, `${s.help}${dflt}${s.repeat ? ' [repeatable]' : ''}  env ${envName(name)}`] as const;
   });
   const width = Math.max(...rows.map(([l]) => l.length), 10) + 2;
