@@ -3,7 +3,7 @@ import { formatHelp, parseOptions, UsageError, type OptionsSpec, type ParseResul
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './log.js';
 import { loadConfigFile, type LoadedConfig } from './config-file.js';
 import { DEFAULT_REDIS_PREFIX } from './control-plane.js';
-import type { RoleName } from './hooks.js';
+import { DEFAULT_HOOK_TIMEOUT_MS, HOOK_NAMES, type HookDeclarations, type RoleHooks } from './hooks.js';
 
 export interface Command {
   name: string;
@@ -16,7 +16,7 @@ export const LISTEN_OPTIONS = {
   host: { type: 'string', default: '127.0.0.1', help: 'address to listen on' },
   'log-level': { type: 'string', default: 'warn', choices: LOG_LEVELS, help: 'least severe log level written to stderr' },
   config: { type: 'string', help: 'a .js/.mjs module (.ts with a loader) exporting options, hooks and middleware (docs/hooks.md)' },
-  'hook-timeout': { type: 'duration', default: '1s', help: 'a hook that takes longer fails its request' },
+  'hook-timeout': { type: 'duration', default: DEFAULT_HOOK_TIMEOUT_MS, help: 'a hook that takes longer fails its request' },
 } as const satisfies OptionsSpec;
 
 export const REDIS_OPTIONS = {
@@ -57,20 +57,29 @@ export function untilSignal(stop: (signal: NodeJS.Signals) => Promise<unknown>):
   });
 }
 
-export type RoleParseResult<S extends OptionsSpec, R extends RoleName> = ParseResult<S> & Omit<LoadedConfig<R>, 'options'>;
+export type RoleParseResult<S extends OptionsSpec, H> = ParseResult<S> & Omit<LoadedConfig<H>, 'options'>;
 
 /**
  * Parses a role's argv; with --config (or CASCADE_CONFIG), loads the module, whose options rank below
- * flags and environment. Returns undefined when --help was asked.
+ * flags and environment, and whose hooks must be among those the role declares. Returns undefined when
+ * --help was asked.
  */
-export async function parseRoleCommand<S extends OptionsSpec & typeof LISTEN_OPTIONS, R extends RoleName>(
+export async function parseRoleCommand<S extends OptionsSpec & typeof LISTEN_OPTIONS, H>(
+  hooks: HookDeclarations<H>, spec: S, argv: string[], help: CommandHelp,
+): Promise<RoleParseResult<S, H> | undefined>;
+/** The origin and the LB, whose hook names src/hooks.ts still lists (HOOK_NAMES). */
+export async function parseRoleCommand<S extends OptionsSpec & typeof LISTEN_OPTIONS, R extends keyof RoleHooks>(
   role: R, spec: S, argv: string[], help: CommandHelp,
-): Promise<RoleParseResult<S, R> | undefined> {
+): Promise<RoleParseResult<S, RoleHooks[R]> | undefined>;
+export async function parseRoleCommand<S extends OptionsSpec & typeof LISTEN_OPTIONS>(
+  hooks: HookDeclarations<object> | keyof RoleHooks, spec: S, argv: string[], help: CommandHelp,
+): Promise<RoleParseResult<S, object> | undefined> {
   const first = parseCommand(spec, argv, help);
   if (!first) return undefined;
   const file = first.options.config as string | undefined;
-  if (file === undefined) return { ...first, hooks: {} as RoleParseResult<S, R>['hooks'], use: [] };
-  const loaded = await loadConfigFile(file, role, spec);
+  if (file === undefined) return { ...first, hooks: {}, use: [] };
+  const declared = typeof hooks === 'string' ? { role: hooks, names: HOOK_NAMES[hooks] as readonly never[] } : hooks;
+  const loaded = await loadConfigFile(file, declared, spec);
   return { ...parseOptions(spec, argv, process.env, loaded.options), hooks: loaded.hooks, use: loaded.use };
 }
 

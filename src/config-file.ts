@@ -4,20 +4,22 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { UsageError, type OptionsSpec } from './options.js';
-import { HOOK_NAMES, type CascadeConfig, type RoleName } from './hooks.js';
+import type { HookDeclarations, RoleConfig } from './hooks.js';
 
-export interface LoadedConfig<R extends RoleName> {
+export interface LoadedConfig<H> {
   /** Option values by CLI name, as strings the option parser converts. */
   options: Record<string, string>;
-  hooks: CascadeConfig<R>['hooks'];
-  use: NonNullable<CascadeConfig<R>['use']>;
+  hooks: RoleConfig<H>['hooks'];
+  use: NonNullable<RoleConfig<H>['use']>;
 }
 
 function kebab(name: string): string {
   return name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
 }
 
-export async function loadConfigFile<R extends RoleName>(file: string, role: R, spec: OptionsSpec): Promise<LoadedConfig<R>> {
+/** Loads `file` for the role whose hooks `declared` names (the names are all src knows of a role's hooks). */
+export async function loadConfigFile<H>(file: string, declared: HookDeclarations<H>, spec: OptionsSpec): Promise<LoadedConfig<H>> {
+  const { role } = declared;
   const fail = (msg: string): never => {
     throw new UsageError(`--config ${file}: ${msg}`);
   };
@@ -51,7 +53,7 @@ export async function loadConfigFile<R extends RoleName>(file: string, role: R, 
 
   const hooks = cfg.hooks ?? {};
   if (typeof hooks !== 'object' || hooks === null) fail('hooks must be an object');
-  const allowed = HOOK_NAMES[role] as readonly string[];
+  const allowed: readonly string[] = declared.names;
   for (const [name, fn] of Object.entries(hooks as Record<string, unknown>)) {
     if (!allowed.includes(name)) fail(`unknown ${role} hook '${name}' (${role} hooks: ${allowed.join(', ')})`);
     if (typeof fn !== 'function') fail(`hook '${name}' must be a function, got ${typeof fn}`);
@@ -60,5 +62,5 @@ export async function loadConfigFile<R extends RoleName>(file: string, role: R, 
   const use = cfg.use ?? [];
   if (!Array.isArray(use) || !use.every((m) => typeof m === 'function')) fail('use must be an array of middleware functions');
 
-  return { options, hooks: hooks as CascadeConfig<R>['hooks'], use: use as LoadedConfig<R>['use'] };
+  return { options, hooks: hooks as RoleConfig<H>['hooks'], use: use as LoadedConfig<H>['use'] };
 }

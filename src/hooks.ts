@@ -8,7 +8,8 @@ import type { Metrics } from './metrics.js';
 
 export type Awaitable<T> = T | Promise<T>;
 
-interface BaseContext {
+/** What every request-time hook's context has. */
+export interface BaseContext {
   /** The incoming request (read-only by convention). */
   request: Request;
   log: Logger;
@@ -39,70 +40,6 @@ export interface OriginHooks {
   authorizeUpload?(ctx: UploadContext): Awaitable<boolean | undefined>;
   /** Notified with each newly published playlist; its failures are logged, never fail the upload. */
   published?(ctx: PublishedContext): Awaitable<void>;
-}
-
-// ---- edge ----------------------------------------------------------------------------------------
-
-export interface EdgeRequestContext extends BaseContext {
-  stream: string;
-  path: string;
-  /** The query string the edge would use (without '?'), may be rewritten by returning { path, query }. */
-  query: string;
-  edgeId: string;
-}
-
-/** What `request` may decide before the cache: answer, deny, rewrite, or nothing (undefined). */
-export type EdgeRequestDecision =
-  | undefined
-  | Response
-  | { deny: number; message?: string }
-  | { path?: string; query?: string };
-
-export interface CacheKeyContext extends BaseContext {
-  stream: string;
-  path: string;
-  /** The built-in key: path plus the _HLS_ parameters. */
-  defaultKey: string;
-}
-
-export interface OriginCandidate {
-  url: string;
-  healthy: boolean;
-}
-
-export interface SelectOriginContext extends BaseContext {
-  stream: string;
-  path: string;
-  /** The configured origins in order; the edge tries them in the order returned. */
-  origins: OriginCandidate[];
-}
-
-export interface TtlContext {
-  stream: string;
-  path: string;
-  status: number;
-  headers: Headers;
-  /** The built-in freshness lifetime (ms). */
-  defaultTtlMs: number;
-  log: Logger;
-}
-
-export interface EdgeResponseContext extends BaseContext {
-  stream: string;
-  path: string;
-  status: number;
-  /** Response headers on the way out; change them in place. */
-  headers: Headers;
-  cache: string;
-}
-
-export interface EdgeHooks {
-  request?(ctx: EdgeRequestContext): Awaitable<EdgeRequestDecision>;
-  cacheKey?(ctx: CacheKeyContext): Awaitable<string | undefined>;
-  selectOrigin?(ctx: SelectOriginContext): Awaitable<string[] | undefined>;
-  /** Freshness lifetime in ms for this response (0 = do not cache), undefined keeps the default. */
-  ttl?(ctx: TtlContext): Awaitable<number | undefined>;
-  response?(ctx: EdgeResponseContext): Awaitable<void>;
 }
 
 // ---- lb ------------------------------------------------------------------------------------------
@@ -146,26 +83,37 @@ export interface LbHooks {
 
 export type RoleName = 'origin' | 'edge' | 'lb';
 
-export interface RoleHooks {
-  origin: OriginHooks;
-  edge: EdgeHooks;
-  lb: LbHooks;
+/**
+ * A role's hooks as a `--config` module may name them. Each role declares its own (`edge/hooks.ts`: the
+ * context types, return checks and defaults beside the names) and hands this to `parseRoleCommand`.
+ */
+export interface HookDeclarations<H> {
+  role: RoleName;
+  names: readonly (keyof H & string)[];
 }
 
-export const HOOK_NAMES: { [R in RoleName]: readonly (keyof RoleHooks[R])[] } = {
-  origin: ['authorizeUpload', 'published'],
-  edge: ['request', 'cacheKey', 'selectOrigin', 'ttl', 'response'],
-  lb: ['hashKey', 'selectEdges', 'response'],
-};
-
-/** What a `--config` module exports (as default export or as named exports). */
-export interface CascadeConfig<R extends RoleName = RoleName> {
+/** What a `--config` module exports (as default export or as named exports) for a role whose hooks are `H`. */
+export interface RoleConfig<H> {
   /** Options by their CLI name (`cache-size`) or camelCase (`cacheSize`); flags and env win over these. */
   options?: Record<string, unknown>;
-  hooks?: RoleHooks[R];
+  hooks?: H;
   /** Hono middleware run before the role's own routes (auth, logging, rate limits). */
   use?: MiddlewareHandler[];
 }
+
+// TODO(issue 11, origin and lb): these two move to their roles as HookDeclarations, like the edge's.
+export interface RoleHooks {
+  origin: OriginHooks;
+  lb: LbHooks;
+}
+
+export const HOOK_NAMES: { [R in keyof RoleHooks]: readonly (keyof RoleHooks[R])[] } = {
+  origin: ['authorizeUpload', 'published'],
+  lb: ['hashKey', 'selectEdges', 'response'],
+};
+
+/** How long a hook may take before its request fails (`--hook-timeout`). */
+export const DEFAULT_HOOK_TIMEOUT_MS = 1_000;
 
 export class HookFailed extends Error {
   override name = 'HookFailed';
