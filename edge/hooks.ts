@@ -159,12 +159,11 @@ export class EdgeHookPhases {
     return chosen?.map(withoutTrailingSlash);
   }
 
-  /** Undefined without a ttl hook, so the cache skips the call altogether. */
-  get ttl(): ((target: { stream: string; path: string }, obj: CachedObject, defaultTtlMs: number) => Promise<number>) | undefined {
-    if (!this.runner.has('ttl')) return undefined;
-    return async (target, obj, defaultTtlMs) =>
-      (await this.runner.call('ttl', { stream: target.stream, path: target.path, status: obj.status, headers: new Headers(obj.headers), defaultTtlMs, log: this.options.log.child({ stream: target.stream }) },
-        isOptionalTtl)) ?? defaultTtlMs;
+  /** The freshness lifetime to store `obj` with (the cache calls it only when the hook is set: has('ttl')). */
+  async ttl(target: { stream: string; path: string }, obj: CachedObject, defaultTtlMs: number): Promise<number> {
+    if (!this.runner.has('ttl')) return defaultTtlMs;
+    const ctx = { stream: target.stream, path: target.path, status: obj.status, headers: new Headers(obj.headers), defaultTtlMs, log: this.options.log.child({ stream: target.stream }) };
+    return (await this.runner.call('ttl', ctx, isOptionalTtl)) ?? defaultTtlMs;
   }
 
   /** Lets the response hook edit `reply`'s headers (Set-Cookie lines included) in place. */

@@ -109,7 +109,7 @@ export function createEdge(config: EdgeConfig): Edge {
     maxObjectSize: Math.min(config.maxObjectSize ?? EDGE_DEFAULTS.maxObjectSize, cacheSize),
     now,
     log,
-    ...(hooks.ttl ? { adjustTtl: hooks.ttl } : {}),
+    ...(hooks.has('ttl') ? { adjustTtl: (target, obj, defaultTtlMs) => hooks.ttl(target, obj, defaultTtlMs) } : {}),
   });
   // The edge's own metrics, bound to the registry once (hot-path counters pre-labelled).
   const stats = edgeMetrics(metrics, {

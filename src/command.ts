@@ -3,7 +3,7 @@ import { formatHelp, parseOptions, UsageError, type OptionsSpec, type ParseResul
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './log.js';
 import { loadConfigFile, type LoadedConfig } from './config-file.js';
 import { DEFAULT_REDIS_PREFIX } from './control-plane.js';
-import { DEFAULT_HOOK_TIMEOUT_MS, HOOK_NAMES, type HookDeclarations, type RoleHooks } from './hooks.js';
+import { DEFAULT_HOOK_TIMEOUT_MS, HOOK_NAMES, type HookDeclarations, type ListedRoleHooks } from './hooks.js';
 
 export interface Command {
   name: string;
@@ -68,17 +68,17 @@ export async function parseRoleCommand<S extends OptionsSpec & typeof LISTEN_OPT
   hooks: HookDeclarations<H>, spec: S, argv: string[], help: CommandHelp,
 ): Promise<RoleParseResult<S, H> | undefined>;
 /** The origin and the LB, whose hook names src/hooks.ts still lists (HOOK_NAMES). */
-export async function parseRoleCommand<S extends OptionsSpec & typeof LISTEN_OPTIONS, R extends keyof RoleHooks>(
+export async function parseRoleCommand<S extends OptionsSpec & typeof LISTEN_OPTIONS, R extends keyof ListedRoleHooks>(
   role: R, spec: S, argv: string[], help: CommandHelp,
-): Promise<RoleParseResult<S, RoleHooks[R]> | undefined>;
+): Promise<RoleParseResult<S, ListedRoleHooks[R]> | undefined>;
 export async function parseRoleCommand<S extends OptionsSpec & typeof LISTEN_OPTIONS>(
-  hooks: HookDeclarations<object> | keyof RoleHooks, spec: S, argv: string[], help: CommandHelp,
-): Promise<RoleParseResult<S, object> | undefined> {
+  hooks: HookDeclarations<Record<string, unknown>> | keyof ListedRoleHooks, spec: S, argv: string[], help: CommandHelp,
+): Promise<RoleParseResult<S, Record<string, unknown>> | undefined> {
   const first = parseCommand(spec, argv, help);
   if (!first) return undefined;
   const file = first.options.config as string | undefined;
   if (file === undefined) return { ...first, hooks: {}, use: [] };
-  const declared = typeof hooks === 'string' ? { role: hooks, names: HOOK_NAMES[hooks] as readonly never[] } : hooks;
+  const declared = typeof hooks === 'string' ? { role: hooks, names: HOOK_NAMES[hooks] } : hooks;
   const loaded = await loadConfigFile(file, declared, spec);
   return { ...parseOptions(spec, argv, process.env, loaded.options), hooks: loaded.hooks, use: loaded.use };
 }

@@ -101,13 +101,17 @@ export interface RoleConfig<H> {
   use?: MiddlewareHandler[];
 }
 
-// TODO(issue 11, origin and lb): these two move to their roles as HookDeclarations, like the edge's.
-export interface RoleHooks {
+/**
+ * The roles whose hooks are still listed here rather than declared in their own folder: the origin and
+ * the LB, until they move as the edge's did (edge/hooks.ts), and this, HOOK_NAMES and the string
+ * overload of parseRoleCommand go.
+ */
+export interface ListedRoleHooks {
   origin: OriginHooks;
   lb: LbHooks;
 }
 
-export const HOOK_NAMES: { [R in keyof RoleHooks]: readonly (keyof RoleHooks[R])[] } = {
+export const HOOK_NAMES: { [R in keyof ListedRoleHooks]: readonly (keyof ListedRoleHooks[R])[] } = {
   origin: ['authorizeUpload', 'published'],
   lb: ['hashKey', 'selectEdges', 'response'],
 };
