@@ -2,7 +2,7 @@
 // package's public surface: role factories and the types a config file needs
 // (`import type { EdgeHooks, CascadeConfig } from 'cascade'`).
 import type { EdgeHooks } from '../edge/hooks.js';
-import type { LbHooks, OriginHooks, RoleConfig, RoleName } from '../src/hooks.js';
+import type { LbHooks, OriginHooks, RoleConfigModule, RoleName } from '../src/hooks.js';
 
 export { createOrigin, ORIGIN_DEFAULTS, type Origin, type OriginConfig, type PublishedEvent } from '../origin/index.js';
 export { createEdge, CACHE_OUTCOMES, EDGE_DEFAULTS, type Edge, type EdgeConfig, type CacheOutcome } from '../edge/index.js';
@@ -19,12 +19,12 @@ export { createLogger, type Logger, type LogLevel } from '../src/log.js';
 export { listen, type Listening } from '../src/serve.js';
 export type { Role } from '../src/role.js';
 
-/** Each role's hooks, by role name: what `CascadeConfig<'edge'>` and the others type. */
+/** Each role's hooks, as its folder declares them. */
 export interface RoleHooks {
   origin: OriginHooks;
   edge: EdgeHooks;
   lb: LbHooks;
 }
 
-/** What a `--config` module exports (as default export or as named exports) for role `R` (docs/hooks.md). */
-export type CascadeConfig<R extends RoleName = RoleName> = RoleConfig<RoleHooks[R]>;
+/** What a `--config` module of role R exports (as default export or as named exports). */
+export type CascadeConfig<R extends RoleName = RoleName> = RoleConfigModule<RoleHooks[R]>;

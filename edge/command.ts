@@ -1,6 +1,6 @@
 // `cascade edge`: parses options (and --config), then runs the edge role; everything else lives in createEdge.
 import { LISTEN_OPTIONS, REDIS_OPTIONS, loggerFor, parseRoleCommand, takePositionals, type Command } from '../src/command.js';
-import { formatBytes, UsageError, type OptionsSpec } from '../src/options.js';
+import { formatDefault, UsageError, type OptionsSpec } from '../src/options.js';
 import { runRole } from '../src/role.js';
 import { controlKeys } from '../src/control-plane.js';
 import { EDGE_DEFAULTS } from './defaults.js';
@@ -45,10 +45,10 @@ export const edgeCommand: Command = {
   name: 'edge',
   summary: 'caching relay in front of the origins (coalesces misses, streams to every waiter)',
   async run(argv) {
-    const parsed = await parseRoleCommand(EDGE_HOOKS, EDGE_OPTIONS, argv, {
-      usage: `cascade edge --origin URL[,URL...] [--port ${EDGE_DEFAULTS.port}] [--cache-size ${formatBytes(EDGE_DEFAULTS.cacheSize)}] [--id NAME] [--public-url URL] [--lb URL] [options]`,
+    const parsed = await parseRoleCommand('edge', EDGE_OPTIONS, argv, {
+      usage: `cascade edge --origin URL[,URL...] [--port ${EDGE_DEFAULTS.port}] [--cache-size ${formatDefault(EDGE_OPTIONS['cache-size'])}] [--id NAME] [--public-url URL] [--lb URL] [options]`,
       description: 'Serves /hls/<stream>/<path> from its cache, filled from the first healthy origin.',
-    });
+    }, EDGE_HOOKS);
     if (!parsed) return 0;
     const o = parsed.options;
     takePositionals(parsed.positionals, []);

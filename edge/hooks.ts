@@ -5,7 +5,7 @@ import type { CachedObject } from './cache-store.js';
 import type { CacheOutcome } from './outcome.js';
 import type { Reply } from './respond.js';
 import { checkRelativePath } from '../src/stream-path.js';
-import { createHookRunner, isOptionalString, isUndefined, type Awaitable, type BaseContext, type HookDeclarations, type HookRunner } from '../src/hooks.js';
+import { createHookRunner, isOptionalString, isUndefined, type Awaitable, type BaseContext, type HookRunner, type HookSpecs } from '../src/hooks.js';
 import type { Logger } from '../src/log.js';
 import type { Metrics } from '../src/metrics.js';
 
@@ -62,10 +62,8 @@ export interface SelectOriginContext extends BaseContext {
 
 const withoutTrailingSlash = (url: string) => url.replace(/\/+$/, '');
 
-function isOriginChoice(isConfigured: (url: string) => boolean) {
-  return (v: unknown): boolean => v === undefined ||
-    (Array.isArray(v) && v.length > 0 && v.every((u) => typeof u === 'string' && isConfigured(withoutTrailingSlash(u))));
-}
+/** The shape; which origins are configured is the running edge's to check (EdgeHookPhases). */
+const isOriginList = (v: unknown): boolean => v === undefined || (Array.isArray(v) && v.length > 0 && v.every((u) => typeof u === 'string'));
 
 // ---- ttl: the freshness lifetime of a response about to be stored. Built in: RFC 9111, else the HLS
 // defaults (edge/freshness.ts). A failing ttl hook means "do not store": the response already went out.
@@ -102,10 +100,15 @@ export interface EdgeHooks {
   response?(ctx: EdgeResponseContext): Awaitable<void>;
 }
 
-export const EDGE_HOOKS: HookDeclarations<EdgeHooks> = {
-  role: 'edge',
-  names: ['request', 'cacheKey', 'selectOrigin', 'ttl', 'response'],
+/** Each hook's return check, in phase order; the names a config file may use are these keys. */
+export const EDGE_HOOKS: HookSpecs<EdgeHooks> = {
+  request: { valid: isRequestDecision },
+  cacheKey: { valid: isOptionalString },
+  selectOrigin: { valid: isOriginList },
+  ttl: { valid: isOptionalTtl },
+  response: { valid: isUndefined },
 };
+const EDGE_HOOK_NAMES = Object.keys(EDGE_HOOKS) as (keyof EdgeHooks)[];
 
 /** The request a hook is asked about: what every request-time context starts with. */
 export interface HookedRequest extends BaseContext {
@@ -128,14 +131,16 @@ export interface EdgeHookPhasesOptions {
  */
 export class EdgeHookPhases {
   private readonly runner: HookRunner<EdgeHooks>;
+  /** selectOrigin may only name configured origins: the edge is never a proxy to anywhere else. */
   private readonly isOriginChoice: (v: unknown) => boolean;
   /** Whether any hook is configured: they must see every request, so the fast hit path is off. */
   readonly any: boolean;
 
   constructor(hooks: EdgeHooks | undefined, private readonly options: EdgeHookPhasesOptions) {
     this.runner = createHookRunner('edge', hooks, options);
-    this.isOriginChoice = isOriginChoice(options.isConfiguredOrigin);
-    this.any = EDGE_HOOKS.names.some((name) => this.runner.has(name));
+    this.isOriginChoice = (v) => EDGE_HOOKS.selectOrigin.valid(v) &&
+      (v === undefined || (v as string[]).every((url) => options.isConfiguredOrigin(withoutTrailingSlash(url))));
+    this.any = EDGE_HOOK_NAMES.some((name) => this.runner.has(name));
   }
 
   has(name: keyof EdgeHooks): boolean {
@@ -144,12 +149,12 @@ export class EdgeHookPhases {
 
   async request(req: HookedRequest, query: string): Promise<EdgeRequestDecision> {
     if (!this.runner.has('request')) return undefined;
-    return this.runner.call('request', { ...req, query, edgeId: this.options.edgeId }, isRequestDecision);
+    return this.runner.call('request', { ...req, query, edgeId: this.options.edgeId }, EDGE_HOOKS.request.valid);
   }
 
   async cacheKey(req: HookedRequest, defaultKey: string): Promise<string> {
     if (!this.runner.has('cacheKey')) return defaultKey;
-    return (await this.runner.call('cacheKey', { ...req, defaultKey }, isOptionalString)) ?? defaultKey;
+    return (await this.runner.call('cacheKey', { ...req, defaultKey }, EDGE_HOOKS.cacheKey.valid)) ?? defaultKey;
   }
 
   /** The origins to try in order, or undefined for the pool's own order. */
@@ -163,7 +168,7 @@ export class EdgeHookPhases {
   async ttl(target: { stream: string; path: string }, obj: CachedObject, defaultTtlMs: number): Promise<number> {
     if (!this.runner.has('ttl')) return defaultTtlMs;
     const ctx = { stream: target.stream, path: target.path, status: obj.status, headers: new Headers(obj.headers), defaultTtlMs, log: this.options.log.child({ stream: target.stream }) };
-    return (await this.runner.call('ttl', ctx, isOptionalTtl)) ?? defaultTtlMs;
+    return (await this.runner.call('ttl', ctx, EDGE_HOOKS.ttl.valid)) ?? defaultTtlMs;
   }
 
   /** Lets the response hook edit `reply`'s headers (Set-Cookie lines included) in place. */
@@ -171,7 +176,7 @@ export class EdgeHookPhases {
     if (!this.runner.has('response')) return;
     const headers = new Headers(reply.headers);
     for (const line of reply.setCookie ?? []) headers.append('set-cookie', line);
-    await this.runner.call('response', { ...req, status: reply.status, headers, cache: outcome }, isUndefined);
+    await this.runner.call('response', { ...req, status: reply.status, headers, cache: outcome }, EDGE_HOOKS.response.valid);
     const cookies = headers.getSetCookie();
     headers.delete('set-cookie');
     reply.headers = {};

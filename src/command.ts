@@ -3,7 +3,7 @@ import { formatHelp, parseOptions, UsageError, type OptionsSpec, type ParseResul
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './log.js';
 import { loadConfigFile, type LoadedConfig } from './config-file.js';
 import { DEFAULT_REDIS_PREFIX } from './control-plane.js';
-import { DEFAULT_HOOK_TIMEOUT_MS, HOOK_NAMES, type HookDeclarations, type ListedRoleHooks } from './hooks.js';
+import { DEFAULT_HOOK_TIMEOUT_MS, HOOK_NAMES, type HookSpecs, type RoleName } from './hooks.js';
 
 export interface Command {
   name: string;
@@ -61,25 +61,18 @@ export type RoleParseResult<S extends OptionsSpec, H> = ParseResult<S> & Omit<Lo
 
 /**
  * Parses a role's argv; with --config (or CASCADE_CONFIG), loads the module, whose options rank below
- * flags and environment, and whose hooks must be among those the role declares. Returns undefined when
- * --help was asked.
+ * flags and environment. `hooks`: the role's hook declarations, which a config module's hooks must be
+ * among. Returns undefined when --help was asked.
  */
-export async function parseRoleCommand<S extends OptionsSpec & typeof LISTEN_OPTIONS, H>(
-  hooks: HookDeclarations<H>, spec: S, argv: string[], help: CommandHelp,
-): Promise<RoleParseResult<S, H> | undefined>;
-/** The origin and the LB, whose hook names src/hooks.ts still lists (HOOK_NAMES). */
-export async function parseRoleCommand<S extends OptionsSpec & typeof LISTEN_OPTIONS, R extends keyof ListedRoleHooks>(
-  role: R, spec: S, argv: string[], help: CommandHelp,
-): Promise<RoleParseResult<S, ListedRoleHooks[R]> | undefined>;
-export async function parseRoleCommand<S extends OptionsSpec & typeof LISTEN_OPTIONS>(
-  hooks: HookDeclarations<Record<string, unknown>> | keyof ListedRoleHooks, spec: S, argv: string[], help: CommandHelp,
-): Promise<RoleParseResult<S, Record<string, unknown>> | undefined> {
+export async function parseRoleCommand<S extends OptionsSpec & typeof LISTEN_OPTIONS, H extends object>(
+  role: RoleName, spec: S, argv: string[], help: CommandHelp, hooks?: HookSpecs<H>,
+): Promise<RoleParseResult<S, H> | undefined> {
   const first = parseCommand(spec, argv, help);
   if (!first) return undefined;
   const file = first.options.config as string | undefined;
-  if (file === undefined) return { ...first, hooks: {}, use: [] };
-  const declared = typeof hooks === 'string' ? { role: hooks, names: HOOK_NAMES[hooks] } : hooks;
-  const loaded = await loadConfigFile(file, declared, spec);
+  if (file === undefined) return { ...first, hooks: {} as H, use: [] };
+  const hookNames: readonly string[] = hooks !== undefined ? Object.keys(hooks) : HOOK_NAMES[role as keyof typeof HOOK_NAMES];
+  const loaded = await loadConfigFile<H>(file, role, spec, hookNames);
   return { ...parseOptions(spec, argv, process.env, loaded.options), hooks: loaded.hooks, use: loaded.use };
 }
 

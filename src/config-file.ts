@@ -4,22 +4,22 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { UsageError, type OptionsSpec } from './options.js';
-import type { HookDeclarations, RoleConfig } from './hooks.js';
+import type { RoleConfigModule, RoleName } from './hooks.js';
 
+/** A config module of a role whose hooks are H, checked. */
 export interface LoadedConfig<H> {
   /** Option values by CLI name, as strings the option parser converts. */
   options: Record<string, string>;
-  hooks: RoleConfig<H>['hooks'];
-  use: NonNullable<RoleConfig<H>['use']>;
+  hooks: RoleConfigModule<H>['hooks'];
+  use: NonNullable<RoleConfigModule<H>['use']>;
 }
 
 function kebab(name: string): string {
   return name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
 }
 
-/** Loads `file` for the role whose hooks `declared` names (the names are all src knows of a role's hooks). */
-export async function loadConfigFile<H>(file: string, declared: HookDeclarations<H>, spec: OptionsSpec): Promise<LoadedConfig<H>> {
-  const { role } = declared;
+/** `hookNames`: the role's hooks (its declarations; src/ knows no role's hooks). */
+export async function loadConfigFile<H>(file: string, role: RoleName, spec: OptionsSpec, hookNames: readonly string[]): Promise<LoadedConfig<H>> {
   const fail = (msg: string): never => {
     throw new UsageError(`--config ${file}: ${msg}`);
   };
@@ -53,14 +53,13 @@ export async function loadConfigFile<H>(file: string, declared: HookDeclarations
 
   const hooks = cfg.hooks ?? {};
   if (typeof hooks !== 'object' || hooks === null) fail('hooks must be an object');
-  const allowed: readonly string[] = declared.names;
   for (const [name, fn] of Object.entries(hooks as Record<string, unknown>)) {
-    if (!allowed.includes(name)) fail(`unknown ${role} hook '${name}' (${role} hooks: ${allowed.join(', ')})`);
+    if (!hookNames.includes(name)) fail(`unknown ${role} hook '${name}' (${role} hooks: ${hookNames.join(', ')})`);
     if (typeof fn !== 'function') fail(`hook '${name}' must be a function, got ${typeof fn}`);
   }
 
   const use = cfg.use ?? [];
   if (!Array.isArray(use) || !use.every((m) => typeof m === 'function')) fail('use must be an array of middleware functions');
 
-  return { options, hooks: hooks as RoleConfig<H>['hooks'], use: use as LoadedConfig<H>['use'] };
+  return { options, hooks: hooks as LoadedConfig<H>['hooks'], use: use as LoadedConfig<H>['use'] };
 }

@@ -8,12 +8,26 @@ import type { Metrics } from './metrics.js';
 
 export type Awaitable<T> = T | Promise<T>;
 
-/** What every request-time hook's context has. */
+/** What every hook's context has (a role's hook contexts extend it). */
 export interface BaseContext {
   /** The incoming request (read-only by convention). */
   request: Request;
   log: Logger;
 }
+
+/** How long a hook may take before its request fails (ms; `--hook-timeout`). */
+export const DEFAULT_HOOK_TIMEOUT_MS = 1000;
+
+/**
+ * One hook as its role declares it, beside its context type (`<role>/hooks.ts`): the check of what it
+ * returned. What applies without the hook (its default) is said there too.
+ */
+export interface HookSpec {
+  valid(value: unknown): boolean;
+}
+
+/** Every hook of a role (H: its hooks interface), declared once: the names are these keys. */
+export type HookSpecs<H> = { readonly [K in keyof H]-?: HookSpec };
 
 // ---- origin --------------------------------------------------------------------------------------
 
@@ -83,41 +97,20 @@ export interface LbHooks {
 
 export type RoleName = 'origin' | 'edge' | 'lb';
 
-/**
- * A role's hooks as a `--config` module may name them. Each role declares its own (`edge/hooks.ts`: the
- * context types, return checks and defaults beside the names) and hands this to `parseRoleCommand`.
- */
-export interface HookDeclarations<H> {
-  role: RoleName;
-  names: readonly (keyof H & string)[];
-}
+/** The hook names of the roles that do not declare their hooks as HookSpecs yet. */
+export const HOOK_NAMES = {
+  origin: ['authorizeUpload', 'published'],
+  lb: ['hashKey', 'selectEdges', 'response'],
+} as const satisfies { origin: readonly (keyof OriginHooks)[]; lb: readonly (keyof LbHooks)[] };
 
-/** What a `--config` module exports (as default export or as named exports) for a role whose hooks are `H`. */
-export interface RoleConfig<H> {
+/** What a `--config` module exports (as default export or as named exports) for a role whose hooks are H. */
+export interface RoleConfigModule<H> {
   /** Options by their CLI name (`cache-size`) or camelCase (`cacheSize`); flags and env win over these. */
   options?: Record<string, unknown>;
   hooks?: H;
   /** Hono middleware run before the role's own routes (auth, logging, rate limits). */
   use?: MiddlewareHandler[];
 }
-
-/**
- * The roles whose hooks are still listed here rather than declared in their own folder: the origin and
- * the LB, until they move as the edge's did (edge/hooks.ts), and this, HOOK_NAMES and the string
- * overload of parseRoleCommand go.
- */
-export interface ListedRoleHooks {
-  origin: OriginHooks;
-  lb: LbHooks;
-}
-
-export const HOOK_NAMES: { [R in keyof ListedRoleHooks]: readonly (keyof ListedRoleHooks[R])[] } = {
-  origin: ['authorizeUpload', 'published'],
-  lb: ['hashKey', 'selectEdges', 'response'],
-};
-
-/** How long a hook may take before its request fails (`--hook-timeout`). */
-export const DEFAULT_HOOK_TIMEOUT_MS = 1_000;
 
 export class HookFailed extends Error {
   override name = 'HookFailed';

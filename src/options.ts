@@ -63,22 +63,6 @@ export function parseDuration(text: string): number {
   return Math.round(Number(m[1]) * DURATION_UNITS[m[2]!.toLowerCase()]!);
 }
 
-/** Bytes as the shortest exact size `parseBytes` reads back (`536870912` -> `512m`), for help text. */
-export function formatBytes(bytes: number): string {
-  for (const [unit, size] of [['g', 1024 ** 3], ['m', 1024 ** 2], ['k', 1024]] as const) {
-    if (bytes >= size && bytes % size === 0) return `${bytes / size}${unit}`;
-  }
-  return String(bytes);
-}
-
-/** Milliseconds as the shortest exact duration `parseDuration` reads back (`600000` -> `10m`), for help text. */
-export function formatDuration(ms: number): string {
-  for (const [unit, size] of [['h', 3_600_000], ['m', 60_000], ['s', 1_000]] as const) {
-    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
-  }
-  return `${ms}ms`;
-}
-
 export function envName(option: string): string {
   return 'CASCADE_' + option.toUpperCase().replace(/-/g, '_');
 }
@@ -192,21 +176,33 @@ export function parseOptions<S extends OptionsSpec>(
   return { options: options as ParsedOptions<S>, positionals, help };
 }
 
+/** The largest unit that writes `value` as a whole number, in the spelling the parser reads back. */
+function inUnits(value: number, units: readonly (readonly [string, number])[]): string {
+  if (value === 0) return '0';
+  const [unit, size] = units.find(([, n]) => value % n === 0) ?? units[units.length - 1]!;
+  return `${value / size}${unit}`;
+}
+
+const BYTES_SPELLING = [['g', 1024 ** 3], ['m', 1024 ** 2], ['k', 1024], ['', 1]] as const;
+const DURATION_SPELLING = [['h', 3_600_000], ['m', 60_000], ['s', 1000], ['ms', 1]] as const;
+
 /**
- * A default as the user would type it: roles keep their defaults as numbers in one object (bytes,
- * milliseconds) that both the spec and the code read, so help turns them back into `512m` and `10s`.
+ * A default as --help shows it. A size or duration default may be given as a number (bytes, ms), so a role's
+ * defaults object is its one source; it is shown as a user would write it (`64m`, `10s`).
  */
-function formatDefault(s: OptionSpec): string {
-  if (typeof s.default !== 'number') return String(s.default);
-  if (s.type === 'bytes') return formatBytes(s.default);
-  if (s.type === 'duration') return formatDuration(s.default);
-  return String(s.default);
+export function formatDefault(spec: OptionSpec): string | undefined {
+  const value = spec.default;
+  if (value === undefined || value === false) return undefined;
+  if (typeof value === 'number' && spec.type === 'bytes') return inUnits(value, BYTES_SPELLING);
+  if (typeof value === 'number' && spec.type === 'duration') return inUnits(value, DURATION_SPELLING);
+  return String(value);
 }
 
 export function formatHelp(usage: string, description: string, spec: OptionsSpec): string {
   const rows = Object.entries(spec).map(([name, s]) => {
     const arg = s.type === 'bool' ? '' : ` <${s.type === 'string' && s.choices ? s.choices.join('|') : s.type}>`;
-    const dflt = s.default !== undefined && s.default !== false ? ` (default ${formatDefault(s)})` : '';
+    const shown = formatDefault(s);
+    const dflt = shown !== undefined ? ` (default ${shown})` : '';
     return [`  --${name}${arg}`, `${s.help}${dflt}${s.repeat ? ' [repeatable]' : ''}  env ${envName(name)}`] as const;
   });
   const width = Math.max(...rows.map(([l]) => l.length), 10) + 2;

@@ -155,3 +155,33 @@ describe('edge in-process vs over a socket', () => {
     }), { numRuns: 30 });
   });
 });
+
+describe('edge hooks, in-process', () => {
+  it('selectOrigin can only choose configured origins, even after adding one to its own context: never an open proxy', async () => {
+    const elsewhere = await startFakeOrigin();
+    elsewhere.route('/hls/s/seg1.ts', { body: 'not ours' });
+    const pick = [elsewhere.url, `${elsewhere.url}/`, 'file:///etc/passwd'];
+    let i = 0;
+    const edge = createEdge({
+      id: 'e-hooks', origins: [origin.url], hookTimeoutMs: 1_000,
+      hooks: {
+        selectOrigin(ctx) {
+          ctx.origins.push({ url: elsewhere.url, healthy: true });
+          return [pick[i++ % pick.length]!];
+        },
+      },
+    });
+    try {
+      for (let n = 0; n < pick.length; n++) {
+        const res = await edge.app.request(`/hls/s/seg1.ts?n=${n}`);
+        assert.equal(res.status, 500);
+        assert.equal(res.headers.get('x-cache'), 'ERROR');
+      }
+      assert.equal(elsewhere.total(), 0);
+      assert.match(await (await edge.app.request('/metrics')).text(), /cascade_hook_failures_total\{role="edge",hook="selectOrigin",reason="invalid"[^}]*\} 3/);
+    } finally {
+      await edge.close();
+      await elsewhere.close();
+    }
+  });
+});
