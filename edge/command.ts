@@ -1,27 +1,30 @@
 // `cascade edge`: parses options (and --config), then runs the edge role; everything else lives in createEdge.
 import { LISTEN_OPTIONS, REDIS_OPTIONS, loggerFor, parseRoleCommand, takePositionals, type Command } from '../src/command.js';
-import { UsageError, type OptionsSpec } from '../src/options.js';
+import { formatDefault, UsageError, type OptionsSpec } from '../src/options.js';
 import { runRole } from '../src/role.js';
+import { controlKeys } from '../src/control-plane.js';
+import { EDGE_DEFAULTS } from './defaults.js';
+import { EDGE_HOOKS } from './hooks.js';
 import { createEdge, defaultEdgeId } from './index.js';
 
 const EDGE_OPTIONS = {
-  port: { type: 'int', default: 8081, min: 0, max: 65535, help: 'port to listen on' },
+  port: { type: 'int', default: EDGE_DEFAULTS.port, min: 0, max: 65535, help: 'port to listen on' },
   origin: { type: 'string', repeat: true, help: 'origin base URL(s) in order of preference, comma-separated or repeated (required)' },
-  'cache-size': { type: 'bytes', default: '512m', min: 1024 * 1024, help: 'cache budget in bytes (512m, 2g, ...)' },
-  'max-object-size': { type: 'bytes', default: '64m', min: 1, help: 'larger responses are streamed through, not cached' },
+  'cache-size': { type: 'bytes', default: EDGE_DEFAULTS.cacheSize, min: 1024 * 1024, help: 'cache budget in bytes (512m, 2g, ...)' },
+  'max-object-size': { type: 'bytes', default: EDGE_DEFAULTS.maxObjectSize, min: 1, help: 'larger responses are streamed through, not cached' },
   id: { type: 'string', help: 'edge id for X-Served-By and Redis (default <hostname>-<port>)' },
-  'public-url': { type: 'url', help: 'URL players reach this edge at; with --redis it is registered in cascade:edges' },
+  'public-url': { type: 'url', help: `URL players reach this edge at; with --redis it is registered in ${controlKeys(EDGE_DEFAULTS.redisPrefix).edges}` },
   lb: { type: 'url', help: 'load balancer URL players reach: draining playlist requests are redirected to it, and masters name their variants through it' },
-  'master-via-lb': { type: 'bool', default: true, help: 'with --lb, serve masters with variant URIs as absolute LB URLs, so every player survives the loss of its edge (--no-master-via-lb: as the origin wrote them)' },
-  'upstream-timeout': { type: 'duration', default: '10s', min: 1, help: 'per-origin headers timeout and body idle timeout' },
-  'origin-retry': { type: 'duration', default: '5s', min: 0, help: 'how long a failing origin is skipped before being probed again' },
-  'segment-ttl': { type: 'duration', default: '10m', min: 0, help: 'freshness of segments without Cache-Control' },
-  'master-playlist-ttl': { type: 'duration', default: '2s', min: 0, help: 'freshness of master playlists without Cache-Control' },
-  'not-found-ttl': { type: 'duration', default: '1s', min: 0, help: 'freshness of 404/410 without Cache-Control' },
-  'segment-stale': { type: 'duration', default: '1h', min: 0, help: 'how long an expired segment may be served while every origin fails' },
+  'master-via-lb': { type: 'bool', default: EDGE_DEFAULTS.masterViaLb, help: 'with --lb, serve masters with variant URIs as absolute LB URLs, so every player survives the loss of its edge (--no-master-via-lb: as the origin wrote them)' },
+  'upstream-timeout': { type: 'duration', default: EDGE_DEFAULTS.upstreamTimeoutMs, min: 1, help: 'per-origin headers timeout and body idle timeout' },
+  'origin-retry': { type: 'duration', default: EDGE_DEFAULTS.originRetryMs, min: 0, help: 'how long a failing origin is skipped before being probed again' },
+  'segment-ttl': { type: 'duration', default: EDGE_DEFAULTS.freshness.segmentTtlMs, min: 0, help: 'freshness of segments without Cache-Control' },
+  'master-playlist-ttl': { type: 'duration', default: EDGE_DEFAULTS.freshness.masterPlaylistTtlMs, min: 0, help: 'freshness of master playlists without Cache-Control' },
+  'not-found-ttl': { type: 'duration', default: EDGE_DEFAULTS.freshness.notFoundTtlMs, min: 0, help: 'freshness of 404/410 without Cache-Control' },
+  'segment-stale': { type: 'duration', default: EDGE_DEFAULTS.freshness.segmentStaleMs, min: 0, help: 'how long an expired segment may be served while every origin fails' },
   'playlist-stale': { type: 'duration', help: 'same for playlists (default one target duration)' },
-  'cache-key-params': { type: 'string', default: '_HLS_msn,_HLS_part,_HLS_skip', help: 'query parameters kept in the cache key and sent upstream; others are dropped' },
-  'shutdown-grace': { type: 'duration', default: '10s', min: 0, help: 'how long in-flight requests may finish on SIGTERM' },
+  'cache-key-params': { type: 'string', default: EDGE_DEFAULTS.keyParams.join(','), help: 'query parameters kept in the cache key and sent upstream; others are dropped' },
+  'shutdown-grace': { type: 'duration', default: EDGE_DEFAULTS.shutdownGraceMs, min: 0, help: 'how long in-flight requests may finish on SIGTERM' },
   ...LISTEN_OPTIONS,
   ...REDIS_OPTIONS,
 } as const satisfies OptionsSpec;
@@ -43,39 +46,39 @@ export const edgeCommand: Command = {
   summary: 'caching relay in front of the origins (coalesces misses, streams to every waiter)',
   async run(argv) {
     const parsed = await parseRoleCommand('edge', EDGE_OPTIONS, argv, {
-      usage: 'cascade edge --origin URL[,URL...] [--port 8081] [--cache-size 512m] [--id NAME] [--public-url URL] [--lb URL] [options]',
+      usage: `cascade edge --origin URL[,URL...] [--port ${EDGE_DEFAULTS.port}] [--cache-size ${formatDefault(EDGE_OPTIONS['cache-size'])}] [--id NAME] [--public-url URL] [--lb URL] [options]`,
       description: 'Serves /hls/<stream>/<path> from its cache, filled from the first healthy origin.',
-    });
+    }, EDGE_HOOKS);
     if (!parsed) return 0;
-    const o = parsed.options;
+    const options = parsed.options;
     takePositionals(parsed.positionals, []);
-    const origins = parseOrigins(o.origin);
-    const id = o.id ?? defaultEdgeId(o.port);
-    const log = loggerFor(o['log-level'], { role: 'edge', edge: id });
+    const origins = parseOrigins(options.origin);
+    const id = options.id ?? defaultEdgeId(options.port);
+    const log = loggerFor(options['log-level'], { role: 'edge', edge: id });
     const edge = createEdge({
       id,
       origins,
-      cacheSize: o['cache-size'],
-      maxObjectSize: o['max-object-size'],
-      upstreamTimeoutMs: o['upstream-timeout'],
-      originRetryMs: o['origin-retry'],
-      keyParams: o['cache-key-params'].split(',').map((p) => p.trim()).filter(Boolean),
+      cacheSize: options['cache-size'],
+      maxObjectSize: options['max-object-size'],
+      upstreamTimeoutMs: options['upstream-timeout'],
+      originRetryMs: options['origin-retry'],
+      keyParams: options['cache-key-params'].split(',').map((p) => p.trim()).filter(Boolean),
       freshness: {
-        segmentTtlMs: o['segment-ttl'],
-        masterPlaylistTtlMs: o['master-playlist-ttl'],
-        notFoundTtlMs: o['not-found-ttl'],
-        segmentStaleMs: o['segment-stale'],
-        ...(o['playlist-stale'] !== undefined ? { playlistStaleMs: o['playlist-stale'] } : {}),
+        segmentTtlMs: options['segment-ttl'],
+        masterPlaylistTtlMs: options['master-playlist-ttl'],
+        notFoundTtlMs: options['not-found-ttl'],
+        segmentStaleMs: options['segment-stale'],
+        ...(options['playlist-stale'] !== undefined ? { playlistStaleMs: options['playlist-stale'] } : {}),
       },
-      ...(o.lb ? { lbUrl: o.lb, masterViaLb: o['master-via-lb'] } : {}),
-      ...(o['public-url'] ? { publicUrl: o['public-url'] } : {}),
-      ...(o.redis ? { redis: { url: o.redis, prefix: o['redis-prefix'] } } : {}),
+      ...(options.lb ? { lbUrl: options.lb, masterViaLb: options['master-via-lb'] } : {}),
+      ...(options['public-url'] ? { publicUrl: options['public-url'] } : {}),
+      ...(options.redis ? { redis: { url: options.redis, prefix: options['redis-prefix'] } } : {}),
       hooks: parsed.hooks,
       use: parsed.use,
-      hookTimeoutMs: o['hook-timeout'],
+      hookTimeoutMs: options['hook-timeout'],
       log,
     });
-    if (o['public-url'] && !o.redis) log.info('not_registering', { reason: '--public-url without --redis' });
-    await runRole(edge, { port: o.port, host: o.host, log, name: 'edge', graceMs: o['shutdown-grace'] });
+    if (options['public-url'] && !options.redis) log.info('not_registering', { reason: '--public-url without --redis' });
+    await runRole(edge, { port: options.port, host: options.host, log, name: 'edge', graceMs: options['shutdown-grace'] });
   },
 };

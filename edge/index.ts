@@ -1,55 +1,57 @@
-// The edge role: a caching relay in front of the origins. Request phases, in order (hooks in quotes):
-//   path check (400 on anything but a valid /hls/ path; never an open proxy) -> 'request' -> drain
-//   redirect for playlists -> 'cacheKey' -> fresh hit, or 'selectOrigin' and the coalesced fetch ('ttl'
-//   before storing) -> 'response' -> delivery (304/206/HEAD/stream). Without hooks or middleware, plain
-//   fresh GET hits take the same steps before Hono's dispatch (serveFreshHit).
-import type { HttpBindings } from '@hono/node-server';
-import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
+// The edge role: a caching relay in front of the origins. createEdge wires config -> state -> phases ->
+// app; each phase is its own module:
+//   path check (src/app.ts: 400 on anything but a valid /hls/ path; never an open proxy)
+//   -> serve-stream.ts: 'request' -> classify.ts (drain redirect, upstream path) -> 'cacheKey' -> fresh
+//      hit, or 'selectOrigin' and the coalesced fetch (coalescing-cache.ts; 'ttl' before storing)
+//   -> delivery.ts ('response' on the way out): 304/206/HEAD/stream, masters through the LB.
+// Hooks are declared and run in hooks.ts. Without hooks or middleware, plain fresh GET hits are answered
+// before Hono's dispatch by fresh-hit.ts, classified by the same classify.ts.
 import { hostname } from 'node:os';
-import type { Context, MiddlewareHandler } from 'hono';
-import type { ContentfulStatusCode, StatusCode } from 'hono/utils/http-status';
-import { checkIncomingTarget, createBaseApp, requestTargetOf, streamPathOf } from '../src/app.js';
-import { DEFAULT_REDIS_PREFIX } from '../src/control-plane.js';
+import type { MiddlewareHandler } from 'hono';
+import { createBaseApp } from '../src/app.js';
 import { silentLogger, type Logger } from '../src/log.js';
-import { isPlaylistPath } from '../src/media-types.js';
 import { Metrics } from '../src/metrics.js';
 import type { Role } from '../src/role.js';
-import { checkRelativePath, streamUrlPath } from '../src/stream-path.js';
-import { createHookRunner, HOOK_NAMES, HookFailed, isOptionalString, isUndefined, type EdgeHooks } from '../src/hooks.js';
-import { CacheStore, type CachedObject } from './cache-store.js';
-import { cacheKeyOf, DEFAULT_KEY_PARAMS } from './cache-key.js';
-import { CoalescingCache, type FetchTarget } from './coalescing-cache.js';
-import { startRegistration, type EdgeRegistration } from './registration.js';
-import { DEFAULT_FRESHNESS, type FreshnessDefaults } from './freshness.js';
+import { CacheStore } from './cache-store.js';
+import { RequestClassifier } from './classify.js';
+import { CoalescingCache } from './coalescing-cache.js';
+import { EDGE_DEFAULTS } from './defaults.js';
+import { Delivery } from './delivery.js';
+import { DrainState } from './drain.js';
+import { answerFreshHitsFirst } from './fresh-hit.js';
+import type { FreshnessDefaults } from './freshness.js';
+import { EdgeHookPhases, type EdgeHooks } from './hooks.js';
 import { MasterViaLb } from './master-rewrite.js';
 import { edgeMetrics } from './metrics.js';
 import { OriginPool } from './origin-pool.js';
-import type { CacheOutcome } from './outcome.js';
-import { edgeHeaders, headersOut, isPlainGet, replyFor, writeHit, writeReply } from './respond.js';
-import { ViewerCounter } from './viewers.js';
+import { startRegistration } from './registration.js';
+import { EDGE_EXPOSED_HEADERS } from './respond.js';
+import { streamHandler } from './serve-stream.js';
+import { ViewerCounter, VIEWER_LIMITS } from './viewers.js';
 
 export type { CacheOutcome } from './outcome.js';
 export { CACHE_OUTCOMES } from './outcome.js';
+export { EDGE_DEFAULTS } from './defaults.js';
 
 export interface EdgeConfig {
   /** Edge id: X-Served-By, Redis registration, drain set membership. */
   id: string;
   /** Origin base URLs in order of preference. */
   origins: readonly string[];
-  /** Cache budget in bytes (default 512 MiB). */
+  /** Cache budget in bytes. Defaults for this and the rest: EDGE_DEFAULTS (edge/defaults.ts). */
   cacheSize?: number;
-  /** Larger objects are streamed through, not stored (bytes, default 64 MiB or the cache size if smaller). */
+  /** Larger objects are streamed through, not stored (bytes; never more than the cache size). */
   maxObjectSize?: number;
-  /** Upstream headers timeout and body idle timeout per origin (ms, default 10 s). */
+  /** Upstream headers timeout and body idle timeout per origin (ms). */
   upstreamTimeoutMs?: number;
-  /** How long a failing origin is skipped before it is probed again (ms, default 5 s). */
+  /** How long a failing origin is skipped before it is probed again (ms). */
   originRetryMs?: number;
   /** Query parameters kept in the cache key and sent upstream (default the LL-HLS ones). */
   keyParams?: readonly string[];
   freshness?: Partial<FreshnessDefaults>;
   /** Where draining playlist requests are redirected (the LB's base URL). */
   lbUrl?: string;
-  /** With lbUrl: serve masters with their variant URIs through the LB, so players survive losing this edge (default true). */
+  /** With lbUrl: serve masters with their variant URIs through the LB, so players survive losing this edge. */
   masterViaLb?: boolean;
   /** This edge's URL as players reach it; registered in Redis when set. */
   publicUrl?: string;
@@ -60,7 +62,7 @@ export interface EdgeConfig {
   now?: () => number;
   /** Operator hooks at the edge's phases (docs/hooks.md). */
   hooks?: EdgeHooks;
-  /** How long a hook may take before its request fails (ms, default 1 s). */
+  /** How long a hook may take before its request fails (ms). */
   hookTimeoutMs?: number;
   /** Operator Hono middleware, run before the stream routes. */
   use?: MiddlewareHandler[];
@@ -74,44 +76,21 @@ export interface Edge extends Role {
   readonly metrics: Metrics;
 }
 
-const VIEWER_WINDOW_MS = 60_000;
-const MAX_VIEWERS_PER_STREAM = 100_000;
-/**
- * One `cascade_edge_viewers` series per stream: an edge serves a festival's few dozen streams, so 1,000
- * is far above real use while keeping the scrape small (a series is ~80 bytes of text) and memory bounded.
- */
-const MAX_VIEWER_STREAMS = 1_000;
-
 export function createEdge(config: EdgeConfig): Edge {
+  // Config, with the defaults filled in once.
   const now = config.now ?? Date.now;
   const log = (config.log ?? silentLogger).child({ role: 'edge', edge: config.id });
   const metrics = config.metrics ?? new Metrics({ role: 'edge', edge: config.id });
-  const cacheSize = config.cacheSize ?? 512 * 1024 ** 2;
-  const keyParams = config.keyParams ?? DEFAULT_KEY_PARAMS;
+  const cacheSize = config.cacheSize ?? EDGE_DEFAULTS.cacheSize;
   const lbUrl = config.lbUrl?.replace(/\/+$/, '');
-  const masters = lbUrl !== undefined && config.masterViaLb !== false ? new MasterViaLb(lbUrl, log) : undefined;
 
-  let shuttingDown = false;
-  let drainedByRedis = false;
-  const isDraining = () => shuttingDown || drainedByRedis;
-
+  // State: the drain switch, the cache, the viewers, the origins.
+  const drain = new DrainState();
   const store = new CacheStore(cacheSize);
-  const viewers = new ViewerCounter({ windowMs: VIEWER_WINDOW_MS, maxPerStream: MAX_VIEWERS_PER_STREAM, maxStreams: MAX_VIEWER_STREAMS, now });
-  let cache: CoalescingCache;
-  // The edge's own metrics, bound to the registry once (hot-path counters pre-labelled).
-  const stats = edgeMetrics(metrics, {
-    cacheBytes: () => store.bytes,
-    cacheEntries: () => store.entries,
-    fetching: () => cache.fetching,
-    waiting: () => cache.waiting,
-    viewers: () => viewers.counts(),
-    draining: isDraining,
-  });
-  const hooks = createHookRunner('edge', config.hooks, { timeoutMs: config.hookTimeoutMs ?? 1_000, log, metrics });
-  const hooked = HOOK_NAMES.edge.some((name) => hooks.has(name));
+  const viewers = new ViewerCounter({ ...VIEWER_LIMITS, now });
   const origins = new OriginPool(config.origins, {
-    timeoutMs: config.upstreamTimeoutMs ?? 10_000,
-    retryMs: config.originRetryMs ?? 5_000,
+    timeoutMs: config.upstreamTimeoutMs ?? EDGE_DEFAULTS.upstreamTimeoutMs,
+    retryMs: config.originRetryMs ?? EDGE_DEFAULTS.originRetryMs,
     userAgent: `cascade-edge/${config.id}`,
     now,
     onAttempt(origin, result, seconds, err) {
@@ -119,169 +98,66 @@ export function createEdge(config: EdgeConfig): Edge {
       if (err !== undefined || Number(result) >= 500) log.warn('origin_failed', { origin, result, err });
     },
   });
-  cache = new CoalescingCache({
+  const hooks = new EdgeHookPhases(config.hooks, {
+    timeoutMs: config.hookTimeoutMs ?? EDGE_DEFAULTS.hookTimeoutMs, log, metrics, edgeId: config.id,
+    isConfiguredOrigin: (url) => origins.isConfigured(url),
+  });
+  const cache = new CoalescingCache({
     store,
     origins,
-    freshness: { ...DEFAULT_FRESHNESS, ...config.freshness },
-    maxObjectSize: Math.min(config.maxObjectSize ?? 64 * 1024 ** 2, cacheSize),
+    freshness: { ...EDGE_DEFAULTS.freshness, ...config.freshness },
+    maxObjectSize: Math.min(config.maxObjectSize ?? EDGE_DEFAULTS.maxObjectSize, cacheSize),
     now,
     log,
-    ...(config.hooks?.ttl ? {
-      // Phase: ttl, before storing. A failing hook means "do not store" (the response already went out).
-      adjustTtl: async (t: FetchTarget, obj: CachedObject, defaultTtlMs: number) =>
-        (await hooks.call('ttl', { stream: t.stream, path: t.path, status: obj.status, headers: new Headers(obj.headers), defaultTtlMs, log: log.child({ stream: t.stream }) },
-          (v) => v === undefined || (typeof v === 'number' && Number.isFinite(v) && v >= 0))) ?? defaultTtlMs,
-    } : {}),
+    ...(hooks.has('ttl') ? { adjustTtl: (target, obj, defaultTtlMs) => hooks.ttl(target, obj, defaultTtlMs) } : {}),
+  });
+  // The edge's own metrics, bound to the registry once (hot-path counters pre-labelled).
+  const stats = edgeMetrics(metrics, {
+    cacheBytes: () => store.bytes,
+    cacheEntries: () => store.entries,
+    fetching: () => cache.fetching,
+    waiting: () => cache.waiting,
+    viewers: () => viewers.counts(),
+    draining: () => drain.draining,
   });
 
-  const onBytes = (n: number) => stats.bytesOut.inc(n);
-  /** Only a playlist served with 2xx counts: made-up stream names must not become series (or map entries). */
-  const countViewer = (obj: CachedObject, stream: string, incoming: HttpBindings['incoming']) => {
-    if (obj.status >= 200 && obj.status < 300) viewers.touch(stream, incoming.socket.remoteAddress ?? '');
-  };
-
-  async function serveStream(c: Context): Promise<Response> {
-    const { incoming, outgoing } = c.env as HttpBindings;
-    // The raw request target, checked by the base app before routing.
-    const target = requestTargetOf(c);
-    const { stream, path: requested } = streamPathOf(c);
-    let path = requested;
-    let { query } = target;
-    const slog = hooked ? log.child({ stream }) : log;
-    try {
-      // Phase: request (answer, deny or rewrite before anything is cached or fetched).
-      if (hooks.has('request')) {
-        const decision = await hooks.call('request', { request: c.req.raw, log: slog, stream, path, query, edgeId: config.id }, isRequestDecision);
-        if (decision instanceof Response) return decision;
-        if (decision && 'deny' in decision) return c.text(`${decision.message ?? 'denied'}\n`, decision.deny as ContentfulStatusCode, { 'cache-control': 'no-store' });
-        if (decision) {
-          path = decision.path ?? path;
-          query = decision.query ?? query;
-        }
-      }
-      const isPlaylist = isPlaylistPath(path);
-      if (isPlaylist && lbUrl !== undefined && isDraining()) {
-        stats.request('REDIRECT');
-        return c.body(null, 302, { ...edgeHeaders('REDIRECT', config.id), location: lbUrl + target.pathAndQuery, 'cache-control': 'no-store' });
-      }
-      const pathname = streamUrlPath(stream, path);
-      // Phase: cacheKey. The upstream request is always the path plus the kept parameters.
-      const upstreamPath = cacheKeyOf(pathname, query, keyParams);
-      const key = hooks.has('cacheKey')
-        ? (await hooks.call('cacheKey', { request: c.req.raw, log: slog, stream, path, defaultKey: upstreamPath }, isOptionalString)) ?? upstreamPath
-        : upstreamPath;
-      const deliver = async (outcome: CacheOutcome, obj: CachedObject, setCookie?: string[]): Promise<Response> => {
-        stats.request(outcome);
-        if (isPlaylist && masters) obj = await masters.settledView(obj, target.pathAndQuery);
-        if (isPlaylist) countViewer(obj, stream, incoming);
-        const reply = replyFor(obj, { method: c.req.method, request: incoming.headers, outcome, servedBy: config.id, now: now() });
-        if (setCookie) reply.setCookie = setCookie;
-        // Phase: response (headers on the way out).
-        if (hooks.has('response')) {
-          const headers = new Headers(reply.headers);
-          for (const line of reply.setCookie ?? []) headers.append('set-cookie', line);
-          await hooks.call('response', { request: c.req.raw, log: slog, stream, path, status: reply.status, headers, cache: outcome }, isUndefined);
-          const cookies = headers.getSetCookie();
-          headers.delete('set-cookie');
-          reply.headers = {};
-          headers.forEach((value, name) => { reply.headers[name] = value; });
-          if (cookies.length > 0) reply.setCookie = cookies;
-          else delete reply.setCookie;
-        }
-        // Hono answers HEAD by running the GET route and re-wrapping its Response, which would write the
-        // headers a second time after a direct write; a bodiless reply goes through Hono instead.
-        if (reply.body === undefined) return c.body(null, reply.status as StatusCode, headersOut(reply));
-        writeReply(outgoing, reply, onBytes);
-        return RESPONSE_ALREADY_SENT;
-      };
-      const hit = cache.fresh(key);
-      if (hit) return await deliver('HIT', hit);
-      const fetchTarget: FetchTarget = { key, upstreamPath, path, stream };
-      // Phase: selectOrigin, only for the request that will actually go upstream.
-      if (hooks.has('selectOrigin') && !cache.joinable(key)) {
-        const chosen = await hooks.call('selectOrigin', { request: c.req.raw, log: slog, stream, path, origins: origins.candidates() },
-          (v) => v === undefined || (Array.isArray(v) && v.length > 0 && v.every((u) => typeof u === 'string' && origins.isConfigured(u.replace(/\/+$/, '')))));
-        if (chosen) fetchTarget.origins = chosen.map((u) => u.replace(/\/+$/, ''));
-      }
-      const found = await cache.fetch(fetchTarget);
-      if (found.obj === undefined) {
-        stats.request('ERROR');
-        return c.text('upstream unavailable\n', found.status, { ...edgeHeaders('ERROR', config.id), 'cache-control': 'no-store' });
-      }
-      return await deliver(found.outcome, found.obj, found.setCookie);
-    } catch (err) {
-      if (!(err instanceof HookFailed)) throw err;
-      stats.request('ERROR');
-      return c.text(`${err.message}\n`, 500, { ...edgeHeaders('ERROR', config.id), 'cache-control': 'no-store' });
-    }
-  }
-
+  // Phases, and the app that runs them.
+  const classifier = new RequestClassifier({ keyParams: config.keyParams ?? EDGE_DEFAULTS.keyParams, lbUrl, draining: () => drain.draining });
+  const masters = lbUrl !== undefined && (config.masterViaLb ?? EDGE_DEFAULTS.masterViaLb) ? new MasterViaLb(lbUrl, log) : undefined;
+  const delivery = new Delivery({ servedBy: config.id, now, masters, viewers, stats });
   const app = createBaseApp({
     metrics,
     log,
-    exposeHeaders: ['X-Cache', 'X-Served-By'],
-    healthy: () => !shuttingDown,
+    exposeHeaders: EDGE_EXPOSED_HEADERS,
+    healthy: () => !drain.shuttingDown,
     ...(config.use ? { use: config.use } : {}),
   });
-  app.on(['GET', 'HEAD'], '/hls/*', serveStream);
+  app.on(['GET', 'HEAD'], '/hls/*', streamHandler({ id: config.id, log, classifier, hooks, cache, origins, delivery, stats }));
   app.all('/hls/*', (c) => c.text('method not allowed\n', 405, { Allow: 'GET, HEAD, OPTIONS' }));
+  if (!hooks.any && (config.use?.length ?? 0) === 0) answerFreshHitsFirst(app, { classifier, cache, delivery });
 
-  /**
-   * A plain GET that is a fresh hit, answered before Hono's dispatch: skipping routing, context and
-   * middleware measured +14% playlist hits/s (median of 5 alternating wrk runs, docs/edge.md). Only without hooks or operator middleware,
-   * which must see every request; anything else (miss, HEAD, drain redirect, bad path) goes through
-   * Hono and `serveStream`, which make the same decisions in the same order.
-   */
-  function serveFreshHit(env: HttpBindings): boolean {
-    const { incoming, outgoing } = env;
-    if (incoming.method !== 'GET' || !incoming.url?.startsWith('/hls/')) return false;
-    const parsed = checkIncomingTarget(incoming);
-    if (!parsed.ok || !parsed.value.stream) return false;
-    const { pathname, pathAndQuery, query, stream } = parsed.value;
-    const isPlaylist = isPlaylistPath(stream.path);
-    if (isPlaylist && lbUrl !== undefined && isDraining()) return false;
-    const found = cache.fresh(cacheKeyOf(pathname, query, keyParams));
-    if (!found) return false;
-    const hit = isPlaylist && masters ? masters.view(found, pathAndQuery) : found;
-    if (isPlaylist) countViewer(hit, stream.stream, incoming);
-    stats.request('HIT');
-    if (hit.status === 200 && hit.body.state === 'complete' && isPlainGet(incoming.headers)) writeHit(outgoing, hit, config.id, now(), onBytes);
-    else writeReply(outgoing, replyFor(hit, { method: 'GET', request: incoming.headers, outcome: 'HIT', servedBy: config.id, now: now() }), onBytes);
-    return true;
-  }
-  if (!hooked && (config.use?.length ?? 0) === 0) {
-    const dispatch = app.fetch;
-    app.fetch = (request, env, ctx) => {
-      const node = env as HttpBindings | undefined;
-      return node?.outgoing && serveFreshHit(node) ? RESPONSE_ALREADY_SENT : dispatch(request, env, ctx);
-    };
-  }
-
-  let registration: EdgeRegistration | undefined;
-  if (config.redis) {
-    registration = startRegistration({
-      url: config.redis.url,
-      prefix: config.redis.prefix ?? DEFAULT_REDIS_PREFIX,
-      id: config.id,
-      ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
-      ...(config.redis.intervalMs ? { intervalMs: config.redis.intervalMs } : {}),
-      log,
-      onDrainChange: (drained) => { drainedByRedis = drained; },
-    });
-  }
+  const registration = config.redis && startRegistration({
+    url: config.redis.url,
+    prefix: config.redis.prefix ?? EDGE_DEFAULTS.redisPrefix,
+    id: config.id,
+    ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
+    intervalMs: config.redis.intervalMs ?? EDGE_DEFAULTS.registrationIntervalMs,
+    log,
+    onDrainChange: (drained) => drain.setDrainedByControlPlane(drained),
+  });
 
   return {
     id: config.id,
     app,
     metrics,
-    get draining() { return isDraining(); },
+    get draining() { return drain.draining; },
     cache: {
       get bytes() { return store.bytes; },
       get entries() { return store.entries; },
       get maxBytes() { return store.maxBytes; },
     },
     async beginShutdown() {
-      shuttingDown = true;
+      drain.beginShutdown();
       log.info('drain_on', { source: 'shutdown' });
       await registration?.withdraw();
     },
@@ -291,15 +167,6 @@ export function createEdge(config: EdgeConfig): Edge {
       await origins.close();
     },
   };
-}
-
-function isRequestDecision(v: unknown): boolean {
-  if (v === undefined || v instanceof Response) return true;
-  if (typeof v !== 'object' || v === null) return false;
-  const d = v as Record<string, unknown>;
-  if ('deny' in d) return Number.isInteger(d.deny) && (d.deny as number) >= 400 && (d.deny as number) <= 599 && (d.message === undefined || typeof d.message === 'string');
-  return (d.path === undefined || (typeof d.path === 'string' && checkRelativePath(d.path) === undefined)) &&
-    (d.query === undefined || typeof d.query === 'string');
 }
 
 /** `<host>-<port>`: unique per process on a host, stable across restarts. */

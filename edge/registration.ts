@@ -14,7 +14,7 @@ export interface RegistrationOptions {
   log: Logger;
   onDrainChange: (drained: boolean) => void;
   /** Heartbeat and drain poll period (ms); the alive key lives for five of them. */
-  intervalMs?: number;
+  intervalMs: number;
 }
 
 export interface EdgeRegistration {
@@ -25,7 +25,7 @@ export interface EdgeRegistration {
 
 export function startRegistration(options: RegistrationOptions): EdgeRegistration {
   const keys = controlKeys(options.prefix);
-  const intervalMs = options.intervalMs ?? 1_000;
+  const { intervalMs } = options;
   const redis = connectRedis(options.url, options.log);
   const subscriber = connectRedis(options.url, options.log);
   let drained = false;

@@ -2,14 +2,17 @@
 // to Node's ServerResponse with backpressure per client. Written directly rather than through a web
 // Response: hits become one `res.end(buffer)`, and an upstream abort can destroy the socket, which is
 // the only way to tell an HTTP/1.1 client that a body with Content-Length or chunked framing is cut.
+// In-process requests (`app.request`, no socket) get the same reply as a web Response instead.
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { CachedObject } from './cache-store.js';
 import type { CacheOutcome } from './outcome.js';
 import { BodyCursor, type SharedBody } from './shared-body.js';
+import { corsHeaders } from '../src/cors.js';
 import { evaluateRange, notModified, validatorsOf } from '../src/http-range.js';
 
-/** Response headers a browser player may read across origins. */
-export const EXPOSED_HEADERS = 'Content-Length,Content-Range,ETag,Last-Modified,Age,Location,X-Cache,X-Served-By';
+/** The edge's own headers a browser player may read across origins, besides the standard ones. */
+export const EDGE_EXPOSED_HEADERS = ['X-Cache', 'X-Served-By'] as const;
+const CORS = corsHeaders(EDGE_EXPOSED_HEADERS);
 
 export interface Delivery {
   method: string;
@@ -19,13 +22,9 @@ export interface Delivery {
   now: number;
 }
 
+/** What every edge answer carries, written to the socket or not: X-Cache, X-Served-By and CORS. */
 export function edgeHeaders(outcome: CacheOutcome, servedBy: string): Record<string, string> {
-  return {
-    'x-cache': outcome,
-    'x-served-by': servedBy,
-    'access-control-allow-origin': '*',
-    'access-control-expose-headers': EXPOSED_HEADERS,
-  };
+  return { 'x-cache': outcome, 'x-served-by': servedBy, ...CORS };
 }
 
 /** What to answer: status, headers, and the body (whole, or still being written), if any. */
@@ -151,10 +150,53 @@ function streamBody(res: ServerResponse, body: SharedBody, onBytes: (n: number) 
   pump();
 }
 
+/** A reply as a web Response, for in-process requests: same status, headers and bytes; a cut body errors the stream. */
+export function webResponse(reply: Reply, onBytes: (n: number) => void): Response {
+  const headers = new Headers(reply.headers);
+  for (const line of reply.setCookie ?? []) headers.append('set-cookie', line);
+  const { body } = reply;
+  if (body === undefined) return new Response(null, { status: reply.status, headers });
+  if (Buffer.isBuffer(body)) {
+    onBytes(body.length);
+    return new Response(body as Uint8Array<ArrayBuffer>, { status: reply.status, headers });
+  }
+  return new Response(readableOf(body, onBytes), { status: reply.status, headers });
+}
+
+/** Follows a body still being written, as a web stream (no backpressure: in-process readers are tests and tools). */
+function readableOf(body: SharedBody, onBytes: (n: number) => void): ReadableStream<Uint8Array> {
+  const cursor = new BodyCursor(body);
+  let unsubscribe = (): void => undefined;
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      const pump = (): void => {
+        for (let chunk = cursor.next(); chunk !== undefined; chunk = cursor.next()) {
+          onBytes(chunk.length);
+          controller.enqueue(chunk);
+        }
+        if (body.state === 'complete') {
+          unsubscribe();
+          controller.close();
+        } else if (body.state === 'aborted') {
+          unsubscribe();
+          controller.error(new Error('upstream body cut short'));
+        }
+      };
+      unsubscribe = body.subscribe(pump);
+      pump();
+    },
+    cancel() {
+      unsubscribe();
+    },
+  });
+}
+
+/** RFC 9110 §15.4.5: the fields a 200 would have carried that describe the selected representation. */
+const NOT_MODIFIED_FIELDS = ['etag', 'last-modified', 'cache-control', 'expires', 'vary', 'content-location', 'date', 'age', 'x-cache', 'x-served-by', ...Object.keys(CORS)];
+
 function notModifiedHeaders(headers: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
-  // RFC 9110 §15.4.5: the fields a 200 would have carried that describe the selected representation.
-  for (const name of ['etag', 'last-modified', 'cache-control', 'expires', 'vary', 'content-location', 'date', 'age', 'x-cache', 'x-served-by', 'access-control-allow-origin', 'access-control-expose-headers']) {
+  for (const name of NOT_MODIFIED_FIELDS) {
     if (headers[name] !== undefined) out[name] = headers[name];
   }
   return out;

@@ -4,6 +4,17 @@
 // Both the streams and the clients per stream are bounded, and expired sightings are pruned on a timer,
 // not only when /metrics is scraped: an edge nobody scrapes must not grow either.
 
+/** The edge's bounds on `cascade_edge_viewers`: a minute's window, as the nginx log counts use. */
+export const VIEWER_LIMITS = Object.freeze({
+  windowMs: 60_000,
+  maxPerStream: 100_000,
+  /**
+   * One series per stream: an edge serves a festival's few dozen streams, so 1,000 is far above real use
+   * while keeping the scrape small (a series is ~80 bytes of text) and memory bounded.
+   */
+  maxStreams: 1_000,
+});
+
 export interface ViewerCounterOptions {
   windowMs: number;
   /** Beyond this many clients per stream the oldest sightings are dropped: the count saturates, memory does not grow. */

@@ -2,7 +2,9 @@
 // stream paths, /healthz, /metrics, and errors that never leak as 500 for client faults.
 import type { IncomingMessage } from 'node:http';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import type { HttpBindings } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
+import { ALLOW_ANY_ORIGIN, corsHeaders, preflightHeaders } from './cors.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import { parseRequestTarget, type Checked, type RequestTarget, type StreamPath } from './stream-path.js';
@@ -10,10 +12,10 @@ import { parseRequestTarget, type Checked, type RequestTarget, type StreamPath }
 export interface BaseAppOptions {
   metrics: Metrics;
   log: Logger;
-  /** Extra response headers CORS lets players read (X-Cache, X-Served-By, ...). */
-  exposeHeaders?: string[];
+  /** The role's own response headers CORS lets players read (X-Cache, X-Served-By, ...; src/cors.ts). */
+  exposeHeaders?: readonly string[];
   /** Methods answered in preflight for stream paths. */
-  allowMethods?: string[];
+  allowMethods?: readonly string[];
   /** false while the process cannot serve (e.g. shutting down). */
   healthy?: () => boolean;
   /** Operator middleware from the config file, run before the role's routes. */
@@ -22,9 +24,18 @@ export interface BaseAppOptions {
   onBadTarget?: (raw: string, reason: string) => void;
 }
 
+/**
+ * Node's request and response behind a request that came in on a socket; undefined for in-process
+ * requests (`app.request`), which a handler then answers with a plain Response.
+ */
+export function nodeBindingsOf(c: Context): HttpBindings | undefined {
+  const env = c.env as Partial<HttpBindings> | undefined;
+  return env?.incoming && env.outgoing ? env as HttpBindings : undefined;
+}
+
 /** The peer's address; undefined for in-process requests (app.request in tests), which have no socket. */
 export function peerAddress(c: Context): string | undefined {
-  return (c.env as { incoming?: unknown } | undefined)?.incoming ? getConnInfo(c).remote.address : undefined;
+  return nodeBindingsOf(c) ? getConnInfo(c).remote.address : undefined;
 }
 
 const ALREADY_SENT = 'x-hono-already-sent';
@@ -86,12 +97,12 @@ export function streamPathOf(c: Context): StreamPath {
 export function badTargetResponse(reason: string): Response {
   return new Response(`bad request target: ${reason}\n`, {
     status: 400,
-    headers: { 'Content-Type': 'text/plain; charset=UTF-8', 'Cache-Control': 'no-store', 'Access-Control-Allow-Origin': '*' },
+    headers: { 'Content-Type': 'text/plain; charset=UTF-8', 'Cache-Control': 'no-store', ...ALLOW_ANY_ORIGIN },
   });
 }
 
-/** The CORS headers for this request, for handlers that write to Node's response themselves. */
-export function corsHeadersOf(c: Context): Record<string, string> {
+/** The CORS headers for this request (src/cors.ts), for handlers that write to Node's response themselves. */
+export function corsHeadersOf(c: Context): Readonly<Record<string, string>> {
   return (c.get(CORS_KEY as never) as Record<string, string> | undefined) ?? {};
 }
 
@@ -100,22 +111,14 @@ export function corsHeadersOf(c: Context): Record<string, string> {
  * Hono rebuild the handler's response, and a response already written straight to the socket (streamed
  * bodies) then gets written twice.
  */
-function corsMiddleware(allowMethods: string[], exposeHeaders: string[]): MiddlewareHandler {
-  const base = { 'Access-Control-Allow-Origin': '*', 'Access-Control-Expose-Headers': exposeHeaders.join(', ') };
-  const preflight = {
-    'Access-Control-Allow-Origin': '*',
-    'Access-Control-Allow-Methods': allowMethods.join(', '),
-    'Access-Control-Max-Age': '86400',
-  };
+function corsMiddleware(allowMethods: readonly string[], exposeHeaders: readonly string[]): MiddlewareHandler {
+  const headers = corsHeaders(exposeHeaders);
   return async function cors(c, next) {
-    if (c.req.method === 'OPTIONS') {
-      const requested = c.req.header('access-control-request-headers');
-      return c.body(null, 204, { ...preflight, ...(requested ? { 'Access-Control-Allow-Headers': requested } : {}), Vary: 'Access-Control-Request-Headers' });
-    }
-    c.set(CORS_KEY as never, base as never);
+    if (c.req.method === 'OPTIONS') return c.body(null, 204, preflightHeaders(allowMethods, c.req.header('access-control-request-headers')));
+    c.set(CORS_KEY as never, headers as never);
     await next();
     if (c.res.headers.get(ALREADY_SENT)) return;
-    for (const [k, v] of Object.entries(base)) c.res.headers.set(k, v);
+    for (const [k, v] of Object.entries(headers)) c.res.headers.set(k, v);
   };
 }
 
@@ -147,8 +150,7 @@ export function createBaseApp(options: BaseAppOptions): Hono {
     check(req, input);
     return app.fetch(req, env, ctx);
   };
-  const cors = corsMiddleware(options.allowMethods ?? ['GET', 'HEAD', 'OPTIONS'],
-    ['Content-Length', 'Content-Range', 'ETag', 'Last-Modified', 'Age', 'Location', ...(options.exposeHeaders ?? [])]);
+  const cors = corsMiddleware(options.allowMethods ?? ['GET', 'HEAD', 'OPTIONS'], options.exposeHeaders ?? []);
   app.use('/hls/*', cors);
   app.use('/api/*', cors);
   for (const m of options.use ?? []) app.use(m);

@@ -3,7 +3,7 @@ import { formatHelp, parseOptions, UsageError, type OptionsSpec, type ParseResul
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './log.js';
 import { loadConfigFile, type LoadedConfig } from './config-file.js';
 import { DEFAULT_REDIS_PREFIX } from './control-plane.js';
-import { DEFAULT_HOOK_TIMEOUT_MS, HOOK_NAMES, type HookSpecs, type RoleName } from './hooks.js';
+import { DEFAULT_HOOK_TIMEOUT_MS, type HookSpecs, type RoleName } from './hooks.js';
 
 export interface Command {
   name: string;
@@ -65,14 +65,13 @@ export type RoleParseResult<S extends OptionsSpec, H> = ParseResult<S> & Omit<Lo
  * among. Returns undefined when --help was asked.
  */
 export async function parseRoleCommand<S extends OptionsSpec & typeof LISTEN_OPTIONS, H extends object>(
-  role: RoleName, spec: S, argv: string[], help: CommandHelp, hooks?: HookSpecs<H>,
+  role: RoleName, spec: S, argv: string[], help: CommandHelp, hooks: HookSpecs<H>,
 ): Promise<RoleParseResult<S, H> | undefined> {
   const first = parseCommand(spec, argv, help);
   if (!first) return undefined;
   const file = first.options.config as string | undefined;
   if (file === undefined) return { ...first, hooks: {} as H, use: [] };
-  const hookNames: readonly string[] = hooks !== undefined ? Object.keys(hooks) : HOOK_NAMES[role as keyof typeof HOOK_NAMES];
-  const loaded = await loadConfigFile<H>(file, role, spec, hookNames);
+  const loaded = await loadConfigFile<H>(file, role, spec, Object.keys(hooks));
   return { ...parseOptions(spec, argv, process.env, loaded.options), hooks: loaded.hooks, use: loaded.use };
 }
 

@@ -29,76 +29,7 @@ export interface HookSpec {
 /** Every hook of a role (H: its hooks interface), declared once: the names are these keys. */
 export type HookSpecs<H> = { readonly [K in keyof H]-?: HookSpec };
 
-// ---- edge ----------------------------------------------------------------------------------------
-
-export interface EdgeRequestContext extends BaseContext {
-  stream: string;
-  path: string;
-  /** The query string the edge would use (without '?'), may be rewritten by returning { path, query }. */
-  query: string;
-  edgeId: string;
-}
-
-/** What `request` may decide before the cache: answer, deny, rewrite, or nothing (undefined). */
-export type EdgeRequestDecision =
-  | undefined
-  | Response
-  | { deny: number; message?: string }
-  | { path?: string; query?: string };
-
-export interface CacheKeyContext extends BaseContext {
-  stream: string;
-  path: string;
-  /** The built-in key: path plus the _HLS_ parameters. */
-  defaultKey: string;
-}
-
-export interface OriginCandidate {
-  url: string;
-  healthy: boolean;
-}
-
-export interface SelectOriginContext extends BaseContext {
-  stream: string;
-  path: string;
-  /** The configured origins in order; the edge tries them in the order returned. */
-  origins: OriginCandidate[];
-}
-
-export interface TtlContext {
-  stream: string;
-  path: string;
-  status: number;
-  headers: Headers;
-  /** The built-in freshness lifetime (ms). */
-  defaultTtlMs: number;
-  log: Logger;
-}
-
-export interface EdgeResponseContext extends BaseContext {
-  stream: string;
-  path: string;
-  status: number;
-  /** Response headers on the way out; change them in place. */
-  headers: Headers;
-  cache: string;
-}
-
-export interface EdgeHooks {
-  request?(ctx: EdgeRequestContext): Awaitable<EdgeRequestDecision>;
-  cacheKey?(ctx: CacheKeyContext): Awaitable<string | undefined>;
-  selectOrigin?(ctx: SelectOriginContext): Awaitable<string[] | undefined>;
-  /** Freshness lifetime in ms for this response (0 = do not cache), undefined keeps the default. */
-  ttl?(ctx: TtlContext): Awaitable<number | undefined>;
-  response?(ctx: EdgeResponseContext): Awaitable<void>;
-}
-
 export type RoleName = 'origin' | 'edge' | 'lb';
-
-/** The hook names of the roles that do not declare their hooks as HookSpecs yet. */
-export const HOOK_NAMES = {
-  edge: ['request', 'cacheKey', 'selectOrigin', 'ttl', 'response'],
-} as const satisfies { edge: readonly (keyof EdgeHooks)[] };
 
 /** What a `--config` module exports (as default export or as named exports) for a role whose hooks are H. */
 export interface RoleConfigModule<H> {

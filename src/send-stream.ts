@@ -1,15 +1,14 @@
 // Streams a body that may still be growing straight to Node's ServerResponse. @hono/node-server answers
 // a body stream error after the headers by writing "Error: ..." and ending the response, which could pass
 // a cut body off as complete; here an error destroys the socket, the only way HTTP/1.1 says "truncated".
-import type { ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Context } from 'hono';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
-import { corsHeadersOf } from './app.js';
+import { corsHeadersOf, nodeBindingsOf } from './app.js';
 
 export function sendStream(c: Context, status: number, headers: Record<string, string>, body: ReadableStream<Uint8Array>): Response {
-  const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+  const outgoing = nodeBindingsOf(c)?.outgoing;
   // HEAD has no body to cut, and in-process requests (app.request in tests) have no socket.
   if (!outgoing || c.req.method === 'HEAD') {
     if (c.req.method === 'HEAD') void body.cancel().catch(() => undefined);

@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createEdge, type EdgeConfig } from '../edge/index.js';
 import { listen } from '../src/serve.js';
-import type { EdgeHooks } from '../src/hooks.js';
+import type { EdgeHooks } from '../edge/hooks.js';
 import { clientAgent, get } from './helpers/edge-client.js';
 import { startFakeOrigin, type FakeOrigin } from './helpers/edge-fake-origin.js';
 

@@ -1,0 +1,63 @@
+// The fast hit path (edge/fresh-hit.ts, before Hono) and serveStream classify with the same
+// RequestClassifier: an edge that takes the fast path and one that cannot (operator middleware turns it
+// off) must answer every sequence of requests alike — drain redirects, cache keys, hits and their
+// master views, conditionals and ranges — while the clock moves entries from fresh to expired.
+import { after, before, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { createEdge } from '../edge/index.js';
+import { listen } from '../src/serve.js';
+import { clientAgent, get } from './helpers/edge-client.js';
+import { startFakeOrigin, type FakeOrigin } from './helpers/edge-fake-origin.js';
+
+const agent = clientAgent(8);
+let origin: FakeOrigin;
+before(async () => {
+  origin = await startFakeOrigin();
+  origin.route('/hls/s/index.m3u8', { body: '#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\nseg1.ts\n', headers: { 'cache-control': 'max-age=2' } });
+  origin.route('/hls/s/master.m3u8', { body: '#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1000\nlow.m3u8\n', headers: { 'cache-control': 'max-age=2' } });
+  origin.route('/hls/s/seg1.ts', { body: 'segment-one', headers: { etag: '"v1"', 'cache-control': 'max-age=5' } });
+});
+after(async () => { await agent.close(); await origin.close(); });
+
+it('the fast hit path and serveStream answer alike (fast-check over requests, clock steps and drain)', async () => {
+  const step = fc.oneof(
+    fc.record({
+      path: fc.constantFrom('index.m3u8', 'master.m3u8', 'seg1.ts', 'gone.ts'),
+      query: fc.constantFrom('', '?token=a', '?_HLS_msn=4&token=b', '?_HLS_msn=4', '?_HLS_skip=YES&_HLS_msn=4'),
+      headers: fc.record({ range: fc.constantFrom('bytes=0-3', 'bytes=99-'), 'if-none-match': fc.constantFrom('"v1"', '"v0"') }, { requiredKeys: [] }),
+    }),
+    fc.record({ advanceMs: fc.integer({ min: 0, max: 6_000 }) }),
+    // SIGTERM: playlists already cached must now be redirected, on both paths.
+    fc.constant({ drain: true as const }),
+  );
+  await fc.assert(fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 14 }), async (steps) => {
+    const clock = { now: 1_000_000 };
+    const config = { id: 'twin', origins: [origin.url], lbUrl: 'http://lb.example', now: () => clock.now };
+    const fast = createEdge(config);
+    const slow = createEdge({ ...config, use: [async (_c, next) => { await next(); }] });
+    const servers = await Promise.all([fast, slow].map((e) => listen(e.app, { port: 0, host: '127.0.0.1' })));
+    try {
+      for (const s of steps) {
+        if ('advanceMs' in s) {
+          clock.now += s.advanceMs;
+          continue;
+        }
+        if ('drain' in s) {
+          await Promise.all([fast.beginShutdown!(), slow.beginShutdown!()]);
+          continue;
+        }
+        const target = `/hls/s/${s.path}${s.query}`;
+        const [a, b] = await Promise.all(servers.map((server) => get(agent, server.url + target, s.headers)));
+        const what = `${target} ${JSON.stringify(s.headers)}`;
+        for (const name of ['x-cache', 'location', 'etag', 'content-range', 'content-length']) assert.equal(a!.headers[name], b!.headers[name], `${name}: ${what}`);
+        assert.equal(a!.status, b!.status, what);
+        assert.deepEqual(a!.body, b!.body, what);
+      }
+      assert.deepEqual(fast.cache.entries, slow.cache.entries);
+    } finally {
+      await Promise.all(servers.map((server) => server.close(200)));
+      await Promise.all([fast.close(), slow.close()]);
+    }
+  }), { numRuns: 150 });
+});
