@@ -1,10 +1,10 @@
 // S3Storage beyond the shared Storage contract (storage-contract.test.ts): the s3:// URL and the AWS variables,
 // the stable error codes, and failures of a real S3-compatible server (SeaweedFS on loopback): wrong
 // credentials, a missing bucket, a paused server (timeouts), a stopped one (connection refused), a body cut off.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { UsageError } from '../src/options.js';
-import { s3ServerMissing, startS3Server, type TestS3 } from '../test/helpers/s3-server.js';
+import { s3ServerForFile, s3ServerMissing } from '../test/helpers/s3-server.js';
 import { parseS3Url, s3ConnectionFromEnv, s3ErrorCode, S3Storage, S3StorageError, type S3Timeouts } from './s3-storage.js';
 import type { Storage } from './storage.js';
 
@@ -107,13 +107,7 @@ describe('s3ErrorCode', () => {
 // ---- against a real server ------------------------------------------------------------------------------
 
 const missing = s3ServerMissing();
-let s3: TestS3 | undefined;
-before(async () => {
-  if (!missing) s3 = await startS3Server();
-});
-after(async () => {
-  await s3?.stop();
-});
+const server = s3ServerForFile();
 
 // Short bounds, so the fault tests are quick: connect 0.5 s, response 1 s, idle body 1 s, all attempts 3 s.
 const SHORT: S3Timeouts = { connectMs: 500, requestMs: 1000, idleMs: 1000, operationMs: 3000, attempts: 2, minBytesPerSecond: 1024 * 1024 };
@@ -153,50 +147,50 @@ async function allFail(s: Storage, code: string, boundMs: number): Promise<void>
     assert.ok(err instanceof S3StorageError, `${name}: ${String(err)}`);
     assert.equal(err.code, code, `${name}: ${err.message}`);
     assert.ok(err.after < boundMs, `${name} took ${err.after} ms (bound ${boundMs} ms)`);
-    assert.ok(!err.message.includes(s3!.credentials.secretAccessKey), 'no secret in messages');
+    assert.ok(!err.message.includes(server()!.credentials.secretAccessKey), 'no secret in messages');
   });
 }
 
 describe('S3Storage on a real server', { skip: missing ?? false }, () => {
   test('from an s3:// URL and the AWS variables: signed requests, the prefix under the bucket', async () => {
-    const s = S3Storage.fromUrl(`s3://${s3!.bucket}/from-url/origin-a`, s3!.env);
+    const s = S3Storage.fromUrl(`s3://${server()!.bucket}/from-url/origin-a`, server()!.env);
     try {
       await s.put('stream/state.json', '{}');
-      assert.deepEqual(await s3!.storage('from-url').list(''), ['origin-a']);
-      assert.deepEqual(await s3!.storage('from-url/origin-a/stream').list(''), ['state.json']);
+      assert.deepEqual(await server()!.storage('from-url').list(''), ['origin-a']);
+      assert.deepEqual(await server()!.storage('from-url/origin-a/stream').list(''), ['state.json']);
     } finally {
       s.close();
     }
   });
 
   test('with no prefix, keys are the object keys at the top of the bucket', async () => {
-    await s3!.createBucket('cascade-bare');
-    const s = s3!.storage('', { bucket: 'cascade-bare' });
+    await server()!.createBucket('cascade-bare');
+    const s = server()!.storage('', { bucket: 'cascade-bare' });
     await s.put('a/b', '1');
     await s.put('c', '2');
     assert.deepEqual((await s.list('')).sort(), ['a', 'c']);
-    assert.equal((await s3!.storage('a', { bucket: 'cascade-bare' }).get('b'))!.toString(), '1');
+    assert.equal((await server()!.storage('a', { bucket: 'cascade-bare' }).get('b'))!.toString(), '1');
   });
 
   test('wrong credentials: every operation fails with S3_ACCESS_DENIED (get does not pretend the object is missing)', async () => {
-    await s3!.storage('denied').put('k/obj', 'x');
-    const bad = (accessKeyId: string, secretAccessKey: string) => s3!.storage('denied', { credentials: { accessKeyId, secretAccessKey }, timeouts: SHORT });
-    await allFail(bad(s3!.credentials.accessKeyId, 'not-the-secret'), 'S3_ACCESS_DENIED', 2000);
+    await server()!.storage('denied').put('k/obj', 'x');
+    const bad = (accessKeyId: string, secretAccessKey: string) => server()!.storage('denied', { credentials: { accessKeyId, secretAccessKey }, timeouts: SHORT });
+    await allFail(bad(server()!.credentials.accessKeyId, 'not-the-secret'), 'S3_ACCESS_DENIED', 2000);
     await allFail(bad('nobody', 'nothing'), 'S3_ACCESS_DENIED', 2000);
   });
 
   test('a missing bucket: every operation fails with S3_NO_SUCH_BUCKET (not ENOENT, not "nothing listed")', async () => {
-    await allFail(s3!.storage('p', { bucket: 'no-such-bucket', timeouts: SHORT }), 'S3_NO_SUCH_BUCKET', 2000);
+    await allFail(server()!.storage('p', { bucket: 'no-such-bucket', timeouts: SHORT }), 'S3_NO_SUCH_BUCKET', 2000);
   });
 
   test('a paused server (SIGSTOP): every operation fails with S3_TIMEOUT within its bound, and works again after SIGCONT', async (t) => {
-    const s = s3!.storage('paused', { timeouts: SHORT });
+    const s = server()!.storage('paused', { timeouts: SHORT });
     await s.put('k/obj', 'old');
-    s3!.pause();
+    server()!.pause();
     try {
       await allFail(s, 'S3_TIMEOUT', SHORT.operationMs + SLACK_MS);
     } finally {
-      s3!.resume();
+      server()!.resume();
     }
     // A put that timed out is not known to have failed: the server may still carry it out once it runs
     // again. Whichever it did, the object is one whole version.
@@ -208,12 +202,12 @@ describe('S3Storage on a real server', { skip: missing ?? false }, () => {
   });
 
   test('a body that stops mid-transfer errors the read within the idle bound: never a cut body as complete', async () => {
-    const s = s3!.storage('stall', { timeouts: SHORT });
+    const s = server()!.storage('stall', { timeouts: SHORT });
     const size = 48 * 1024 * 1024; // more than the socket buffers between the server and us hold
     await s.put('big', Buffer.alloc(size, 7)); // a put of 48 MB has 1 s plus 48 s at the slowest
     const reader = s.read('big', 0, size - 1).getReader();
     let received = (await reader.read()).value?.length ?? 0;
-    s3!.pause();
+    server()!.pause();
     const started = Date.now();
     try {
       await assert.rejects(async () => {
@@ -226,12 +220,12 @@ describe('S3Storage on a real server', { skip: missing ?? false }, () => {
       assert.ok(received < size, 'the body was cut');
       assert.ok(Date.now() - started < SHORT.idleMs + SLACK_MS, `errored after ${Date.now() - started} ms`);
     } finally {
-      s3!.resume();
+      server()!.resume();
     }
   });
 
   test('a reader that holds back longer than every bound still gets the whole body (backpressure is no stall)', async () => {
-    const s = s3!.storage('slow-reader', { timeouts: SHORT });
+    const s = server()!.storage('slow-reader', { timeouts: SHORT });
     const size = 16 * 1024 * 1024;
     const object = Buffer.alloc(size);
     for (let i = 0; i < size; i += 4096) object[i] = i / 4096;
@@ -248,7 +242,7 @@ describe('S3Storage on a real server', { skip: missing ?? false }, () => {
   });
 
   test('cancelling a read releases it: the next operations run', async () => {
-    const s = s3!.storage('cancel', { timeouts: SHORT });
+    const s = server()!.storage('cancel', { timeouts: SHORT });
     const size = 16 * 1024 * 1024;
     await s.put('big', Buffer.alloc(size, 1));
     for (let i = 0; i < 20; i++) {
@@ -261,15 +255,15 @@ describe('S3Storage on a real server', { skip: missing ?? false }, () => {
 
   // Last: it kills the server.
   test('a stopped server: a read in progress errors, then every operation fails with S3_UNREACHABLE at once', async (t) => {
-    // Not from s3.storage(): stop() closes those.
-    const { bucket, endpoint, region, credentials } = s3!;
+    // Not from server().storage(): stop() closes those.
+    const { bucket, endpoint, region, credentials } = server()!;
     const s = new S3Storage({ bucket, prefix: 'stopped', endpoint, region, credentials, timeouts: SHORT });
     t.after(() => s.close());
     const size = 48 * 1024 * 1024;
     await s.put('big', Buffer.alloc(size, 3));
     const reader = s.read('big', 0, size - 1).getReader();
     let received = (await reader.read()).value?.length ?? 0;
-    await s3!.stop();
+    await server()!.stop();
     await assert.rejects(async () => {
       for (;;) {
         const r = await reader.read();

@@ -1,23 +1,19 @@
 // The Storage contract (origin/storage.ts), run against every backend: DiskStorage in a temporary directory
 // and S3Storage on a real S3-compatible server (SeaweedFS on loopback, test/helpers/s3-server.ts). What the
 // origin relies on holds for both, or the suite says which backend breaks it.
-import { after, before, describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { s3ServerMissing, startS3Server, type TestS3 } from '../test/helpers/s3-server.js';
+import { s3ServerForFile, s3ServerMissing } from '../test/helpers/s3-server.js';
 import { DiskStorage, type Storage } from './storage.js';
 
 const dirs: string[] = [];
 const missing = s3ServerMissing();
-let s3: TestS3 | undefined;
-before(async () => {
-  if (!missing) s3 = await startS3Server();
-});
+const server = s3ServerForFile();
 after(async () => {
-  await s3?.stop();
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
@@ -33,7 +29,7 @@ const backends: { name: string; skip: string | false; make(): Promise<Storage> }
     },
   },
   // A nested prefix per test keeps the tests apart in one bucket, and checks the prefix is joined right.
-  { name: 'S3Storage', skip: missing ?? false, make: async () => s3!.storage(`contract/t${++prefixes}`) },
+  { name: 'S3Storage', skip: missing ?? false, make: async () => server()!.storage(`contract/t${++prefixes}`) },
 ];
 
 async function bytes(stream: ReadableStream<Uint8Array>): Promise<Buffer> {

@@ -7,6 +7,7 @@
 // write, against 5 s).
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
+import { after, before } from 'node:test';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -77,7 +78,8 @@ export async function startS3Server(options: { bucket?: string; startTimeoutMs?:
   const free = await distinctFreePorts(SERVICES.length * 2);
   const port = (service: Service, grpc = false) => free[SERVICES.indexOf(service) * 2 + (grpc ? 1 : 0)]!;
   const args = [
-    'mini', `-dir=${dir}`, '-ip=127.0.0.1', '-ip.bind=127.0.0.1', `-s3.config=${join(dir, 's3.json')}`,
+    // glog writes log files to /tmp unless told to log to stderr (which startChild captures).
+    '-logtostderr', 'mini', `-dir=${dir}`, '-ip=127.0.0.1', '-ip.bind=127.0.0.1', `-s3.config=${join(dir, 's3.json')}`,
     ...SERVICES.flatMap((s) => [`-${s}.port=${port(s)}`, `-${s}.port.grpc=${port(s, true)}`]),
     // Nothing else listens: no WebDAV, admin UI, legacy admin port, Iceberg or Lance catalog; the local
     // sockets live in the temporary directory.
@@ -145,4 +147,19 @@ export async function startS3Server(options: { bucket?: string; startTimeoutMs?:
     throw err;
   }
   return server;
+}
+
+/**
+ * One server for the calling test file: started before its first test, stopped after its last. The
+ * getter gives it (undefined when weed is missing: skip those tests with s3ServerMissing()).
+ */
+export function s3ServerForFile(): () => TestS3 | undefined {
+  let server: TestS3 | undefined;
+  before(async () => {
+    if (s3ServerMissing() === undefined) server = await startS3Server();
+  });
+  after(async () => {
+    await server?.stop();
+  });
+  return () => server;
 }
