@@ -7,11 +7,11 @@
 // write, against 5 s).
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
-import { after, before } from 'node:test';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync, rmSync } from 'node:fs';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { S3Storage, type S3Credentials, type S3Timeouts } from '../../origin/s3-storage.js';
 import { freePort, startChild, type Child } from './process.js';
 
@@ -92,9 +92,17 @@ export async function startS3Server(options: { bucket?: string; startTimeoutMs?:
   // One process (weed runs every server as goroutines and starts no children), killed by its pid.
   const child = startChild(weed, args, { cwd: dir });
   const signal = (sig: NodeJS.Signals) => { try { process.kill(child.pid, sig); } catch { /* gone */ } };
-  // A test file that dies without stop() (an uncaught error) still leaves no server behind.
-  const killOnExit = () => signal('SIGKILL');
-  process.once('exit', killOnExit);
+  // SeaweedFS puts its gRPC sockets in /tmp whatever -dir says, and only a clean stop removes them.
+  const removeFiles = () => {
+    rmSync(dir, { recursive: true, force: true });
+    for (const s of SERVICES) rmSync(`/tmp/seaweedfs-${s}-grpc-${port(s, true)}.sock`, { force: true });
+  };
+  // A test process that exits without stop() (an uncaught error) still leaves no server and no files behind.
+  const onExit = () => {
+    signal('SIGKILL');
+    removeFiles();
+  };
+  process.once('exit', onExit);
   const endpoint = `http://127.0.0.1:${port('s3')}`;
   const storages: S3Storage[] = [];
   let stopped: Promise<void> | undefined;
@@ -127,10 +135,8 @@ export async function startS3Server(options: { bucket?: string; startTimeoutMs?:
         for (const s of storages) s.close();
         signal('SIGKILL');
         await child.exited;
-        process.removeListener('exit', killOnExit);
-        await rm(dir, { recursive: true, force: true });
-        // SeaweedFS puts its gRPC sockets in /tmp whatever -dir says, and only a clean stop removes them.
-        await Promise.all(SERVICES.map((s) => rm(`/tmp/seaweedfs-${s}-grpc-${port(s, true)}.sock`, { force: true })));
+        process.removeListener('exit', onExit);
+        removeFiles();
       })();
       return stopped;
     },
