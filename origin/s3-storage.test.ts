@@ -3,6 +3,8 @@
 // credentials, a missing bucket, a paused server (timeouts), a stopped one (connection refused), a body cut off.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { UsageError } from '../src/options.js';
 import { s3ServerForFile, s3ServerMissing } from '../test/helpers/s3-server.js';
 import { parseS3Url, s3ConnectionFromEnv, s3ErrorCode, S3Storage, S3StorageError, type S3Timeouts } from './s3-storage.js';
@@ -102,6 +104,17 @@ describe('s3ErrorCode', () => {
     assert.equal(s3ErrorCode(undefined), 'other');
     assert.equal(s3ErrorCode('text'), 'other');
   });
+});
+
+test('a server that ignores Range (200 with the whole object) errors the read instead of passing the wrong bytes', async (t) => {
+  // A stand-in for a misbehaving S3-compatible server: no real one here answers like this.
+  const http = createServer((_req, res) => res.writeHead(200, { 'content-length': '12' }).end('whole object'));
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => http.close(() => r())));
+  const { port } = http.address() as AddressInfo;
+  const s = new S3Storage({ bucket: 'b-1', prefix: '', endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
+  t.after(() => s.close());
+  await assert.rejects(new Response(s.read('k', 2, 4)).text(), /asked for bytes 2-4, got no Content-Range/);
 });
 
 // ---- against a real server ------------------------------------------------------------------------------

@@ -332,6 +332,11 @@ export class S3Storage implements Storage {
     }
     if (res.Body === undefined) return;
     opened(res.Body as Readable);
+    // A server that ignores Range answers 200 with the whole object: passed on, those would be the wrong bytes.
+    if (res.ContentRange?.startsWith(`bytes ${start}-`) !== true) {
+      (res.Body as Readable).destroy();
+      throw new S3StorageError('other', `S3 read s3://${this.bucket}/${this.objectKey(key)}: asked for bytes ${start}-${end}, got ${res.ContentRange ?? 'no Content-Range'}`);
+    }
     try {
       yield* bodyChunks(res.Body as Readable, res.ContentLength, this.timeouts.idleMs);
     } catch (err) {
