@@ -10,7 +10,7 @@ import { uploadAuthorizer } from './auth.js';
 import { ORIGIN_DEFAULTS, type OriginConfig } from './config.js';
 import { deliveryHandler } from './delivery.js';
 import { originMetrics } from './metrics.js';
-import { DiskStorage } from './storage.js';
+import { DiskStorage, type Storage } from './storage.js';
 import type { OriginStream } from './stream.js';
 import { streamEvents } from './stream-events.js';
 import { StreamTable } from './stream-table.js';
@@ -39,9 +39,10 @@ export async function createOrigin(options: Partial<OriginConfig> = {}): Promise
 
   // The gauges read the stream table when scraped, by which time it exists.
   const stats = originMetrics(metrics, { memoryBytes: () => streams.memoryBytes(), renditions: () => streams.renditions() });
+  const storage: Storage | undefined = config.storage ?? (config.dataDir !== undefined ? new DiskStorage(config.dataDir) : undefined);
   const streams = new StreamTable(
     { minWindow: config.minWindow, maxWindow: config.maxWindow, graceMs: config.segmentGraceMs, maxSegmentDuration: config.maxSegmentDurationMs / 1000 },
-    config.storage ?? (config.dataDir !== undefined ? new DiskStorage(config.dataDir) : undefined),
+    storage,
     now,
     streamEvents(hooks, stats, log, config.onPublished),
   );
@@ -71,6 +72,7 @@ export async function createOrigin(options: Partial<OriginConfig> = {}): Promise
     async close() {
       clearInterval(sweepTimer);
       await streams.flushed();
+      storage?.close?.();
     },
   };
 }

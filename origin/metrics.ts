@@ -27,7 +27,7 @@ export function originMetrics(metrics: Metrics, sample: { memoryBytes(): number;
     uploadBytes: metrics.counter('origin_upload_bytes_total', 'Bytes of completed uploads', ['stream', 'kind']),
     rejected: metrics.counter('origin_rejected_uploads_total', 'Uploads refused or aborted, by reason', ['reason']),
     superseded: metrics.counter('origin_superseded_uploads_total', 'Uploads that completed after a newer upload of their path and changed nothing'),
-    storageErrors: metrics.counter('origin_storage_errors_total', 'Failed storage operations (data dir), by operation and error code', ['op', 'code']),
+    storageErrors: metrics.counter('origin_storage_errors_total', 'Failed storage operations (data dir or S3), by operation and error code', ['op', 'code']),
     restarts: metrics.counter('origin_restarts_detected_total', 'Transcoder restarts detected (new epochs)', ['stream']),
     mediaSequence: metrics.gauge('origin_media_sequence', 'Newest published media sequence number', ['stream', 'rendition'], function () {
       this.reset();

@@ -16,7 +16,7 @@ import {
 } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
 import { UsageError } from '../src/options.js';
-import type { Storage } from './storage.js';
+import { S3_ERROR_CODES, type S3ErrorCode, type Storage } from './storage.js';
 
 /** Where the objects live: a bucket and a key prefix ('' or '/'-separated segments, no slash at either end). */
 export interface S3Location {
@@ -137,16 +137,6 @@ export type S3StorageOptions = S3Location & S3Connection & { timeouts?: Partial<
  * Stable error codes of S3 failures, for the `code` label of `cascade_origin_storage_errors_total` (a
  * bounded set: everything else is 'other'). A missing object read through `read` is 'ENOENT', as on disk.
  */
-export const S3_ERROR_CODES = [
-  'S3_TIMEOUT', // no answer in time: connect, response headers, an idle body or the operation's bound
-  'S3_UNREACHABLE', // connection refused or reset, no route, DNS failure
-  'S3_THROTTLED', // 503 SlowDown, 429: the service asks for less
-  'S3_SERVER_ERROR', // another 5xx
-  'S3_ACCESS_DENIED', // 403, unknown key id, bad signature, expired token
-  'S3_NO_SUCH_BUCKET',
-  'S3_REJECTED', // another 4xx: a bug or a misconfiguration, not retried
-] as const;
-export type S3ErrorCode = (typeof S3_ERROR_CODES)[number];
 
 /** A failed S3 operation: `code` is one of S3_ERROR_CODES (or 'ENOENT', 'other'); `cause` is the SDK's error. */
 export class S3StorageError extends Error {
