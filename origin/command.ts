@@ -27,6 +27,10 @@ const ORIGIN_OPTIONS = {
     help: 'refuse playlists with a longer EXTINF or EXT-X-TARGETDURATION (the target duration never decreases)',
   },
   'max-memory': { type: 'bytes', default: ORIGIN_DEFAULTS.maxMemoryBytes, help: 'uploaded bytes kept in memory (never evicts what a playlist names)' },
+  'part-target': {
+    type: 'duration', default: ORIGIN_DEFAULTS.partTargetMs, min: 0, max: 10_000,
+    help: 'LL-HLS: cut parts of at most this long from hinted fMP4 uploads, at least the transcoder\'s --part-target (0: no parts)',
+  },
 } as const satisfies OptionsSpec;
 
 export const originCommand: Command = {
@@ -42,6 +46,8 @@ export const originCommand: Command = {
     if (options['min-window'] > options['max-window']) throw new UsageError('--min-window must not exceed --max-window');
     if (options.storage !== undefined && options['data-dir'] !== undefined) throw new UsageError('--storage and --data-dir are two places for the same content: give one');
     const storage = options.storage !== undefined ? S3Storage.fromUrl(options.storage) : undefined;
+    const partTarget = options['part-target'];
+    if (partTarget > 0 && partTarget < 100) throw new UsageError(`--part-target: 0 (no parts) or at least 100ms (got ${partTarget}ms)`);
     const log = loggerFor(options['log-level'], { role: 'origin' });
     const origin = await createOrigin({
       ...(options['data-dir'] !== undefined ? { dataDir: options['data-dir'] } : {}),
@@ -55,6 +61,7 @@ export const originCommand: Command = {
       segmentGraceMs: options['segment-grace'],
       maxSegmentDurationMs: options['max-segment-duration'],
       maxMemoryBytes: options['max-memory'],
+      partTargetMs: partTarget,
       hooks: parsed.hooks,
       use: parsed.use,
       hookTimeoutMs: options['hook-timeout'],

@@ -1,5 +1,5 @@
 // The origin's metrics (docs/origin.md, "Metrics"): uploads and bytes by stream and kind, rejections by
-// reason, restarts, published media sequence and playlist age per rendition.
+// reason, restarts, published media sequence and playlist age per rendition, requests held (LL-HLS).
 import { Metrics } from '../src/metrics.js';
 import { extensionOf } from '../src/media-types.js';
 
@@ -21,7 +21,7 @@ export interface RenditionSample {
 }
 
 /** `sample` is read at scrape time, so gauges show the state now, not at the last change. */
-export function originMetrics(metrics: Metrics, sample: { memoryBytes(): number; renditions(): RenditionSample[] }) {
+export function originMetrics(metrics: Metrics, sample: { memoryBytes(): number; renditions(): RenditionSample[]; heldRequests(): number }) {
   return {
     uploads: metrics.counter('origin_uploads_total', 'Completed uploads', ['stream', 'kind']),
     uploadBytes: metrics.counter('origin_upload_bytes_total', 'Bytes of completed uploads', ['stream', 'kind']),
@@ -41,6 +41,9 @@ export function originMetrics(metrics: Metrics, sample: { memoryBytes(): number;
       this.set(sample.memoryBytes());
     }),
     requests: metrics.counter('origin_requests_total', 'GET/HEAD requests by result', ['result']),
+    held: metrics.gauge('origin_held_requests', 'Requests held for a blocking playlist reload or a hinted part', [], function () {
+      this.set(sample.heldRequests());
+    }),
   };
 }
 
