@@ -125,7 +125,7 @@ const server = s3ServerForFile();
 // Short bounds, so the fault tests are quick: connect 0.5 s, response 1 s, idle body 1 s, all attempts 3 s.
 const SHORT: S3Timeouts = { connectMs: 500, requestMs: 1000, idleMs: 1000, operationMs: 3000, attempts: 2, minBytesPerSecond: 1024 * 1024 };
 // What a loaded test machine may add to a bound before a test calls it a hang.
-const SLACK_MS = 3000;
+const SLACK_MS = 6000;
 
 /** Every operation on `s`, each as a promise (a read through its stream): none may throw synchronously. */
 function everyOperation(s: Storage): Record<string, Promise<unknown>> {
