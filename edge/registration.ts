@@ -26,7 +26,7 @@ export interface EdgeRegistration {
 export function startRegistration(options: RegistrationOptions): EdgeRegistration {
   const keys = controlKeys(options.prefix);
   const { intervalMs } = options;
-  const redis = connectRedis(options.url, options.log);
+  const redis = connectRedis(options.url, options.log, undefined, { failoverDetector: true });
   const subscriber = connectRedis(options.url, options.log);
   let drained = false;
   let withdrawn = false;

@@ -12,7 +12,8 @@ export interface DiscoveryOptions {
   prefix: string;
   pollMs: number;
   log: Logger;
-  onSnapshot(snapshot: ControlSnapshot): void;
+  /** `rejoining`: within REJOIN_GRACE_MS of Redis coming back from an outage. */
+  onSnapshot(snapshot: ControlSnapshot, rejoining: boolean): void;
   onState(state: RedisState): void;
   /** Called once per rejected entry (again only after it was fixed and broke anew), not on every read. */
   onRejected(entry: RejectedEntry): void;
@@ -24,18 +25,30 @@ export interface Discovery {
   close(): void;
 }
 
+/**
+ * How long after Redis comes back from an outage edges whose heartbeat lapsed meanwhile are kept (while
+ * healthy): the heartbeat key lives 5 s, and an edge beats again within its reconnect backoff (2 s at most)
+ * plus one interval of coming back.
+ */
+export const REJOIN_GRACE_MS = 5000;
+
 export function startDiscovery(options: DiscoveryOptions): Discovery {
   const keys = controlKeys(options.prefix);
   let state: RedisState | undefined;
+  let wasUp = false;
+  /** When Redis came back after being up before (ms), for REJOIN_GRACE_MS. */
+  let backAt = -Infinity;
   const setState = (next: RedisState) => {
     if (state === next) return;
+    if (next === 'up' && wasUp) backAt = Date.now();
+    if (next === 'up') wasUp = true;
     state = next;
     options.onState(next);
   };
   const redis = connectRedis(options.url, options.log, (up) => {
     if (up) void refresh();
     else setState('down');
-  });
+  }, { failoverDetector: true });
   // The subscriber's own outages are the same outage: only the command connection logs.
   const sub = connectRedis(options.url, silentLogger);
   sub.on('ready', () => { sub.subscribe(keys.events).catch(() => { /* retried on the next ready */ }); });
@@ -61,8 +74,8 @@ export function startDiscovery(options: DiscoveryOptions): Discovery {
       if (!reported.has(key)) options.onRejected(r);
     }
     reported = now;
-    options.onSnapshot(read.snapshot);
     setState('up');
+    options.onSnapshot(read.snapshot, Date.now() - backAt < REJOIN_GRACE_MS);
   };
   function refresh(): Promise<void> {
     dirty = true;

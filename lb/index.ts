@@ -53,7 +53,7 @@ export function createLb(config: LbConfig): Lb {
     discovery = startDiscovery({
       ...settings.redis,
       log,
-      onSnapshot: (snapshot) => edgeSet.update(snapshot),
+      onSnapshot: (snapshot, rejoining) => edgeSet.update(snapshot, rejoining),
       onState: (state) => { redisState = state; },
       onRejected(entry) {
         stats.rejected(entry.key);

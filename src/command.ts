@@ -20,7 +20,7 @@ export const LISTEN_OPTIONS = {
 } as const satisfies OptionsSpec;
 
 export const REDIS_OPTIONS = {
-  redis: { type: 'url', help: 'Redis URL of the control plane (optional)' },
+  redis: { type: 'redis-url', help: 'Redis of the control plane (optional): redis://host:port, or through Sentinel redis-sentinel://host:port,host:port/<master>' },
   'redis-prefix': { type: 'string', default: DEFAULT_REDIS_PREFIX, help: 'key prefix in Redis' },
 } as const satisfies OptionsSpec;
 

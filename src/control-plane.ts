@@ -3,8 +3,9 @@
 // the operator's weight, drain and undrain. Edge registration (edge/registration.ts), LB discovery
 // (lb/discovery.ts) and the ops commands (cli/ops.ts) all go through here, so they cannot disagree on a
 // key, on which entries count, or on what "drained" means.
-import { Redis, ReplyError } from 'ioredis';
+import { Redis, ReplyError, type RedisOptions } from 'ioredis';
 import type { Logger } from './log.js';
+import { parseRedisUrl, redactRedisUrl, redisConnection } from './redis-url.js';
 
 export const DEFAULT_REDIS_PREFIX = 'cascade:';
 
@@ -255,24 +256,34 @@ export async function undrainEdge(redis: Redis, keys: ControlKeys, id: string): 
 
 // ---- connections ----------------------------------------------------------------------------------------
 
+/** A client for a `--redis` URL (plain or redis-sentinel://, src/redis-url.ts) with these options on top. */
+function redisClient(url: string, options: RedisOptions, sentinel: { failoverDetector?: boolean } = {}): Redis {
+  const connection = redisConnection(parseRedisUrl(url), sentinel);
+  const merged = { ...connection.options, ...options };
+  return connection.url !== undefined ? new Redis(connection.url, merged) : new Redis(merged);
+}
+
 /**
- * A Redis client that never stops a role serving: commands fail fast while Redis is away (no offline
- * queue), it reconnects with capped backoff, and logs each transition once.
+ * A client that never stops a role serving: commands fail fast while Redis is away (no offline queue), it
+ * reconnects with capped backoff (through Sentinel: to whichever primary the sentinels name then), and
+ * logs each transition once. `failoverDetector`: follow a Sentinel failover at once (the command
+ * connection; a subscriber only needs to get its messages again, which its reconnect gives).
  */
-export function connectRedis(url: string, log: Logger, onStateChange?: (up: boolean) => void): Redis {
-  const redis = new Redis(url, {
+export function connectRedis(url: string, log: Logger, onStateChange?: (up: boolean) => void, { failoverDetector = false } = {}): Redis {
+  const redis = redisClient(url, {
     lazyConnect: false,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     connectTimeout: 2000,
     retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
-  });
+  }, { failoverDetector });
   let up: boolean | undefined;
+  const shown = redactRedisUrl(url);
   const set = (next: boolean, err?: unknown) => {
     if (up === next) return;
     up = next;
-    if (next) log.info('redis_up', { url: redactUrl(url) });
-    else log.warn('redis_down', { url: redactUrl(url), ...(err ? { err } : {}) });
+    if (next) log.info('redis_up', { url: shown });
+    else log.warn('redis_down', { url: shown, ...(err ? { err } : {}) });
     onStateChange?.(next);
   };
   redis.on('ready', () => set(true));
@@ -286,24 +297,14 @@ export function connectRedis(url: string, log: Logger, onStateChange?: (up: bool
  * `cannot reach Redis at <url>: <why>`.
  */
 export async function connectRedisOnce(url: string): Promise<Redis> {
-  const redis = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: 3000, retryStrategy: () => null });
+  const redis = redisClient(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: 3000, retryStrategy: () => null });
   let lastError: Error | undefined;
   redis.on('error', (err: Error) => { lastError = err; });
   try {
     await redis.connect();
   } catch (err) {
     // connect() only says the connection closed; the error event says why.
-    throw new Error(`cannot reach Redis at ${url}: ${(lastError ?? (err as Error)).message}`);
+    throw new Error(`cannot reach Redis at ${redactRedisUrl(url)}: ${(lastError ?? (err as Error)).message}`);
   }
   return redis;
-}
-
-function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url;
-  }
 }
