@@ -1,8 +1,11 @@
 // The LB's side of the Redis control plane: keeping the LB in step with it. A poll every `pollMs` (a plain
 // `redis-cli HSET` publishes nothing) plus a subscription to the events channel for instant changes; each
-// read is src/control-plane.ts's snapshot, by its rules. While Redis is away the LB keeps the last snapshot;
-// the shared client fails fast and reconnects.
-import { connectRedis, controlKeys, readControlPlane, type ControlRead, type ControlSnapshot, type RejectedEntry } from '../src/control-plane.js';
+// read is src/control-plane.ts's snapshot, by its rules, followed by the load reports of the LB's edges.
+// While Redis is away the LB keeps the last snapshot (and no loads); the shared client fails fast and
+// reconnects.
+import {
+  connectRedis, controlKeys, readControlPlane, readLoads, type ControlRead, type ControlSnapshot, type EdgeLoad, type RejectedEntry,
+} from '../src/control-plane.js';
 import { silentLogger, type Logger } from '../src/log.js';
 
 export type RedisState = 'off' | 'up' | 'down';
@@ -15,6 +18,10 @@ export interface DiscoveryOptions {
   /** `rejoining`: within REJOIN_GRACE_MS of Redis coming back from an outage. */
   onSnapshot(snapshot: ControlSnapshot, rejoining: boolean): void;
   onState(state: RedisState): void;
+  /** The edges whose load reports to read (after the snapshot was applied). */
+  loadIds(): string[];
+  /** The valid load reports of those edges, after every read (none while Redis is away: the last ones stand). */
+  onLoads(loads: Map<string, EdgeLoad>): void;
   /** Called once per rejected entry (again only after it was fixed and broke anew), not on every read. */
   onRejected(entry: RejectedEntry): void;
 }
@@ -57,7 +64,7 @@ export function startDiscovery(options: DiscoveryOptions): Discovery {
   let pending: Promise<void> | undefined;
   let dirty = false;
   let last: ControlSnapshot | undefined;
-  let reported = new Set<string>();
+  const reported = { control: new Set<string>(), load: new Set<string>() };
   const readOnce = async () => {
     if (redis.status !== 'ready') return setState('down');
     let read: ControlRead;
@@ -67,15 +74,27 @@ export function startDiscovery(options: DiscoveryOptions): Discovery {
       return setState('down');
     }
     last = read.snapshot;
-    const now = new Set<string>();
-    for (const r of read.rejected) {
-      const key = JSON.stringify([r.key, r.id, r.value, r.reason]);
-      now.add(key);
-      if (!reported.has(key)) options.onRejected(r);
-    }
-    reported = now;
+    reportRejected(read.rejected);
     setState('up');
     options.onSnapshot(read.snapshot, Date.now() - backAt < REJOIN_GRACE_MS);
+    try {
+      const { loads, rejected } = await readLoads(redis, keys, options.loadIds());
+      reportRejected(rejected, 'load');
+      options.onLoads(loads);
+    } catch {
+      setState('down');
+    }
+  };
+  /** Each rejected entry once (again only after it was fixed and broke anew); `part`: which read. */
+  const reportRejected = (rejected: RejectedEntry[], part: 'control' | 'load' = 'control') => {
+    const now = new Set<string>();
+    for (const r of rejected) {
+      // A load report changes every beat: the same fault in a new report is the same fault.
+      const key = JSON.stringify([r.key, r.id, r.key === 'load' ? '' : r.value, r.reason]);
+      now.add(key);
+      if (!reported[part].has(key)) options.onRejected(r);
+    }
+    reported[part] = now;
   };
   function refresh(): Promise<void> {
     dirty = true;

@@ -1,4 +1,6 @@
 // What the LB says about itself: `Lb.status()`, `/api/status`, `/api/edges` and the status page show this.
+import type { EdgeLoad } from '../src/control-plane.js';
+import type { BoundedLoads, EdgeBalance } from './balance.js';
 import type { HashBy } from './client-key.js';
 import type { RedisState } from './discovery.js';
 import type { EdgeSet } from './edge-set.js';
@@ -18,12 +20,18 @@ export interface EdgeStatus {
   source: EdgeSource;
   redirects: number;
   redirectsPerSecond: number;
+  /** What the edge last reported to Redis (null: no report). */
+  load: EdgeLoad | null;
+  /** Its place in the bounded loads (null: not balanced: no report, down or weight 0). */
+  balance: EdgeBalance | null;
 }
 
 export interface LbStatus {
   configVersion: number;
   redis: RedisState;
   hash: HashBy;
+  /** Epsilon of the bounded loads (0: off). */
+  balanceFactor: number;
   edges: EdgeStatus[];
 }
 
@@ -33,15 +41,18 @@ export interface StatusSources {
   redirects: RateMeter;
   redisState(): RedisState;
   hash: HashBy;
+  loads(): ReadonlyMap<string, EdgeLoad>;
+  balance: BoundedLoads;
 }
 
-export function lbStatus({ edgeSet, health, redirects, redisState, hash }: StatusSources): LbStatus {
+export function lbStatus({ edgeSet, health, redirects, redisState, hash, loads, balance }: StatusSources): LbStatus {
   const { version, edges, selector } = edgeSet.current;
   const shares = selector.shares((e) => health.usable(e.id));
   return {
     configVersion: version,
     redis: redisState(),
     hash,
+    balanceFactor: balance.epsilon,
     edges: edges.map((e) => ({
       id: e.id,
       url: e.url,
@@ -53,6 +64,8 @@ export function lbStatus({ edgeSet, health, redirects, redisState, hash }: Statu
       source: e.source,
       redirects: redirects.total(e.id),
       redirectsPerSecond: redirects.perSecond(e.id),
+      load: loads().get(e.id) ?? null,
+      balance: balance.view(e.id) ?? null,
     })),
   };
 }
