@@ -20,9 +20,9 @@ const STATUS_PAGE = `<!doctype html>
 </head>
 <body>
 <h1>cascade lb</h1>
-<p id="meta"><span>control plane: <b id="redis">?</b></span><span>config version: <b id="version">?</b></span><span>hash: <b id="hash">?</b></span><span id="updated"></span></p>
+<p id="meta"><span>control plane: <b id="redis">?</b></span><span>config version: <b id="version">?</b></span><span>hash: <b id="hash">?</b></span><span>balance factor: <b id="balance-factor">?</b></span><span id="updated"></span></p>
 <table>
-  <thead><tr><th>edge</th><th>url</th><th>weight</th><th>health</th><th>drain</th><th>share</th><th>redirects/s</th><th>redirects</th></tr></thead>
+  <thead><tr><th>edge</th><th>url</th><th>weight</th><th>health</th><th>drain</th><th>share</th><th>viewers</th><th>load share</th><th>bound</th><th>passed on</th><th>redirects/s</th><th>redirects</th></tr></thead>
   <tbody id="edges"></tbody>
 </table>
 <script>
@@ -34,6 +34,7 @@ async function refresh() {
     document.getElementById('redis').textContent = s.redis;
     document.getElementById('version').textContent = s.configVersion;
     document.getElementById('hash').textContent = s.hash;
+    document.getElementById('balance-factor').textContent = s.balanceFactor > 0 ? s.balanceFactor : 'off';
     const body = document.getElementById('edges');
     body.replaceChildren();
     for (const e of s.edges) {
@@ -49,6 +50,11 @@ async function refresh() {
       bar.className = 'bar';
       bar.style.width = (e.share * 8) + 'rem';
       share.append(bar);
+      const pct = (x) => (x * 100).toFixed(1) + '%';
+      cell(tr, e.load ? e.load.viewers : '-', 'num');
+      cell(tr, e.balance ? pct(e.balance.loadShare) : '-', 'num' + (e.balance && e.balance.over ? ' down' : ''));
+      cell(tr, e.balance ? pct(e.balance.bound) : '-', 'num');
+      cell(tr, e.balance && e.balance.spill > 0 ? pct(e.balance.spill) : '', 'num');
       cell(tr, e.redirectsPerSecond.toFixed(1), 'num');
       cell(tr, e.redirects, 'num');
     }
