@@ -105,7 +105,7 @@ export function planRoles(options: StackOptions, redisUrl: string | undefined): 
   }));
   roles.push({
     name: 'lb', role: 'lb', port: options.port,
-    args: ['lb', ...common(options.port), ...redis, ...(redisUrl ? [] : options.edgePorts.flatMap((port, i) => ['--edge', `${stackEdgeId(i)}=${url(port)}`]))],
+    args: ['lb', ...common(options.port), '--origin', url(options.originPort), ...redis, ...(redisUrl ? [] : options.edgePorts.flatMap((port, i) => ['--edge', `${stackEdgeId(i)}=${url(port)}`]))],
     env: {},
   });
   return roles;

@@ -23,6 +23,8 @@ export interface LbConfig {
   retryAfter?: number;
   /** Client networks routed to their own edges (a built-in selectEdges; a selectEdges hook replaces it). */
   edgeGroups?: EdgeGroup[];
+  /** Origin base URLs whose `/api/streams` the dashboard and the player pages show (lb/streams.ts). */
+  origins?: readonly string[];
   /** Epsilon of the bounded loads (lb/balance.ts): no edge above (1 + epsilon) x its weighted share of viewers; 0 = off. */
   balanceFactor?: number;
   hooks?: LbHooks;
@@ -61,6 +63,7 @@ export interface LbSettings {
   /** Already the header value. */
   retryAfter: string;
   edgeGroups: readonly EdgeGroup[];
+  origins: readonly string[];
   balanceFactor: number;
   hookTimeoutMs: number;
   log: Logger;
@@ -81,6 +84,7 @@ export function lbSettings(config: LbConfig): LbSettings {
     },
     retryAfter: String(config.retryAfter ?? LB_DEFAULTS.retryAfter),
     edgeGroups: config.edgeGroups ?? [],
+    origins: config.origins ?? [],
     balanceFactor: config.balanceFactor ?? LB_DEFAULTS.balanceFactor,
     hookTimeoutMs: config.hookTimeoutMs ?? LB_DEFAULTS.hookTimeoutMs,
     log: config.log ?? silentLogger,

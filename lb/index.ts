@@ -22,6 +22,7 @@ import { playerRoutes } from './player-page.js';
 import { RateMeter } from './rate.js';
 import { redirectRoutes } from './redirect.js';
 import { lbStatus, type LbStatus } from './status.js';
+import { StreamDirectory, viewersByStream } from './streams.js';
 import { statusPageRoutes } from './status-page.js';
 
 export { LB_DEFAULTS, type LbConfig } from './config.js';
@@ -73,6 +74,7 @@ export function createLb(config: LbConfig): Lb {
       },
     });
   }
+  const directory = new StreamDirectory(settings.origins, log);
   const status = () => lbStatus({ edgeSet, health, redirects, redisState: () => redisState, hash: settings.hash, loads: () => loads, balance });
 
   const builtInHooks: LbHooks = settings.edgeGroups.length ? { selectEdges: cidrGroups(settings.edgeGroups) } : {};
@@ -84,7 +86,7 @@ export function createLb(config: LbConfig): Lb {
     onBadTarget: (raw) => { if (raw.startsWith(HLS_PREFIX)) stats.request('bad_path'); },
   });
   app.route('/', redirectRoutes({ decide, hooks, usable, redirectCode: settings.redirectCode, retryAfter: settings.retryAfter, log, stats, redirects }));
-  app.route('/api', apiRoutes(status));
+  app.route('/api', apiRoutes(status, { directory, viewers: () => viewersByStream(loads) }));
   app.route('/', statusPageRoutes());
   app.route('/', playerRoutes());
 
