@@ -17,6 +17,7 @@ import { EdgeSet } from './edge-set.js';
 import type { EdgeEntry } from './edges.js';
 import { HealthChecker } from './health.js';
 import type { LbHooks } from './hooks.js';
+import { LostEdges } from './lost-edges.js';
 import { lbMetrics } from './metrics.js';
 import { playerRoutes } from './player-page.js';
 import { RateMeter } from './rate.js';
@@ -54,12 +55,18 @@ export function createLb(config: LbConfig): Lb {
   let loads = new Map<string, EdgeLoad>();
   const balance = new BoundedLoads(settings.balanceFactor);
   const stats = lbMetrics(metrics, { edgeSet, usable, redisState: () => redisState, balance });
+  const lost = new LostEdges();
   let discovery: Discovery | undefined;
   if (settings.redis) {
     discovery = startDiscovery({
       ...settings.redis,
       log,
-      onSnapshot: (snapshot, rejoining) => edgeSet.update(snapshot, rejoining),
+      onSnapshot(snapshot, rejoining) {
+        const before = edgeSet.current.edges;
+        const down = new Set(before.filter((e) => health.health(e.id) === 'down').map((e) => e.id));
+        edgeSet.update(snapshot, rejoining);
+        if (edgeSet.current.edges !== before) lost.track(before, edgeSet.current.edges, down);
+      },
       onState: (state) => { redisState = state; },
       loadIds: () => edgeSet.current.edges.map((e) => e.id),
       onLoads(next) {
@@ -75,7 +82,7 @@ export function createLb(config: LbConfig): Lb {
     });
   }
   const directory = new StreamDirectory(settings.origins, log);
-  const status = () => lbStatus({ edgeSet, health, redirects, redisState: () => redisState, hash: settings.hash, loads: () => loads, balance });
+  const status = () => lbStatus({ edgeSet, health, redirects, redisState: () => redisState, hash: settings.hash, loads: () => loads, balance, lost });
 
   const builtInHooks: LbHooks = settings.edgeGroups.length ? { selectEdges: cidrGroups(settings.edgeGroups) } : {};
   const hooks = createHookRunner('lb', config.hooks, { timeoutMs: settings.hookTimeoutMs, log, metrics }, builtInHooks);

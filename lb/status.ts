@@ -2,6 +2,7 @@
 import type { EdgeLoad } from '../src/control-plane.js';
 import type { BoundedLoads, EdgeBalance } from './balance.js';
 import type { HashBy } from './client-key.js';
+import type { LostEdge, LostEdges } from './lost-edges.js';
 import type { RedisState } from './discovery.js';
 import type { EdgeSet } from './edge-set.js';
 import type { EdgeSource } from './edges.js';
@@ -33,6 +34,8 @@ export interface LbStatus {
   /** Epsilon of the bounded loads (0: off). */
   balanceFactor: number;
   edges: EdgeStatus[];
+  /** Edges that left the set while down, recently (lb/lost-edges.ts): the dashboard's "edge down". */
+  lostEdges: LostEdge[];
 }
 
 export interface StatusSources {
@@ -43,9 +46,10 @@ export interface StatusSources {
   hash: HashBy;
   loads(): ReadonlyMap<string, EdgeLoad>;
   balance: BoundedLoads;
+  lost: LostEdges;
 }
 
-export function lbStatus({ edgeSet, health, redirects, redisState, hash, loads, balance }: StatusSources): LbStatus {
+export function lbStatus({ edgeSet, health, redirects, redisState, hash, loads, balance, lost }: StatusSources): LbStatus {
   const { version, edges, selector } = edgeSet.current;
   const shares = selector.shares((e) => health.usable(e.id));
   return {
@@ -67,5 +71,6 @@ export function lbStatus({ edgeSet, health, redirects, redisState, hash, loads, 
       load: loads().get(e.id) ?? null,
       balance: balance.view(e.id) ?? null,
     })),
+    lostEdges: lost.list(),
   };
 }
