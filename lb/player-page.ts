@@ -98,7 +98,8 @@ function restart(reason) {
   attempt++;
   // Back off while the LB has not yet noticed the edge is down and sends us to it again.
   const delay = Math.min(500 * attempt, 4000);
-  setTimeout(() => { restarting = false; start(); }, delay);
+  setTimeout(() => { restarting = false; if (PRESENCE_TEXT[player.presence] === undefined) start(); }, delay);
+  void followPresence();
 }
 
 const loadPolicy = {
@@ -168,11 +169,14 @@ function stop() {
 }
 
 // The stream's existence (the LB's /api/streams/<name>, from the origin): the page waits with "not live
-// yet" or "ended" and starts playback by itself when the stream goes live. Unknown (the LB has no origin
-// to ask, or it is unreachable): play as if live. Polled slowly while playing, to notice the end.
+// yet" or "ended", asking every 2-3 s, and starts playback by itself when the stream goes live. While it
+// plays it asks only when playback ends or recovers from an error, so thousands of players cost the LB
+// nothing. Unknown (the LB has no origin to ask, or it is unreachable): play as if live.
 const PRESENCE_TEXT = { absent: 'not live yet', stalled: 'not live yet', ended: 'ended' };
 player.presence = null;
+let presenceTimer;
 async function followPresence() {
+  clearTimeout(presenceTimer);
   let next = 'unknown';
   try {
     const res = await fetch('/api/streams/' + encodeURIComponent(config.stream), { cache: 'no-store' });
@@ -180,8 +184,7 @@ async function followPresence() {
   } catch {}
   const waiting = player.presence === null || PRESENCE_TEXT[player.presence] !== undefined;
   // Playing: a stall is the player's to recover from, and an ended stream plays out what is left.
-  const playing = !waiting && hls && !video.ended;
-  if (playing && (next === 'stalled' || (next === 'ended' && player.state === 'playing'))) next = player.presence;
+  if (!waiting && hls && !restarting && !video.ended && (next === 'stalled' || next === 'ended')) next = player.presence;
   player.presence = next;
   const text = PRESENCE_TEXT[next];
   const box = document.getElementById('presence');
@@ -191,12 +194,13 @@ async function followPresence() {
     box.textContent = text;
     stop();
     setState(text);
+    presenceTimer = setTimeout(followPresence, 2000 + Math.random() * 1000);
   } else if (waiting) {
     attempt = 0;
     play();
   }
-  setTimeout(followPresence, text !== undefined ? 2000 : 5000);
 }
+video.addEventListener('ended', () => void followPresence());
 followPresence();
 </script>
 </body>
