@@ -1,12 +1,12 @@
 // Which edge a request under /hls/ goes to, Pingora's upstream_peer for the LB, in three phases: the key
 // (whose request: the client address or the stream, then the hashKey hook), the candidates (the
-// selectEdges hook; every usable edge without it) and the selector's pick among them — bounded by the
-// edges' reported loads while some edge is over its bound (lb/balance.ts: its next choices follow the
-// candidates, among every usable edge). Discovery and health
-// only feed it: the edge set is swapped whole by lb/edge-set.ts, health is asked per candidate.
+// selectEdges hook; every usable edge without it) and the selector's pick among them. While some edge
+// passes clients on because the edges' reported loads put it over its bound (lb/balance.ts), a client
+// it passes on goes to a usable edge with room, candidate or not. Discovery and health only feed it: the
+// edge set is swapped whole by lb/edge-set.ts, health is asked per candidate.
 import type { HookRunner } from '../src/hooks.js';
-import type { BoundedLoads } from './balance.js';
 import type { Logger } from '../src/log.js';
+import type { BoundedLoads } from './balance.js';
 import { clientAddress, type HashBy } from './client-key.js';
 import type { EdgeSet } from './edge-set.js';
 import type { EdgeEntry } from './edges.js';

@@ -1,8 +1,8 @@
 // The Redis control plane, in one place: its keys (docs/contract.md, "Redis"), the rules its values must
 // meet, the one read of all of it (a snapshot) and of the edges' load reports, and every write — the
-// edge's registration, heartbeat and load report, the operator's weight, drain and undrain. Edge registration (edge/registration.ts), LB discovery
-// (lb/discovery.ts) and the ops commands (cli/ops.ts) all go through here, so they cannot disagree on a
-// key, on which entries count, or on what "drained" means.
+// edge's registration, heartbeat and load report, the operator's weight, drain and undrain. Edge
+// registration (edge/registration.ts), LB discovery (lb/discovery.ts) and the ops commands (cli/ops.ts)
+// all go through here, so they cannot disagree on a key, on which entries count, or on what "drained" means.
 import { Redis, ReplyError, type RedisOptions } from 'ioredis';
 import type { Logger } from './log.js';
 import { parseRedisUrl, redactRedisUrl, redisConnection } from './redis-url.js';
