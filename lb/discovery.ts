@@ -1,7 +1,7 @@
 // The LB's side of the Redis control plane: keeping the LB in step with it. A poll every `pollMs` (a plain
 // `redis-cli HSET` publishes nothing) plus a subscription to the events channel for instant changes; each
 // read is src/control-plane.ts's snapshot, by its rules, followed by the load reports of the LB's edges.
-// While Redis is away the LB keeps the last snapshot (and no loads); the shared client fails fast and
+// While Redis is away the LB keeps the last snapshot and load reports; the shared client fails fast and
 // reconnects.
 import {
   connectRedis, controlKeys, readControlPlane, readLoads, type ControlRead, type ControlSnapshot, type EdgeLoad, type RejectedEntry,
