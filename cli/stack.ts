@@ -31,7 +31,7 @@ export const STACK_OPTIONS = {
   stream: { type: 'string', default: 'demo', help: 'stream the test source publishes' },
   'upload-token': { type: 'string', help: 'origin upload token (default: a random one per run)' },
   'data-dir': { type: 'string', help: "origin's data directory (default: in memory)" },
-  redis: { type: 'url', help: 'use this Redis instead of starting a private one' },
+  redis: { type: 'redis-url', help: 'use this Redis (or redis-sentinel:// URL) instead of starting a private one' },
   'private-redis': { type: 'bool', default: true, help: 'start a private redis-server when it is on PATH (--no-private-redis: static weights)' },
   ladder: { type: 'string', default: DEFAULT_LADDER, help: 'transcoder renditions (presets or name=WxH@kbps)' },
   fps: { type: 'int', default: 30, min: 1, max: 60, help: 'frame rate of the test source and the ladder' },
@@ -105,7 +105,7 @@ export function planRoles(options: StackOptions, redisUrl: string | undefined): 
   }));
   roles.push({
     name: 'lb', role: 'lb', port: options.port,
-    args: ['lb', ...common(options.port), ...redis, ...(redisUrl ? [] : options.edgePorts.flatMap((port, i) => ['--edge', `${stackEdgeId(i)}=${url(port)}`]))],
+    args: ['lb', ...common(options.port), '--origin', url(options.originPort), ...redis, ...(redisUrl ? [] : options.edgePorts.flatMap((port, i) => ['--edge', `${stackEdgeId(i)}=${url(port)}`]))],
     env: {},
   });
   return roles;

@@ -1,5 +1,5 @@
 // `cascade edge`: parses options (and --config), then runs the edge role; everything else lives in createEdge.
-import { LISTEN_OPTIONS, REDIS_OPTIONS, loggerFor, parseRoleCommand, takePositionals, type Command } from '../src/command.js';
+import { LISTEN_OPTIONS, REDIS_OPTIONS, loggerFor, parseOrigins, parseRoleCommand, takePositionals, type Command } from '../src/command.js';
 import { formatDefault, UsageError, type OptionsSpec } from '../src/options.js';
 import { runRole } from '../src/role.js';
 import { controlKeys } from '../src/control-plane.js';
@@ -24,22 +24,11 @@ const EDGE_OPTIONS = {
   'segment-stale': { type: 'duration', default: EDGE_DEFAULTS.freshness.segmentStaleMs, min: 0, help: 'how long an expired segment may be served while every origin fails' },
   'playlist-stale': { type: 'duration', help: 'same for playlists (default one target duration)' },
   'cache-key-params': { type: 'string', default: EDGE_DEFAULTS.keyParams.join(','), help: 'query parameters kept in the cache key and sent upstream; others are dropped' },
+  'load-window': { type: 'duration', default: EDGE_DEFAULTS.loadWindowMs, min: 1000, max: 60_000, help: 'with --redis: how long a client counts as a viewer in the load reported to the LBs (above the longest playlist reload interval)' },
   'shutdown-grace': { type: 'duration', default: EDGE_DEFAULTS.shutdownGraceMs, min: 0, help: 'how long in-flight requests may finish on SIGTERM' },
   ...LISTEN_OPTIONS,
   ...REDIS_OPTIONS,
 } as const satisfies OptionsSpec;
-
-function parseOrigins(values: string[]): string[] {
-  const origins = values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
-  if (origins.length === 0) throw new UsageError('--origin is required (e.g. --origin http://127.0.0.1:8090)');
-  return origins.map((raw) => {
-    let url: URL;
-    try { url = new URL(raw); } catch { throw new UsageError(`--origin: not a URL: '${raw}'`); }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--origin: must be http(s): '${raw}'`);
-    if (url.pathname !== '/' || url.search !== '') throw new UsageError(`--origin: give the origin's base URL without a path: '${raw}'`);
-    return url.origin;
-  });
-}
 
 export const edgeCommand: Command = {
   name: 'edge',
@@ -53,6 +42,7 @@ export const edgeCommand: Command = {
     const options = parsed.options;
     takePositionals(parsed.positionals, []);
     const origins = parseOrigins(options.origin);
+    if (origins.length === 0) throw new UsageError('--origin is required (e.g. --origin http://127.0.0.1:8090)');
     const id = options.id ?? defaultEdgeId(options.port);
     const log = loggerFor(options['log-level'], { role: 'edge', edge: id });
     const edge = createEdge({
@@ -73,6 +63,7 @@ export const edgeCommand: Command = {
       ...(options.lb ? { lbUrl: options.lb, masterViaLb: options['master-via-lb'] } : {}),
       ...(options['public-url'] ? { publicUrl: options['public-url'] } : {}),
       ...(options.redis ? { redis: { url: options.redis, prefix: options['redis-prefix'] } } : {}),
+      loadWindowMs: options['load-window'],
       hooks: parsed.hooks,
       use: parsed.use,
       hookTimeoutMs: options['hook-timeout'],

@@ -27,10 +27,13 @@ function playerPage(stream: string, src?: string): string {
   video { width: 100%; max-width: 960px; background: #000; display: block; }
   dl { display: grid; grid-template-columns: max-content auto; gap: .2rem 1rem; }
   dt { color: #aaa; } dd { margin: 0; font-variant-numeric: tabular-nums; }
+  #presence { max-width: 960px; padding: 3rem 0; text-align: center; font-size: 1.4rem; background: #222; }
+  [hidden] { display: none; }
 </style>
 </head>
 <body>
 <h1>${stream}</h1>
+<div id="presence" hidden></div>
 <video id="video" muted autoplay playsinline controls></video>
 <dl>
   <dt>served by</dt><dd id="served-by">-</dd>
@@ -84,6 +87,8 @@ function setState(state) { player.state = state; show('state', state); }
 
 function restart(reason) {
   if (restarting) return;
+  // The stream ended or is gone: wait for it (followPresence) instead of retrying the edges.
+  if (player.presence === 'ended' || player.presence === 'absent') { stop(); return; }
   restarting = true;
   player.recoveries++;
   player.lastError = reason;
@@ -93,7 +98,8 @@ function restart(reason) {
   attempt++;
   // Back off while the LB has not yet noticed the edge is down and sends us to it again.
   const delay = Math.min(500 * attempt, 4000);
-  setTimeout(() => { restarting = false; start(); }, delay);
+  setTimeout(() => { restarting = false; if (PRESENCE_TEXT[player.presence] === undefined) start(); }, delay);
+  void followPresence();
 }
 
 const loadPolicy = {
@@ -151,9 +157,51 @@ setInterval(() => {
   show('latency', player.latency === null ? '-' : player.latency.toFixed(1) + ' s');
 }, 250);
 
-if (window.Hls && Hls.isSupported()) start();
-else if (video.canPlayType('application/vnd.apple.mpegurl')) { video.src = lbUrl(); setState('native HLS'); }
-else setState('HLS is not supported in this browser');
+function play() {
+  if (window.Hls && Hls.isSupported()) start();
+  else if (video.canPlayType('application/vnd.apple.mpegurl')) { video.src = lbUrl(); setState('native HLS'); }
+  else setState('HLS is not supported in this browser');
+}
+
+function stop() {
+  if (hls) { hls.destroy(); hls = undefined; }
+  restarting = false;
+}
+
+// The stream's existence (the LB's /api/streams/<name>, from the origin): the page waits with "not live
+// yet" or "ended", asking every 2-3 s, and starts playback by itself when the stream goes live. While it
+// plays it asks only when playback ends or recovers from an error, so thousands of players cost the LB
+// nothing. Unknown (the LB has no origin to ask, or it is unreachable): play as if live.
+const PRESENCE_TEXT = { absent: 'not live yet', stalled: 'not live yet', ended: 'ended' };
+player.presence = null;
+let presenceTimer;
+async function followPresence() {
+  clearTimeout(presenceTimer);
+  let next = 'unknown';
+  try {
+    const res = await fetch('/api/streams/' + encodeURIComponent(config.stream), { cache: 'no-store' });
+    if (res.ok) next = (await res.json()).state;
+  } catch {}
+  const waiting = player.presence === null || PRESENCE_TEXT[player.presence] !== undefined;
+  // Playing: a stall is the player's to recover from, and an ended stream plays out what is left.
+  if (!waiting && hls && !restarting && !video.ended && (next === 'stalled' || next === 'ended')) next = player.presence;
+  player.presence = next;
+  const text = PRESENCE_TEXT[next];
+  const box = document.getElementById('presence');
+  box.hidden = text === undefined;
+  video.hidden = text !== undefined;
+  if (text !== undefined) {
+    box.textContent = text;
+    stop();
+    setState(text);
+    presenceTimer = setTimeout(followPresence, 2000 + Math.random() * 1000);
+  } else if (waiting) {
+    attempt = 0;
+    play();
+  }
+}
+video.addEventListener('ended', () => void followPresence());
+followPresence();
 </script>
 </body>
 </html>

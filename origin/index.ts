@@ -14,6 +14,7 @@ import { DiskStorage, type Storage } from './storage.js';
 import type { OriginStream } from './stream.js';
 import { streamEvents } from './stream-events.js';
 import { StreamTable } from './stream-table.js';
+import { streamsApiRoutes } from './streams-api.js';
 import { uploadHandlers } from './upload.js';
 import { WaitingRoom } from './waiting-room.js';
 
@@ -69,6 +70,7 @@ export async function createOrigin(options: Partial<OriginConfig> = {}): Promise
   app.delete('/hls/*', remove);
   app.get('/hls/*', deliveryHandler(streams, stats, config.masterMaxAge, room));
   app.all('/hls/*', (c) => c.text('method not allowed\n', 405, { Allow: METHODS.join(', ') }));
+  app.route('/api', streamsApiRoutes(streams));
 
   return {
     app,

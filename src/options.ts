@@ -1,11 +1,13 @@
 // Command-line and environment options for every command. One spec per command drives parsing,
 // env fallbacks (`--foo-bar` <-> `CASCADE_FOO_BAR`, flag wins), validation and `--help`.
+import { parseRedisUrl } from './redis-url.js';
 
 export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-export type OptionType = 'string' | 'int' | 'number' | 'bytes' | 'duration' | 'bool' | 'url';
+/** `url`: an http(s) URL; `redis-url`: what `--redis` takes (src/redis-url.ts: plain or Sentinel). */
+export type OptionType = 'string' | 'int' | 'number' | 'bytes' | 'duration' | 'bool' | 'url' | 'redis-url';
 
 export interface OptionSpec {
   type: OptionType;
@@ -80,14 +82,16 @@ function convert(name: string, spec: OptionSpec, raw: string): string | number |
     case 'url':
       try {
         const u = new URL(raw);
-        if (u.protocol !== 'http:' && u.protocol !== 'https:' && u.protocol !== 'redis:' && u.protocol !== 'rediss:') {
-          fail(`unsupported URL scheme in '${raw}'`);
-        }
+        if (u.protocol !== 'http:' && u.protocol !== 'https:') fail(`expected an http(s) URL, got '${raw}'`);
       } catch (e) {
         if (e instanceof UsageError) throw e;
         fail(`not a URL: '${raw}'`);
       }
       value = raw.replace(/\/+$/, '');
+      break;
+    case 'redis-url':
+      try { parseRedisUrl(raw); } catch (e) { fail((e as Error).message); }
+      value = raw;
       break;
     case 'int':
       if (!/^-?\d+$/.test(raw.trim())) fail(`not a whole number: '${raw}'`);
