@@ -213,7 +213,8 @@ export class Recorder {
   private readonly opening = new Map<string, Promise<StreamRecording>>();
 
   constructor(
-    private readonly storage: Storage,
+    /** Where the recordings are: the origin's storage, or memory. */
+    readonly storage: Storage,
     readonly config: RecordingConfig,
     private readonly now: () => number,
     private readonly events: RecordingEvents,
