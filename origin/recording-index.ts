@@ -111,7 +111,13 @@ export class RecordingIndex {
       catalog.next++;
       closed = true;
     }
-    if (closed || !stored) await storage.put(`${prefix}/catalog.json`, JSON.stringify(catalog));
+    // A chunk whose index was never stored (its writes failed) but whose first segment was: its numbers
+    // may have been served from memory, so they are not given out again.
+    while (await storage.get(index.segmentKey(catalog.next * CHUNK_SIZE)) !== undefined) {
+      catalog.next++;
+      closed = true;
+    }
+    if (closed || !stored) await index.saveCatalog();
     const last = catalog.chunks.at(-1);
     if (last !== undefined) index.lastSegment = (await index.chunk(last.n)).at(-1);
     return index;

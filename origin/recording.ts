@@ -92,6 +92,8 @@ export class StreamRecording {
 
   /** A playlist of `stream` was published: a master is remembered, a media playlist's new segments recorded. */
   published(live: OriginStream, path: string, master: boolean, now: number): void {
+    // A manifest write that failed is tried again with every change: until it lands, a restart loses the recording.
+    if (this.manifestDirty) this.save();
     if (master) {
       const text = live.playlist(path)?.text;
       if (text !== undefined && this.manifest.masters[path] !== text) {

@@ -30,6 +30,11 @@ export class RecordingEncoder {
     this.t = opts.start ?? Date.UTC(2026, 0, 1);
   }
 
+  /** Segments of the current run (an ENDLIST without any ends nothing: the origin publishes no empty playlist). */
+  get runSegments(): number {
+    return this.k;
+  }
+
   get dur(): number {
     return this.opts.dur ?? 1;
   }
