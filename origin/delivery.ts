@@ -14,7 +14,7 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { contentTypeFor, isPlaylistPath } from '../src/media-types.js';
 import { evaluateRange, httpDate, notModified, type Validators } from '../src/http-range.js';
 import { sendStream } from '../src/send-stream.js';
-import { isRecordingPath } from './recording-paths.js';
+import { isRecordingPath } from '../src/recording-paths.js';
 import { parseStreamPath } from '../src/stream-path.js';
 import { CAN_SKIP_TARGETS, deltaUpdate } from './ll-playlist.js';
 import type { OriginMetrics } from './metrics.js';

@@ -9,7 +9,7 @@ import { sendStream } from '../src/send-stream.js';
 import { answerWhole, IMMUTABLE, NOT_STORED, SHORT_LIVED, type RecordingHandler } from './delivery.js';
 import type { OriginMetrics } from './metrics.js';
 import type { Recorder, StreamRecording } from './recording.js';
-import { parseRecordingPath, recordedSegmentUri, type RecordingTarget } from './recording-paths.js';
+import { parseRecordingPath, recordedSegmentUri, type RecordingTarget } from '../src/recording-paths.js';
 import { mediaPlaylist, outside, parseClip, recordingMaster, select, type RecordingView } from './recording-playlist.js';
 
 /**

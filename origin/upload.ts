@@ -10,7 +10,7 @@ import { decodePlaylist } from '../src/playlist.js';
 import { parseStreamPath, type StreamPath } from '../src/stream-path.js';
 import type { UploadAuthorizer } from './auth.js';
 import type { OriginConfig } from './config.js';
-import { isRecordingPath } from './recording-paths.js';
+import { isRecordingPath } from '../src/recording-paths.js';
 import { asOriginError, OriginError } from './errors.js';
 import { uploadKind, type OriginMetrics } from './metrics.js';
 import type { StreamTable } from './stream-table.js';

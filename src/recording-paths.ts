@@ -1,11 +1,16 @@
-// Where recordings are served (docs/contract.md, "Recordings"): three reserved first path segments of a
-// stream, which uploads may not use, so no uploaded name ever means a recording's object or the reverse.
+// Where an origin with --record serves recordings (docs/contract.md, "Recordings"): three reserved first
+// path segments of a stream, which uploads may not use, so no uploaded name ever means a recording's object
+// or the reverse. The edge reads it too: a recording playlist's clip parameters are part of its cache key.
 //   _dvr/<n>.m3u8, _dvr/<master path>        the DVR playlist of rendition n, a master naming them
 //   _relive/<n>.m3u8, _relive/<master path>  the whole recording (relive)
 //   _rec/<id>/<n>/<seq>.<ext>                 a recorded segment; <seq>.init.<ext> an init section
 // Rendition playlists are named by number, so a master named `<digits>.m3u8` has no recording master.
 
+import { parseStreamPath } from './stream-path.js';
+
 export const RECORDING_DIRS = ['_dvr', '_relive', '_rec'] as const;
+/** The query parameters of a time-shift clip of a recording playlist. */
+export const CLIP_PARAMS: readonly string[] = ['start', 'end'];
 
 export function isRecordingPath(path: string): boolean {
   return (RECORDING_DIRS as readonly string[]).includes(path.slice(0, path.indexOf('/')));
@@ -36,4 +41,10 @@ export function parseRecordingPath(path: string): RecordingTarget | undefined {
 /** A recorded segment's (or its init section's) URI, relative to a rendition playlist of the recording. */
 export function recordedSegmentUri(id: string, rid: number, seq: number, ext: string, init: boolean): string {
   return `../_rec/${id}/${rid}/${seq}${init ? '.init' : ''}.${ext}`;
+}
+
+/** Whether a request path (`/hls/<stream>/...`) names a recording playlist, which clip parameters select from. */
+export function isRecordingPlaylistUrl(pathname: string): boolean {
+  const parsed = parseStreamPath(pathname);
+  return parsed.ok && (parsed.value.path.startsWith('_dvr/') || parsed.value.path.startsWith('_relive/'));
 }
