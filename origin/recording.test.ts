@@ -318,3 +318,67 @@ test('memory stays bounded: after 70,000 segments the index holds at most a few 
   assert.equal(reloaded.last?.pos, 69_999);
   assert.ok(reloaded.memory.segments <= CHUNK_SIZE * 5);
 });
+
+/** A MemoryStorage whose writes of recorded segments wait while held (a slow disk or S3). */
+class HeldStorage extends MemoryStorage {
+  private gate: Promise<void> | undefined;
+  private open = () => {};
+
+  hold(): void {
+    this.gate = new Promise((resolve) => (this.open = resolve));
+  }
+
+  release(): void {
+    this.open();
+    this.gate = undefined;
+  }
+
+  override async put(key: string, bytes: Uint8Array | string): Promise<void> {
+    if (/\/record\/\d+\/seg\//.test(key)) await this.gate;
+    await super.put(key, bytes);
+  }
+}
+
+test('a relive never ends short: while the last segments are still being copied, ENDLIST does not make it VOD yet', async () => {
+  const storage = new HeldStorage();
+  const { origin, clock } = await recordingOrigin({ storage });
+  const enc = new RecordingEncoder(origin, 'slow');
+  await enc.master();
+  await run(enc, clock, 5);
+  await origin.flushed();
+  storage.hold();
+  await run(enc, clock, 2);
+  await enc.end();
+  const early = await media(origin, 'slow/_relive/0.m3u8');
+  assert.equal(early.playlistType, 'EVENT');
+  assert.equal(early.endList, false);
+  assert.equal(early.cacheControl, 'public, max-age=1');
+  storage.release();
+  await origin.flushed();
+  const relive = await media(origin, 'slow/_relive/0.m3u8');
+  assert.equal(relive.playlistType, 'VOD');
+  assert.equal(relive.segments.length, 7);
+  await origin.close();
+});
+
+test('copies pending beyond the bound: later segments are left out (counted), the recording marks the hole with a discontinuity and stays servable', async () => {
+  const storage = new HeldStorage();
+  const { origin, clock } = await recordingOrigin({ storage });
+  const enc = new RecordingEncoder(origin, 'busy');
+  await enc.master();
+  await run(enc, clock, 3);
+  await origin.flushed();
+  storage.hold();
+  await run(enc, clock, 70);
+  storage.release();
+  await origin.flushed();
+  await run(enc, clock, 3);
+  await origin.flushed();
+  const relive = await media(origin, 'busy/_relive/0.m3u8');
+  assert.equal(relive.segments.length, 3 + 64 + 3, 'the first 64 pending copies are kept, 6 left out');
+  assert.deepEqual(relive.segments.flatMap((s, i) => (s.discontinuity ? [i] : [])), [67], 'a discontinuity where segments are missing');
+  for (const seg of relive.segments) assert.equal((await get(origin, `busy/${seg.uri.slice(3)}`)).status, 200);
+  const metrics = await (await origin.app.request('/metrics')).text();
+  assert.match(metrics, /cascade_origin_record_dropped_total\{reason="busy",role="origin"\} 6/);
+  await origin.close();
+});

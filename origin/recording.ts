@@ -77,8 +77,9 @@ export class StreamRecording {
     return this.manifest.id;
   }
 
+  /** Whether (and why) the stream ended; not while segments are still being copied, so a relive never ends short of them. */
   get ended(): Manifest['ended'] {
-    return this.manifest.ended;
+    return this.pending === 0 ? this.manifest.ended : undefined;
   }
 
   /** Recorded renditions: path -> number. */
@@ -138,8 +139,9 @@ export class StreamRecording {
     }
     const blob = live.file(e.name)?.blob;
     const init = e.mapName !== undefined ? live.file(e.mapName)?.blob : undefined;
-    if (this.pending >= MAX_PENDING || blob === undefined || (e.mapName !== undefined && init === undefined)) {
-      this.events.dropped(this.stream, path, blob === undefined || init === undefined ? 'unreadable' : 'busy');
+    const unreadable = blob === undefined || (e.mapName !== undefined && init === undefined);
+    if (unreadable || this.pending >= MAX_PENDING) {
+      this.events.dropped(this.stream, path, unreadable ? 'unreadable' : 'busy');
       return;
     }
     const pdtTag = e.tags.find((t) => t.startsWith(PDT_TAG));
