@@ -9,7 +9,7 @@ import { sendStream } from '../src/send-stream.js';
 import { answerWhole, IMMUTABLE, NOT_STORED, SHORT_LIVED, type RecordingHandler } from './delivery.js';
 import type { OriginMetrics } from './metrics.js';
 import type { Recorder, StreamRecording } from './recording.js';
-import { parseRecordingPath, recordedSegmentUri, type RecordingTarget } from '../src/recording-paths.js';
+import { parseRecordingPath, recordedExtension, recordedSegmentUri, type RecordingTarget } from '../src/recording-paths.js';
 import { mediaPlaylist, outside, parseClip, recordingMaster, select, type RecordingView } from './recording-playlist.js';
 
 /**
@@ -36,7 +36,8 @@ export function recordingHandler(recorder: Recorder, stats: OriginMetrics, dvrWi
     if (target.id !== recording.id || index === undefined) return notFound(c);
     const seg = await index.bySeq(target.seq);
     const size = target.init ? (seg?.init === target.seq ? seg.isize : undefined) : seg?.size;
-    if (seg === undefined || size === undefined || seg.ext !== target.ext) return notFound(c);
+    const ext = target.init ? recordedExtension(seg?.map ?? '') : seg?.ext;
+    if (seg === undefined || size === undefined || ext !== target.ext) return notFound(c);
     const key = target.init ? index.initKey(target.seq) : index.segmentKey(target.seq);
     const headers = { 'Content-Type': contentTypeFor(path), 'Cache-Control': IMMUTABLE, 'Accept-Ranges': 'bytes', ETag: `"${recording.id}-${target.rid}-${path.slice(path.lastIndexOf('/') + 1)}"` };
     return answerWhole(c, stats, headers, { etag: headers.ETag }, size, 'file',
@@ -57,7 +58,9 @@ export function recordingHandler(recorder: Recorder, stats: OriginMetrics, dvrWi
       stats.requests.inc({ result: 'not_modified' });
       return c.body(null, 304, headers);
     }
-    const pieces = mediaPlaylist(index, sel, (seg, init) => recordedSegmentUri(recording.id, rid, seg.seq, seg.ext, init));
+    const pieces = mediaPlaylist(index, sel, (seg, init) => init
+      ? recordedSegmentUri(recording.id, rid, seg.init!, recordedExtension(seg.map!), true)
+      : recordedSegmentUri(recording.id, rid, seg.seq, seg.ext, false));
     // The first piece before the headers: a recording that cannot be read is a 503, not a cut 200.
     let first: IteratorResult<string>;
     try {

@@ -35,7 +35,7 @@ export interface RecordedSegment {
   /** Discontinuity sequence number: discontinuities up to and including this one. */
   dseq: number;
   size: number;
-  /** Extension of its URIs (and of its init section's). */
+  /** Extension of its URIs. */
   ext: string;
   /** The live name of its init section (fMP4), and the seq whose init object holds it. */
   map?: string;

@@ -65,7 +65,7 @@ export function outside(clip: { start: number; end: number }, span: { from: numb
 
 /**
  * The media playlist of a selection, in pieces of text (one per index chunk). `uri` names a segment's
- * object, or with `init` its init section's.
+ * object, or with `init` the object of the init section in force for it.
  */
 export async function* mediaPlaylist(index: RecordingIndex, sel: Selection, uri: (seg: RecordedSegment, init: boolean) => string): AsyncGenerator<string> {
   let previous: RecordedSegment | undefined;
@@ -79,9 +79,7 @@ export async function* mediaPlaylist(index: RecordingIndex, sel: Selection, uri:
     }
     for (const seg of chunk) {
       if (previous !== undefined && seg.disc) lines.push('#EXT-X-DISCONTINUITY');
-      if (seg.init !== undefined && (previous === undefined || previous.init !== seg.init)) {
-        lines.push(`#EXT-X-MAP:URI="${uri({ ...seg, seq: seg.init }, true)}"`);
-      }
+      if (seg.init !== undefined && (previous === undefined || previous.init !== seg.init)) lines.push(`#EXT-X-MAP:URI="${uri(seg, true)}"`);
       lines.push(`#EXT-X-PROGRAM-DATE-TIME:${new Date(seg.pdt).toISOString()}`, `#EXTINF:${seg.dur},`, uri(seg, false));
       previous = seg;
     }

@@ -382,3 +382,31 @@ test('copies pending beyond the bound: later segments are left out (counted), th
   assert.match(metrics, /cascade_origin_record_dropped_total\{reason="busy",role="origin"\} 6/);
   await origin.close();
 });
+
+test('fMP4: every run\'s init section is recorded and named by EXT-X-MAP, again at each index chunk (so retention can drop whole chunks)', async () => {
+  const { origin, clock } = await recordingOrigin();
+  const enc = new RecordingEncoder(origin, 'f', ['v0'], { fmp4: true });
+  await enc.master();
+  await run(enc, clock, CHUNK_SIZE + 10);
+  enc.restart();
+  await run(enc, clock, 5);
+  await origin.flushed();
+  const relive = await media(origin, 'f/_relive/0.m3u8');
+  assert.equal(relive.version, 6);
+  assert.equal(relive.segments.length, CHUNK_SIZE + 15);
+  const maps = relive.segments.flatMap((s, i) => (s.map !== undefined ? [[i, s.map] as const] : []));
+  // hls.js and Apple keep the map in force until the next one: a new one at the chunk and at the restart.
+  const changes = maps.filter(([, map], i) => i === 0 || map !== maps[i - 1]![1]).map(([i]) => i);
+  assert.deepEqual(changes, [0, CHUNK_SIZE, CHUNK_SIZE + 10]);
+  const initOf = (i: number) => /URI="([^"]+)"/.exec(relive.segments[i]!.map!)![1]!.slice(3);
+  for (const [i, run] of [[0, 0], [CHUNK_SIZE, 0], [CHUNK_SIZE + 10, 1]] as const) {
+    const res = await get(origin, `f/${initOf(i)}`);
+    assert.equal(res.status, 200, initOf(i));
+    assert.equal(res.text, enc.initBody('v0', run));
+    assert.equal(res.headers.get('content-type'), 'video/mp4');
+  }
+  assert.ok(relive.segments[CHUNK_SIZE + 10]!.discontinuity);
+  const seg = await get(origin, `f/${relive.segments[3]!.uri.slice(3)}`);
+  assert.equal(seg.headers.get('content-type'), 'video/iso.segment');
+  await origin.close();
+});

@@ -9,6 +9,7 @@
 // --relive-after; the next segment starts it again (docs/relive.md, "Relive").
 import type { Logger } from '../src/log.js';
 import type { Entry } from './publisher.js';
+import { recordedExtension } from '../src/recording-paths.js';
 import { RecordingIndex, type RecordedSegment, type SegmentDraft } from './recording-index.js';
 import type { Storage } from './storage.js';
 import type { OriginStream } from './stream.js';
@@ -148,7 +149,7 @@ export class StreamRecording {
     const pdt = pdtTag !== undefined ? Date.parse(pdtTag.slice(PDT_TAG.length)) : Number.NaN;
     const draft: SegmentDraft = {
       msn: e.msn, ldisc: e.disc, discontinuity: e.discontinuity, name: e.name, dur: e.duration,
-      pdt: Number.isFinite(pdt) ? pdt : undefined, ext: extensionFor(e.name), at: now, ...(e.mapName !== undefined ? { map: e.mapName } : {}),
+      pdt: Number.isFinite(pdt) ? pdt : undefined, ext: recordedExtension(e.name), at: now, ...(e.mapName !== undefined ? { map: e.mapName } : {}),
     };
     const range = e.offset !== undefined && e.bytes !== undefined ? [e.offset, e.offset + e.bytes - 1] as const : undefined;
     this.pending++;
@@ -274,12 +275,6 @@ export class Recorder {
 
 export function endOf(seg: RecordedSegment): number {
   return seg.pdt + seg.dur * 1000;
-}
-
-/** The extension a recorded segment's URIs carry (its content type): the live name's, if it is a plain one. */
-function extensionFor(name: string): string {
-  const ext = /\.([A-Za-z0-9]{1,8})$/.exec(name)?.[1];
-  return ext ?? 'bin';
 }
 
 async function bytesOf(blob: UploadVersion, range: readonly [number, number] | undefined): Promise<Uint8Array> {

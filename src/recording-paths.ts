@@ -38,6 +38,11 @@ export function parseRecordingPath(path: string): RecordingTarget | undefined {
   return rest.endsWith('.m3u8') ? { kind: 'master', view, master: rest } : undefined;
 }
 
+/** The extension a recorded object's URIs carry (its content type): its live name's, if it is a plain one. */
+export function recordedExtension(name: string): string {
+  return /\.([A-Za-z0-9]{1,8})$/.exec(name)?.[1] ?? 'bin';
+}
+
 /** A recorded segment's (or its init section's) URI, relative to a rendition playlist of the recording. */
 export function recordedSegmentUri(id: string, rid: number, seq: number, ext: string, init: boolean): string {
   return `../_rec/${id}/${rid}/${seq}${init ? '.init' : ''}.${ext}`;

@@ -25,7 +25,7 @@ export class RecordingEncoder {
     private origin: Origin,
     readonly stream: string,
     readonly renditions: string[] = ['v0'],
-    private readonly opts: { dur?: number; listSize?: number; start?: number; keepSent?: boolean } = {},
+    private readonly opts: { dur?: number; listSize?: number; start?: number; keepSent?: boolean; fmp4?: boolean } = {},
   ) {
     this.t = opts.start ?? Date.UTC(2026, 0, 1);
   }
@@ -55,8 +55,18 @@ export class RecordingEncoder {
     await this.expect(this.put('index.m3u8', `#EXTM3U\n${lines.join('\n')}\n`));
   }
 
+  /** The init section of a rendition in a run (fMP4): other bytes every run. */
+  initBody(rendition: string, run: number): string {
+    return `init ${this.stream} ${rendition} run ${run}`;
+  }
+
+  private get ext(): string {
+    return this.opts.fmp4 ? 'm4s' : 'ts';
+  }
+
   /** The next segment of every rendition, then each playlist naming it. */
   async segment(): Promise<void> {
+    if (this.opts.fmp4 && this.k === 0) for (const r of this.renditions) await this.expect(this.put(`${r}/init.mp4`, this.initBody(r, this.run)));
     const k = this.k++;
     const pdt = this.t;
     this.t += this.dur * 1000;
@@ -64,7 +74,7 @@ export class RecordingEncoder {
     for (const r of this.renditions) {
       const body = `${this.stream} ${r} run ${this.run} segment ${k} `.padEnd(64, '.');
       if (this.opts.keepSent !== false) this.sent.push({ rendition: r, run: this.run, k, pdt, dur: this.dur, body });
-      await this.expect(this.put(`${r}/seg${k}.ts`, body));
+      await this.expect(this.put(`${r}/seg${k}.${this.ext}`, body));
       await this.expect(this.put(`${r}/index.m3u8`, this.playlist(r)));
     }
   }
@@ -85,9 +95,9 @@ export class RecordingEncoder {
   private playlist(r: string): string {
     const size = this.opts.listSize ?? 3;
     const first = Math.max(0, this.k - size);
-    const lines = ['#EXTM3U', `#EXT-X-TARGETDURATION:${Math.ceil(this.dur)}`, `#EXT-X-MEDIA-SEQUENCE:${first}`];
+    const lines = ['#EXTM3U', `#EXT-X-TARGETDURATION:${Math.ceil(this.dur)}`, `#EXT-X-MEDIA-SEQUENCE:${first}`, ...(this.opts.fmp4 ? ['#EXT-X-MAP:URI="init.mp4"'] : [])];
     for (let k = first; k < this.k; k++) {
-      lines.push(`#EXT-X-PROGRAM-DATE-TIME:${new Date(this.t - (this.k - k) * this.dur * 1000).toISOString()}`, `#EXTINF:${this.dur},`, `seg${k}.ts`);
+      lines.push(`#EXT-X-PROGRAM-DATE-TIME:${new Date(this.t - (this.k - k) * this.dur * 1000).toISOString()}`, `#EXTINF:${this.dur},`, `seg${k}.${this.ext}`);
     }
     if (this.ended) lines.push('#EXT-X-ENDLIST');
     return `${lines.join('\n')}\n`;
