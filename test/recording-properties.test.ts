@@ -2,7 +2,8 @@
 // writes and retention sweeps, every recording playlist (relive and DVR, every rendition) is a valid media
 // playlist whose media sequence never goes back and whose segments keep their URIs while they stay; every
 // URI it names is served with bytes the encoder uploaded for that rendition, in upload order; a restart of
-// the encoder is a discontinuity; after ENDLIST the relive is VOD.
+// the encoder is a discontinuity; every init section (fMP4) is the one of its segment's run; after ENDLIST
+// the relive is VOD.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -37,7 +38,7 @@ const RENDITIONS = ['v0', 'v1'];
 const RECORD_KEYS = /\/record\//;
 
 test('property: recording playlists stay valid, monotonic and servable through uploads, restarts, ENDLIST, origin restarts, failing writes and sweeps', async () => {
-  await fc.assert(fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 25 }), runOps), { numRuns: 30 });
+  await fc.assert(fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 25 }), fc.boolean(), runOps), { numRuns: 30 });
 });
 
 // Counterexamples the property found, shrunk.
@@ -49,13 +50,13 @@ test('a recording whose manifest could not be written at first keeps its segment
   await runOps([{ op: 'diskFull', on: true }, { op: 'segments', n: 1 }, { op: 'diskFull', on: false }, { op: 'segments', n: 1 }, { op: 'originRestart' }, { op: 'segments', n: 1 }]);
 });
 
-async function runOps(ops: Op[]): Promise<void> {
+async function runOps(ops: Op[], fmp4 = false): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'cascade-recprop-'));
   const storage = new FailingStorage(new DiskStorage(dir));
   const clock = { now: Date.UTC(2026, 0, 1) };
   const config = { record: true, storage, sweepIntervalMs: 0, now: () => clock.now, recordRetentionMs: 3_600_000, reliveAfterMs: 60_000, dvrWindowMs: 10_000 };
   let origin: Origin = await createOrigin(config);
-  const enc = new RecordingEncoder(origin, 'p', RENDITIONS, { start: clock.now });
+  const enc = new RecordingEncoder(origin, 'p', RENDITIONS, { start: clock.now, fmp4 });
   /** Per playlist path: media sequence number -> URI, as first seen. */
   const seen = new Map<string, Map<number, string>>();
   const lastSequence = new Map<string, number>();
@@ -136,6 +137,10 @@ async function check(origin: Origin, enc: RecordingEncoder, seen: Map<string, Ma
         const at = bodies.findIndex((b) => b.body === body);
         assert.ok(at > previous, `${seg.uri}: the bytes of an uploaded segment of ${name}, in upload order`);
         if (i > 0 && bodies[at]!.run !== bodies[previous]!.run) assert.ok(seg.discontinuity, `${path}: a restart without a discontinuity`);
+        if (seg.map !== undefined) {
+          const init = await origin.app.request(`/hls/p/${/URI="\.\.\/([^"]+)"/.exec(seg.map)![1]}`);
+          assert.equal(await init.text(), enc.initBody(name, bodies[at]!.run), `${path}: the init section of the segment's run`);
+        }
         previous = at;
       }
       if (view === '_relive' && ended) {
