@@ -11,7 +11,7 @@
 // number of a recording playlist).
 import type { Storage } from './storage.js';
 
-export const CHUNK_SIZE = 512;
+export const CHUNK_SIZE = 256;
 /** Closed chunks kept in memory after being read back (for playlists and segment requests). */
 const CACHED_CHUNKS = 4;
 /** The open chunk is written after this many new segments even if more keep coming. */
