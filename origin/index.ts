@@ -47,12 +47,16 @@ export async function createOrigin(options: Partial<OriginConfig> = {}): Promise
   // Requests held for low-latency playlists and parts, released by what the streams publish.
   const room = new WaitingRoom({ perStream: config.maxHeldRequestsPerStream, total: config.maxHeldRequests });
   // The gauges read the stream table when scraped, by which time it exists.
-  const stats = originMetrics(metrics, { memoryBytes: () => streams.memoryBytes(), renditions: () => streams.renditions(), heldRequests: () => room.size });
+  const stats = originMetrics(metrics, { memoryBytes: () => streams.memoryBytes() + (inMemory?.bytes ?? 0), renditions: () => streams.renditions(), heldRequests: () => room.size });
   const storage: Storage | undefined = config.storage ?? (config.dataDir !== undefined ? new DiskStorage(config.dataDir) : undefined);
   const events = streamEvents(hooks, stats, log, config.onPublished, room);
   // --record: published segments are copied into recordings, in the origin's storage (or in memory).
+  const inMemory = config.record && storage === undefined ? new MemoryStorage() : undefined;
   const recorder = config.record
-    ? new Recorder(storage ?? new MemoryStorage(), { retentionMs: config.recordRetentionMs, reliveAfterMs: config.reliveAfterMs }, now, recordingEvents(stats, log), log)
+    ? new Recorder(storage ?? inMemory!, {
+      retentionMs: config.recordRetentionMs, reliveAfterMs: config.reliveAfterMs,
+      ...(inMemory ? { memory: { bytes: () => inMemory.bytes, max: config.maxMemoryBytes } } : {}),
+    }, now, recordingEvents(stats, log), log)
     : undefined;
   const streams = new StreamTable(
     {

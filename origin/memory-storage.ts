@@ -1,13 +1,17 @@
 // Storage in this process's memory: what --record keeps its recording in when the origin has neither
-// --data-dir nor --storage (the recording then lasts as long as the process and the retention allow).
+// --data-dir nor --storage (the recording then lasts as long as the process, the retention and the
+// origin's --max-memory allow: the recorder drops its oldest chunks past it).
 import type { Storage } from './storage.js';
 
 export class MemoryStorage implements Storage {
   private readonly objects = new Map<string, Buffer>();
+  private held = 0;
 
   async put(key: string, bytes: Uint8Array | string): Promise<void> {
     // A copy: the caller may reuse its buffer.
-    this.objects.set(key, Buffer.from(typeof bytes === 'string' ? Buffer.from(bytes) : bytes));
+    const copy = Buffer.from(typeof bytes === 'string' ? Buffer.from(bytes) : bytes);
+    this.held += copy.length - (this.objects.get(key)?.length ?? 0);
+    this.objects.set(key, copy);
   }
 
   async get(key: string): Promise<Buffer | undefined> {
@@ -28,6 +32,7 @@ export class MemoryStorage implements Storage {
   }
 
   async remove(key: string): Promise<void> {
+    this.held -= this.objects.get(key)?.length ?? 0;
     this.objects.delete(key);
   }
 
@@ -43,5 +48,10 @@ export class MemoryStorage implements Storage {
   /** Objects held (tests check that retention frees them). */
   get size(): number {
     return this.objects.size;
+  }
+
+  /** Bytes held. */
+  get bytes(): number {
+    return this.held;
   }
 }

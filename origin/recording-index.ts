@@ -348,6 +348,11 @@ export class RecordingIndex {
     return true;
   }
 
+  /** When the oldest chunk's last segment was recorded (retention's order), if there is one. */
+  get oldestChunkAt(): number | undefined {
+    return this.catalog.chunks[0]?.lastAt ?? this.open.at(-1)?.at;
+  }
+
   /** Resolves once every append and write issued so far was tried. */
   async settled(): Promise<void> {
     for (let w = this.writes; ; w = this.writes) {

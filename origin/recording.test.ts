@@ -410,3 +410,20 @@ test('fMP4: every run\'s init section is recorded and named by EXT-X-MAP, again 
   assert.equal(seg.headers.get('content-type'), 'video/iso.segment');
   await origin.close();
 });
+
+test('a recording in memory stays within --max-memory: past it, the oldest chunks go first, whatever the retention', async () => {
+  const { origin, clock } = await recordingOrigin({ maxMemoryBytes: 200_000 });
+  const enc = new RecordingEncoder(origin, 'mem', ['v0'], { keepSent: false });
+  await enc.master();
+  await run(enc, clock, CHUNK_SIZE * 8);
+  await origin.flushed();
+  const storage = origin.recorder!.storage as MemoryStorage;
+  assert.ok(storage.bytes > 200_000, `held ${storage.bytes}`);
+  await origin.sweep();
+  assert.ok(storage.bytes <= 200_000, `held ${storage.bytes} after a pass`);
+  const relive = await media(origin, 'mem/_relive/0.m3u8');
+  assert.ok(relive.mediaSequence > 0 && relive.mediaSequence % CHUNK_SIZE === 0, `starts at ${relive.mediaSequence}`);
+  assert.equal(relive.mediaSequence + relive.segments.length, CHUNK_SIZE * 8, 'the newest segments are kept');
+  assert.match(await (await origin.app.request('/metrics')).text(), /cascade_origin_memory_bytes\{role="origin"\} \d+/);
+  await origin.close();
+});

@@ -18,6 +18,8 @@ import type { UploadVersion } from './upload-version.js';
 export interface RecordingConfig {
   /** How long a recorded segment is kept (ms). */
   retentionMs: number;
+  /** A recording in memory: past `max` bytes held, its oldest chunks are dropped whatever their age. */
+  memory?: { bytes(): number; max: number };
   /** A stream that publishes no new segment for this long has ended (ms). */
   reliveAfterMs: number;
 }
@@ -35,6 +37,8 @@ interface Manifest {
 
 /** Segments waiting to be copied, per stream: beyond it, new ones are left out (a discontinuity marks the hole). */
 const MAX_PENDING = 64;
+/** Chunks a retention pass drops at most for a recording in memory past its budget. */
+const MAX_PRESSURE_DROPS = 16;
 /** Rendition paths deeper than this are not recorded: a recording playlist's path adds one level. */
 const MAX_RENDITION_DEPTH = 3;
 
@@ -265,6 +269,14 @@ export class Recorder {
 
   async sweep(): Promise<void> {
     for (const r of this.recordings.values()) await r.sweep(this.now(), this.config);
+    const memory = this.config.memory;
+    // Bounded: a few chunks a pass; the next pass goes on.
+    for (let i = 0; i < MAX_PRESSURE_DROPS && memory !== undefined && memory.bytes() > memory.max; i++) {
+      const indexes = [...this.recordings.values()].flatMap((r) => [...r.indexes.values()]).filter((x) => x.oldestChunkAt !== undefined);
+      const oldest = indexes.sort((a, b) => a.oldestChunkAt! - b.oldestChunkAt!)[0];
+      if (oldest === undefined || !await oldest.expire(Infinity)) break;
+      this.log.warn('record_memory_full', { prefix: oldest.prefix, bytes: memory.bytes(), max: memory.max });
+    }
   }
 
   async settled(): Promise<void> {
