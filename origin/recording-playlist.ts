@@ -16,9 +16,9 @@ export type RecordingView =
   | { kind: 'clip'; start: number; end: number };
 
 export interface Selection {
-  /** Positions of the first and last segment (the last: to the end of the recording when absent). */
+  /** Positions of the first and last segment. */
   from: number;
-  to?: number;
+  to: number;
   type?: 'EVENT' | 'VOD';
   endList: boolean;
   /** Names this selection's text (an ETag): the same selection of the same index is the same bytes. */
@@ -41,17 +41,19 @@ export async function select(index: RecordingIndex, view: RecordingView, ended: 
     if (to < from) return { ok: false, reason: 'no recorded segment between start and end' };
     return { ok: true, value: { from, to, type: 'VOD', endList: true, tag: tag(from, to, 'clip') } };
   }
+  // Up to the last segment now, whatever is recorded while the playlist is being written: its ETag names it.
+  const to = last.pos;
   const endList = ended;
   if (view.kind === 'relive') {
-    return { ok: true, value: { from: first.pos, type: ended ? 'VOD' : 'EVENT', endList, tag: tag(first.pos, last.pos, ended ? 'vod' : 'event') } };
+    return { ok: true, value: { from: first.pos, to, type: ended ? 'VOD' : 'EVENT', endList, tag: tag(first.pos, to, ended ? 'vod' : 'event') } };
   }
   if (view.windowMs === 0) {
-    return { ok: true, value: { from: first.pos, type: 'EVENT', endList, tag: tag(first.pos, last.pos, `event${ended ? '-end' : ''}`) } };
+    return { ok: true, value: { from: first.pos, to, type: 'EVENT', endList, tag: tag(first.pos, to, `event${ended ? '-end' : ''}`) } };
   }
   // The window: every segment that ends within its length of the recording's end.
   const start = await index.lastStartingBefore(endOf(last) - view.windowMs, false);
   const from = start === undefined ? first.pos : endOf(start) > endOf(last) - view.windowMs ? start.pos : start.pos + 1;
-  return { ok: true, value: { from: Math.min(from, last.pos), endList, tag: tag(from, last.pos, `window${ended ? '-end' : ''}`) } };
+  return { ok: true, value: { from: Math.min(from, to), to, endList, tag: tag(from, to, `window${ended ? '-end' : ''}`) } };
 }
 
 /** Why a clip does not fit a recording spanning [from, to) (ms), or undefined when it does. */
@@ -124,11 +126,15 @@ export function recordingMaster(text: string, masterPath: string, renditions: Re
 
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$/;
 
-/** A time-shift bound: an ISO 8601 date-time with its offset, or seconds since the epoch (PDT). Ms, or undefined. */
+/**
+ * A time-shift bound: an ISO 8601 date-time with its offset, or seconds since the epoch (PDT). Ms, or
+ * undefined. An offset's `+` sent unescaped arrives as a space (form encoding): it is read as the `+`.
+ */
 export function parseClipTime(text: string): number | undefined {
   if (/^\d{1,12}(?:\.\d{1,6})?$/.test(text)) return Math.round(Number(text) * 1000);
-  if (!ISO_8601.test(text)) return undefined;
-  const t = Date.parse(text);
+  const iso = text.replace(/ (\d{2}:?\d{2})$/, '+$1');
+  if (!ISO_8601.test(iso)) return undefined;
+  const t = Date.parse(iso);
   return Number.isFinite(t) ? t : undefined;
 }
 
