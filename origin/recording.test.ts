@@ -477,3 +477,17 @@ test('fuzz: any path under the recording directories and any start/end get 200, 
   assert.equal(parseClipTime('2026-01-01T01:00:00 01:00'), T0, "an offset's unescaped + arrives as a space");
   await origin.close();
 });
+
+test('at most 64 renditions of a stream are recorded (the rest counted as left out), at any depth', async () => {
+  const { origin, clock } = await recordingOrigin();
+  const names = ['a/b/c', ...Array.from({ length: 66 }, (_, i) => `r${i}`)];
+  const enc = new RecordingEncoder(origin, 'many', names);
+  await run(enc, clock, 1);
+  await origin.flushed();
+  const renditions = origin.recorder!.get('many')!.renditions;
+  assert.equal(Object.keys(renditions).length, 64);
+  assert.equal(renditions['a/b/c/index.m3u8'], 0);
+  assert.equal((await get(origin, 'many/_relive/0.m3u8')).status, 200);
+  assert.match(await (await origin.app.request('/metrics')).text(), /cascade_origin_record_dropped_total\{reason="renditions",role="origin"\} 3/);
+  await origin.close();
+});

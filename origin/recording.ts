@@ -39,14 +39,17 @@ interface Manifest {
 const MAX_PENDING = 64;
 /** Chunks a retention pass drops at most for a recording in memory past its budget. */
 const MAX_PRESSURE_DROPS = 16;
-/** Rendition paths deeper than this are not recorded: a recording playlist's path adds one level. */
-const MAX_RENDITION_DEPTH = 3;
+/** Renditions recorded per stream: a stream's uploader cannot make the recorder hold an index per path it invents. */
+const MAX_RENDITIONS = 64;
 
 const PDT_TAG = '#EXT-X-PROGRAM-DATE-TIME:';
 
+/** Why a published segment is not recorded: too many copies pending, its bytes gone, or a rendition too many. */
+export type DropReason = 'busy' | 'unreadable' | 'renditions';
+
 export interface RecordingEvents {
   ended(stream: string, why: 'endlist' | 'idle'): void;
-  dropped(stream: string, rendition: string, reason: 'busy' | 'unreadable'): void;
+  dropped(stream: string, rendition: string, reason: DropReason): void;
   storageFailed(stream: string, err: unknown): void;
 }
 
@@ -111,7 +114,10 @@ export class StreamRecording {
     const rendition = live.publisher.state.renditions[path];
     if (rendition === undefined) return;
     const rid = this.ridOf(path);
-    if (rid === undefined) return;
+    if (rid === undefined) {
+      if (rendition.entries.length > 0) this.events.dropped(this.stream, path, 'renditions');
+      return;
+    }
     const index = this.indexes.get(rid)!;
     const after = this.queued.get(rid) ?? index.last?.msn ?? -1;
     const entries = rendition.entries.filter((e) => !e.tags.includes('#EXT-X-GAP'));
@@ -128,8 +134,8 @@ export class StreamRecording {
   private ridOf(path: string): number | undefined {
     const known = this.manifest.renditions[path];
     if (known !== undefined) return known;
-    if (path.split('/').length > MAX_RENDITION_DEPTH) return undefined;
     const rid = Object.keys(this.manifest.renditions).length;
+    if (rid >= MAX_RENDITIONS) return undefined;
     this.manifest.renditions[path] = rid;
     this.indexes.set(rid, RecordingIndex.empty(this.storage, `${this.stream}/record/${rid}`, (err) => this.events.storageFailed(this.stream, err)));
     this.save();
