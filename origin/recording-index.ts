@@ -163,36 +163,39 @@ export class RecordingIndex {
   /**
    * Records a segment: its bytes (and its init section's, when the chunk has no copy of it yet) are stored
    * first, then it enters the index, so the index never names an object that is not there. Appends run
-   * one after another in call order. Resolves false when a copy failed (the segment is left out; the next
-   * one starts with a discontinuity).
+   * one after another in call order. A segment whose bytes cannot be read, or stored (reported to
+   * `failed`), is left out, and the next one starts with a discontinuity.
    */
-  append(draft: SegmentDraft, bytes: () => Promise<Uint8Array>, initBytes: () => Promise<Uint8Array>): Promise<boolean> {
+  append(draft: SegmentDraft, bytes: () => Promise<Uint8Array>, initBytes: () => Promise<Uint8Array>): Promise<'recorded' | 'unreadable' | 'unstored'> {
     const done = this.writes.then(() => this.store(draft, bytes, initBytes));
     this.writes = done.then(() => undefined);
     return done;
   }
 
-  private async store(draft: SegmentDraft, bytes: () => Promise<Uint8Array>, initBytes: () => Promise<Uint8Array>): Promise<boolean> {
+  private async store(draft: SegmentDraft, bytes: () => Promise<Uint8Array>, initBytes: () => Promise<Uint8Array>): Promise<'recorded' | 'unreadable' | 'unstored'> {
     const seq = this.catalog.next * CHUNK_SIZE + this.open.length;
     const last = this.lastSegment;
     const ownInit = draft.map !== undefined && (last?.map !== draft.map || last.init === undefined || Math.floor(last.init / CHUNK_SIZE) !== this.catalog.next);
-    let size: number;
-    let isize: number | undefined;
+    let body: Uint8Array;
+    let init: Uint8Array | undefined;
     try {
-      const body = await bytes();
-      size = body.length;
-      await this.storage.put(this.segmentKey(seq), body);
-      if (ownInit) {
-        const init = await initBytes();
-        isize = init.length;
-        await this.storage.put(this.initKey(seq), init);
-      }
-    } catch (err) {
-      this.failed(err);
+      body = await bytes();
+      init = ownInit ? await initBytes() : undefined;
+    } catch {
       // Left out, so what follows must not look continuous with what came before.
       this.missed = true;
-      return false;
+      return 'unreadable';
     }
+    try {
+      await this.storage.put(this.segmentKey(seq), body);
+      if (init !== undefined) await this.storage.put(this.initKey(seq), init);
+    } catch (err) {
+      this.failed(err);
+      this.missed = true;
+      return 'unstored';
+    }
+    const size = body.length;
+    const isize = init?.length;
     const disc = last !== undefined && (this.missed || draft.discontinuity || draft.ldisc !== last.ldisc || draft.msn !== last.msn + 1);
     const lastEnd = last ? last.pdt + last.dur * 1000 : undefined;
     const pdt = draft.pdt !== undefined && (last === undefined || draft.pdt >= last.pdt) ? draft.pdt : lastEnd ?? draft.at - draft.dur * 1000;
@@ -208,7 +211,7 @@ export class RecordingIndex {
     if (seq === (this.catalog.next + 1) * CHUNK_SIZE - 1) await this.close();
     else if (++this.dirty >= FLUSH_EVERY) await this.flush();
     else this.writes = this.writes.then(() => this.flush());
-    return true;
+    return 'recorded';
   }
 
   /** Writes the open chunk if it changed since its last write. */

@@ -11,6 +11,7 @@ import { createOrigin, type Origin, type OriginConfig } from './index.js';
 import { MemoryStorage } from './memory-storage.js';
 import { CHUNK_SIZE, RecordingIndex } from './recording-index.js';
 import { parseClipTime } from './recording-playlist.js';
+import { FailingStorage } from '../test/helpers/failing-storage.js';
 import { RecordingEncoder } from '../test/helpers/recording-encoder.js';
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -489,5 +490,27 @@ test('at most 64 renditions of a stream are recorded (the rest counted as left o
   assert.equal(renditions['a/b/c/index.m3u8'], 0);
   assert.equal((await get(origin, 'many/_relive/0.m3u8')).status, 200);
   assert.match(await (await origin.app.request('/metrics')).text(), /cascade_origin_record_dropped_total\{reason="renditions",role="origin"\} 3/);
+  await origin.close();
+});
+
+test('a copy the storage refuses is counted as a storage error (op record_write), the recording goes on after it with a discontinuity', async () => {
+  const storage = new FailingStorage(new MemoryStorage());
+  const { origin, clock } = await recordingOrigin({ storage });
+  const enc = new RecordingEncoder(origin, 'full');
+  await enc.master();
+  await run(enc, clock, 3);
+  await origin.flushed();
+  storage.fail('ENOSPC', ['put'], /\/record\/0\/seg\//);
+  await run(enc, clock, 2);
+  await origin.flushed();
+  storage.heal();
+  await run(enc, clock, 2);
+  await origin.flushed();
+  const relive = await media(origin, 'full/_relive/0.m3u8');
+  assert.equal(relive.segments.length, 5);
+  assert.ok(relive.segments[3]!.discontinuity);
+  const metrics = await (await origin.app.request('/metrics')).text();
+  assert.match(metrics, /cascade_origin_storage_errors_total\{op="record_write",code="ENOSPC",role="origin"\} 2/);
+  assert.doesNotMatch(metrics, /cascade_origin_record_dropped_total\{/);
   await origin.close();
 });

@@ -163,8 +163,9 @@ export class StreamRecording {
     };
     const range = e.offset !== undefined && e.bytes !== undefined ? [e.offset, e.offset + e.bytes - 1] as const : undefined;
     this.pending++;
-    void index.append(draft, () => bytesOf(blob, range), () => bytesOf(init!, undefined)).then((ok) => {
-      if (!ok) this.events.dropped(this.stream, path, 'unreadable');
+    // A copy that could not be stored was counted as a storage error by the index.
+    void index.append(draft, () => bytesOf(blob, range), () => bytesOf(init!, undefined)).then((result) => {
+      if (result === 'unreadable') this.events.dropped(this.stream, path, 'unreadable');
     }).finally(() => this.pending--);
   }
 
