@@ -173,6 +173,11 @@ export class RecordingIndex {
   }
 
   private async store(draft: SegmentDraft, bytes: () => Promise<Uint8Array>, initBytes: () => Promise<Uint8Array>): Promise<'recorded' | 'unreadable' | 'unstored'> {
+    // A full chunk whose closing write failed is closed first: a chunk never holds more than its numbers.
+    if (this.open.length === CHUNK_SIZE && !await this.close()) {
+      this.missed = true;
+      return 'unstored';
+    }
     const seq = this.catalog.next * CHUNK_SIZE + this.open.length;
     const last = this.lastSegment;
     const ownInit = draft.map !== undefined && (last?.map !== draft.map || last.init === undefined || Math.floor(last.init / CHUNK_SIZE) !== this.catalog.next);
@@ -208,7 +213,7 @@ export class RecordingIndex {
     this.open.push(seg);
     this.lastSegment = seg;
     this.missed = false;
-    if (seq === (this.catalog.next + 1) * CHUNK_SIZE - 1) await this.close();
+    if (this.open.length === CHUNK_SIZE) await this.close();
     else if (++this.dirty >= FLUSH_EVERY) await this.flush();
     else this.writes = this.writes.then(() => this.flush());
     return 'recorded';
@@ -226,22 +231,23 @@ export class RecordingIndex {
     }
   }
 
-  /** The open chunk, full (or aged out), is written for good and joins the catalog; the next one opens. */
-  private async close(): Promise<void> {
+  /** The open chunk, full (or aged out), is written for good and joins the catalog; the next one opens. False if it could not be written. */
+  private async close(): Promise<boolean> {
     const n = this.catalog.next;
     const entries = this.open;
     try {
       await this.storage.put(this.chunkKey(n), JSON.stringify(entries));
     } catch (err) {
-      // Kept open: the next append retries (a chunk may outgrow CHUNK_SIZE entries but never its seq range).
+      // Kept open: the next append tries again.
       this.failed(err);
-      return;
+      return false;
     }
     this.catalog = { next: n + 1, chunks: [...this.catalog.chunks, summarize(n, entries)] };
     this.open = [];
     this.dirty = 0;
     this.remember(n, entries);
     await this.saveCatalog();
+    return true;
   }
 
   private async saveCatalog(): Promise<void> {
