@@ -1,7 +1,7 @@
 // Relive end to end: real ffmpeg segments (6 s, a video and an audio track) uploaded to an origin with
 // --record, ending with ffmpeg's EXT-X-ENDLIST; the relive is then played by ffprobe and by hls.js in
 // Chromium through the LB and an edge (masters through the LB), offered by the LB's player page, and
-// seekable there.
+// seekable there; the same segments uploaded again as a live stream are offered and played as DVR.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -127,4 +127,51 @@ test('browser: the LB player page offers the relive of the ended stream, and hls
     return p.currentTime > 0.6 && p.currentTime < 1.8;
   }, undefined, { timeout: 20_000, polling: 100 });
   assert.deepEqual(pageErrors, []);
+});
+
+test('browser: while a recorded stream is live, the player page offers DVR, and hls.js seeks back in it through the LB and the edge', async (t) => {
+  if (!existsSync(CHROMIUM)) return t.skip(`${CHROMIUM} not installed`);
+  // A live stream made of ffmpeg's recorded segments, uploaded again without ENDLIST.
+  const relive = await (await origin.app.request('/hls/ev/_relive/0.m3u8')).text();
+  const lines = relive.split('\n');
+  const segments = lines.flatMap((l, i) => (l.startsWith('../') ? [{ uri: l.slice(3), extinf: lines[i - 1]!, pdt: lines[i - 2]! }] : []));
+  const master = await (await origin.app.request('/hls/ev/index.m3u8')).text();
+  const put = async (path: string, body: BodyInit) => {
+    const res = await origin.app.request(`/hls/dvr/${path}`, { method: 'PUT', body });
+    assert.ok(res.status < 300, `${path}: ${res.status}`);
+  };
+  await put('index.m3u8', master);
+  const variant = master.split('\n').find((l) => l !== '' && !l.startsWith('#'))!;
+  for (const [i, seg] of segments.entries()) {
+    await put(`180p/seg${i}.ts`, await (await origin.app.request(`/hls/ev/${seg.uri}`)).arrayBuffer());
+    const window = segments.slice(Math.max(0, i - 2), i + 1).flatMap((s, j) => [s.pdt, s.extinf, `seg${Math.max(0, i - 2) + j}.ts`]);
+    await put(variant, ['#EXTM3U', '#EXT-X-TARGETDURATION:2', `#EXT-X-MEDIA-SEQUENCE:${Math.max(0, i - 2)}`, ...window, ''].join('\n'));
+  }
+  await origin.flushed();
+  let browser: Browser | undefined;
+  t.after(() => browser?.close());
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--autoplay-policy=no-user-gesture-required'] });
+  const page = await browser.newPage();
+  await page.goto(`${lbUrl}/play/dvr`);
+  await page.waitForFunction(() => (window as unknown as { cascadePlayer: { recording: string } }).cascadePlayer.recording === 'live', undefined, { timeout: 30_000, polling: 200 });
+  assert.equal(await page.isVisible('#dvr-link'), true);
+  assert.equal(await page.isVisible('#relive-link'), false);
+  await page.click('#dvr-link');
+  await page.waitForURL(/src=/, { timeout: 10_000 });
+  type Player = { currentTime: number; fatalErrors: number; seekable: [number, number] | null };
+  await page.waitForFunction(() => {
+    const p = (window as unknown as { cascadePlayer: Player }).cascadePlayer;
+    return p.seekable !== null && p.seekable[1] - p.seekable[0] > 4 && p.currentTime > 0;
+  }, undefined, { timeout: 30_000, polling: 200 });
+  await page.evaluate(() => {
+    const seek = document.getElementById('seek') as HTMLInputElement;
+    seek.value = seek.min;
+    seek.dispatchEvent(new Event('input'));
+  });
+  // Back at the start of the recording, far behind the live edge.
+  await page.waitForFunction(() => {
+    const p = (window as unknown as { cascadePlayer: Player }).cascadePlayer;
+    return p.seekable !== null && p.currentTime < p.seekable[0] + 1.5 && p.currentTime > p.seekable[0];
+  }, undefined, { timeout: 20_000, polling: 100 });
+  assert.equal((await page.evaluate(() => (window as unknown as { cascadePlayer: Player }).cascadePlayer.fatalErrors)), 0);
 });
