@@ -15,7 +15,8 @@ function scriptJson(value: unknown): string {
 }
 
 function playerPage(stream: string, src?: string): string {
-  const config = { stream, src: src || `/hls/${stream}/index.m3u8` };
+  const recording = { relive: `/hls/${stream}/_relive/index.m3u8`, dvr: `/hls/${stream}/_dvr/index.m3u8`, probe: `/hls/${stream}/_relive/0.m3u8` };
+  const config = { stream, src: src || `/hls/${stream}/index.m3u8`, recording };
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -44,6 +45,8 @@ function playerPage(stream: string, src?: string): string {
   <dt>state</dt><dd id="state">starting</dd>
   <dt>recoveries</dt><dd id="recoveries">0</dd>
 </dl>
+<input id="seek" type="range" min="0" max="0" step="0.1" hidden style="width: 100%; max-width: 960px">
+<p id="recording" hidden>recorded: <a id="relive-link" hidden>watch the whole event again (relive)</a> <a id="dvr-link" hidden>play with DVR (seek back)</a></p>
 <script src="/assets/hls.min.js"></script>
 <script>
 const config = ${scriptJson(config)};
@@ -141,6 +144,28 @@ function start() {
   setState('loading');
 }
 
+// Recordings (origin --record, docs/relive.md): relive is offered once the stream has ended, DVR while
+// it is live; a recording's playlist gets a seek bar over what the player can seek.
+player.recording = 'unknown';
+player.seekable = null;
+const seek = document.getElementById('seek');
+const fromRecording = config.src.includes('/_dvr/') || config.src.includes('/_relive/');
+seek.addEventListener('input', () => { video.currentTime = Number(seek.value); });
+for (const [id, src] of [['relive-link', config.recording.relive], ['dvr-link', config.recording.dvr]]) {
+  document.getElementById(id).href = '?src=' + encodeURIComponent(src);
+}
+function checkRecording() {
+  fetch(config.recording.probe, { cache: 'no-store' }).then((r) => (r.ok ? r.text() : '')).then((text) => {
+    const state = text === '' ? 'none' : text.includes('#EXT-X-ENDLIST') ? 'ended' : 'live';
+    player.recording = state;
+    document.getElementById('recording').hidden = state === 'none' || fromRecording;
+    document.getElementById('relive-link').hidden = state !== 'ended';
+    document.getElementById('dvr-link').hidden = state !== 'live';
+  }).catch(() => {});
+}
+checkRecording();
+setInterval(checkRecording, 5000);
+
 video.addEventListener('playing', () => setState('playing'));
 video.addEventListener('waiting', () => setState('buffering'));
 
@@ -151,6 +176,15 @@ setInterval(() => {
     if (video.buffered.start(i) <= video.currentTime && video.currentTime <= video.buffered.end(i)) ahead = video.buffered.end(i) - video.currentTime;
   }
   player.buffer = ahead;
+  if (fromRecording && video.seekable.length > 0) {
+    const from = video.seekable.start(0);
+    const to = video.seekable.end(video.seekable.length - 1);
+    player.seekable = [from, to];
+    seek.hidden = false;
+    seek.min = String(from);
+    seek.max = String(to);
+    if (document.activeElement !== seek) seek.value = String(video.currentTime);
+  }
   show('buffer', ahead.toFixed(1) + ' s');
   const date = hls && hls.playingDate;
   player.latency = date ? (Date.now() - date.getTime()) / 1000 : null;

@@ -31,6 +31,10 @@ const ORIGIN_OPTIONS = {
     type: 'duration', default: ORIGIN_DEFAULTS.partTargetMs, min: 0, max: 10_000,
     help: 'LL-HLS: cut parts of at most this long from hinted fMP4 uploads, at least the transcoder\'s --part-target (0: no parts)',
   },
+  record: { type: 'bool', default: ORIGIN_DEFAULTS.record, help: 'keep every published segment in a recording: DVR, time-shift clips and relive under /hls/<stream>/_dvr/ and _relive/ (docs/relive.md)' },
+  'record-retention': { type: 'duration', default: ORIGIN_DEFAULTS.recordRetentionMs, min: 1000, help: 'with --record: how long a recorded segment is kept (e.g. 48h, 7d)' },
+  'dvr-window': { type: 'duration', default: ORIGIN_DEFAULTS.dvrWindowMs, min: 0, help: 'with --record: length of the DVR playlist (0: the whole recording, EXT-X-PLAYLIST-TYPE:EVENT)' },
+  'relive-after': { type: 'duration', default: ORIGIN_DEFAULTS.reliveAfterMs, min: 1000, help: 'with --record: a stream with no new segment for this long has ended (its relive turns VOD); so does EXT-X-ENDLIST' },
 } as const satisfies OptionsSpec;
 
 export const originCommand: Command = {
@@ -62,6 +66,10 @@ export const originCommand: Command = {
       maxSegmentDurationMs: options['max-segment-duration'],
       maxMemoryBytes: options['max-memory'],
       partTargetMs: partTarget,
+      record: options.record,
+      recordRetentionMs: options['record-retention'],
+      dvrWindowMs: options['dvr-window'],
+      reliveAfterMs: options['relive-after'],
       hooks: parsed.hooks,
       use: parsed.use,
       hookTimeoutMs: options['hook-timeout'],

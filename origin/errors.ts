@@ -5,6 +5,8 @@ import { PlaylistError } from '../src/playlist.js';
 
 export const REASON_STATUS = {
   bad_path: 400,
+  /** Under a directory of recordings (origin/recording-paths.ts). */
+  reserved_path: 400,
   unauthorized: 401,
   forbidden: 403,
   too_large: 413,

@@ -56,12 +56,12 @@ export function parseBytes(text: string): number {
   return Math.round(Number(m[1]) * unit);
 }
 
-const DURATION_UNITS: Record<string, number> = { ms: 1, '': 1000, s: 1000, m: 60_000, h: 3_600_000 };
+const DURATION_UNITS: Record<string, number> = { ms: 1, '': 1000, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** `500ms`, `2s`, `1.5`, `5m` -> milliseconds; a bare number is seconds, as in nginx. */
 export function parseDuration(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|)$/i.exec(text.trim());
-  if (!m) throw new UsageError(`not a duration: '${text}' (examples: 500ms, 2s, 1.5, 5m)`);
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|)$/i.exec(text.trim());
+  if (!m) throw new UsageError(`not a duration: '${text}' (examples: 500ms, 2s, 1.5, 5m, 48h, 7d)`);
   return Math.round(Number(m[1]) * DURATION_UNITS[m[2]!.toLowerCase()]!);
 }
 
@@ -188,7 +188,7 @@ function inUnits(value: number, units: readonly (readonly [string, number])[]): 
 }
 
 const BYTES_SPELLING = [['g', 1024 ** 3], ['m', 1024 ** 2], ['k', 1024], ['', 1]] as const;
-const DURATION_SPELLING = [['h', 3_600_000], ['m', 60_000], ['s', 1000], ['ms', 1]] as const;
+const DURATION_SPELLING = [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000], ['ms', 1]] as const;
 
 /**
  * A default as --help shows it. A size or duration default may be given as a number (bytes, ms), so a role's
