@@ -3,6 +3,7 @@
 //   cascade transcode --origin URL --stream demo --input rtmp|srt|testsrc|url ...
 //   cascade source --to rtmp://host:1935/live/demo ...
 import { parseCommand, takePositionals, untilSignal, type Command, type CommandHelp } from '../src/command.js';
+import { maskSecrets } from '../src/log.js';
 import { UsageError, type OptionsSpec, type ParsedOptions } from '../src/options.js';
 import { isValidStreamName } from '../src/stream-path.js';
 import { hostPortUrl } from '../src/url.js';
@@ -19,7 +20,7 @@ const FFMPEG_OPTIONS = {
 export const TRANSCODE_OPTIONS = {
   origin: { type: 'url', default: 'http://127.0.0.1:8090', help: 'origin base URL the HLS output is PUT to' },
   stream: { type: 'string', default: 'demo', help: 'stream name: output goes to <origin>/hls/<stream>/, master index.m3u8' },
-  'upload-token': { type: 'string', help: "origin's upload token (sent as Authorization: Bearer)" },
+  'upload-token': { type: 'string', secret: true, help: "origin's upload token (sent as Authorization: Bearer)" },
   input: { type: 'string', default: 'rtmp', choices: ['rtmp', 'srt', 'testsrc', 'url'], help: 'RTMP listener, SRT listener, built-in test pattern, or --input-url' },
   'input-url': { type: 'string', help: 'any ffmpeg input (with --input url)' },
   'listen-host': { type: 'string', default: '127.0.0.1', help: 'address the RTMP/SRT listener binds (0.0.0.0 in a container)' },
@@ -81,7 +82,7 @@ function stageCommand<S extends OptionsSpec & typeof FFMPEG_OPTIONS>(command: St
         return 1;
       }
       // Prefixed like `cascade stack` prefixes the lines of its children.
-      const log = (line: string) => process.stderr.write(`[${command.stage}] ${line}\n`);
+      const log = (line: string) => process.stderr.write(maskSecrets(`[${command.stage}] ${line}`) + '\n');
       const stage = start(log);
       return untilSignal(async (signal) => {
         log(`${signal}: stopping ffmpeg`);

@@ -10,7 +10,7 @@ const ORIGIN_OPTIONS = {
   port: { type: 'int', default: 8090, min: 0, max: 65535, help: 'port to listen on' },
   ...LISTEN_OPTIONS,
   'data-dir': { type: 'string', help: 'directory where content and rewrite state survive restarts (memory only without it)' },
-  'upload-token': { type: 'string', help: 'uploads need Bearer <token> or Basic with this password (without it: loopback only)' },
+  'upload-token': { type: 'string', secret: true, help: 'uploads need Bearer <token> or Basic with this password (without it: loopback only)' },
   'max-playlist-size': { type: 'bytes', default: ORIGIN_DEFAULTS.maxPlaylistBytes, help: 'largest accepted playlist upload' },
   'max-file-size': { type: 'bytes', default: ORIGIN_DEFAULTS.maxFileBytes, help: 'largest accepted segment/file upload' },
   'upload-idle-timeout': { type: 'duration', default: ORIGIN_DEFAULTS.uploadIdleTimeoutMs, help: 'abort an upload that sends nothing for this long' },
