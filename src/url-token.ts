@@ -62,9 +62,3 @@ export function withUrlToken(pathAndQuery: string, stream: string, current: stri
   const rest = pathAndQuery.slice(at + (current === undefined ? 0 : current.length + 1));
   return `${pathAndQuery.slice(0, at)}${segment}/${rest}`;
 }
-
-/** A token segment with `extra` fields added (they must not be in it yet). */
-export function addUrlTokenFields(current: string | undefined, extra: UrlToken): string {
-  const added = formatUrlToken(extra);
-  return current === undefined ? added : current + added;
-}
