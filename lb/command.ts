@@ -1,4 +1,5 @@
 // `cascade lb`: parses options and runs the role; everything else lives in createLb.
+import { accessConfigFrom, PLAYBACK_OPTIONS } from '../src/access.js';
 import { DEFAULT_WEIGHT } from '../src/control-plane.js';
 import { LISTEN_OPTIONS, REDIS_OPTIONS, loggerFor, parseRoleCommand, takePositionals, type Command } from '../src/command.js';
 import { UsageError, type OptionsSpec } from '../src/options.js';
@@ -19,6 +20,9 @@ const LB_OPTIONS = {
   'health-timeout': { type: 'duration', default: LB_DEFAULTS.health.timeoutMs, help: 'how long a health check may take' },
   'health-fall': { type: 'int', default: LB_DEFAULTS.health.fall, min: 1, max: 100, help: 'consecutive failed checks that take an edge out' },
   'health-rise': { type: 'int', default: LB_DEFAULTS.health.rise, min: 1, max: 100, help: 'consecutive good checks that bring it back' },
+  ...PLAYBACK_OPTIONS,
+  'session-rate': { type: 'string', help: 'new sessions per client address, e.g. 50/10s (429 beyond it); turns on --session-tokens' },
+  'session-tokens': { type: 'bool', default: false, help: 'give each new player a session token in the redirect (edges count viewers by it, not by address)' },
   ...REDIS_OPTIONS,
   'redis-poll': { type: 'duration', default: LB_DEFAULTS.redisPollMs, min: 50, help: 'how often Redis is re-read (changes published on the events channel apply at once)' },
 } as const satisfies OptionsSpec;
@@ -48,6 +52,8 @@ export const lbCommand: Command = {
       health: { intervalMs: options['health-interval'], timeoutMs: options['health-timeout'], rise: options['health-rise'], fall: options['health-fall'] },
       ...(options.redis ? { redis: { url: options.redis, prefix: options['redis-prefix'], pollMs: options['redis-poll'] } } : {}),
       edgeGroups: options['edge-group'].map(parseEdgeGroup),
+      access: accessConfigFrom(options, 'session-rate', LB_DEFAULTS.sessionRateWindowMs),
+      sessionTokens: options['session-tokens'],
       hooks: parsed.hooks,
       use: parsed.use,
       hookTimeoutMs: options['hook-timeout'],

@@ -1,6 +1,7 @@
 // What createLb may be given (LbConfig), its defaults (LB_DEFAULTS, which `cascade lb`'s option spec and
 // help also read) and the settings the LB runs with: every default resolved once, before any request.
 import type { MiddlewareHandler } from 'hono';
+import type { AccessConfig } from '../src/access.js';
 import { DEFAULT_REDIS_PREFIX } from '../src/control-plane.js';
 import { DEFAULT_HOOK_TIMEOUT_MS } from '../src/hooks.js';
 import { silentLogger, type Logger } from '../src/log.js';
@@ -23,6 +24,10 @@ export interface LbConfig {
   retryAfter?: number;
   /** Client networks routed to their own edges (a built-in selectEdges; a selectEdges hook replaces it). */
   edgeGroups?: EdgeGroup[];
+  /** Signed URLs, the new-session rate per client, its allow-list (docs/access.md). */
+  access?: AccessConfig;
+  /** Give each new player a session token in the redirect; on whenever `access.rate` is set. */
+  sessionTokens?: boolean;
   hooks?: LbHooks;
   hookTimeoutMs?: number;
   /** Hono middleware from the config file, run before the routes. */
@@ -44,6 +49,8 @@ export const LB_DEFAULTS = Object.freeze({
   // docs/contract.md, "Redis": a plain HSET applies within 1 second.
   redisPollMs: 500,
   retryAfter: 2,
+  /** `--session-rate 50` without a window: per 10 s, the CCC's haproxy rule. */
+  sessionRateWindowMs: 10_000,
   hookTimeoutMs: DEFAULT_HOOK_TIMEOUT_MS,
 });
 
@@ -57,6 +64,8 @@ export interface LbSettings {
   /** Already the header value. */
   retryAfter: string;
   edgeGroups: readonly EdgeGroup[];
+  access: AccessConfig;
+  sessionTokens: boolean;
   hookTimeoutMs: number;
   log: Logger;
   metrics: Metrics;
@@ -76,6 +85,8 @@ export function lbSettings(config: LbConfig): LbSettings {
     },
     retryAfter: String(config.retryAfter ?? LB_DEFAULTS.retryAfter),
     edgeGroups: config.edgeGroups ?? [],
+    access: config.access ?? {},
+    sessionTokens: (config.sessionTokens ?? false) || config.access?.rate !== undefined,
     hookTimeoutMs: config.hookTimeoutMs ?? LB_DEFAULTS.hookTimeoutMs,
     log: config.log ?? silentLogger,
     metrics: config.metrics ?? new Metrics({ role: 'lb' }),
