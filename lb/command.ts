@@ -1,7 +1,7 @@
 // `cascade lb`: parses options and runs the role; everything else lives in createLb.
 import { accessConfigFrom, PLAYBACK_OPTIONS } from '../src/access.js';
 import { DEFAULT_WEIGHT } from '../src/control-plane.js';
-import { LISTEN_OPTIONS, REDIS_OPTIONS, loggerFor, parseRoleCommand, takePositionals, type Command } from '../src/command.js';
+import { LISTEN_OPTIONS, REDIS_OPTIONS, TRUST_PROXY_OPTIONS, loggerFor, parseRoleCommand, takePositionals, trustedHops, type Command } from '../src/command.js';
 import { UsageError, type OptionsSpec } from '../src/options.js';
 import { runRole } from '../src/role.js';
 import { LB_HOOKS } from './hooks.js';
@@ -13,8 +13,7 @@ const LB_OPTIONS = {
   edge: { type: 'string', repeat: true, help: `an edge as ID=URL[@WEIGHT] (weight default ${DEFAULT_WEIGHT})` },
   'edge-group': { type: 'string', repeat: true, help: 'clients in these networks use these edges: NAME=EDGE[+EDGE]@CIDR[+CIDR]' },
   hash: { type: 'string', default: LB_DEFAULTS.hash, choices: ['client', 'stream'], help: 'what picks the edge: the client address or the stream name' },
-  'trust-proxy': { type: 'bool', default: false, help: 'take the client address from X-Forwarded-For' },
-  'trust-proxy-hops': { type: 'int', default: LB_DEFAULTS.trustedProxyHops, min: 1, max: 16, help: 'proxies in front of the LB that append to X-Forwarded-For' },
+  ...TRUST_PROXY_OPTIONS,
   'redirect-code': { type: 'string', default: String(LB_DEFAULTS.redirectCode), choices: ['302', '307'], help: 'status of the redirect to the edge' },
   'health-interval': { type: 'duration', default: LB_DEFAULTS.health.intervalMs, help: 'how often each edge\'s /healthz is checked (0 = no checks)' },
   'health-timeout': { type: 'duration', default: LB_DEFAULTS.health.timeoutMs, help: 'how long a health check may take' },
@@ -47,7 +46,7 @@ export const lbCommand: Command = {
     const lb = createLb({
       edges,
       hash: options.hash as HashBy,
-      trustProxyHops: options['trust-proxy'] ? options['trust-proxy-hops'] : 0,
+      trustProxyHops: trustedHops(options),
       redirectCode: options['redirect-code'] === '307' ? 307 : 302,
       health: { intervalMs: options['health-interval'], timeoutMs: options['health-timeout'], rise: options['health-rise'], fall: options['health-fall'] },
       ...(options.redis ? { redis: { url: options.redis, prefix: options['redis-prefix'], pollMs: options['redis-poll'] } } : {}),

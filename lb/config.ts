@@ -41,8 +41,6 @@ export const LB_DEFAULTS = Object.freeze({
   hash: 'client' as HashBy,
   /** createLb ignores X-Forwarded-For unless told how many proxies append to it. */
   trustProxyHops: 0,
-  /** `--trust-proxy` without `--trust-proxy-hops`: one proxy in front. */
-  trustedProxyHops: 1,
   redirectCode: 302 as 302 | 307,
   health: Object.freeze({ intervalMs: 1000, timeoutMs: 1000, rise: 2, fall: 2 } satisfies HealthOptions),
   redisPrefix: DEFAULT_REDIS_PREFIX,

@@ -24,6 +24,17 @@ export const REDIS_OPTIONS = {
   'redis-prefix': { type: 'string', default: DEFAULT_REDIS_PREFIX, help: 'key prefix in Redis' },
 } as const satisfies OptionsSpec;
 
+/** For roles behind proxies (LB, edge): whose address a request is (src/client-address.ts). */
+export const TRUST_PROXY_OPTIONS = {
+  'trust-proxy': { type: 'bool', default: false, help: 'take the client address from X-Forwarded-For' },
+  'trust-proxy-hops': { type: 'int', default: 1, min: 1, max: 16, help: 'proxies in front that append to X-Forwarded-For (with --trust-proxy)' },
+} as const satisfies OptionsSpec;
+
+/** How many X-Forwarded-For entries the role believes: 0 without --trust-proxy. */
+export function trustedHops(options: { 'trust-proxy': boolean; 'trust-proxy-hops': number }): number {
+  return options['trust-proxy'] ? options['trust-proxy-hops'] : 0;
+}
+
 export interface CommandHelp {
   usage: string;
   description: string;
