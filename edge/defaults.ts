@@ -25,6 +25,8 @@ export const EDGE_DEFAULTS = Object.freeze({
   /** Heartbeat and drain poll period; the alive key lives for five of them. */
   registrationIntervalMs: 1_000,
   hookTimeoutMs: DEFAULT_HOOK_TIMEOUT_MS,
+  /** `--request-rate 50` without a window: per second. */
+  requestRateWindowMs: 1_000,
   /** How long in-flight requests may finish after SIGTERM. */
   shutdownGraceMs: 10_000,
 });

@@ -15,6 +15,7 @@ test('url token: fields in, fields out, in a fixed order', () => {
 test('url token: set in a target, everything else byte for byte', () => {
   assert.equal(withUrlToken('/hls/demo/index.m3u8?a=1', 'demo', undefined, '~sX'), '/hls/demo/~sX/index.m3u8?a=1');
   assert.equal(withUrlToken('/hls/demo/~e1~kY/a/b.ts', 'demo', '~e1~kY', '~e1~kY~sX'), '/hls/demo/~e1~kY~sX/a/b.ts');
+  assert.equal(withUrlToken('/hls/demo/~e1~kY/a/b.ts?q', 'demo', '~e1~kY', undefined), '/hls/demo/a/b.ts?q');
 });
 
 const value = fc.stringMatching(/^[A-Za-z0-9._-]{1,12}$/);

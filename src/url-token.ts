@@ -55,10 +55,10 @@ export function formatUrlToken(token: UrlToken): string {
 
 /**
  * `pathAndQuery` (a checked target under /hls/<stream>/, with `current` its token segment or undefined)
- * with the token segment set to `segment`; everything else byte for byte.
+ * with the token segment set to `segment`, or without one; everything else byte for byte.
  */
-export function withUrlToken(pathAndQuery: string, stream: string, current: string | undefined, segment: string): string {
+export function withUrlToken(pathAndQuery: string, stream: string, current: string | undefined, segment: string | undefined): string {
   const at = `/hls/${stream}/`.length;
   const rest = pathAndQuery.slice(at + (current === undefined ? 0 : current.length + 1));
-  return `${pathAndQuery.slice(0, at)}${segment}/${rest}`;
+  return segment === undefined ? pathAndQuery.slice(0, at) + rest : `${pathAndQuery.slice(0, at)}${segment}/${rest}`;
 }
