@@ -15,6 +15,7 @@ import type { OriginStream } from './stream.js';
 import { streamEvents } from './stream-events.js';
 import { StreamTable } from './stream-table.js';
 import { uploadHandlers } from './upload.js';
+import { openStreamTokens } from './upload-credentials.js';
 import { WaitingRoom } from './waiting-room.js';
 
 export { ORIGIN_DEFAULTS, type OriginConfig, type PublishedEvent } from './config.js';
@@ -57,7 +58,8 @@ export async function createOrigin(options: Partial<OriginConfig> = {}): Promise
   const sweepTimer = config.sweepIntervalMs > 0 ? setInterval(sweep, config.sweepIntervalMs) : undefined;
   sweepTimer?.unref();
 
-  const authorize = uploadAuthorizer(config.uploadToken, hooks, log);
+  const streamTokens = config.uploadTokens && await openStreamTokens(config.uploadTokens, log, config.uploadTokensPollMs);
+  const authorize = uploadAuthorizer(config.uploadToken, streamTokens, hooks, log);
   const { upload, remove } = uploadHandlers(config, streams, authorize, stats, log);
   const app = createBaseApp({
     metrics, log,
@@ -77,6 +79,7 @@ export async function createOrigin(options: Partial<OriginConfig> = {}): Promise
     sweep,
     async close() {
       clearInterval(sweepTimer);
+      streamTokens?.close();
       room.close();
       await streams.flushed();
       storage?.close?.();
