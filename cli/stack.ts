@@ -13,6 +13,7 @@ import { createServer } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { untilSignal, warnExposedSecrets, type Command } from '../src/command.js';
+import { freePort } from '../src/free-port.js';
 import { LOG_LEVELS } from '../src/log.js';
 import { envName, formatHelp, parseOptions, UsageError, type OptionsSpec } from '../src/options.js';
 import { isValidStreamName } from '../src/stream-path.js';
@@ -143,17 +144,6 @@ function portFree(host: string, port: number): Promise<boolean> {
 }
 
 /** A port the OS has free right now (tests and the stack's private Redis). */
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once('error', rej);
-    srv.listen(0, host, () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => res(port));
-    });
-  });
-}
-
 function findCli(): string {
   const here = dirname(fileURLToPath(import.meta.url));
   // Built: dist/cli/stack.js -> dist/cli.js. From sources (tsx): cli/stack.ts -> dist/cli.js.
