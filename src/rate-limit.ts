@@ -21,7 +21,7 @@ export interface Rate {
   windowMs: number;
 }
 
-/** Clients tracked at once by default: 100,000 measured at ~21 MB of heap (docs/access.md). */
+/** Clients tracked at once by default: 100,000 measured at ~15 MB of heap (docs/access.md). */
 export const RATE_TABLE_SIZE = 100_000;
 
 /** `50/10s`, `20/s`, `20` (per `defaultWindowMs`); throws an Error saying what is wrong. */
