@@ -4,8 +4,8 @@
 import { freePort } from '../src/free-port.js';
 import type { TranscodeOptions } from './ffmpeg.js';
 import type { Supervisor } from './process.js';
-import { PublishKeys } from './publish-key.js';
-import { startRtmpGate, type Gate } from './rtmp-gate.js';
+import { PublishKeys, type Door } from './publish-key.js';
+import { startRtmpGate } from './rtmp-gate.js';
 import { startSrtGate } from './srt-gate.js';
 import { startTranscoder, type SupervisedFfmpeg } from './supervised.js';
 
@@ -28,7 +28,7 @@ export async function startGatedTranscoder(options: TranscodeOptions & Supervise
     onEvent: (event: string, fields: Record<string, unknown>) =>
       options.onLog?.(`${event} ${Object.entries(fields).map(([k, v]) => `${k}=${String(v)}`).join(' ')}`),
   };
-  let gate: Gate;
+  let gate: Door;
   if (options.input === 'rtmp') gate = await startRtmpGate({ ...door, port: options.rtmpPort ?? 1935 });
   else gate = await startSrtGate({ ...door, port: options.srtPort ?? 9000 });
   const transcoder = startTranscoder({

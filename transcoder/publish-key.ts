@@ -53,3 +53,22 @@ export class PublishKeys {
     return ok ? undefined : 'wrong-key';
   }
 }
+
+/** What both doors (RTMP, SRT) are given. */
+export interface DoorOptions {
+  keys: PublishKeys;
+  /** Where the public door listens. */
+  host: string;
+  port: number;
+  /** ffmpeg's listener behind it (loopback). */
+  upstreamHost: string;
+  upstreamPort: number;
+  /** One structured event per decision (publish_allowed, publish_refused). */
+  onEvent: (event: string, fields: Record<string, unknown>) => void;
+}
+
+export interface Door {
+  /** The port it listens on. */
+  port: number;
+  close(): Promise<void>;
+}

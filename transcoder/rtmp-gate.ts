@@ -8,7 +8,7 @@
 // gives up on the cut connection and the transcoder's supervisor starts it again.
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
-import { PublishKeys, rtmpPublisher, type PublishRefusal } from './publish-key.js';
+import { rtmpPublisher, type Door, type DoorOptions, type PublishKeys, type PublishRefusal } from './publish-key.js';
 
 /** C0 + C1 + C2: the client's side of the simple handshake, before any chunk. */
 const HANDSHAKE_BYTES = 1 + 1536 + 1536;
@@ -161,23 +161,9 @@ export function judge(messages: readonly RtmpMessage[], keys: PublishKeys): Gate
   return undefined;
 }
 
-export interface GateOptions {
-  keys: PublishKeys;
-  /** Where the public door listens. */
-  host: string;
-  port: number;
-  /** ffmpeg's listener behind it (loopback). */
-  upstreamHost: string;
-  upstreamPort: number;
-  /** One structured event per decision (publish_allowed, publish_refused). */
-  onEvent: (event: string, fields: Record<string, unknown>) => void;
+export interface GateOptions extends DoorOptions {
   /** A publisher that has not named its stream after this long is cut (ms). */
   verdictTimeoutMs?: number;
-}
-
-export interface Gate {
-  port: number;
-  close(): Promise<void>;
 }
 
 function relay(client: Socket, options: GateOptions): void {
@@ -270,7 +256,7 @@ function relay(client: Socket, options: GateOptions): void {
 }
 
 /** Starts the RTMP door; resolves once it listens. */
-export async function startRtmpGate(options: GateOptions): Promise<Gate> {
+export async function startRtmpGate(options: GateOptions): Promise<Door> {
   const sockets = new Set<Socket>();
   const server: Server = createServer((client) => {
     sockets.add(client);

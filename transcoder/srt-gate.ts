@@ -8,8 +8,7 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { once } from 'node:events';
 import { isIPv6 } from 'node:net';
-import { PublishKeys, srtPublisher, type PublishRefusal } from './publish-key.js';
-import type { Gate } from './rtmp-gate.js';
+import { srtPublisher, type Door, type DoorOptions, type PublishRefusal } from './publish-key.js';
 
 const HEADER_BYTES = 16;
 const HANDSHAKE_CIF_BYTES = 48;
@@ -61,17 +60,8 @@ interface Caller {
   seen: number;
 }
 
-export interface SrtGateOptions {
-  keys: PublishKeys;
-  host: string;
-  port: number;
-  upstreamHost: string;
-  upstreamPort: number;
-  onEvent: (event: string, fields: Record<string, unknown>) => void;
-}
-
 /** Starts the SRT door; resolves once it is bound. */
-export async function startSrtGate(options: SrtGateOptions): Promise<Gate> {
+export async function startSrtGate(options: DoorOptions): Promise<Door> {
   const { keys, onEvent } = options;
   const family = isIPv6(options.host) ? 'udp6' : 'udp4';
   const door = createSocket(family);
