@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { PublishKeys, rtmpPublisher, srtPublisher } from './publish-key.js';
 import { judge, RtmpClientReader, RtmpFormatError, type RtmpMessage } from './rtmp-gate.js';
-import { conclusionStreamId, rejection } from './srt-gate.js';
+import { createSocket, type Socket } from 'node:dgram';
+import { once } from 'node:events';
+import { conclusionStreamId, MAX_CALLERS, rejection, startSrtGate } from './srt-gate.js';
 
 const amfString = (s: string) => {
   const b = Buffer.from(s);
@@ -143,4 +145,51 @@ test('property: the SRT stream id read back from any conclusion; other packets a
   const rejected = rejection(conclusion('publish/demo/bad', 0xcafe));
   assert.equal(rejected.readUInt32BE(12), 0xcafe, "to the caller's socket");
   assert.equal(rejected.readUInt32BE(36), 2403, 'SRT_REJX_FORBIDDEN');
+});
+
+test('SRT door over UDP: a wrong key is answered with a rejection and never reaches ffmpeg; a flood of handshakes cannot keep the publisher out', async () => {
+  const upstream = createSocket('udp4');
+  upstream.bind(0, '127.0.0.1');
+  await once(upstream, 'listening');
+  const conclusionsUpstream: string[] = [];
+  upstream.on('message', (packet) => {
+    const id = conclusionStreamId(packet);
+    if (typeof id === 'string') conclusionsUpstream.push(id);
+  });
+  const events: string[] = [];
+  const door = await startSrtGate({
+    keys: new PublishKeys('demo', ['good-key-0123456789']), host: '127.0.0.1', port: 0,
+    upstreamHost: '127.0.0.1', upstreamPort: upstream.address().port, onEvent: (event, f) => events.push(`${event} ${String(f.reason ?? '')}`),
+  });
+  const sockets: Socket[] = [];
+  const caller = async () => {
+    const socket = createSocket('udp4');
+    socket.bind(0, '127.0.0.1');
+    await once(socket, 'listening');
+    sockets.push(socket);
+    return socket;
+  };
+  try {
+    const induction = conclusion('x');
+    induction.writeUInt32BE(1, 36);
+    for (let i = 0; i < MAX_CALLERS * 2; i++) (await caller()).send(induction.subarray(0, 64), door.port, '127.0.0.1');
+    const bad = await caller();
+    const answer = once(bad, 'message', { signal: AbortSignal.timeout(10_000) });
+    bad.send(conclusion('publish/demo/bad-key'), door.port, '127.0.0.1');
+    const [rejected] = await answer as [Buffer];
+    assert.equal(rejected.readUInt32BE(36), 2403);
+    const good = await caller();
+    good.send(conclusion('publish/demo/good-key-0123456789'), door.port, '127.0.0.1');
+    const deadline = Date.now() + 10_000;
+    while (!conclusionsUpstream.includes('publish/demo/good-key-0123456789')) {
+      assert.ok(Date.now() < deadline, 'the good conclusion reached ffmpeg despite the flood');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(!conclusionsUpstream.includes('publish/demo/bad-key'), 'the bad one never did');
+    assert.deepEqual(events, ['publish_refused wrong-key', 'publish_allowed ']);
+  } finally {
+    for (const s of sockets) s.close();
+    upstream.close();
+    await door.close();
+  }
 });

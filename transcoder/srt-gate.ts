@@ -18,8 +18,8 @@ const HS_CONCLUSION = 0xffffffff;
 const SRT_CMD_SID = 5;
 /** URQ_FAILURE_TYPES (1000) + SRT_REJX_FORBIDDEN (1403): the caller reports "rejected: forbidden". */
 const HS_REJECT_FORBIDDEN = 1000 + 1403;
-/** Callers relayed at once (each holds a socket); more are dropped until one goes idle. */
-const MAX_CALLERS = 64;
+/** Callers relayed at once (each holds a socket). */
+export const MAX_CALLERS = 64;
 const IDLE_MS = 30_000;
 
 /** The stream id of an SRT conclusion handshake packet; null for a conclusion without one; undefined for other packets. */
@@ -81,7 +81,13 @@ export async function startSrtGate(options: DoorOptions): Promise<Door> {
     const key = `${from.address}|${from.port}`;
     let caller = callers.get(key);
     if (caller) return caller;
-    if (callers.size >= MAX_CALLERS) return undefined;
+    if (callers.size >= MAX_CALLERS) {
+      // Full: the oldest caller that is not publishing makes room, so a flood of handshakes from made-up
+      // ports cannot keep the real publisher out; a table of publishers takes nobody new.
+      const idle = [...callers].find(([, c]) => c.state !== 'allowed');
+      if (!idle) return undefined;
+      forget(idle[0]);
+    }
     const socket = createSocket(isIPv6(options.upstreamHost) ? 'udp6' : 'udp4');
     socket.on('message', (packet, source) => {
       if (source.port === options.upstreamPort) door.send(packet, from.port, from.address);
