@@ -105,6 +105,9 @@ test('ffmpeg plays a signed URL through LB and edge; an expired, forged, unsigne
     assert.notEqual(refused.code, 0, `ffmpeg is refused (${reason})`);
     assert.match(refused.output, /403/);
   }
+  for (const reason of ['expired', 'bad-signature', 'missing']) {
+    assert.ok(await metric(lbUrl, new RegExp(`^cascade_access_denied_total\\{reason="${reason}"`)) >= 1, `${reason} counted at the LB`);
+  }
   // The edge refuses the same without the LB: a player cannot skip the check by going to the edge.
   const direct = await fetch(`${edgeUrl}/hls/${STREAM}/144p.m3u8`);
   assert.equal(direct.status, 403);
