@@ -19,6 +19,8 @@ export const MIN_STREAM_TOKEN_LENGTH = 16;
 /** Streams in one table: the file and the hash are read whole. */
 export const MAX_STREAM_TOKENS = 100_000;
 const TOKEN_RE = /^[\x21-\x7e]+$/;
+/** How long an origin starting with --upload-tokens-redis waits for Redis before it serves. */
+const REDIS_START_WAIT_MS = 2000;
 
 export interface StreamTokens {
   /** The token of `stream`, if it has one. */
@@ -127,6 +129,15 @@ class RedisTokens extends ReloadedTable {
     this.timer.unref();
   }
 
+  /** Resolves once Redis answers, or after `ms` (the poll fills the table later). */
+  async ready(ms: number): Promise<void> {
+    if (this.redis.status === 'ready') return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.redis.once('ready', () => { clearTimeout(timer); resolve(); });
+    });
+  }
+
   protected async read(): Promise<Map<string, string>> {
     const length = await this.redis.hlen(this.key);
     if (length > MAX_STREAM_TOKENS) throw new Error(`more than ${MAX_STREAM_TOKENS} streams`);
@@ -156,6 +167,7 @@ export type StreamTokensSource = { file: string } | { redis: string; key?: strin
 export async function openStreamTokens(source: StreamTokensSource, log: Logger, pollMs = 1000): Promise<StreamTokens> {
   if ('file' in source) return new FileTokens(source.file, log, pollMs);
   const tokens = new RedisTokens(source.redis, source.key ?? UPLOAD_TOKENS_KEY, log, pollMs);
+  await tokens.ready(REDIS_START_WAIT_MS);
   await tokens.reload();
   return tokens;
 }
