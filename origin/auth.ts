@@ -1,6 +1,7 @@
 // Upload authorization (docs/contract.md, "origin"), the first phase of every PUT, POST and DELETE: the
-// built-in check (with a token, Bearer T or Basic with password T; without one, loopback only), then the
-// authorizeUpload hook, which may overrule it.
+// built-in check, then the authorizeUpload hook, which may overrule it. The built-in check takes Bearer T
+// or Basic with password T, where T is the global --upload-token (every stream) or the stream's own
+// token (origin/upload-credentials.ts: that stream only); with neither configured, loopback peers only.
 import { timingSafeEqual } from 'node:crypto';
 import type { Context } from 'hono';
 import { peerAddress } from '../src/app.js';
@@ -8,6 +9,7 @@ import { HookFailed, type HookRunner } from '../src/hooks.js';
 import type { Logger } from '../src/log.js';
 import { OriginError } from './errors.js';
 import { ORIGIN_HOOKS, type OriginHooks, type UploadContext } from './hooks.js';
+import type { StreamTokens } from './upload-credentials.js';
 
 export type AuthResult = UploadContext['defaultDecision'];
 
@@ -23,28 +25,47 @@ export function isLoopback(address: string | undefined): boolean {
   return a === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(a);
 }
 
-/** Checks an upload's credentials against the configured token; `remote` is the peer address. */
-export function checkUploadAuth(authorization: string | undefined, token: string | undefined, remote: string | undefined): AuthResult {
-  if (token === undefined) return isLoopback(remote) ? 'ok' : 'wrong';
-  if (!authorization) return 'missing';
+/** The token an Authorization header presents (Bearer T, or Basic with password T), if any. */
+function presentedToken(authorization: string): string | undefined {
   const [scheme, value = ''] = authorization.trim().split(/\s+/, 2);
-  if (/^bearer$/i.test(scheme ?? '')) return same(value, token) ? 'ok' : 'wrong';
+  if (/^bearer$/i.test(scheme ?? '')) return value;
   if (/^basic$/i.test(scheme ?? '')) {
     const decoded = Buffer.from(value, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
-    return colon !== -1 && same(decoded.slice(colon + 1), token) ? 'ok' : 'wrong';
+    return colon === -1 ? '' : decoded.slice(colon + 1);
   }
-  return 'missing';
+  return undefined;
+}
+
+/**
+ * Checks an upload's credentials against `tokens`, the tokens good for its stream (undefined: no
+ * credentials configured, loopback peers only; empty: configured, none for this stream); `remote` is
+ * the peer address.
+ */
+export function checkUploadAuth(authorization: string | undefined, tokens: readonly string[] | undefined, remote: string | undefined): AuthResult {
+  if (tokens === undefined) return isLoopback(remote) ? 'ok' : 'wrong';
+  const presented = authorization ? presentedToken(authorization) : undefined;
+  if (presented === undefined) return 'missing';
+  // Every token is compared, so the time taken does not say which one matched.
+  let ok = false;
+  for (const token of tokens) ok = same(presented, token) || ok;
+  return ok ? 'ok' : 'wrong';
 }
 
 /** Throws an OriginError (401, 403; 500 when the hook failed) unless the request may upload to this path. */
 export type UploadAuthorizer = (c: Context, stream: string, path: string) => Promise<void>;
 
-export function uploadAuthorizer(uploadToken: string | undefined, hooks: HookRunner<OriginHooks>, log: Logger): UploadAuthorizer {
+export function uploadAuthorizer(uploadToken: string | undefined, streamTokens: StreamTokens | undefined, hooks: HookRunner<OriginHooks>, log: Logger): UploadAuthorizer {
+  const configured = uploadToken !== undefined || streamTokens !== undefined;
+  const tokensFor = (stream: string): string[] | undefined => {
+    if (!configured) return undefined;
+    const own = streamTokens?.get(stream);
+    return [...(uploadToken !== undefined ? [uploadToken] : []), ...(own !== undefined ? [own] : [])];
+  };
   return async function authorizeUpload(c, stream, path) {
     // In-process requests (app.request in tests) come from this process.
     const remoteAddress = peerAddress(c) ?? '127.0.0.1';
-    let result = checkUploadAuth(c.req.header('authorization'), uploadToken, remoteAddress);
+    let result = checkUploadAuth(c.req.header('authorization'), tokensFor(stream), remoteAddress);
     if (hooks.has('authorizeUpload')) {
       try {
         const verdict = await hooks.call('authorizeUpload',
@@ -58,7 +79,7 @@ export function uploadAuthorizer(uploadToken: string | undefined, hooks: HookRun
     }
     if (result === 'missing') throw new OriginError('unauthorized', 'upload credentials required');
     if (result === 'wrong') {
-      throw new OriginError('forbidden', uploadToken === undefined ? 'uploads are accepted from loopback only (or set --upload-token)' : 'wrong upload credentials');
+      throw new OriginError('forbidden', configured ? 'wrong upload credentials' : 'uploads are accepted from loopback only (or set --upload-token)');
     }
   };
 }
