@@ -17,6 +17,7 @@ const EDGE_OPTIONS = {
   lb: { type: 'url', help: 'load balancer URL players reach: draining playlist requests are redirected to it, and masters name their variants through it' },
   'master-via-lb': { type: 'bool', default: EDGE_DEFAULTS.masterViaLb, help: 'with --lb, serve masters with variant URIs as absolute LB URLs, so every player survives the loss of its edge (--no-master-via-lb: as the origin wrote them)' },
   'upstream-timeout': { type: 'duration', default: EDGE_DEFAULTS.upstreamTimeoutMs, min: 1, help: 'per-origin headers timeout and body idle timeout' },
+  'blocking-timeout': { type: 'duration', default: EDGE_DEFAULTS.blockingTimeoutMs, min: 1, help: 'upstream wait for an LL-HLS blocking playlist reload before the playlist\'s target duration is known (then 4 target durations, at least --upstream-timeout)' },
   'origin-retry': { type: 'duration', default: EDGE_DEFAULTS.originRetryMs, min: 0, help: 'how long a failing origin is skipped before being probed again' },
   'segment-ttl': { type: 'duration', default: EDGE_DEFAULTS.freshness.segmentTtlMs, min: 0, help: 'freshness of segments without Cache-Control' },
   'master-playlist-ttl': { type: 'duration', default: EDGE_DEFAULTS.freshness.masterPlaylistTtlMs, min: 0, help: 'freshness of master playlists without Cache-Control' },
@@ -61,6 +62,7 @@ export const edgeCommand: Command = {
       cacheSize: options['cache-size'],
       maxObjectSize: options['max-object-size'],
       upstreamTimeoutMs: options['upstream-timeout'],
+      blockingTimeoutMs: options['blocking-timeout'],
       originRetryMs: options['origin-retry'],
       keyParams: options['cache-key-params'].split(',').map((p) => p.trim()).filter(Boolean),
       freshness: {

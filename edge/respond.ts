@@ -82,17 +82,20 @@ export function isPlainGet(request: IncomingHttpHeaders): boolean {
 }
 
 /**
- * The hot path: a plain GET answered with a whole 200 from a complete entry. Same headers as `replyFor`,
- * but built once per entry as the flat list `writeHead` takes as is.
+ * The hot path: a plain GET answered with a whole 200 from a complete object — a hit, or one of the
+ * waiters a fetch releases together. Same headers as `replyFor`, but built once per object and X-Cache
+ * value as the flat list `writeHead` takes as is.
  */
-export function writeHit(res: ServerResponse, obj: CachedObject, servedBy: string, now: number, onBytes: (n: number) => void): void {
-  if (obj.hitHead === undefined) {
-    const { headers } = replyFor(obj, { method: 'GET', request: {}, outcome: 'HIT', servedBy, now: obj.receivedAt });
+export function writeWhole(res: ServerResponse, obj: CachedObject, outcome: CacheOutcome, servedBy: string, now: number, onBytes: (n: number) => void): void {
+  const heads = (obj.wholeHeads ??= {});
+  let head = heads[outcome];
+  if (head === undefined) {
+    const { headers } = replyFor(obj, { method: 'GET', request: {}, outcome, servedBy, now: obj.receivedAt });
     delete headers.age;
-    obj.hitHead = Object.entries(headers).flat();
+    head = heads[outcome] = Object.entries(headers).flat();
   }
   const age = String(obj.upstreamAge + Math.max(0, Math.floor((now - obj.receivedAt) / 1000)));
-  res.writeHead(200, [...obj.hitHead, 'age', age]);
+  res.writeHead(200, [...head, 'age', age]);
   onBytes(obj.body.length);
   res.end(obj.body.buffer);
 }
