@@ -1,5 +1,5 @@
 // `cascade edge`: parses options (and --config), then runs the edge role; everything else lives in createEdge.
-import { LISTEN_OPTIONS, REDIS_OPTIONS, loggerFor, parseRoleCommand, takePositionals, type Command } from '../src/command.js';
+import { LISTEN_OPTIONS, REDIS_OPTIONS, loggerFor, parseRoleCommand, takePositionals, tlsFilesOf, type Command } from '../src/command.js';
 import { formatDefault, UsageError, type OptionsSpec } from '../src/options.js';
 import { runRole } from '../src/role.js';
 import { controlKeys } from '../src/control-plane.js';
@@ -56,6 +56,7 @@ export const edgeCommand: Command = {
     const origins = parseOrigins(options.origin);
     const id = options.id ?? defaultEdgeId(options.port);
     const log = loggerFor(options['log-level'], { role: 'edge', edge: id });
+    const tls = tlsFilesOf(options);
     const edge = createEdge({
       id,
       origins,
@@ -81,6 +82,6 @@ export const edgeCommand: Command = {
       log,
     });
     if (options['public-url'] && !options.redis) log.info('not_registering', { reason: '--public-url without --redis' });
-    await runRole(edge, { port: options.port, host: options.host, log, name: 'edge', graceMs: options['shutdown-grace'] });
+    await runRole(edge, { port: options.port, host: options.host, log, name: 'edge', tls, graceMs: options['shutdown-grace'] });
   },
 };

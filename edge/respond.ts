@@ -4,6 +4,7 @@
 // the only way to tell an HTTP/1.1 client that a body with Content-Length or chunked framing is cut.
 // In-process requests (`app.request`, no socket) get the same reply as a web Response instead.
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import { cutResponse, responseGone } from '../src/tls.js';
 import type { CachedObject } from './cache-store.js';
 import type { CacheOutcome } from './outcome.js';
 import { BodyCursor, type SharedBody } from './shared-body.js';
@@ -101,7 +102,7 @@ export function writeWhole(res: ServerResponse, obj: CachedObject, outcome: Cach
 }
 
 export function writeReply(res: ServerResponse, reply: Reply, onBytes: (n: number) => void): void {
-  if (res.destroyed) return; // the client left while the fetch it waited for was running
+  if (responseGone(res)) return; // the client left while the fetch it waited for was running
   res.writeHead(reply.status, headersOut(reply));
   const { body } = reply;
   if (body === undefined) {
@@ -123,7 +124,7 @@ function streamBody(res: ServerResponse, body: SharedBody, onBytes: (n: number) 
   let awaitingDrain = false;
   const pump = (): void => {
     if (awaitingDrain) return;
-    if (res.destroyed) return stop();
+    if (responseGone(res)) return stop();
     for (let chunk = cursor.next(); chunk !== undefined; chunk = cursor.next()) {
       onBytes(chunk.length);
       if (!res.write(chunk)) {
@@ -137,7 +138,7 @@ function streamBody(res: ServerResponse, body: SharedBody, onBytes: (n: number) 
       res.end();
     } else if (body.state === 'aborted') {
       stop();
-      res.destroy();
+      cutResponse(res);
     }
   };
   const resume = (): void => {

@@ -1,6 +1,6 @@
 // `cascade lb`: parses options and runs the role; everything else lives in createLb.
 import { DEFAULT_WEIGHT } from '../src/control-plane.js';
-import { LISTEN_OPTIONS, REDIS_OPTIONS, loggerFor, parseRoleCommand, takePositionals, type Command } from '../src/command.js';
+import { LISTEN_OPTIONS, REDIS_OPTIONS, loggerFor, parseRoleCommand, takePositionals, tlsFilesOf, type Command } from '../src/command.js';
 import { UsageError, type OptionsSpec } from '../src/options.js';
 import { runRole } from '../src/role.js';
 import { LB_HOOKS } from './hooks.js';
@@ -40,6 +40,7 @@ export const lbCommand: Command = {
     if (duplicate) throw new UsageError(`--edge: id '${duplicate.id}' given more than once`);
     if (edges.length === 0 && !options.redis) throw new UsageError('give at least one --edge ID=URL, or --redis URL to discover edges');
     const log = loggerFor(options['log-level'], { role: 'lb' });
+    const tls = tlsFilesOf(options);
     const lb = createLb({
       edges,
       hash: options.hash as HashBy,
@@ -53,6 +54,6 @@ export const lbCommand: Command = {
       hookTimeoutMs: options['hook-timeout'],
       log,
     });
-    await runRole(lb, { port: options.port, host: options.host, log, name: 'lb' });
+    await runRole(lb, { port: options.port, host: options.host, log, name: 'lb', tls });
   },
 };

@@ -258,7 +258,10 @@ describe('edge: LL-HLS at scale', () => {
 
   it('one origin request per part, per blocking playlist version and per segment, with 100 LL viewers', async () => {
     const VIEWERS = 100;
-    const origin = await startLlFakeOrigin({ partTargetMs: 200, holdTimeoutMs: 60_000 });
+    // Blocking answers carry a max-age, as the real origin's do (origin/delivery.ts): without one the edge
+    // keeps them six part targets (1.2 s here), and a viewer the loaded machine holds back longer than
+    // that asks again, rightly, for a version no longer cached.
+    const origin = await startLlFakeOrigin({ partTargetMs: 200, holdTimeoutMs: 60_000, headers: { blocking: { 'cache-control': 'public, max-age=30' } } });
     const h = await startTestEdge({ origins: [origin.url], now: Date.now });
     const agent = new Agent({ connections: 4 * VIEWERS });
     const running = origin.run();
