@@ -49,7 +49,7 @@ const video = document.getElementById('video');
 const show = (id, text) => { document.getElementById(id).textContent = text; };
 const player = window.cascadePlayer = {
   currentTime: 0, servedBy: null, edgeUrl: null, latency: null, buffer: 0, level: -1, rendition: null,
-  lowLatency: false, partTarget: null, canBlockReload: false,
+  lowLatency: false, partTarget: null, canBlockReload: false, behindLiveEdge: null, targetLatency: null,
   recoveries: 0, fatalErrors: 0, errors: 0, state: 'starting', lastError: null,
 };
 // Network errors in a row with no fragment loaded between them: the edge is gone even if hls.js has
@@ -118,8 +118,9 @@ const loadPolicy = {
 
 function start() {
   // lowLatencyMode: parts, preload hints and blocking reloads when the playlists have them (EXT-X-PART-INF);
-  // plain HLS streams play as before.
-  hls = new Hls({ lowLatencyMode: true, fragLoadPolicy: loadPolicy, playlistLoadPolicy: loadPolicy, manifestLoadPolicy: loadPolicy });
+  // plain HLS streams play as before. A player that fell behind its target latency (a start on a busy
+  // machine, a stall) plays up to 1.5x until it is back: without it, every stall adds latency for good.
+  hls = new Hls({ lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.5, fragLoadPolicy: loadPolicy, playlistLoadPolicy: loadPolicy, manifestLoadPolicy: loadPolicy });
   hls.on(Hls.Events.MANIFEST_LOADED, (_e, data) => noteResponse(data.networkDetails));
   hls.on(Hls.Events.LEVEL_LOADED, (_e, data) => {
     noteResponse(data.networkDetails);
@@ -167,6 +168,9 @@ setInterval(() => {
   // second, so in LL mode this reads 0-1 s high (docs/low-latency.md).
   const date = hls && hls.playingDate;
   player.latency = date ? (Date.now() - date.getTime()) / 1000 : null;
+  // hls.js's own view, without PDT: how far behind the playlist's live edge it plays, and where it aims.
+  player.behindLiveEdge = hls && Number.isFinite(hls.latency) ? hls.latency : null;
+  player.targetLatency = hls && Number.isFinite(hls.targetLatency) ? hls.targetLatency : null;
   show('latency', player.latency === null ? '-' : player.latency.toFixed(1) + ' s');
 }, 250);
 

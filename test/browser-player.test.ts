@@ -4,40 +4,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser } from 'playwright-core';
 import { freePort } from './helpers/process.js';
+import { CHROMIUM, CHROMIUM_ARGS, playerState as state, waitForPlayer } from './helpers/player-page.js';
 import { stackEdgeId, startStack, stackOptionsFrom, type Stack } from '../cli/stack.js';
 
 const root = new URL('..', import.meta.url).pathname;
-const CHROMIUM = '/usr/bin/chromium';
-
-interface PlayerState {
-  currentTime: number;
-  servedBy: string | null;
-  edgeUrl: string | null;
-  latency: number | null;
-  buffer: number;
-  rendition: string | null;
-  recoveries: number;
-  fatalErrors: number;
-  errors: number;
-  state: string;
-  lastError: string | null;
-}
-
-const state = (page: Page) => page.evaluate(() => ({ ...(window as unknown as { cascadePlayer: PlayerState }).cascadePlayer }));
-
-/** Polls the page's player state until `cond` holds (bounded), returns that state. */
-async function waitForPlayer(page: Page, cond: (s: PlayerState) => boolean, timeoutMs: number, what: string): Promise<PlayerState> {
-  const deadline = Date.now() + timeoutMs;
-  let last: PlayerState | undefined;
-  for (;;) {
-    last = await state(page).catch(() => last);
-    if (last && cond(last)) return last;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; player: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 function alive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch { return false; }
@@ -65,7 +37,7 @@ test('browser: /play/demo plays through the LB, survives an encoder restart and 
   const mark = (what: string) => logs.push(`[test] ${new Date().toISOString()} ${what}`);
 
   try {
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--autoplay-policy=no-user-gesture-required'] });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     const page = await browser.newPage({ viewport: { width: 1000, height: 820 } });
     const pageErrors: string[] = [];
     page.on('pageerror', (e) => pageErrors.push(e.message));
