@@ -164,8 +164,8 @@ setInterval(() => {
   }
   player.buffer = ahead;
   show('buffer', ahead.toFixed(1) + ' s');
-  // Glass to player by EXT-X-PROGRAM-DATE-TIME: ffmpeg's dash muxer truncates the first PDT to the
-  // second, so in LL mode this reads 0-1 s high (docs/low-latency.md).
+  // Glass to player by EXT-X-PROGRAM-DATE-TIME, as good as the stream's PDT: in cascade stack it runs
+  // late, so this reads low (docs/low-latency.md, section 6).
   const date = hls && hls.playingDate;
   player.latency = date ? (Date.now() - date.getTime()) / 1000 : null;
   // hls.js's own view, without PDT: how far behind the playlist's live edge it plays, and where it aims.
