@@ -13,11 +13,9 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
-import { startStack, stackOptionsFrom } from '../cli/stack.js';
-import { freePort } from '../test/helpers/process.js';
-import { CHROMIUM, CHROMIUM_ARGS, quantile, samplePlaying, waitForPlayer, type PlayerState } from '../test/helpers/player-page.js';
+import { CHROMIUM, CHROMIUM_ARGS, samplePlaying, startBrowserStack, waitForPlayer, type PlayerState } from '../test/helpers/player-page.js';
 import { firstMediaPlaylist, probePdt } from '../test/helpers/pdt-probe.js';
-import { markdown } from '../loadtest/lib.js';
+import { markdown, percentile } from '../loadtest/lib.js';
 
 const { values } = parseArgs({ options: {
   seconds: { type: 'string', default: '30' }, ladder: { type: 'string', default: '240p,144p' }, fps: { type: 'string', default: '25' },
@@ -34,14 +32,10 @@ if (!existsSync(CHROMIUM)) {
 interface Row { mode: string; samples: PlayerState[]; pdtLate: number | undefined }
 
 async function measure(mode: 'plain' | 'll'): Promise<Row> {
-  const [port, originPort, e1, e2, rtmpPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
-  const options = stackOptionsFrom([
-    '--port', String(port), '--origin-port', String(originPort), '--edge-ports', `${e1},${e2}`, '--rtmp-port', String(rtmpPort),
-    ...(mode === 'll' ? ['--low-latency', '--part-target', '0.5s'] : []),
-    '--ladder', values.ladder!, '--fps', values.fps!, '--source-size', '426x240', '--preset', values.preset!, '--log-level', 'error',
-  ], {})!;
   const logs: string[] = [];
-  const stack = await startStack({ ...options, write: (l) => logs.push(l) });
+  const { stack, options } = await startBrowserStack({
+    fps: Number(values.fps), ladder: values.ladder!, preset: values.preset!, extra: mode === 'll' ? ['--low-latency', '--part-target', '0.5s'] : [],
+  }, (l) => logs.push(l));
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   try {
     const page = await browser.newPage();
@@ -69,7 +63,7 @@ for (const mode of values.modes!.split(',') as ('plain' | 'll')[]) rows.push(awa
 const s = (x: number | undefined) => (x === undefined ? '-' : `${x.toFixed(2)} s`);
 const q = (r: Row, pick: (p: PlayerState) => number | null, at: number) => {
   const xs = r.samples.map(pick).filter((x): x is number => x !== null);
-  return xs.length > 0 ? quantile(xs, at) : undefined;
+  return xs.length > 0 ? percentile(xs, at) : undefined;
 };
 process.stdout.write(`\nGlass to player through LB + edge, /play in Chromium (hls.js), ladder ${values.ladder} at ${values.fps} fps, `
   + `${SAMPLE_MS / 1000} s of samples every 250 ms after ${SETTLE_MS / 1000} s of play\n`);

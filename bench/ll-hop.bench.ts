@@ -13,9 +13,9 @@ import { parseArgs } from 'node:util';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
-import { freePort, startChild, type Child } from '../test/helpers/process.js';
+import { freePort, startChild, waitForStatus } from '../test/helpers/process.js';
 import { startLlFakeOrigin } from '../test/helpers/ll-fake-origin.js';
-import { markdown, median, procCpuSeconds } from '../loadtest/lib.js';
+import { markdown, median, percentile, procCpuSeconds } from '../loadtest/lib.js';
 
 const { values } = parseArgs({ options: { viewers: { type: 'string', default: '100' }, seconds: { type: 'string', default: '30' } } });
 const VIEWERS = Number(values.viewers);
@@ -33,24 +33,6 @@ const edgeUrl = `http://127.0.0.1:${edgePort}`;
 const lbUrl = `http://127.0.0.1:${lbPort}`;
 const edge = startChild(process.execPath, [cli, 'edge', '--port', String(edgePort), '--origin', origin.url, '--id', 'e1', '--lb', lbUrl]);
 const lb = startChild(process.execPath, [cli, 'lb', '--port', String(lbPort), '--edge', `e1=${edgeUrl}`]);
-
-async function waitFor(url: string, status: number, child: Child): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    try {
-      const res = await request(url);
-      await res.body.dump();
-      if (res.statusCode === status) return;
-    } catch { /* not listening yet */ }
-    if (child.proc.exitCode !== null) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`no ${status} from ${url}:\n${child.output()}`);
-}
-
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))]!;
-}
 
 /** When each part was published, by `msn.part` (performance.now()). */
 const released = new Map<string, number>();
@@ -95,8 +77,8 @@ async function viewer(group: Group, rendition: string, until: number): Promise<v
 }
 
 try {
-  await waitFor(edgeUrl + origin.paths.playlist('media_0'), 200, edge);
-  await waitFor(lbUrl + origin.paths.playlist('media_0'), 302, lb);
+  await waitForStatus(edgeUrl + origin.paths.playlist('media_0'), 200, edge);
+  await waitForStatus(lbUrl + origin.paths.playlist('media_0'), 302, lb);
   const publish = setInterval(() => {
     const { msn, parts } = origin.position;
     released.set(key(msn, parts), origin.advance());

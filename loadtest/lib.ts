@@ -380,6 +380,12 @@ export function stackTargets(stack: Stack): Target[] {
 
 // ---- reports ----------------------------------------------------------------------------------------
 
+/** Nearest-rank percentile, `p` in (0, 1]; NaN for no values. */
+export function percentile(xs: readonly number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))]!;
+}
+
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;

@@ -6,42 +6,21 @@
 // keeps playing from the other edge.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
-import { freePort } from './helpers/process.js';
-import { CHROMIUM, CHROMIUM_ARGS, playerState as state, quantile, samplePlaying, waitForPlayer } from './helpers/player-page.js';
+import { mkdirSync } from 'node:fs';
+import { browserSession, playerState as state, samplePlaying, waitForPlayer } from './helpers/player-page.js';
 import { firstMediaPlaylist, probePdt } from './helpers/pdt-probe.js';
-import { stackEdgeId, startStack, stackOptionsFrom, type Stack } from '../cli/stack.js';
+import { stackEdgeId } from '../cli/stack.js';
+import { percentile } from '../loadtest/lib.js';
 
 const root = new URL('..', import.meta.url).pathname;
 
 test('browser: LL-HLS through LB + edge with hls.js lowLatencyMode, latency printed, surviving an edge kill', async (t) => {
-  if (!existsSync(`${root}dist/cli.js`)) return t.skip('npm run build first');
-  if (!existsSync(CHROMIUM)) return t.skip(`${CHROMIUM} not installed (apt-get install chromium)`);
-
-  const logs: string[] = [];
-  const [port, originPort, e1, e2, rtmpPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
-  const options = stackOptionsFrom([
-    '--port', String(port), '--origin-port', String(originPort), '--edge-ports', `${e1},${e2}`, '--rtmp-port', String(rtmpPort),
-    '--low-latency', '--part-target', '0.5s',
-    // Cheap for a 2-core box that also runs Chromium; 25 fps keeps a frame's wait short (docs/low-latency.md).
-    '--ladder', '240p,144p', '--fps', '25', '--source-size', '426x240', '--preset', 'ultrafast', '--log-level', 'error',
-  ], {})!;
-  const stack: Stack = await startStack({ ...options, write: (l) => logs.push(l) });
-  let browser: Browser | undefined;
-  t.after(async () => {
-    await browser?.close().catch(() => {});
-    await stack.stop();
-    mkdirSync(`${root}test-results`, { recursive: true });
-    writeFileSync(`${root}test-results/browser-ll-stack.log`, logs.join('\n') + '\n');
-  });
+  // 25 fps keeps a frame's wait short (docs/low-latency.md).
+  const session = await browserSession(t, 'browser-ll', { fps: 25, extra: ['--low-latency', '--part-target', '0.5s'] });
+  if (!session) return;
+  const { stack, options, page, pageErrors, logs } = session;
 
   try {
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-    const page = await browser.newPage({ viewport: { width: 1000, height: 820 } });
-    const pageErrors: string[] = [];
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-
     await page.goto(stack.urls.player);
     const first = await waitForPlayer(page, (s) => s.state === 'playing' && s.currentTime > 0 && !!s.servedBy, 45_000, 'playback to start');
     assert.equal(first.lowLatency, true, 'the page found parts and plays in low-latency mode');
@@ -57,7 +36,7 @@ test('browser: LL-HLS through LB + edge with hls.js lowLatencyMode, latency prin
     const samples = (await samplePlaying(page, 12_000)).map((s) => s.latency!);
     probe.stop();
     assert.ok(samples.length >= 20, `latency samples while playing: ${samples.length}`);
-    const [median, p95] = [quantile(samples, 0.5), quantile(samples, 0.95)];
+    const [median, p95] = [percentile(samples, 0.5), percentile(samples, 0.95)];
     const late = probe.lateByAtLeast() ?? 0;
     t.diagnostic(`LL latency through LB + edge by PDT: median ${median.toFixed(2)} s, p95 ${p95.toFixed(2)} s (${samples.length} samples); `
       + `PDT late by at least ${late.toFixed(2)} s, so glass to player at least ${(median + late).toFixed(2)} s median, ${(p95 + late).toFixed(2)} s p95`);
@@ -76,7 +55,7 @@ test('browser: LL-HLS through LB + edge with hls.js lowLatencyMode, latency prin
     assert.equal(resumed.servedBy, other);
     assert.equal(resumed.lowLatency, true, 'still low latency on the other edge');
     const after = (await samplePlaying(page, 6_000)).map((s) => s.latency!);
-    if (after.length > 0) t.diagnostic(`after the edge kill: latency by PDT median ${quantile(after, 0.5).toFixed(2)} s (${after.length} samples)`);
+    if (after.length > 0) t.diagnostic(`after the edge kill: latency by PDT median ${percentile(after, 0.5).toFixed(2)} s (${after.length} samples)`);
     assert.deepEqual(pageErrors, []);
     mkdirSync(`${root}test-results`, { recursive: true });
     await page.screenshot({ path: `${root}test-results/browser-ll.png` });

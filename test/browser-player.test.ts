@@ -3,11 +3,9 @@
 //   test source -> RTMP -> transcoder -> PUT -> origin -> edges -> 302 from the LB -> hls.js
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
-import { freePort } from './helpers/process.js';
-import { CHROMIUM, CHROMIUM_ARGS, playerState as state, waitForPlayer } from './helpers/player-page.js';
-import { stackEdgeId, startStack, stackOptionsFrom, type Stack } from '../cli/stack.js';
+import { mkdirSync } from 'node:fs';
+import { browserSession, playerState as state, waitForPlayer } from './helpers/player-page.js';
+import { stackEdgeId } from '../cli/stack.js';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -16,32 +14,12 @@ function alive(pid: number): boolean {
 }
 
 test('browser: /play/demo plays through the LB, survives an encoder restart and an edge failure', async (t) => {
-  if (!existsSync(`${root}dist/cli.js`)) return t.skip('npm run build first');
-  if (!existsSync(CHROMIUM)) return t.skip(`${CHROMIUM} not installed (apt-get install chromium)`);
-
-  const logs: string[] = [];
-  const [port, originPort, e1, e2, rtmpPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
-  const options = stackOptionsFrom([
-    '--port', String(port), '--origin-port', String(originPort), '--edge-ports', `${e1},${e2}`, '--rtmp-port', String(rtmpPort),
-    // Cheap for a 2-core box that also runs Chromium.
-    '--ladder', '240p,144p', '--fps', '12', '--source-size', '426x240', '--preset', 'ultrafast', '--log-level', 'error',
-  ], {})!;
-  const stack: Stack = await startStack({ ...options, write: (l) => logs.push(l) });
-  let browser: Browser | undefined;
-  t.after(async () => {
-    await browser?.close().catch(() => {});
-    await stack.stop();
-    mkdirSync(`${root}test-results`, { recursive: true });
-    writeFileSync(`${root}test-results/browser-stack.log`, logs.join('\n') + '\n');
-  });
+  const session = await browserSession(t, 'browser', { fps: 12 });
+  if (!session) return;
+  const { stack, page, pageErrors, logs } = session;
   const mark = (what: string) => logs.push(`[test] ${new Date().toISOString()} ${what}`);
 
   try {
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-    const page = await browser.newPage({ viewport: { width: 1000, height: 820 } });
-    const pageErrors: string[] = [];
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-
     await page.goto(stack.urls.player);
     const first = await waitForPlayer(page, (s) => s.state === 'playing' && s.currentTime > 0 && !!s.servedBy, 30_000, 'playback to start');
     // startStack returned once the stream was playable through the LB: no error on the way in.

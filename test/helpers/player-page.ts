@@ -1,6 +1,13 @@
-// The LB's player page (/play/<stream>) driven from tests and benchmarks: its state on
-// window.cascadePlayer, waiting for a condition on it, and sampling its glass-to-player latency.
-import type { Page } from 'playwright-core';
+// The LB's player page (/play/<stream>) driven from tests and benchmarks: a stack and a Chromium page for
+// it, its state on window.cascadePlayer, waiting for a condition on it, and sampling it while it plays.
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { startStack, stackOptionsFrom, type Stack, type StackOptions } from '../../cli/stack.js';
+import { freePort } from './process.js';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
 
 export interface PlayerState {
   currentTime: number;
@@ -52,8 +59,52 @@ export async function samplePlaying(page: Page, ms: number): Promise<PlayerState
   return samples;
 }
 
-/** Nearest-rank quantile, `q` in (0, 1]. */
-export function quantile(values: readonly number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+export interface BrowserStackOptions {
+  fps: number;
+  ladder?: string;
+  preset?: string;
+  /** More `cascade stack` flags (e.g. --low-latency). */
+  extra?: string[];
+}
+
+/** `cascade stack` on free loopback ports with a ladder cheap enough for a 2-core box that also runs Chromium. */
+export async function startBrowserStack(o: BrowserStackOptions, write: (line: string) => void): Promise<{ stack: Stack; options: StackOptions }> {
+  const [port, originPort, e1, e2, rtmpPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+  const options = stackOptionsFrom([
+    '--port', String(port), '--origin-port', String(originPort), '--edge-ports', `${e1},${e2}`, '--rtmp-port', String(rtmpPort),
+    '--ladder', o.ladder ?? '240p,144p', '--fps', String(o.fps), '--source-size', '426x240', '--preset', o.preset ?? 'ultrafast',
+    '--log-level', 'error', ...(o.extra ?? []),
+  ], {})!;
+  return { stack: await startStack({ ...options, write }), options };
+}
+
+export interface BrowserSession {
+  stack: Stack;
+  options: StackOptions;
+  page: Page;
+  pageErrors: string[];
+  logs: string[];
+}
+
+/**
+ * A stack and a Chromium page for a test, stopped after it (the stack's output kept in
+ * test-results/<name>-stack.log). Undefined (the test skipped) without dist/cli.js or Chromium.
+ */
+export async function browserSession(t: TestContext, name: string, o: BrowserStackOptions): Promise<BrowserSession | undefined> {
+  if (!existsSync(join(ROOT, 'dist/cli.js'))) { t.skip('npm run build first'); return undefined; }
+  if (!existsSync(CHROMIUM)) { t.skip(`${CHROMIUM} not installed (apt-get install chromium)`); return undefined; }
+  const logs: string[] = [];
+  const { stack, options } = await startBrowserStack(o, (l) => logs.push(l));
+  let browser: Browser | undefined;
+  t.after(async () => {
+    await browser?.close().catch(() => {});
+    await stack.stop();
+    mkdirSync(join(ROOT, 'test-results'), { recursive: true });
+    writeFileSync(join(ROOT, 'test-results', `${name}-stack.log`), logs.join('\n') + '\n');
+  });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  const page = await browser.newPage({ viewport: { width: 1000, height: 820 } });
+  const pageErrors: string[] = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  return { stack, options, page, pageErrors, logs };
 }

@@ -60,3 +60,17 @@ export function startChild(cmd: string, args: string[], options: SpawnOptions = 
     },
   };
 }
+
+/** Resolves once `url` answers `status` (polled every 50 ms, at most 10 s); rejects with the child's output if it exits or never does. */
+export async function waitForStatus(url: string, status: number, child: Child): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    try {
+      const res = await fetch(url, { redirect: 'manual' });
+      await res.arrayBuffer();
+      if (res.status === status) return;
+    } catch { /* not listening yet */ }
+    if (child.proc.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`no ${status} from ${url}:\n${child.output()}`);
+}
