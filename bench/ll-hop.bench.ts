@@ -8,16 +8,22 @@
 //      playlist), direct and via the LB, median and p95, and how many reloads found their part published
 //      already (for those the hop is not hidden behind the hold);
 //   2) LB and edge CPU per blocking reload at that rate (/proc), and LL viewers per LB core.
-// Run `npm run build` first (npm run bench does). Options: --viewers N (default 100), --seconds S (default 30).
+// Run `npm run build` first (npm run bench does). Options: --viewers N (default 100), --seconds S (default 30),
+// --tls (HTTPS, the viewers on HTTP/2).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
 import { freePort, startChild, waitForStatus } from '../test/helpers/process.js';
 import { startLlFakeOrigin } from '../test/helpers/ll-fake-origin.js';
+import { makeCert } from '../test/helpers/tls.js';
 import { markdown, median, percentile, procCpuSeconds } from '../loadtest/lib.js';
 
-const { values } = parseArgs({ options: { viewers: { type: 'string', default: '100' }, seconds: { type: 'string', default: '30' } } });
+const { values } = parseArgs({ options: {
+  viewers: { type: 'string', default: '100' }, seconds: { type: 'string', default: '30' }, tls: { type: 'boolean', default: false },
+} });
 const VIEWERS = Number(values.viewers);
 const SECONDS = Number(values.seconds);
 const PART_MS = 500;
@@ -29,10 +35,18 @@ const cli = join(root, 'dist/cli.js');
 
 const origin = await startLlFakeOrigin({ partTargetMs: PART_MS, partsPerSegment: PARTS_PER_SEGMENT, partBytes: 30_000, renditions: ['media_0', 'media_1'] });
 const [edgePort, lbPort] = [await freePort(), await freePort()];
-const edgeUrl = `http://127.0.0.1:${edgePort}`;
-const lbUrl = `http://127.0.0.1:${lbPort}`;
-const edge = startChild(process.execPath, [cli, 'edge', '--port', String(edgePort), '--origin', origin.url, '--id', 'e1', '--lb', lbUrl]);
-const lb = startChild(process.execPath, [cli, 'lb', '--port', String(lbPort), '--edge', `e1=${edgeUrl}`]);
+// --tls: edge and LB over HTTPS with a self-signed certificate, the viewers on HTTP/2 (one connection each
+// to the LB and to the edge), the LB's health checks trusting it through NODE_EXTRA_CA_CERTS.
+const certDir = values.tls ? mkdtempSync(join(tmpdir(), 'cascade-ll-hop-')) : undefined;
+const cert = certDir ? makeCert(certDir, 'll-hop') : undefined;
+const scheme = cert ? 'https' : 'http';
+const edgeUrl = `${scheme}://127.0.0.1:${edgePort}`;
+const lbUrl = `${scheme}://127.0.0.1:${lbPort}`;
+const tlsArgs = cert ? ['--tls-cert', cert.certFile, '--tls-key', cert.keyFile] : [];
+const childEnv = { env: { ...process.env, ...(cert ? { NODE_EXTRA_CA_CERTS: cert.certFile } : {}) } };
+const edge = startChild(process.execPath, [cli, 'edge', '--port', String(edgePort), '--origin', origin.url, '--id', 'e1', '--lb', lbUrl, ...tlsArgs], childEnv);
+const lb = startChild(process.execPath, [cli, 'lb', '--port', String(lbPort), '--edge', `e1=${edgeUrl}`, ...tlsArgs], childEnv);
+const newAgent = () => new Agent({ connections: 2, keepAliveTimeout: 30_000, ...(cert ? { allowH2: true, connect: { ca: cert.pem } } : {}) });
 
 /** When each part was published, by `msn.part` (performance.now()). */
 const released = new Map<string, number>();
@@ -53,7 +67,7 @@ async function get(agent: Agent, group: Group, path: string): Promise<string> {
 }
 
 async function viewer(group: Group, rendition: string, until: number): Promise<void> {
-  const agent = new Agent({ connections: 2, keepAliveTimeout: 30_000 });
+  const agent = newAgent();
   try {
     let text = await get(agent, group, origin.paths.playlist(rendition));
     while (performance.now() < until) {
@@ -77,8 +91,10 @@ async function viewer(group: Group, rendition: string, until: number): Promise<v
 }
 
 try {
-  await waitForStatus(edgeUrl + origin.paths.playlist('media_0'), 200, edge);
-  await waitForStatus(lbUrl + origin.paths.playlist('media_0'), 302, lb);
+  const ready = newAgent();
+  await waitForStatus(edgeUrl + origin.paths.playlist('media_0'), 200, edge, ready);
+  await waitForStatus(lbUrl + origin.paths.playlist('media_0'), 302, lb, ready);
+  await ready.close();
   const publish = setInterval(() => {
     const { msn, parts } = origin.position;
     released.set(key(msn, parts), origin.advance());
@@ -103,7 +119,7 @@ try {
   const ms = (x: number) => x.toFixed(1);
   const rows = groups.map((g) => [g.viaLb ? 'LB 302 + edge' : 'edge', String(g.delays.length), ms(median(g.delays)), ms(percentile(g.delays, 0.95)),
     ms(percentile(g.delays, 0.99)), String(g.early), String(g.errors)]);
-  process.stdout.write(`\nBlocking reload, part published -> viewer has the playlist (ms): ${VIEWERS} viewers, ${PART_MS} ms parts, 2 renditions, ${SECONDS} s in ${PHASES} alternating phases\n`);
+  process.stdout.write(`\nBlocking reload, part published -> viewer has the playlist (ms), ${cert ? 'HTTP/2 over TLS' : 'HTTP/1.1'}: ${VIEWERS} viewers, ${PART_MS} ms parts, 2 renditions, ${SECONDS} s in ${PHASES} alternating phases\n`);
   process.stdout.write(markdown(['path', 'reloads', 'median', 'p95', 'p99', 'part already out when asked', 'errors'], rows));
   const viaLb = groups[1]!;
   const usPerRedirect = (cpu.lb / viaLb.redirects) * 1e6;
@@ -117,4 +133,5 @@ try {
 } finally {
   await Promise.all([edge.kill(), lb.kill()]);
   await origin.close();
+  if (certDir) rmSync(certDir, { recursive: true, force: true });
 }
