@@ -155,6 +155,41 @@ test('the origin takes uploads over HTTPS (HTTP/1.1, as ffmpeg sends them) and s
   }
 });
 
+test('graceful stop over HTTP/2: a held blocking reload finishes, new connections are refused; what outlives the grace is cut', async () => {
+  const o = await startLlFakeOrigin({ partTargetMs: 500, stream: 'stop' });
+  const e = createEdge({ id: 'edge-stop', origins: [o.url] });
+  const server = await listen(e.app, { port: 0, host: '127.0.0.1', tls: cert });
+  const h2 = h2Session(server.url, cert.pem);
+  try {
+    const next = (msn: number, part: number) => o.paths.playlist('media_0', `_HLS_msn=${msn}&_HLS_part=${part}`);
+    const { msn, parts } = o.position;
+    const held = h2.get(next(msn, parts));
+    while (o.count(next(msn, parts)) === 0) await new Promise((r) => setTimeout(r, 10));
+    const closed = server.close(10_000);
+    await assert.rejects(h1Request(`${server.url}/healthz`, cert.pem), 'no new connections once closing');
+    o.advance();
+    const answer = await held;
+    assert.equal(answer.status, 200, 'the request in flight finished');
+    await closed;
+
+    // A second server: its held request outlives a short grace and is cut, not left hanging.
+    const server2 = await listen(e.app, { port: 0, host: '127.0.0.1', tls: cert });
+    const h2b = h2Session(server2.url, cert.pem);
+    const { msn: m2, parts: p2 } = o.position;
+    const stuck = h2b.get(next(m2, p2 + 1)).then(() => 'answered', (err: Error) => `cut: ${err.message}`);
+    while (o.count(next(m2, p2 + 1)) === 0) await new Promise((r) => setTimeout(r, 10));
+    const started = Date.now();
+    await server2.close(300);
+    assert.ok(Date.now() - started < 5_000, 'close returned after the grace');
+    assert.match(await stuck, /^cut: /);
+    h2b.close();
+  } finally {
+    h2.close();
+    await e.close();
+    await o.close();
+  }
+});
+
 test('curl --http2 negotiates h2 with the edge', { skip: !hasCurlHttp2() && 'curl without HTTP/2' }, async () => {
   // Not execFileSync: the edge answering curl runs in this process.
   const { stdout: out } = await promisify(execFile)('curl', ['-s', '--http2', '--cacert', cert.certFile, '-o', '/dev/null', '-w', '%{http_version} %{http_code}',
