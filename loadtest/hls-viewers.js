@@ -20,7 +20,7 @@
 //   hls_redirects               master requests redirected to an edge, tag edge
 //   hls_errors                  failed requests, tags status (0 = network error) and kind
 //   hls_segments                segments downloaded
-//   hls_segment_responses       one per segment response, tags edge, cache (X-Cache first word), seg (path):
+//   hls_segment_responses       one per media response (segment, part, init), tags edge, cache (X-Cache first word), seg (path):
 //                               loadtest/run.ts derives the coalescing factor from it
 //
 // LL=1: every virtual user is an LL-HLS player (draft-pantos-hls-rfc8216bis, as hls.js lowLatencyMode):
@@ -212,6 +212,25 @@ function pick(variants) {
   return sorted[Math.floor(Math.random() * sorted.length)];
 }
 
+/** GETs a media object (segment, part, init), timed and counted in hls_segment_responses with its X-Cache. */
+function getMedia(url, name) {
+  const t0 = Date.now();
+  const res = http.get(url, { tags: { name }, responseType: 'none' });
+  const took = Date.now() - t0;
+  const edge = edgeOf(res);
+  segmentResponses.add(1, { edge, cache: String(res.headers['X-Cache'] || 'none').split(/[\s,;]/)[0], seg: pathOf(res.url) });
+  return { res, took, edge };
+}
+
+/** Loads an init segment (EXT-X-MAP) once per session; false (after a pause) when it failed. */
+function loadInit(map, mapDone) {
+  if (!map || mapDone[map]) return true;
+  const { res } = getMedia(map, 'init');
+  if (res.status !== 200) { fail(res, 'init'); sleep(1); return false; }
+  mapDone[map] = true;
+  return true;
+}
+
 function sessionEnd() {
   return exec.scenario.startTime + (RAMP + DURATION) * 1000;
 }
@@ -277,16 +296,8 @@ export default function () {
     for (const seg of pl.segs) {
       if (seg.seq < nextSeq) continue;
       if (Date.now() >= end) return;
-      if (seg.map && !mapDone[seg.map]) {
-        const init = http.get(seg.map, { tags: { name: 'init' }, responseType: 'none' });
-        if (init.status !== 200) { fail(init, 'init'); sleep(1); return; }
-        mapDone[seg.map] = true;
-      }
-      const t0 = Date.now();
-      const s = http.get(seg.url, { tags: { name: 'segment' }, responseType: 'none' });
-      const took = Date.now() - t0;
-      const segEdge = edgeOf(s);
-      segmentResponses.add(1, { edge: segEdge, cache: String(s.headers['X-Cache'] || 'none').split(/[\s,;]/)[0], seg: pathOf(s.url) });
+      if (!loadInit(seg.map, mapDone)) return;
+      const { res: s, took, edge: segEdge } = getMedia(seg.url, 'segment');
       if (s.status !== 200) { fail(s, 'segment'); sleep(1); return; }
       segments.add(1, { edge: segEdge });
       segmentTime.add(took, { edge: segEdge });
@@ -348,17 +359,8 @@ function llSession(mediaUrl, edge, end, started) {
     for (const p of pl.parts) {
       if (seen.has(p.url)) continue;
       if (Date.now() >= end) return;
-      if (p.map && !mapDone[p.map]) {
-        const init = http.get(p.map, { tags: { name: 'init' }, responseType: 'none' });
-        segmentResponses.add(1, { edge: edgeOf(init), cache: String(init.headers['X-Cache'] || 'none').split(/[\s,;]/)[0], seg: pathOf(init.url) });
-        if (init.status !== 200) { fail(init, 'init'); sleep(1); return; }
-        mapDone[p.map] = true;
-      }
-      const t0 = Date.now();
-      const r = http.get(p.url, { tags: { name: 'part' }, responseType: 'none' });
-      const took = Date.now() - t0;
-      const partEdge = edgeOf(r);
-      segmentResponses.add(1, { edge: partEdge, cache: String(r.headers['X-Cache'] || 'none').split(/[\s,;]/)[0], seg: pathOf(r.url) });
+      if (!loadInit(p.map, mapDone)) return;
+      const { res: r, took, edge: partEdge } = getMedia(p.url, 'part');
       if (r.status !== 200) { fail(r, 'part'); sleep(1); return; }
       remember(seen, p.url);
       parts.add(1, { edge: partEdge });
