@@ -15,6 +15,16 @@ export interface OriginConfig {
   storage?: Storage;
   /** Uploads need `Bearer <token>` or Basic with this password; without it, loopback peers only. */
   uploadToken?: string;
+  /**
+   * Origins fed the same uploads (base URLs): they publish the same names, and a segment this origin lacks is
+   * fetched from them (docs/origin.md, "Redundant origins").
+   */
+  peers: readonly string[];
+  /**
+   * Without peers, part of what roots new renditions' names, so that a restart without state never names
+   * other bytes as before (default: random per process). Origins that must agree without peering pass the same.
+   */
+  bootTag?: string;
   maxPlaylistBytes: number;
   maxFileBytes: number;
   /** An upload that sends nothing for this long is aborted (ms). */
@@ -52,6 +62,7 @@ export interface PublishedEvent {
 }
 
 export const ORIGIN_DEFAULTS = {
+  peers: [],
   maxPlaylistBytes: 1024 ** 2,
   maxFileBytes: 64 * 1024 ** 2,
   uploadIdleTimeoutMs: 10_000,

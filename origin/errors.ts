@@ -16,6 +16,8 @@ export const REASON_STATUS = {
   bad_number: 400,
   bad_uri: 400,
   duration_too_long: 400,
+  /** A `Cascade-Feed` header that is not a feed id (`[A-Za-z0-9_-]{1,64}`). */
+  bad_feed: 400,
   /** A path that was a master playlist becomes a media playlist, or back. */
   type_changed: 409,
   /** The operator's hook failed: not the uploader's fault. */

@@ -1,6 +1,7 @@
 // The origin role: takes uploads from transcoders, publishes rewritten playlists, serves everything.
 // createOrigin wires configuration -> state (the stream table) -> phases (authorize, upload, deliver,
 // stream events) -> the app; each phase is a module of its own.
+import { randomBytes } from 'node:crypto';
 import { createBaseApp } from '../src/app.js';
 import { createHookRunner } from '../src/hooks.js';
 import { silentLogger } from '../src/log.js';
@@ -44,6 +45,7 @@ export async function createOrigin(options: Partial<OriginConfig> = {}): Promise
     config.storage ?? (config.dataDir !== undefined ? new DiskStorage(config.dataDir) : undefined),
     now,
     streamEvents(hooks, stats, log, config.onPublished),
+    config.peers.length > 0 ? '' : config.bootTag ?? randomBytes(4).toString('hex'),
   );
   for (const stream of await streams.load()) log.info('stream_loaded', { stream });
   const sweep = () => streams.sweep(config.maxMemoryBytes);

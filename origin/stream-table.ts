@@ -14,12 +14,13 @@ export interface StreamEvents {
 export class StreamTable {
   private readonly streams = new Map<string, OriginStream>();
 
-  /** With `storage`, each stream's objects live under the key prefix `<name>/`. */
+  /** With `storage`, each stream's objects live under the key prefix `<name>/`; `salt` goes to every stream (OriginStream.salt). */
   constructor(
     private readonly limits: StreamLimits,
     private readonly storage: Storage | undefined,
     private readonly now: () => number,
     private readonly events: StreamEvents,
+    private readonly salt = '',
   ) {}
 
   /** Loads every stream that storage holds state for; returns their names. */
@@ -52,6 +53,7 @@ export class StreamTable {
   private add(stream: OriginStream): OriginStream {
     stream.onPublished = (path, playlist) => this.events.published(stream.name, path, playlist);
     stream.onStorageFailed = (op, err) => this.events.storageFailed(stream.name, op, err);
+    stream.salt = this.salt;
     this.streams.set(stream.name, stream);
     return stream;
   }

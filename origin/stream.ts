@@ -30,8 +30,6 @@ interface Snapshot {
   blobs: UploadVersionMeta[];
 }
 
-const UPLOAD_ID_IN_NAME = /\.(\d+)(?:\.[^./]+)?$/;
-
 export function etagOf(text: string | Buffer): string {
   return `"${createHash('sha1').update(text).digest('hex').slice(0, 20)}"`;
 }
@@ -55,6 +53,8 @@ export class OriginStream {
   onPublished?: (path: string, playlist: PublishedPlaylist) => void;
   /** Set by the owner: called with each failed storage operation. */
   onStorageFailed?: (op: StorageOp, err: unknown) => void;
+  /** Set by the owner: this origin's part of what roots new renditions' names (see the publisher's rootOf). */
+  salt = '';
 
   /** The publisher sees each path as its current upload (see UploadTable): in progress, complete, or none. */
   private readonly files: FileView = {
@@ -67,6 +67,11 @@ export class OriginStream {
       return b?.state === 'writing' ? { id: b.id } : undefined;
     },
     started: () => this.nextUpload,
+    upload: (id) => {
+      const b = this.blobs.get(id);
+      if (b === undefined || b.state === 'aborted') return undefined;
+      return b.state === 'complete' ? { state: 'complete', hash: b.hash } : { state: 'writing' };
+    },
   };
 
   /** With `storage`, this stream's objects live under the key prefix `<name>/`. */
@@ -163,8 +168,11 @@ export class OriginStream {
     return changed;
   }
 
-  /** Parses and applies an uploaded playlist. Throws PlaylistError and then changes nothing. */
-  applyPlaylist(path: string, text: string): { outcome: ApplyOutcome; playlist: Playlist } {
+  /**
+   * Parses and applies an uploaded playlist; `feed` is the uploader's feed id (`Cascade-Feed`), if it sent one.
+   * Throws PlaylistError and then changes nothing.
+   */
+  applyPlaylist(path: string, text: string, feed = ''): { outcome: ApplyOutcome; playlist: Playlist } {
     const pl = parsePlaylist(text);
     const existing = this.playlists.get(path);
     if (existing && existing.master !== (pl.type === 'master')) {
@@ -172,7 +180,7 @@ export class OriginStream {
     }
     const outcome = pl.type === 'master'
       ? this.publisher.applyMaster(path, pl)
-      : this.publisher.applyMedia(path, pl, this.files, this.now());
+      : this.publisher.applyMedia(path, pl, this.files, this.now(), `${feed}/${this.salt}`);
     // A media playlist's new segments may raise the bandwidth its masters publish.
     this.refresh([...(outcome === 'unchanged' ? [] : [path]), ...this.publisher.renderMasters()]);
     return { outcome, playlist: pl };
@@ -220,13 +228,9 @@ export class OriginStream {
   /** Rebuilds the servable names and published texts after the publisher changed. */
   private refresh(changedPaths: string[] = []): void {
     const names = new Map<string, number>();
-    for (const name of this.publisher.servable()) {
-      const m = UPLOAD_ID_IN_NAME.exec(name);
-      if (m) {
-        const id = Number(m[1]);
-        names.set(name, id);
-        this.everPublished.add(id);
-      }
+    for (const [name, id] of this.publisher.servable()) {
+      names.set(name, id);
+      this.everPublished.add(id);
     }
     this.names = names;
     for (const path of changedPaths) {
