@@ -5,11 +5,16 @@ import { UsageError, type OptionsSpec } from '../src/options.js';
 import { ORIGIN_DEFAULTS } from './config.js';
 import { ORIGIN_HOOKS } from './hooks.js';
 import { createOrigin } from './index.js';
+import { S3Storage } from './s3-storage.js';
 
 const ORIGIN_OPTIONS = {
   port: { type: 'int', default: 8090, min: 0, max: 65535, help: 'port to listen on' },
   ...LISTEN_OPTIONS,
   'data-dir': { type: 'string', help: 'directory where content and rewrite state survive restarts (memory only without it)' },
+  storage: {
+    type: 'string',
+    help: 's3://bucket/prefix: content and rewrite state on S3 instead (AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), so another origin can take over',
+  },
   'upload-token': { type: 'string', help: 'uploads need Bearer <token> or Basic with this password (without it: loopback only)' },
   'max-playlist-size': { type: 'bytes', default: ORIGIN_DEFAULTS.maxPlaylistBytes, help: 'largest accepted playlist upload' },
   'max-file-size': { type: 'bytes', default: ORIGIN_DEFAULTS.maxFileBytes, help: 'largest accepted segment/file upload' },
@@ -22,6 +27,10 @@ const ORIGIN_OPTIONS = {
     help: 'refuse playlists with a longer EXTINF or EXT-X-TARGETDURATION (the target duration never decreases)',
   },
   'max-memory': { type: 'bytes', default: ORIGIN_DEFAULTS.maxMemoryBytes, help: 'uploaded bytes kept in memory (never evicts what a playlist names)' },
+  'part-target': {
+    type: 'duration', default: ORIGIN_DEFAULTS.partTargetMs, min: 0, max: 10_000,
+    help: 'LL-HLS: cut parts of at most this long from hinted fMP4 uploads, at least the transcoder\'s --part-target (0: no parts)',
+  },
 } as const satisfies OptionsSpec;
 
 export const originCommand: Command = {
@@ -29,15 +38,20 @@ export const originCommand: Command = {
   summary: 'take HLS uploads (PUT) from transcoders and publish restart-proof playlists',
   async run(argv) {
     const parsed = await parseRoleCommand('origin', ORIGIN_OPTIONS, argv, {
-      usage: 'cascade origin [--port 8090] [--data-dir DIR] [--upload-token T]',
+      usage: 'cascade origin [--port 8090] [--data-dir DIR | --storage s3://bucket/prefix] [--upload-token T]',
       description: 'Takes HTTP PUT uploads of segments and playlists under /hls/<stream>/<path> and serves the published stream.',
     }, ORIGIN_HOOKS);
     if (!parsed) return 0;
     const options = parsed.options;
     if (options['min-window'] > options['max-window']) throw new UsageError('--min-window must not exceed --max-window');
+    if (options.storage !== undefined && options['data-dir'] !== undefined) throw new UsageError('--storage and --data-dir are two places for the same content: give one');
+    const storage = options.storage !== undefined ? S3Storage.fromUrl(options.storage) : undefined;
+    const partTarget = options['part-target'];
+    if (partTarget > 0 && partTarget < 100) throw new UsageError(`--part-target: 0 (no parts) or at least 100ms (got ${partTarget}ms)`);
     const log = loggerFor(options['log-level'], { role: 'origin' });
     const origin = await createOrigin({
       ...(options['data-dir'] !== undefined ? { dataDir: options['data-dir'] } : {}),
+      ...(storage !== undefined ? { storage } : {}),
       ...(options['upload-token'] !== undefined ? { uploadToken: options['upload-token'] } : {}),
       maxPlaylistBytes: options['max-playlist-size'],
       maxFileBytes: options['max-file-size'],
@@ -47,6 +61,7 @@ export const originCommand: Command = {
       segmentGraceMs: options['segment-grace'],
       maxSegmentDurationMs: options['max-segment-duration'],
       maxMemoryBytes: options['max-memory'],
+      partTargetMs: partTarget,
       hooks: parsed.hooks,
       use: parsed.use,
       hookTimeoutMs: options['hook-timeout'],

@@ -40,6 +40,14 @@ export interface OriginConfig {
   maxMemoryBytes: number;
   /** Cache lifetime of master playlists (s). */
   masterMaxAge: number;
+  /**
+   * Low-latency HLS: parts of at most this long (ms) are cut from hinted fMP4 uploads (EXT-X-PART-INF
+   * PART-TARGET); 0: no parts. At least the transcoder's --part-target, which sizes its audio fragments.
+   */
+  partTargetMs: number;
+  /** Requests held for a blocking playlist reload or a hinted part, per stream and in total; past them: 503. */
+  maxHeldRequestsPerStream: number;
+  maxHeldRequests: number;
   /** How often retention runs (ms); 0: only when `sweep()` is called (tests with a fake clock). */
   sweepIntervalMs: number;
   /** Called with every newly published playlist (after it is servable). */
@@ -72,6 +80,9 @@ export const ORIGIN_DEFAULTS = {
   maxSegmentDurationMs: DEFAULT_MAX_SEGMENT_DURATION * 1000,
   maxMemoryBytes: 1024 ** 3,
   masterMaxAge: 5,
+  partTargetMs: 500,
+  maxHeldRequestsPerStream: 10_000,
+  maxHeldRequests: 50_000,
   sweepIntervalMs: 1000,
   hookTimeoutMs: DEFAULT_HOOK_TIMEOUT_MS,
 } satisfies Partial<OriginConfig>;

@@ -11,11 +11,12 @@ import { uploadAuthorizer } from './auth.js';
 import { ORIGIN_DEFAULTS, type OriginConfig } from './config.js';
 import { deliveryHandler } from './delivery.js';
 import { originMetrics } from './metrics.js';
-import { DiskStorage } from './storage.js';
+import { DiskStorage, type Storage } from './storage.js';
 import type { OriginStream } from './stream.js';
 import { streamEvents } from './stream-events.js';
 import { StreamTable } from './stream-table.js';
 import { uploadHandlers } from './upload.js';
+import { WaitingRoom } from './waiting-room.js';
 
 export { ORIGIN_DEFAULTS, type OriginConfig, type PublishedEvent } from './config.js';
 export type { OriginHooks, PublishedContext, UploadContext } from './hooks.js';
@@ -38,13 +39,19 @@ export async function createOrigin(options: Partial<OriginConfig> = {}): Promise
   const now = config.now ?? Date.now;
   const hooks = createHookRunner('origin', config.hooks, { timeoutMs: config.hookTimeoutMs, log, metrics });
 
+  // Requests held for low-latency playlists and parts, released by what the streams publish.
+  const room = new WaitingRoom({ perStream: config.maxHeldRequestsPerStream, total: config.maxHeldRequests });
   // The gauges read the stream table when scraped, by which time it exists.
-  const stats = originMetrics(metrics, { memoryBytes: () => streams.memoryBytes(), renditions: () => streams.renditions() });
+  const stats = originMetrics(metrics, { memoryBytes: () => streams.memoryBytes(), renditions: () => streams.renditions(), heldRequests: () => room.size });
+  const storage: Storage | undefined = config.storage ?? (config.dataDir !== undefined ? new DiskStorage(config.dataDir) : undefined);
   const streams = new StreamTable(
-    { minWindow: config.minWindow, maxWindow: config.maxWindow, graceMs: config.segmentGraceMs, maxSegmentDuration: config.maxSegmentDurationMs / 1000 },
-    config.storage ?? (config.dataDir !== undefined ? new DiskStorage(config.dataDir) : undefined),
+    {
+      minWindow: config.minWindow, maxWindow: config.maxWindow, graceMs: config.segmentGraceMs, maxSegmentDuration: config.maxSegmentDurationMs / 1000,
+      partTargetMs: config.partTargetMs,
+    },
+    storage,
     now,
-    streamEvents(hooks, stats, log, config.onPublished),
+    streamEvents(hooks, stats, log, config.onPublished, room),
     config.peers.length > 0 ? '' : config.bootTag ?? randomBytes(4).toString('hex'),
   );
   for (const stream of await streams.load()) log.info('stream_loaded', { stream });
@@ -62,7 +69,7 @@ export async function createOrigin(options: Partial<OriginConfig> = {}): Promise
   app.put('/hls/*', upload);
   app.post('/hls/*', upload);
   app.delete('/hls/*', remove);
-  app.get('/hls/*', deliveryHandler(streams, stats, config.masterMaxAge));
+  app.get('/hls/*', deliveryHandler(streams, stats, config.masterMaxAge, room));
   app.all('/hls/*', (c) => c.text('method not allowed\n', 405, { Allow: METHODS.join(', ') }));
 
   return {
@@ -72,7 +79,9 @@ export async function createOrigin(options: Partial<OriginConfig> = {}): Promise
     sweep,
     async close() {
       clearInterval(sweepTimer);
+      room.close();
       await streams.flushed();
+      storage?.close?.();
     },
   };
 }

@@ -1,5 +1,5 @@
 // The origin's metrics (docs/origin.md, "Metrics"): uploads and bytes by stream and kind, rejections by
-// reason, restarts, published media sequence and playlist age per rendition.
+// reason, restarts, published media sequence and playlist age per rendition, requests held (LL-HLS).
 import { Metrics } from '../src/metrics.js';
 import { extensionOf } from '../src/media-types.js';
 
@@ -21,13 +21,13 @@ export interface RenditionSample {
 }
 
 /** `sample` is read at scrape time, so gauges show the state now, not at the last change. */
-export function originMetrics(metrics: Metrics, sample: { memoryBytes(): number; renditions(): RenditionSample[] }) {
+export function originMetrics(metrics: Metrics, sample: { memoryBytes(): number; renditions(): RenditionSample[]; heldRequests(): number }) {
   return {
     uploads: metrics.counter('origin_uploads_total', 'Completed uploads', ['stream', 'kind']),
     uploadBytes: metrics.counter('origin_upload_bytes_total', 'Bytes of completed uploads', ['stream', 'kind']),
     rejected: metrics.counter('origin_rejected_uploads_total', 'Uploads refused or aborted, by reason', ['reason']),
     superseded: metrics.counter('origin_superseded_uploads_total', 'Uploads that completed after a newer upload of their path and changed nothing'),
-    storageErrors: metrics.counter('origin_storage_errors_total', 'Failed storage operations (data dir), by operation and error code', ['op', 'code']),
+    storageErrors: metrics.counter('origin_storage_errors_total', 'Failed storage operations (data dir or S3), by operation and error code', ['op', 'code']),
     restarts: metrics.counter('origin_restarts_detected_total', 'Transcoder restarts detected (new epochs)', ['stream']),
     mediaSequence: metrics.gauge('origin_media_sequence', 'Newest published media sequence number', ['stream', 'rendition'], function () {
       this.reset();
@@ -41,6 +41,9 @@ export function originMetrics(metrics: Metrics, sample: { memoryBytes(): number;
       this.set(sample.memoryBytes());
     }),
     requests: metrics.counter('origin_requests_total', 'GET/HEAD requests by result', ['result']),
+    held: metrics.gauge('origin_held_requests', 'Requests held for a blocking playlist reload or a hinted part', [], function () {
+      this.set(sample.heldRequests());
+    }),
   };
 }
 

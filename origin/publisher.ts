@@ -21,12 +21,21 @@
 //   either is refused before anything changes.
 // - Masters are published with BANDWIDTH / AVERAGE-BANDWIDTH measured from the segments each rendition
 //   uploads (see `measure`), never below what the uploader declared.
+// - Low-latency HLS: a rendition whose playlist hints (EXT-X-PREFETCH) an fMP4 upload still being written,
+//   which the origin cuts into parts (origin/segment-parts.ts), is published with EXT-X-PART tags: the parts
+//   of that segment after the last one (its `partial`), of recent segments, a preload hint of the next part
+//   and rendition reports (see `cutHinted`). The partial's media sequence number is spoken for: the segment
+//   pushed at it lists the parts if it is their upload, or they leave the playlist (see `settlePartial`), and
+//   a restart's epoch starts after it.
 import { createHash } from 'node:crypto';
 import { checkRelativePath } from '../src/stream-path.js';
 import {
   mapUriAttribute, parseAttributeList, PlaylistError, requiredVersion, serializeMaster, serializeMedia, tagName, updateAttributes,
   uriAttribute, uriReferences, type Attribute, type MasterPlaylist, type MediaPlaylist, type MediaSegment, type UriReference,
 } from '../src/playlist.js';
+import {
+  firstListingParts, partInfLine, partLine, partName, preloadHintLine, renditionReportLine, serverControlLine, withPartLines, type PartRecord,
+} from './ll-playlist.js';
 
 export interface FileVersion {
   id: number;
@@ -49,6 +58,43 @@ export interface FileView {
   started(): number;
   /** An upload by id, while it is in progress or stored (undefined once it failed or was dropped). */
   upload(id: number): { state: 'writing' } | { state: 'complete'; hash: string } | undefined;
+  /**
+   * Low-latency HLS: the parts cut from an upload. With `init` (the upload id of its init section) cutting may
+   * start now, if the upload is still being written; without, only a cut already under way is reported.
+   */
+  parts?(upload: number, init?: number): UploadParts | undefined;
+}
+
+/** The parts cut from one upload (origin/segment-parts.ts). */
+export interface UploadParts {
+  parts: readonly { offset: number; length: number; seconds: number; independent: boolean }[];
+  /** Where the part being filled starts counting: undefined once no further part can come. */
+  next: number | undefined;
+  /** The upload completed and its parts tile it: its segment may list them. */
+  tiled: boolean;
+}
+
+/** Low-latency HLS: the segment being written, whose parts are published after the last segment. */
+interface PartialSegment {
+  /** Its media sequence number (the last segment's plus one, when its first part was published). */
+  msn: number;
+  /** The published name of its upload (its parts are named after it). */
+  name: string;
+  upload: number;
+  parts: PartRecord[];
+  tiled: boolean;
+}
+
+/** Where a low-latency playlist stands, for blocking playlist reloads (origin/reload-directives.ts). */
+export interface LowLatencyPosition {
+  /** Media sequence number of the last segment, and how many parts it lists (0: none). */
+  msn: number;
+  parts: number;
+  /** The segment being written: its media sequence number and its parts so far. */
+  partial?: { msn: number; parts: number };
+  partTargetMs: number;
+  targetDuration: number;
+  endList: boolean;
 }
 
 export interface Entry {
@@ -76,6 +122,8 @@ export interface Entry {
   mapName?: string;
   mapUpload?: number;
   keys: string[];
+  /** Low-latency HLS: its parts, which tile it (named after `name`). */
+  parts?: PartRecord[];
 }
 
 interface Retired {
@@ -83,6 +131,8 @@ interface Retired {
   upload: number;
   /** A byte-range segment's offset in the upload (see Entry.offset). */
   offset?: number;
+  /** Parts published for it, which stay servable as long as it does. */
+  parts?: PartRecord[];
   /** ms since epoch when it left the window */
   at: number;
 }
@@ -131,6 +181,11 @@ interface RenditionState {
   bandwidth?: number;
   /** AVERAGE-BANDWIDTH the master publishes: the window's average bit rate with headroom (see AVERAGE_HEADROOM). */
   averageBandwidth?: number;
+  /** Low-latency HLS: published with parts since a hinted upload of it was first cut; never unset. */
+  lowLatency?: boolean;
+  partial?: PartialSegment;
+  /** The part a preload hint announces: the next of the segment being written. */
+  preload?: { name: string; segment: string; index: number };
 }
 
 interface Claim {
@@ -165,6 +220,8 @@ export interface PublisherLimits {
    * (and with it the playlist's max-age).
    */
   maxSegmentDuration?: number;
+  /** Low-latency HLS: the part target (ms; EXT-X-PART-INF PART-TARGET); 0 or absent: no parts. */
+  partTargetMs?: number;
 }
 
 /**
@@ -468,7 +525,8 @@ export class Publisher {
       s.epoch++;
       s.restarts++;
       s.base = {
-        msn: Math.max(-1, ...renditions.map((x) => x.lastMsn)) + 1,
+        // A segment whose parts are out counts as given out: the epoch must not take its number.
+        msn: Math.max(-1, ...renditions.map((x) => x.partial?.msn ?? x.lastMsn)) + 1,
         usn: firstUsn,
         disc: Math.max(0, ...renditions.map((x) => x.lastDisc)) + 1,
       };
@@ -568,6 +626,7 @@ export class Publisher {
       }
       const name = gap ? last!.name : this.segmentName(r, c, file!, files)!;
       published.add(segmentKey(upload, offset));
+      if (r.partial) updatePartial(r.partial, files.parts?.(r.partial.upload));
       this.push(r, {
         msn, disc, usn: c.usn, name, upload, hash: gap ? last!.hash : file!.hash,
         uri: relativeTo(path, name), tags, duration: c.seg.duration, bytes: gap ? undefined : range?.length ?? file!.size,
@@ -592,6 +651,7 @@ export class Publisher {
     if (r.lastMsn + 1 < epoch.msn && (r.capMsn ?? epoch.msn) < epoch.msn) {
       // Epochs this rendition never joined gave out numbers in the hole, with discontinuity sequence numbers
       // it does not know: rather than guess them, its window starts over at the target.
+      if (r.partial) this.settlePartial(r, undefined, now);
       this.retire(r, r.entries.splice(0), now);
       r.lastMsn = target - 1;
       return;
@@ -615,6 +675,7 @@ export class Publisher {
   }
 
   private push(r: RenditionState, entry: Entry, now: number): void {
+    if (r.partial && entry.msn >= r.partial.msn) this.settlePartial(r, entry, now);
     r.entries.push(entry);
     r.lastMsn = entry.msn;
     r.lastDisc = entry.disc;
@@ -624,51 +685,38 @@ export class Publisher {
     if (entry.bytes !== undefined) measure(r);
   }
 
-  /** Entries that left the window stay servable for the grace period. */
+  /** Entries that left the window stay servable for the grace period, with their parts. */
   private retire(r: RenditionState, entries: Entry[], now: number): void {
     for (const old of entries) {
-      r.retired.push({ name: old.name, upload: old.upload, ...(old.offset !== undefined ? { offset: old.offset } : {}), at: now });
+      r.retired.push({
+        name: old.name, upload: old.upload, ...(old.offset !== undefined ? { offset: old.offset } : {}), ...(old.parts ? { parts: old.parts } : {}), at: now,
+      });
       if (old.mapName !== undefined) r.retired.push({ name: old.mapName, upload: old.mapUpload!, at: now });
     }
   }
 
+  /**
+   * The partial's media sequence number is taken (`entry`), or the window starts over (undefined). The entry
+   * lists the parts when it is their segment, complete and tiled by them; otherwise they leave the playlist
+   * and stay servable for the grace period, and their upload, now retired, can never be bound under another
+   * number (its part URIs were published under this one).
+   */
+  private settlePartial(r: RenditionState, entry: Entry | undefined, now: number): void {
+    const p = r.partial!;
+    delete r.partial;
+    delete r.preload;
+    if (entry?.msn === p.msn && entry.name === p.name && entry.offset === undefined && p.tiled) {
+      entry.parts = p.parts;
+      return;
+    }
+    r.retired.push({ name: p.name, upload: p.upload, parts: p.parts, at: now });
+  }
+
   private render(path: string, r: RenditionState, files: FileView, complete: boolean): void {
     if (r.entries.length === 0) return;
-    const trailer: string[] = [];
-    const hinted = new Set<string>();
-    if (complete) {
-      // Hints name what comes after the uploader's last segment: the next sequence number (the i-th
-      // EXT-X-PREFETCH the i-th after it), or an init section, named by its content once complete.
-      const next = r.source!.mediaSequence + r.source!.segments.length;
-      let prefetch = 0;
-      for (const line of r.trailer) {
-        const uri = hintUri(line);
-        if (uri === undefined) continue;
-        const usn = tagName(line) === 'EXT-X-PREFETCH' ? next + prefetch++ : next;
-        // An older playlist taken up again hints what was published since: that name is taken.
-        if (usn <= r.lastUsn) continue;
-        const source = resolveUri(path, uri);
-        const upload: { id: number; hash?: string } | undefined = files.writing(source) ?? files.complete(source);
-        if (upload === undefined) continue;
-        const name = isMapHint(line)
-          ? (upload.hash !== undefined ? publishedName(source, contentTag(upload.hash)) : undefined)
-          : this.segmentName(r, { usn, source }, upload, files);
-        if (name === undefined) continue;
-        r.claims[name] ??= { upload: upload.id, epoch: r.epoch, usn, ...(upload.hash !== undefined ? { hash: upload.hash } : {}) };
-        hinted.add(name);
-        const rel = relativeTo(path, name);
-        trailer.push(tagName(line) === 'EXT-X-PREFETCH' ? `#EXT-X-PREFETCH:${rel}` : mapUriAttribute(line, () => rel));
-      }
-    }
-    // A claim ends when its name is neither hinted any more nor still to be published in this epoch.
-    const claims = Object.entries(r.claims).filter(([name, claim]) => {
-      const keep = hinted.has(name) || (claim.epoch === r.epoch && claim.usn > r.lastUsn);
-      if (!keep) delete r.claims[name];
-      return keep;
-    });
-    if (claims.length > MAX_CLAIMS) {
-      for (const [name] of claims.sort((a, b) => a[1].usn - b[1].usn).slice(0, claims.length - MAX_CLAIMS)) delete r.claims[name];
-    }
+    const hinted = complete ? this.resolveHints(path, r, files) : [];
+    this.endClaims(r, new Set(hinted.map((h) => h.name)));
+    if (this.limits.partTargetMs) this.cutHinted(path, r, files, hinted);
     const first = r.entries[0]!;
     const pl: MediaPlaylist = {
       type: 'media',
@@ -682,12 +730,127 @@ export class Publisher {
         tags: e.tags, uri: e.uri, duration: e.duration, discontinuity: e.discontinuity, gap: false,
         ...(e.map !== undefined ? { map: e.map } : {}), keys: e.keys,
       })),
-      trailer,
+      trailer: hinted.map((h) => h.line),
       endList: r.endList,
     };
-    const text = serializeMedia(pl);
+    const out = r.lowLatency ? this.withParts(path, r, pl) : pl;
+    const text = serializeMedia(out);
     const version = requiredVersion(text.split('\n'));
-    r.published = version > (pl.version ?? 1) ? serializeMedia({ ...pl, version }) : text;
+    r.published = version > (pl.version ?? 1) ? serializeMedia({ ...out, version }) : text;
+  }
+
+  /**
+   * The uploaded hints (EXT-X-PREFETCH, -PRELOAD-HINT, -PART after the last segment) whose uploads exist, rewritten
+   * to their published names, each claimed for its upload. Hints name what comes after the uploader's last
+   * segment: the next sequence number (the i-th EXT-X-PREFETCH the i-th after it), or an init section, named by
+   * its content once complete.
+   */
+  private resolveHints(path: string, r: RenditionState, files: FileView): { tag: string; upload: number; name: string; line: string }[] {
+    const next = r.source!.mediaSequence + r.source!.segments.length;
+    let prefetch = 0;
+    return r.trailer.flatMap((line) => {
+      const uri = hintUri(line);
+      if (uri === undefined) return [];
+      const tag = tagName(line);
+      const usn = tag === 'EXT-X-PREFETCH' ? next + prefetch++ : next;
+      // An older playlist taken up again hints what was published since: that name is taken.
+      if (usn <= r.lastUsn) return [];
+      const source = resolveUri(path, uri);
+      const upload: { id: number; hash?: string } | undefined = files.writing(source) ?? files.complete(source);
+      if (upload === undefined) return [];
+      const name = isMapHint(line)
+        ? (upload.hash !== undefined ? publishedName(source, contentTag(upload.hash)) : undefined)
+        : this.segmentName(r, { usn, source }, upload, files);
+      if (name === undefined) return [];
+      r.claims[name] ??= { upload: upload.id, epoch: r.epoch, usn, ...(upload.hash !== undefined ? { hash: upload.hash } : {}) };
+      const rel = relativeTo(path, name);
+      return [{ tag, upload: upload.id, name, line: tag === 'EXT-X-PREFETCH' ? `#EXT-X-PREFETCH:${rel}` : mapUriAttribute(line, () => rel) }];
+    });
+  }
+
+  /** A claim ends when its name is neither hinted any more nor still to be published in this epoch; a rendition keeps MAX_CLAIMS. */
+  private endClaims(r: RenditionState, hinted: Set<string>): void {
+    const claims = Object.entries(r.claims).filter(([name, claim]) => {
+      const keep = hinted.has(name) || (claim.epoch === r.epoch && claim.usn > r.lastUsn);
+      if (!keep) delete r.claims[name];
+      return keep;
+    });
+    if (claims.length > MAX_CLAIMS) {
+      for (const [name] of claims.sort((a, b) => a[1].usn - b[1].usn).slice(0, claims.length - MAX_CLAIMS)) delete r.claims[name];
+    }
+  }
+
+  /**
+   * Low-latency HLS: the segment being written is the upload the first EXT-X-PREFETCH names, cut into parts
+   * with the init section in force at the end of the uploaded playlist. Its parts are published at the
+   * media sequence number after the last segment, so only while that number is this rendition's to give:
+   * not while it waits to join an epoch, nor when a newer epoch took it, nor while an earlier partial still
+   * holds it (it is settled when a segment is pushed at its number).
+   */
+  private cutHinted(path: string, r: RenditionState, files: FileView, hinted: { tag: string; upload: number; name: string }[]): void {
+    const hint = hinted.find((h) => h.tag === 'EXT-X-PREFETCH');
+    const map = r.source?.segments.at(-1)?.map;
+    const mapSource = map !== undefined ? uriAttribute(map) : undefined;
+    const init = mapSource !== undefined ? files.complete(resolveUri(path, mapSource))?.id : undefined;
+    const msn = r.lastMsn + 1;
+    const free = !r.epochStart && (r.capMsn === undefined || msn < r.capMsn) && (r.partial === undefined || r.partial.upload === hint?.upload);
+    const cut = hint !== undefined && init !== undefined && free ? files.parts?.(hint.upload, init) : undefined;
+    delete r.preload;
+    if (cut === undefined || hint === undefined) return;
+    r.lowLatency = true;
+    if (cut.parts.length > 0) {
+      r.partial ??= { msn, name: hint.name, upload: hint.upload, parts: [], tiled: false };
+      updatePartial(r.partial, cut);
+    }
+    if (cut.next !== undefined) r.preload = { name: partName(hint.name, cut.next), segment: hint.name, index: cut.next };
+  }
+
+  /**
+   * A low-latency rendition's playlist: EXT-X-SERVER-CONTROL and EXT-X-PART-INF in the header, the parts of
+   * recent segments before their EXTINF, and after the last segment the partial's parts, the preload hint
+   * and the rendition reports. The uploader's own low-latency tags give way (they describe its parts, not
+   * the origin's).
+   */
+  private withParts(path: string, r: RenditionState, pl: MediaPlaylist): MediaPlaylist {
+    const partTargetMs = this.limits.partTargetMs!;
+    const lines = (segment: string, parts: readonly PartRecord[]) => parts.map((p, i) => partLine(relativeTo(path, partName(segment, i)), p));
+    const after = r.partial?.parts.reduce((sum, p) => sum + p.duration, 0) ?? 0;
+    const from = firstListingParts(r.entries.map((e) => e.duration), r.targetDuration, after);
+    return {
+      ...pl,
+      header: [serverControlLine(r.targetDuration, partTargetMs), partInfLine(partTargetMs), ...pl.header.filter((l) => !UPLOADER_LL_TAGS.has(tagName(l)))],
+      segments: pl.segments.map((seg, i) => {
+        const e = r.entries[i]!;
+        const tags = seg.tags.filter((t) => !UPLOADER_LL_TAGS.has(tagName(t)));
+        return { ...seg, tags: i >= from && e.parts ? withPartLines(tags, lines(e.name, e.parts)) : tags };
+      }),
+      trailer: [
+        ...(r.partial ? lines(r.partial.name, r.partial.parts) : []),
+        ...(r.preload ? [preloadHintLine(relativeTo(path, r.preload.name))] : []),
+        ...this.renditionReports(path),
+      ],
+    };
+  }
+
+  /**
+   * EXT-X-RENDITION-REPORT for every other low-latency rendition a master names beside this one (in this
+   * playlist's directory or below it: a report's URI is relative), as it stands when this one is rendered.
+   */
+  private renditionReports(path: string): string[] {
+    const others: string[] = [];
+    for (const [master, lines] of Object.entries(this.state.masterUploads ?? {})) {
+      const named = renditionsOf(master, lines);
+      if (!named.includes(path)) continue;
+      for (const other of named) if (other !== path && !others.includes(other)) others.push(other);
+    }
+    return others.flatMap((other) => {
+      const r = this.state.renditions[other];
+      const last = r?.entries.at(-1);
+      if (!r?.lowLatency || last === undefined || !other.startsWith(dirOf(path))) return [];
+      const uri = relativeTo(path, other);
+      if (r.partial) return [renditionReportLine(uri, r.partial.msn, r.partial.parts.length - 1)];
+      return [renditionReportLine(uri, last.msn, last.parts ? last.parts.length - 1 : undefined)];
+    });
   }
 
   /**
@@ -721,8 +884,45 @@ export class Publisher {
         if (e.mapName !== undefined) yield [e.mapName, e.mapUpload!];
       }
       for (const [name, claim] of Object.entries(r.claims)) yield [name, claim.upload];
+      if (r.partial) yield [r.partial.name, r.partial.upload];
       for (const x of r.retired) yield [x.name, x.upload];
     }
+  }
+
+  /** Low-latency HLS: every part that must stay servable (see `servable`), with its segment's published name and byte range. */
+  *servableParts(): Generator<{ name: string; segment: string; offset: number; length: number }> {
+    for (const r of Object.values(this.state.renditions)) {
+      const all = [...r.entries, ...r.retired, ...(r.partial ? [r.partial] : [])];
+      for (const x of all) {
+        for (const [i, p] of (x.parts ?? []).entries()) yield { name: partName(x.name, i), segment: x.name, offset: p.offset, length: p.length };
+      }
+    }
+  }
+
+  /** Low-latency HLS: the parts preload hints announce, by name, with their segment's published name and index. */
+  *preloadHints(): Generator<{ name: string; segment: string; index: number; targetDuration: number }> {
+    for (const r of Object.values(this.state.renditions)) {
+      if (r.preload) yield { ...r.preload, targetDuration: r.targetDuration };
+    }
+  }
+
+  /** Low-latency HLS: where the published playlist stands (undefined: not a low-latency playlist). */
+  lowLatency(path: string): LowLatencyPosition | undefined {
+    const r = this.state.renditions[path];
+    const last = r?.entries.at(-1);
+    if (!r?.lowLatency || last === undefined || !this.limits.partTargetMs) return undefined;
+    return {
+      msn: last.msn, parts: last.parts?.length ?? 0, ...(r.partial ? { partial: { msn: r.partial.msn, parts: r.partial.parts.length } } : {}),
+      partTargetMs: this.limits.partTargetMs, targetDuration: r.targetDuration, endList: r.endList,
+    };
+  }
+
+  /** Whether a rendition's newest playlist hints `path` (an upload of it starting may complete a hint). */
+  hints(path: string): boolean {
+    return Object.entries(this.state.renditions).some(([playlist, r]) => r.trailer.some((line) => {
+      const uri = hintUri(line);
+      return uri !== undefined && resolveUri(playlist, uri) === path;
+    }));
   }
 
   /** Forgets retired names older than `graceMs`. */
@@ -794,6 +994,24 @@ function candidatesOf(path: string, pl: MediaPlaylist): Candidate[] {
   return pl.segments.map((seg, i) => {
     const map = seg.map !== undefined ? uriAttribute(seg.map) : undefined;
     return { seg, usn: pl.mediaSequence + i, source: resolveUri(path, seg.uri), ...(map ? { mapSource: resolveUri(path, map) } : {}) };
+  });
+}
+
+/** The uploader's low-latency tags, replaced by the origin's own in a low-latency rendition. */
+const UPLOADER_LL_TAGS = new Set(['EXT-X-PART', 'EXT-X-PART-INF', 'EXT-X-SERVER-CONTROL', 'EXT-X-PRELOAD-HINT', 'EXT-X-RENDITION-REPORT', 'EXT-X-SKIP', 'EXT-X-PREFETCH']);
+
+function updatePartial(p: PartialSegment, cut: UploadParts | undefined): void {
+  if (cut === undefined) return;
+  p.parts = cut.parts.map((x) => ({ offset: x.offset, length: x.length, duration: x.seconds, independent: x.independent }));
+  p.tiled = cut.tiled;
+}
+
+/** The media playlists a master names (variants and EXT-X-MEDIA renditions), stream-relative. */
+function renditionsOf(master: string, lines: readonly string[]): string[] {
+  return lines.flatMap((line) => {
+    if (!line.startsWith('#')) return [resolveUri(master, line)];
+    const uri = tagName(line) === 'EXT-X-MEDIA' ? uriAttribute(line) : undefined;
+    return uri !== undefined ? [resolveUri(master, uri)] : [];
   });
 }
 

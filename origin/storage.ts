@@ -20,13 +20,26 @@ export interface Storage {
   remove(key: string): Promise<void>;
   /** Names of the objects and "folders" directly under `prefix` ('' for the top), [] when there are none. */
   list(prefix: string): Promise<string[]>;
+  /** Releases connections (the origin's close calls it). */
+  close?(): void;
 }
 
 /** What a storage operation was for: the `op` label of `cascade_origin_storage_errors_total`. */
 export type StorageOp = 'blob_write' | 'blob_remove' | 'state_write';
 
+/** What an S3 backend (s3-storage.ts) reports, as a `code` on its errors. */
+export const S3_ERROR_CODES = [
+  'S3_TIMEOUT', // no answer in time: connect, response headers, an idle body or the operation's bound
+  'S3_UNREACHABLE', // connection refused or reset, no route, DNS failure
+  'S3_THROTTLED', // 503 SlowDown, 429: the service asks for less
+  'S3_SERVER_ERROR', // another 5xx
+  'S3_ACCESS_DENIED', // 403, unknown key id, bad signature, expired token
+  'S3_NO_SUCH_BUCKET',
+  'S3_REJECTED', // another 4xx: a bug or a misconfiguration, not retried
+] as const;
+export type S3ErrorCode = (typeof S3_ERROR_CODES)[number];
 /** Error codes worth telling apart in a metric; every other one is 'other', so the label set stays bounded. */
-const KNOWN_CODES = ['ENOSPC', 'EDQUOT', 'EIO', 'EROFS', 'EACCES', 'EPERM', 'EMFILE', 'ENOENT'] as const;
+const KNOWN_CODES = ['ENOSPC', 'EDQUOT', 'EIO', 'EROFS', 'EACCES', 'EPERM', 'EMFILE', 'ENOENT', ...S3_ERROR_CODES] as const;
 export type StorageErrorCode = (typeof KNOWN_CODES)[number] | 'other';
 
 export function storageErrorCode(err: unknown): StorageErrorCode {
@@ -50,8 +63,9 @@ export class DiskStorage implements Storage {
 
   async put(key: string, bytes: Uint8Array | string): Promise<void> {
     const file = this.path(key);
-    // Unique per put, and ending in .tmp so a leftover from a crash is recognisable.
-    const tmp = `${file}.${process.pid}-${this.temps++}.tmp`;
+    // Unique per put, hidden, and short: the target's own name may already be at the 255-byte limit. A
+    // leftover from a crash is an object no state names, which a restarted origin removes.
+    const tmp = join(dirname(file), `.${process.pid}-${this.temps++}.tmp`);
     try {
       await mkdir(dirname(file), { recursive: true });
       await writeFile(tmp, bytes);

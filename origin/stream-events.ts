@@ -1,6 +1,7 @@
 // What the origin does when a stream publishes a playlist (a log line, `onPublished`, the `published`
-// hook) and when one of its storage operations fails (counted; logged, except a failed upload, which its
-// 507 answer logs once).
+// hook, held requests it may satisfy), when the parts cut from an upload change (held requests for a
+// hinted part) or cannot be cut cleanly (a log line), and when one of its storage operations fails
+// (counted; logged, except a failed upload, which its 507 answer logs once).
 import type { HookRunner } from '../src/hooks.js';
 import type { Logger } from '../src/log.js';
 import type { OriginConfig } from './config.js';
@@ -8,17 +9,26 @@ import { ORIGIN_HOOKS, type OriginHooks } from './hooks.js';
 import type { OriginMetrics } from './metrics.js';
 import { storageErrorCode } from './storage.js';
 import type { StreamEvents } from './stream-table.js';
+import type { WaitingRoom } from './waiting-room.js';
 
-export function streamEvents(hooks: HookRunner<OriginHooks>, stats: OriginMetrics, log: Logger, onPublished: OriginConfig['onPublished']): StreamEvents {
+export function streamEvents(hooks: HookRunner<OriginHooks>, stats: OriginMetrics, log: Logger, onPublished: OriginConfig['onPublished'], room: WaitingRoom): StreamEvents {
   return {
     published(stream, path, playlist) {
       log.debug('published', { stream, path, etag: playlist.etag });
+      room.notify(stream, path);
       const { text, master } = playlist;
       onPublished?.({ stream, path, text, master });
       if (hooks.has('published')) {
         // A notification: its failure is logged and counted by the runner, the upload stands.
         hooks.call('published', { stream, path, text, master, log: log.child({ stream }) }, ORIGIN_HOOKS.published.valid).catch(() => undefined);
       }
+    },
+    partsChanged(stream, upload) {
+      room.notify(stream, `upload:${upload}`);
+    },
+    partsProblem(stream, path, problem) {
+      const { kind, ...detail } = problem;
+      log.warn('parts_problem', { stream, path, problem: kind, ...('error' in detail ? { code: detail.error.code, msg: detail.error.message } : detail) });
     },
     storageFailed(stream, op, err) {
       const code = storageErrorCode(err);

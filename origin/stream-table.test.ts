@@ -22,6 +22,8 @@ function recorder(): StreamEvents & { seen: string[] } {
     seen,
     published: (stream, path) => void seen.push(`published ${stream}/${path}`),
     storageFailed: (stream, op: StorageOp) => void seen.push(`failed ${stream} ${op}`),
+    partsChanged: (stream, upload) => void seen.push(`parts ${stream} ${upload}`),
+    partsProblem: (stream, path, problem) => void seen.push(`parts problem ${stream}/${path} ${problem.kind}`),
   };
 }
 

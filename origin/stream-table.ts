@@ -2,6 +2,7 @@
 // opened by its first upload, and swept for retention with one memory budget shared out among them.
 import { isValidStreamName } from '../src/stream-path.js';
 import type { RenditionSample } from './metrics.js';
+import type { PartsProblem } from './segment-parts.js';
 import type { Storage, StorageOp } from './storage.js';
 import { OriginStream, type PublishedPlaylist, type StreamLimits } from './stream.js';
 
@@ -9,6 +10,9 @@ import { OriginStream, type PublishedPlaylist, type StreamLimits } from './strea
 export interface StreamEvents {
   published(stream: string, path: string, playlist: PublishedPlaylist): void;
   storageFailed(stream: string, op: StorageOp, err: unknown): void;
+  /** Low-latency HLS: the parts cut from an upload changed (a part closed, or no more will). */
+  partsChanged(stream: string, upload: number): void;
+  partsProblem(stream: string, path: string, problem: PartsProblem): void;
 }
 
 export class StreamTable {
@@ -53,6 +57,8 @@ export class StreamTable {
   private add(stream: OriginStream): OriginStream {
     stream.onPublished = (path, playlist) => this.events.published(stream.name, path, playlist);
     stream.onStorageFailed = (op, err) => this.events.storageFailed(stream.name, op, err);
+    stream.onPartsChanged = (upload) => this.events.partsChanged(stream.name, upload);
+    stream.onPartsProblem = (path, problem) => this.events.partsProblem(stream.name, path, problem);
     stream.salt = this.salt;
     this.streams.set(stream.name, stream);
     return stream;

@@ -1,10 +1,15 @@
 // One stream on the origin: its uploads (by upload id and by uploaded path), the publisher that rewrites
-// its playlists, retention, and (with storage, i.e. a data dir) persistence of both bytes and rewrite state.
+// its playlists, retention, (with storage, i.e. a data dir) persistence of both bytes and rewrite state, and
+// for low-latency HLS the parts cut from hinted uploads while they are written.
 import { createHash } from 'node:crypto';
+import { parseInit, type InitSegment } from '../src/cmaf.js';
 import { parsePlaylist, type Playlist } from '../src/playlist.js';
 import { UploadVersion, type UploadVersionMeta } from './upload-version.js';
 import { OriginError } from './errors.js';
-import { emptyPublisherState, Publisher, type ApplyOutcome, type FileView, type PublisherLimits, type PublisherState } from './publisher.js';
+import {
+  emptyPublisherState, Publisher, type ApplyOutcome, type FileView, type LowLatencyPosition, type PublisherLimits, type PublisherState,
+} from './publisher.js';
+import { SegmentParts, type PartsProblem } from './segment-parts.js';
 import { storageErrorCode, type Storage, type StorageOp } from './storage.js';
 import { UploadTable } from './uploads.js';
 
@@ -21,7 +26,15 @@ export interface PublishedPlaylist {
   at: number;
   master: boolean;
   targetDuration?: number;
+  /** Low-latency HLS: where it stands, for blocking reloads; its delta update, made once when first asked for. */
+  lowLatency?: LowLatencyPosition;
+  delta?: { text: string; bytes: Uint8Array<ArrayBuffer>; etag: string };
 }
+
+/** A published part (immutable), or the part a preload hint announces (requestable before it exists). */
+export type PartLookup =
+  | { state: 'published'; length: number; read: (start: number, end: number) => ReadableStream<Uint8Array> }
+  | { state: 'hinted'; parts: SegmentParts; index: number; targetDuration: number };
 
 interface Snapshot {
   nextUpload: number;
@@ -29,6 +42,9 @@ interface Snapshot {
   raw: Record<string, number>;
   blobs: UploadVersionMeta[];
 }
+
+/** Larger init sections are not read for cutting parts (a real one is a few hundred bytes). */
+const MAX_INIT_BYTES = 1024 * 1024;
 
 export function etagOf(text: string | Buffer): string {
   return `"${createHash('sha1').update(text).digest('hex').slice(0, 20)}"`;
@@ -44,6 +60,13 @@ export class OriginStream {
   /** Upload ids that were ever servable under a published name (their raw name expires with them). */
   private readonly everPublished = new Set<number>();
   private readonly playlists = new Map<string, PublishedPlaylist>();
+  /** Low-latency HLS: parts being cut (or kept after their upload failed), by upload id. */
+  private readonly cuts = new Map<number, SegmentParts>();
+  /** Init sections read for cutting, by upload id (null: not CMAF; 'loading': being read from storage). */
+  private readonly inits = new Map<number, InitSegment | null | 'loading'>();
+  /** Published part name -> its segment's published name and byte range; hinted part name -> its segment and index. */
+  private partNames = new Map<string, { segment: string; offset: number; length: number }>();
+  private hintedParts = new Map<string, { segment: string; index: number; targetDuration: number }>();
   private saving: Promise<void> = Promise.resolve();
   /** The stored state is older than the state in memory (a write is due, or the last one failed). */
   private stateDirty = false;
@@ -55,6 +78,10 @@ export class OriginStream {
   onStorageFailed?: (op: StorageOp, err: unknown) => void;
   /** Set by the owner: this origin's part of what roots new renditions' names (see the publisher's rootOf). */
   salt = '';
+  /** Set by the owner: called when parts cut from an upload changed (a part closed, the cutting ended). */
+  onPartsChanged?: (upload: number) => void;
+  /** Set by the owner: called when an upload's bytes could not be cut cleanly into parts. */
+  onPartsProblem?: (path: string, problem: PartsProblem) => void;
 
   /** The publisher sees each path as its current upload (see UploadTable): in progress, complete, or none. */
   private readonly files: FileView = {
@@ -72,6 +99,7 @@ export class OriginStream {
       if (b === undefined || b.state === 'aborted') return undefined;
       return b.state === 'complete' ? { state: 'complete', hash: b.hash } : { state: 'writing' };
     },
+    parts: (upload, init) => this.cuts.get(upload) ?? (init !== undefined ? this.startCutting(upload, init) : undefined),
   };
 
   /** With `storage`, this stream's objects live under the key prefix `<name>/`. */
@@ -124,6 +152,8 @@ export class OriginStream {
     const blob = new UploadVersion(this.nextUpload++, path);
     this.blobs.set(blob.id, blob);
     this.uploads.begin(blob);
+    // A playlist may hint an upload before it starts (ffmpeg's dash muxer sends them 0-2 ms apart).
+    if (this.publisher.hints(path)) this.uploadsChanged();
     return blob;
   }
 
@@ -195,6 +225,72 @@ export class OriginStream {
     return true;
   }
 
+  // ---- low-latency parts ---------------------------------------------------------------------------
+
+  /** Cuts an upload still being written into parts, with its init section (both upload ids), if both allow. */
+  private startCutting(upload: number, init: number): SegmentParts | undefined {
+    const blob = this.blobs.get(upload);
+    const parsed = this.initOf(init);
+    if (!this.limits.partTargetMs || blob?.state !== 'writing' || !parsed) return undefined;
+    const cut = new SegmentParts(blob, parsed, this.limits.partTargetMs, {
+      changed: () => {
+        this.uploadsChanged();
+        this.onPartsChanged?.(upload);
+      },
+      problem: (problem) => this.onPartsProblem?.(blob.path, problem),
+    });
+    this.cuts.set(upload, cut);
+    return cut;
+  }
+
+  /** The parsed init section of an upload; one only in storage is read first, and the publisher asked again then. */
+  private initOf(id: number): InitSegment | undefined {
+    const known = this.inits.get(id);
+    if (known !== undefined) return known === null || known === 'loading' ? undefined : known;
+    const blob = this.blobs.get(id);
+    if (blob?.state !== 'complete') return undefined;
+    if (blob.size > MAX_INIT_BYTES) {
+      this.inits.set(id, null);
+      return undefined;
+    }
+    if (blob.stored === undefined) return this.parsedInit(id, blob.bytes());
+    this.inits.set(id, 'loading');
+    blob.stored.storage.get(blob.stored.key).then(
+      (bytes) => {
+        if (bytes !== undefined && this.parsedInit(id, bytes) !== undefined) this.uploadsChanged();
+        else this.inits.set(id, null);
+      },
+      () => this.inits.delete(id), // unreadable now: asked again with the next playlist
+    );
+    return undefined;
+  }
+
+  private parsedInit(id: number, bytes: Uint8Array): InitSegment | undefined {
+    const parsed = parseInit(bytes);
+    this.inits.set(id, parsed.ok ? parsed.value : null);
+    return parsed.ok ? parsed.value : undefined;
+  }
+
+  /** A published part or a hinted one, by its published name. */
+  part(path: string): PartLookup | undefined {
+    const published = this.partNames.get(path);
+    if (published !== undefined) {
+      const id = this.names.get(published.segment);
+      const blob = id !== undefined ? this.blobs.get(id) : undefined;
+      const { offset, length } = published;
+      if (blob !== undefined && blob.state !== 'aborted') {
+        return { state: 'published', length, read: (start, end) => blob.stream(offset + start, offset + end) };
+      }
+      const kept = id !== undefined ? this.cuts.get(id)?.keptBytes({ offset, length }) : undefined;
+      if (kept === undefined) return undefined;
+      return { state: 'published', length, read: (start, end) => new ReadableStream({ start: (c) => { c.enqueue(kept.subarray(start, end + 1)); c.close(); } }) };
+    }
+    const hinted = this.hintedParts.get(path);
+    const id = hinted !== undefined ? this.names.get(hinted.segment) : undefined;
+    const parts = id !== undefined ? this.cuts.get(id) : undefined;
+    return parts !== undefined ? { state: 'hinted', parts, index: hinted!.index, targetDuration: hinted!.targetDuration } : undefined;
+  }
+
   // ---- reading -------------------------------------------------------------------------------------
 
   playlist(path: string): PublishedPlaylist | undefined {
@@ -215,6 +311,7 @@ export class OriginStream {
   get memoryBytes(): number {
     let n = 0;
     for (const b of this.blobs.values()) n += b.memoryBytes;
+    for (const c of this.cuts.values()) n += c.memoryBytes;
     return n;
   }
 
@@ -233,13 +330,19 @@ export class OriginStream {
       this.everPublished.add(id);
     }
     this.names = names;
+    const parts = new Map<string, { segment: string; offset: number; length: number }>();
+    for (const { name, ...part } of this.publisher.servableParts()) parts.set(name, part);
+    this.partNames = parts;
+    this.hintedParts = new Map([...this.publisher.preloadHints()].map(({ name, ...hint }) => [name, hint]));
     for (const path of changedPaths) {
       const text = this.publisher.published(path);
       if (text === undefined) continue;
       const master = this.publisher.isMaster(path);
       const td = this.publisher.targetDuration(path);
+      const ll = this.publisher.lowLatency(path);
       const p: PublishedPlaylist = {
         text, bytes: new TextEncoder().encode(text), etag: etagOf(text), at: this.now(), master, ...(td !== undefined ? { targetDuration: td } : {}),
+        ...(ll !== undefined ? { lowLatency: ll } : {}),
       };
       this.playlists.set(path, p);
       this.onPublished?.(path, p);
@@ -270,6 +373,14 @@ export class OriginStream {
         this.everPublished.delete(b.id);
       }
     }
+    // Cuts are needed while their upload is written, and the bytes kept for a failed one while its parts are servable.
+    const partUploads = new Set([...this.partNames.values()].map((p) => this.names.get(p.segment)));
+    for (const [id, cut] of this.cuts) {
+      if (this.blobs.get(id)?.state === 'writing' || (cut.memoryBytes > 0 && partUploads.has(id))) continue;
+      freed += cut.memoryBytes;
+      this.cuts.delete(id);
+    }
+    for (const id of this.inits.keys()) if (!this.blobs.has(id)) this.inits.delete(id);
     if (this.memoryBytes > memoryBudget) {
       // Oldest never-published uploads go first; nothing a playlist names is evicted.
       const candidates = [...this.uploads.completedPaths()]

@@ -1,7 +1,16 @@
 // One uploaded version of a file (stored as `<stream>/blobs/<id>` with a data dir, hence "blob" in storage
 // names and metric labels). Readers may attach while it is still being written (read-while-write) and
 // receive bytes as they arrive; if the upload aborts, their streams error so no short body looks complete.
+// An observer (the LL part cutter) may follow the bytes synchronously, as each chunk is appended.
 import type { Storage } from './storage.js';
+
+/** Follows an upload in progress chunk by chunk, in the call that appends each (no event loop turn in between). */
+export interface UploadObserver {
+  chunk(bytes: Buffer): void;
+  complete(): void;
+  /** The upload failed; called while its bytes are still readable with bytes(). */
+  abort(): void;
+}
 
 export type UploadVersionState = 'writing' | 'complete' | 'aborted';
 
@@ -24,6 +33,7 @@ export class UploadVersion {
   private chunks: Buffer[] = [];
   private chunkEnds: number[] = [];
   private waiters = new Set<() => void>();
+  private observers = new Set<UploadObserver>();
 
   constructor(readonly id: number, readonly path: string) {}
 
@@ -50,6 +60,7 @@ export class UploadVersion {
     this.chunks.push(chunk);
     this.size += chunk.length;
     this.chunkEnds.push(this.size);
+    for (const o of this.observers) o.chunk(chunk);
     this.wake();
   }
 
@@ -57,11 +68,17 @@ export class UploadVersion {
     this.hash = hash;
     this.completedAt = now;
     this.state = 'complete';
+    const observers = this.observers;
+    this.observers = new Set();
+    for (const o of observers) o.complete();
     this.wake();
   }
 
   abort(): void {
     this.state = 'aborted';
+    const observers = this.observers;
+    this.observers = new Set();
+    for (const o of observers) o.abort();
     this.chunks = [];
     this.chunkEnds = [];
     this.wake();
@@ -72,6 +89,17 @@ export class UploadVersion {
     this.stored = { storage, key };
     this.chunks = [];
     this.chunkEnds = [];
+  }
+
+  /**
+   * Follows an upload still being written: the chunks so far are replayed at once, then each new one as it
+   * is appended, then its end. False (and nothing called) once it is no longer being written.
+   */
+  observe(observer: UploadObserver): boolean {
+    if (this.state !== 'writing') return false;
+    for (const chunk of this.chunks) observer.chunk(chunk);
+    this.observers.add(observer);
+    return true;
   }
 
   /** The whole body of an in-memory blob, one copy (stored on completion in data-dir mode). */

@@ -2,11 +2,13 @@
 # Builds a Go program from its module into <repo>/.tools/bin/<name> (no prebuilt binary downloads).
 # Pinned; does nothing when that version is already built (recorded in .tools/bin/.<name>-version once
 # the build succeeded: `go install` builds do not always report their full version themselves).
-#   bash scripts/install-go-tool.sh <name> <package> <version>
+#   bash scripts/install-go-tool.sh <name> <package> <version> [<module>]
 #   bash scripts/install-go-tool.sh helm helm.sh/helm/v3/cmd/helm v3.22.0
+# With <module> (the module that holds <package>), the program is built inside that module's source:
+# `go install pkg@version` refuses a module whose go.mod has replace directives, a build inside it applies them.
 set -euo pipefail
 
-name="$1" package="$2" version="$3"
+name="$1" package="$2" version="$3" module="${4:-}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bin="$root/.tools/bin"
 stamp="$bin/.${name}-version"
@@ -20,7 +22,7 @@ if ! command -v go >/dev/null 2>&1; then
   echo "install-go-tool: Go is not installed; $name is built from source with it." >&2
   echo "  Go >= 1.21 from https://go.dev/dl/ (Debian 12's golang-go is 1.19, too old); a Go >= 1.21 fetches" >&2
   echo "  the toolchain $name $version asks for by itself (GOTOOLCHAIN=auto)" >&2
-  echo "  then:   bash scripts/install-go-tool.sh $name $package $version" >&2
+  echo "  then:   bash scripts/install-go-tool.sh $name $package $version $module" >&2
   exit 1
 fi
 
@@ -31,7 +33,17 @@ if [[ -n "$go_minor" && "$go_minor" -lt 21 ]]; then
 fi
 
 mkdir -p "$bin"
-echo "install-go-tool: go install $package@$version -> $bin (first build takes a few minutes)"
-GOBIN="$bin" go install "$package@$version"
+echo "install-go-tool: building $package@$version -> $bin (the first build takes a few minutes)"
+if [[ -z "$module" ]]; then
+  GOBIN="$bin" go install "$package@$version"
+else
+  dir="$(go mod download -json "$module@$version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+  if [[ -z "$dir" || ! -f "$dir/go.mod" ]]; then
+    echo "install-go-tool: go mod download $module@$version gave no source directory" >&2
+    exit 1
+  fi
+  rel="${package#"$module"}"
+  (cd "$dir" && go build -o "$bin/$name" "./${rel#/}")
+fi
 echo "$version" > "$stamp"
 echo "$name $version at $bin/$name"

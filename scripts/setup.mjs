@@ -2,7 +2,7 @@
 // Installs what a command needs on a fresh Debian machine: a supported Node, npm packages, and system
 // tools via apt-get when run as root; otherwise prints the exact command to run. No dependencies, and
 // it runs on old Nodes too: it comes before `npm ci`, and before there is any supported Node.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
@@ -119,20 +119,46 @@ if (toolsNodeVersion && linked !== target) {
   rmSync(link);
 }
 
-// k6 and Helm are built from their Go modules (no prebuilt downloads); optional for tests, k6 required
-// for load tests. The install scripts do nothing when the pinned version is already built, so a
-// version bump rebuilds.
+// k6, Helm and SeaweedFS are built from their Go modules (no prebuilt downloads); optional for tests, k6
+// required for load tests. The install scripts do nothing when the pinned version is already built, so a
+// version bump rebuilds. The builds are independent and run at once: a cold run spends much of its time
+// downloading modules and linking (one core each), which overlap with the other builds' compiling.
 const goBuilt = [
-  { script: join('loadtest', 'install-k6.sh'), modes: ['loadtest', 'test', 'bench'], required: 'loadtest', skipped: 'the k6 smoke test' },
-  { script: join('scripts', 'install-helm.sh'), modes: ['test'], skipped: 'the Helm chart tests' },
-];
-for (const tool of goBuilt.filter((t) => t.modes.includes(mode))) {
-  if (has('go')) {
-    spawnSync('bash', [join(root, tool.script)], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
-  } else if (mode === tool.required) {
-    console.error(`setup: this needs Go >= 1.21 (https://go.dev/dl/), then: bash ${tool.script}`);
-    process.exit(1);
-  } else {
+  { name: 'k6', script: join('loadtest', 'install-k6.sh'), modes: ['loadtest', 'test', 'bench'], required: 'loadtest', skipped: 'the k6 smoke test' },
+  { name: 'helm', script: join('scripts', 'install-helm.sh'), modes: ['test'], skipped: 'the Helm chart tests' },
+  { name: 'weed', script: join('scripts', 'install-seaweedfs.sh'), modes: ['test'], skipped: 'the S3 storage tests' },
+].filter((t) => t.modes.includes(mode));
+
+/** Runs a script with each line of its output prefixed by `label` (several run at once); resolves with its exit code. */
+function runLabelled(label, script) {
+  return new Promise((resolve) => {
+    const child = spawn('bash', [join(root, script)], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    for (const out of [child.stdout, child.stderr]) {
+      let partial = '';
+      out.setEncoding('utf8');
+      out.on('data', (text) => {
+        const lines = (partial + text).split('\n');
+        partial = lines.pop();
+        for (const line of lines) process.stderr.write(`[${label}] ${line}\n`);
+      });
+      out.on('end', () => { if (partial !== '') process.stderr.write(`[${label}] ${partial}\n`); });
+    }
+    child.once('error', () => resolve(1));
+    child.once('close', (code) => resolve(code ?? 1));
+  });
+}
+
+if (has('go')) {
+  const codes = await Promise.all(goBuilt.map((tool) => runLabelled(tool.name, tool.script)));
+  goBuilt.forEach((tool, i) => {
+    if (codes[i] !== 0) console.error(`setup: ${tool.script} failed: ${tool.skipped} will be skipped`);
+  });
+} else {
+  for (const tool of goBuilt) {
+    if (mode === tool.required) {
+      console.error(`setup: this needs Go >= 1.21 (https://go.dev/dl/), then: bash ${tool.script}`);
+      process.exit(1);
+    }
     console.error(`setup: no Go, so ${tool.script} cannot build its tool: ${tool.skipped} will be skipped`);
   }
 }

@@ -4,11 +4,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { CLI, freePort, startChild } from './helpers/process.js';
-import { startUploadReceiver, type Upload } from './helpers/upload-receiver.js';
+import { startUploadCapture, type CapturedRequest } from './helpers/upload-capture.js';
 import { parseLadder, startTestSource, startTranscoder, transcodeArgs, testSourceArgs, uploadPreset, type Supervisor } from '../transcoder/index.js';
 
 const TOKEN = 'sekret-token';
-const isSegment = (stream: string, ext: string) => (u: Upload) => u.method === 'PUT' && new RegExp(`^/hls/${stream}/[a-z0-9]+_\\d+\\.${ext}$`).test(u.path) && u.body.length > 0;
+/** A whole segment upload (the capture also holds requests still arriving). */
+const isSegment = (stream: string, ext: string) => (u: CapturedRequest) => u.method === 'PUT' && u.state === 'complete' && new RegExp(`^/hls/${stream}/[a-z0-9]+_\\d+\\.${ext}$`).test(u.path) && u.body().length > 0;
+/** A whole upload of `path`. */
+const uploaded = (path: string) => (u: CapturedRequest) => u.path === path && u.state === 'complete';
+/** When a request's body ended (undefined while it arrives). */
+const endedAt = (u: CapturedRequest) => u.endedAt ?? Infinity;
 
 function alive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch { return false; }
@@ -57,7 +62,7 @@ test('arguments: ABR ladder, PUT upload with token, master index.m3u8, fMP4 and 
 });
 
 test('source -> RTMP ingest -> transcoder -> PUT uploads; restarts after its ffmpeg is killed', async (t) => {
-  const receiver = await startUploadReceiver();
+  const receiver = await startUploadCapture();
   const rtmpPort = await freePort();
   const logs: string[] = [];
   const stages: Supervisor[] = [];
@@ -78,8 +83,8 @@ test('source -> RTMP ingest -> transcoder -> PUT uploads; restarts after its ffm
   stages.push(source);
 
   try {
-    const master = await receiver.waitFor((u) => u.path === '/hls/tc/index.m3u8', 30_000, 'master playlist');
-    const text = master.body.toString();
+    const master = await receiver.waitFor(uploaded('/hls/tc/index.m3u8'), 30_000, 'master playlist');
+    const text = master.body().toString();
     assert.match(text, /#EXT-X-STREAM-INF:.*BANDWIDTH=\d+/);
     assert.match(text, /^180p\.m3u8$/m);
     assert.match(text, /^144p\.m3u8$/m);
@@ -93,14 +98,14 @@ test('source -> RTMP ingest -> transcoder -> PUT uploads; restarts after its ffm
     assert.match(media, /#EXTINF:2\.0+,/);
     const firstSeq = Number(/#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(media)?.[1]);
     assert.ok(firstSeq > 1_000_000_000, 'epoch start number');
-    for (const u of receiver.uploads) assert.equal(u.headers.authorization, `Bearer ${TOKEN}`, `${u.method} ${u.path}`);
+    for (const u of receiver.requests) assert.equal(u.headers.authorization, `Bearer ${TOKEN}`, `${u.method} ${u.path}`);
     assert.ok(!readFileSync(`/proc/${transcoder.pid}/cmdline`, 'utf8').includes(TOKEN), 'the token is not on ffmpeg\'s command line');
     assert.ok(!logs.some((l) => l.includes('No trailing CRLF')), 'ffmpeg\'s warning about the preset header is not logged');
     // Segments arrive before the playlist that names them.
-    const seg = receiver.uploads.find(isSegment('tc', 'ts'))!;
+    const seg = receiver.requests.find(isSegment('tc', 'ts'))!;
     const name = seg.path.split('/').pop()!;
-    const firstListing = receiver.uploads.find((u) => u.path.endsWith('.m3u8') && u.body.toString().includes(name))!;
-    assert.ok(receiver.uploads.indexOf(seg) < receiver.uploads.indexOf(firstListing));
+    const firstListing = receiver.requests.find((u) => u.path.endsWith('.m3u8') && u.state === 'complete' && u.body().toString().includes(name))!;
+    assert.ok(receiver.requests.indexOf(seg) < receiver.requests.indexOf(firstListing));
 
     // Kill the transcoder's ffmpeg by pid: the loop starts a new one, the source reconnects, uploads resume.
     const oldPid = transcoder.pid!;
@@ -109,11 +114,11 @@ test('source -> RTMP ingest -> transcoder -> PUT uploads; restarts after its ffm
     const killedAt = Date.now();
     await waitUntil(() => transcoder.starts > startsBefore && transcoder.pid !== undefined && transcoder.pid !== oldPid, 10_000, 'a new transcoder ffmpeg');
     assert.ok(!alive(oldPid));
-    await receiver.waitFor((u) => u.at > killedAt && isSegment('tc', 'ts')(u) && u.path.startsWith('/hls/tc/180p_'), 30_000, 'a segment after the restart');
-    await receiver.waitFor((u) => u.at > killedAt && u.path === '/hls/tc/index.m3u8', 10_000, 'the master again after the restart');
-    const after = (await receiver.waitFor((u) => u.at > killedAt && u.path === '/hls/tc/180p.m3u8', 10_000, 'a media playlist after the restart')).body.toString();
+    await receiver.waitFor((u) => endedAt(u) > killedAt && isSegment('tc', 'ts')(u) && u.path.startsWith('/hls/tc/180p_'), 30_000, 'a segment after the restart');
+    await receiver.waitFor((u) => endedAt(u) > killedAt && uploaded('/hls/tc/index.m3u8')(u), 10_000, 'the master again after the restart');
+    const after = (await receiver.waitFor((u) => endedAt(u) > killedAt && uploaded('/hls/tc/180p.m3u8')(u), 10_000, 'a media playlist after the restart')).body().toString();
     const seqAfter = Number(/#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(after)?.[1]);
-    const oldNumbers = receiver.uploads.filter((u) => u.at <= killedAt && isSegment('tc', 'ts')(u)).map((u) => Number(/_(\d+)\.ts$/.exec(u.path)![1]));
+    const oldNumbers = receiver.requests.filter((u) => endedAt(u) <= killedAt && isSegment('tc', 'ts')(u)).map((u) => Number(/_(\d+)\.ts$/.exec(u.path)![1]));
     assert.ok(seqAfter > Math.max(...oldNumbers), `a restarted encoder never reuses a number (${firstSeq}..${Math.max(...oldNumbers)} -> ${seqAfter})`);
   } catch (err) {
     console.error(logs.slice(-40).join('\n'));
@@ -126,7 +131,7 @@ test('source -> RTMP ingest -> transcoder -> PUT uploads; restarts after its ffm
 });
 
 test('SRT ingest: the source pushes MPEG-TS over SRT to the listener, the ladder reaches the receiver', async (t) => {
-  const receiver = await startUploadReceiver();
+  const receiver = await startUploadCapture();
   const srtPort = await freePort();
   const logs: string[] = [];
   const transcoder = startTranscoder({
@@ -139,7 +144,7 @@ test('SRT ingest: the source pushes MPEG-TS over SRT to the listener, the ladder
   });
   t.after(async () => { await Promise.all([source.stop(), transcoder.stop()]); await receiver.close(); });
   try {
-    await receiver.waitFor((u) => u.path === '/hls/srt/index.m3u8', 30_000, 'the master over SRT');
+    await receiver.waitFor(uploaded('/hls/srt/index.m3u8'), 30_000, 'the master over SRT');
     await receiver.waitFor(isSegment('srt', 'ts'), 15_000, 'a segment over SRT');
   } catch (err) {
     console.error(logs.slice(-30).join('\n'));
@@ -148,13 +153,13 @@ test('SRT ingest: the source pushes MPEG-TS over SRT to the listener, the ladder
 });
 
 test('fMP4 segments from the built-in test pattern: init segment and EXT-X-MAP', async (t) => {
-  const receiver = await startUploadReceiver();
+  const receiver = await startUploadCapture();
   const transcoder = startTranscoder({
     origin: receiver.url, stream: 'f', input: 'testsrc', testSize: '320x180', ladder: parseLadder('144p'), fps: 10,
     preset: 'ultrafast', audioKbps: 48, segmentType: 'fmp4', startNumber: 'zero', onLog: () => {},
   });
   t.after(async () => { await transcoder.stop(); await receiver.close(); });
-  await receiver.waitFor((u) => u.path === '/hls/f/144p.m3u8' && /\.m4s$/m.test(u.body.toString()), 20_000, 'an fMP4 media playlist');
+  await receiver.waitFor((u) => uploaded('/hls/f/144p.m3u8')(u) && /\.m4s$/m.test(u.body().toString()), 20_000, 'an fMP4 media playlist');
   assert.ok(receiver.files.get('/hls/f/init_144p.mp4')?.length, `init segment uploaded: ${[...receiver.files.keys()].join(' ')}`);
   const media = receiver.files.get('/hls/f/144p.m3u8')!.toString();
   assert.match(media, /#EXT-X-MAP:URI="init_144p.mp4"/);
@@ -168,7 +173,7 @@ test('CLI: a bad option exits 2 with one line; the parent dying takes ffmpeg wit
   assert.equal(bad.output().trim().split('\n').length, 1);
   assert.match(bad.output(), /--ladder: bad ladder rung '999p'/);
 
-  const receiver = await startUploadReceiver();
+  const receiver = await startUploadCapture();
   t.after(() => receiver.close());
   const cli = startChild(process.execPath, [...CLI, 'transcode', '--input', 'testsrc', '--ladder', '144p', '--fps', '5', '--preset', 'ultrafast'], {
     env: { ...process.env, CASCADE_ORIGIN: receiver.url, CASCADE_STREAM: 'cli' },
@@ -178,7 +183,7 @@ test('CLI: a bad option exits 2 with one line; the parent dying takes ffmpeg wit
   const ffmpegPid = Number(pid);
   assert.ok(alive(ffmpegPid));
   assert.match(cli.output(), /ffmpeg command: ffmpeg .*-f hls/);
-  await receiver.waitFor((u) => u.path === '/hls/cli/144p.m3u8', 20_000, 'a playlist from the CLI');
+  await receiver.waitFor(uploaded('/hls/cli/144p.m3u8'), 20_000, 'a playlist from the CLI');
   // SIGKILL cannot be caught: only the kernel's parent-death signal can stop the child now.
   await cli.kill('SIGKILL');
   await waitUntil(() => !alive(ffmpegPid), 5000, `ffmpeg ${ffmpegPid} to die with its parent`);
