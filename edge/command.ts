@@ -2,6 +2,7 @@
 import { LISTEN_OPTIONS, REDIS_OPTIONS, loggerFor, parseRoleCommand, takePositionals, type Command } from '../src/command.js';
 import { formatDefault, UsageError, type OptionsSpec } from '../src/options.js';
 import { runRole } from '../src/role.js';
+import { parseBaseUrls } from '../src/url.js';
 import { controlKeys } from '../src/control-plane.js';
 import { EDGE_DEFAULTS } from './defaults.js';
 import { EDGE_HOOKS } from './hooks.js';
@@ -29,18 +30,6 @@ const EDGE_OPTIONS = {
   ...REDIS_OPTIONS,
 } as const satisfies OptionsSpec;
 
-function parseOrigins(values: string[]): string[] {
-  const origins = values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
-  if (origins.length === 0) throw new UsageError('--origin is required (e.g. --origin http://127.0.0.1:8090)');
-  return origins.map((raw) => {
-    let url: URL;
-    try { url = new URL(raw); } catch { throw new UsageError(`--origin: not a URL: '${raw}'`); }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--origin: must be http(s): '${raw}'`);
-    if (url.pathname !== '/' || url.search !== '') throw new UsageError(`--origin: give the origin's base URL without a path: '${raw}'`);
-    return url.origin;
-  });
-}
-
 export const edgeCommand: Command = {
   name: 'edge',
   summary: 'caching relay in front of the origins (coalesces misses, streams to every waiter)',
@@ -52,7 +41,7 @@ export const edgeCommand: Command = {
     if (!parsed) return 0;
     const options = parsed.options;
     takePositionals(parsed.positionals, []);
-    const origins = parseOrigins(options.origin);
+    const origins = parseBaseUrls(options.origin, 'origin');
     const id = options.id ?? defaultEdgeId(options.port);
     const log = loggerFor(options['log-level'], { role: 'edge', edge: id });
     const edge = createEdge({

@@ -2,6 +2,7 @@
 // once as the response status, the `reason` metric label and the log field. Anything thrown that is not an
 // OriginError is a bug in the origin and answered 500 by the app's error handler, never blamed on the uploader.
 import { PlaylistError } from '../src/playlist.js';
+import { UploadBodyError } from '../src/upload-body.js';
 
 export const REASON_STATUS = {
   bad_path: 400,
@@ -43,6 +44,6 @@ export class OriginError extends Error {
 
 /** The refusals of the playlist parser and the publisher, as origin errors; anything else is returned as is. */
 export function asOriginError(err: unknown): unknown {
-  if (err instanceof PlaylistError) return new OriginError(err.reason, err.message, { cause: err });
+  if (err instanceof PlaylistError || err instanceof UploadBodyError) return new OriginError(err.reason, err.message, { cause: err });
   return err;
 }

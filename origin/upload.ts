@@ -8,13 +8,13 @@ import { FEED_HEADER, FEED_ID } from '../src/feed.js';
 import type { Logger } from '../src/log.js';
 import { isPlaylistPath } from '../src/media-types.js';
 import { decodePlaylist } from '../src/playlist.js';
+import { readUploadBody } from '../src/upload-body.js';
 import { parseStreamPath, type StreamPath } from '../src/stream-path.js';
 import type { UploadAuthorizer } from './auth.js';
 import type { OriginConfig } from './config.js';
 import { asOriginError, OriginError } from './errors.js';
 import { uploadKind, type OriginMetrics } from './metrics.js';
 import type { StreamTable } from './stream-table.js';
-import { readUploadBody } from './upload-body.js';
 
 export type UploadLimits = Pick<OriginConfig, 'maxPlaylistBytes' | 'maxFileBytes' | 'uploadIdleTimeoutMs'>;
 

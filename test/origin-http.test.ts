@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 import { listen, type Listening } from '../src/serve.js';
 import { createOrigin, type OriginConfig } from '../origin/index.js';
-import { checkUploadAuth } from '../origin/auth.js';
+import { checkUploadAuth } from '../src/upload-auth.js';
 import { createLogger } from '../src/log.js';
 
 const started: { close(): Promise<void> }[] = [];
