@@ -1,6 +1,7 @@
 // `cascade origin`: parses options and starts the origin role. Every default is ORIGIN_DEFAULTS'.
 import { LISTEN_OPTIONS, loggerFor, parseRoleCommand, type Command } from '../src/command.js';
 import { runRole } from '../src/role.js';
+import { parseBaseUrls } from '../src/url.js';
 import { UsageError, type OptionsSpec } from '../src/options.js';
 import { ORIGIN_DEFAULTS } from './config.js';
 import { ORIGIN_HOOKS } from './hooks.js';
@@ -16,6 +17,7 @@ const ORIGIN_OPTIONS = {
     help: 's3://bucket/prefix: content and rewrite state on S3 instead (AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), so another origin can take over',
   },
   'upload-token': { type: 'string', help: 'uploads need Bearer <token> or Basic with this password (without it: loopback only)' },
+  peer: { type: 'string', repeat: true, help: 'base URL of an origin fed the same uploads (cascade fanout): both publish the same names, and a segment this one lacks is fetched from it' },
   'max-playlist-size': { type: 'bytes', default: ORIGIN_DEFAULTS.maxPlaylistBytes, help: 'largest accepted playlist upload' },
   'max-file-size': { type: 'bytes', default: ORIGIN_DEFAULTS.maxFileBytes, help: 'largest accepted segment/file upload' },
   'upload-idle-timeout': { type: 'duration', default: ORIGIN_DEFAULTS.uploadIdleTimeoutMs, help: 'abort an upload that sends nothing for this long' },
@@ -53,6 +55,7 @@ export const originCommand: Command = {
       ...(options['data-dir'] !== undefined ? { dataDir: options['data-dir'] } : {}),
       ...(storage !== undefined ? { storage } : {}),
       ...(options['upload-token'] !== undefined ? { uploadToken: options['upload-token'] } : {}),
+      peers: parseBaseUrls(options.peer, 'peer', true),
       maxPlaylistBytes: options['max-playlist-size'],
       maxFileBytes: options['max-file-size'],
       uploadIdleTimeoutMs: options['upload-idle-timeout'],
