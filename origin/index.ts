@@ -11,6 +11,7 @@ import { uploadAuthorizer } from './auth.js';
 import { ORIGIN_DEFAULTS, type OriginConfig } from './config.js';
 import { deliveryHandler } from './delivery.js';
 import { originMetrics } from './metrics.js';
+import { peerFetch } from './peer-fill.js';
 import { DiskStorage, type Storage } from './storage.js';
 import type { OriginStream } from './stream.js';
 import { streamEvents } from './stream-events.js';
@@ -53,6 +54,11 @@ export async function createOrigin(options: Partial<OriginConfig> = {}): Promise
     now,
     streamEvents(hooks, stats, log, config.onPublished, room),
     config.peers.length > 0 ? '' : config.bootTag ?? randomBytes(4).toString('hex'),
+    config.peers.length > 0
+      ? peerFetch(config.peers, {
+        timeoutMs: config.peerFillTimeoutMs, maxBytes: config.maxFileBytes, log, onResult: (result) => stats.peerFills.inc({ result }),
+      })
+      : undefined,
   );
   for (const stream of await streams.load()) log.info('stream_loaded', { stream });
   const sweep = () => streams.sweep(config.maxMemoryBytes);

@@ -420,6 +420,24 @@ export class Publisher {
     return serializeMaster({ type: 'master', lines: rendered });
   }
 
+  /**
+   * Redundant origins: segments of an uploaded media playlist this origin has no upload of, which would be
+   * published as gaps, with the name a peer fed the same uploads publishes each under (the one this origin
+   * would give it: names agree, see segmentTag). Only while the rendition's names are rooted and for its
+   * current epoch (a playlist that starts a new one names other segments: asked for, the peer has none).
+   */
+  missingSegments(path: string, pl: MediaPlaylist, files: FileView): { source: string; name: string }[] {
+    const r = this.state.renditions[path];
+    if (r?.root === undefined) return [];
+    const candidates = candidatesOf(path, pl);
+    // The last one may simply not have arrived yet: it becomes a gap only once a later one is there.
+    return candidates.slice(0, -1).flatMap((c) => {
+      if (c.usn <= r.lastUsn || c.seg.byteRange !== undefined) return [];
+      if (files.complete(c.source) !== undefined || files.writing(c.source) !== undefined) return [];
+      return [{ source: c.source, name: publishedName(c.source, segmentTag(r, c.usn)) }];
+    });
+  }
+
   /** Applies a newly uploaded media playlist; `salt` roots the rendition's names if it has none yet (see rootOf). */
   applyMedia(path: string, pl: MediaPlaylist, files: FileView, now: number, salt = ''): ApplyOutcome {
     this.validateMedia(path, pl);

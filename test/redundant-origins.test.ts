@@ -3,7 +3,8 @@
 // it refuses that one upload until the fan-out gives up); two edges have both origins, an LB sends a
 // scripted player to them. Mid-stream origin A is SIGKILLed. The player, which fetches every playlist and
 // every segment it lists, sees no error, a media sequence that never goes back, and every media sequence
-// number keep its URI across the failover (the origins agree on names although B missed an upload).
+// number keep its URI across the failover (the origins agree on names although B missed an upload, which
+// B fills from A, its --peer).
 //
 //   ffmpeg --PUT--> fanout --> origin A  <-- edge-1, edge-2 <--302-- lb <-- player
 //                          \-> proxy (drops index3.ts) --> origin B  <-/
@@ -169,5 +170,6 @@ test('two origins behind a fan-out, one upload dropped on one, the other SIGKILL
   const fromB = await metric(url(pE1), 'cascade_edge_upstream_requests_total', `origin="${url(pB)}",status="200"`)
     + await metric(url(pE2), 'cascade_edge_upstream_requests_total', `origin="${url(pB)}",status="200"`);
   assert.ok(fromB > 0, 'the edges served from B after the kill');
+  assert.equal(await metric(url(pB), 'cascade_origin_peer_fills_total', 'result="filled"'), 1, 'B filled the dropped segment from A (--peer)');
   t.diagnostic(`fetched ${msns.length} segments (${msns[0]}..${msns.at(-1)}), ${[...report.fetched.values()].filter((f) => f.at > killedAt).length} after the kill`);
 });
