@@ -1,7 +1,7 @@
 // `cascade fanout`: parses options and starts the upload fan-out. Every default is FANOUT_DEFAULTS'.
-import { loggerFor, parseCommand, type Command } from '../src/command.js';
-import { LOG_LEVELS } from '../src/log.js';
-import type { OptionsSpec } from '../src/options.js';
+import { LISTEN_OPTIONS, loggerFor, parseCommand, type Command } from '../src/command.js';
+import { FEED_ID } from '../src/feed.js';
+import { UsageError, type OptionsSpec } from '../src/options.js';
 import { runRole } from '../src/role.js';
 import { parseBaseUrls } from '../src/url.js';
 import { FANOUT_DEFAULTS } from './config.js';
@@ -10,8 +10,9 @@ import { createFanout } from './index.js';
 const FANOUT_OPTIONS = {
   origin: { type: 'string', repeat: true, help: 'origin base URL(s) to feed, comma-separated or repeated (required)' },
   port: { type: 'int', default: 8089, min: 0, max: 65535, help: 'port to listen on' },
-  host: { type: 'string', default: '127.0.0.1', help: 'address to listen on' },
-  'log-level': { type: 'string', default: 'warn', choices: LOG_LEVELS, help: 'least severe log level written to stderr' },
+  // No --config or hooks: the fan-out has none.
+  host: LISTEN_OPTIONS.host,
+  'log-level': LISTEN_OPTIONS['log-level'],
   'upload-token': { type: 'string', help: 'uploads need Bearer <token> or Basic with this password (without it: loopback only)' },
   'origin-token': { type: 'string', help: 'sent to the origins as Bearer <token> (without it: the uploader\'s Authorization is passed on)' },
   'feed-id': { type: 'string', help: 'sent with every upload as Cascade-Feed; the origins root their names in it (default: random per process)' },
@@ -36,12 +37,14 @@ export const fanoutCommand: Command = {
     });
     if (!parsed) return 0;
     const { options } = parsed;
+    const feedId = options['feed-id'];
+    if (feedId !== undefined && !FEED_ID.test(feedId)) throw new UsageError(`--feed-id: must match ${FEED_ID.source} (got '${feedId}')`);
     const log = loggerFor(options['log-level'], { role: 'fanout' });
     const fanout = createFanout({
       origins: parseBaseUrls(options.origin, 'origin'),
       ...(options['upload-token'] !== undefined ? { uploadToken: options['upload-token'] } : {}),
       ...(options['origin-token'] !== undefined ? { originToken: options['origin-token'] } : {}),
-      ...(options['feed-id'] !== undefined ? { feedId: options['feed-id'] } : {}),
+      ...(feedId !== undefined ? { feedId } : {}),
       segmentRetryMs: options['segment-retry'],
       playlistRetryMs: options['playlist-retry'],
       maxLagBytes: options['max-lag'],

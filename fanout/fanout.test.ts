@@ -205,3 +205,57 @@ test('too large is refused before anything is forwarded', async (t) => {
   assert.equal((await s.put('seg0.ts', 'more than ten bytes')).status, 413);
   assert.equal(a.requests.filter((r) => r.state === 'complete').length, 0);
 });
+
+test('property: whatever each origin answers to each try, every upload comes to exactly one outcome per origin, a sent one with its bytes, a 4xx never tried again', async () => {
+  const fc = (await import('fast-check')).default;
+  await fc.assert(fc.asyncProperty(
+    fc.array(fc.constantFrom('seg0.ts', 'seg1.ts', 'index.m3u8'), { minLength: 1, maxLength: 8 }),
+    // Each origin's answer to its n-th request (then 201).
+    fc.array(fc.array(fc.constantFrom(201, 201, 204, 500, 503, 400, 409), { maxLength: 12 }), { minLength: 2, maxLength: 2 }),
+    async (paths, answers) => {
+      const closing: (() => unknown)[] = [];
+      const scope = { after: (fn: () => unknown) => { closing.push(fn); } };
+      try {
+        const answered = answers.map(() => new Map<number, number>());
+        const caps = await Promise.all(answers.map((list, o) => {
+          let n = 0;
+          return capture(scope, {
+            status: (r) => {
+              const status = list[n++] ?? 201;
+              answered[o]!.set(r.index, status);
+              return status;
+            },
+          });
+        }));
+        const s = await setup(scope, { origins: caps.map((c) => c.url), segmentRetryMs: 300, playlistRetryMs: 600, maxBackoffMs: 50 });
+        // Unique bodies: an upload's tries at an origin are the requests that carry its body.
+        const bodies = paths.map((_, i) => `upload ${i}`);
+        for (const [i, path] of paths.entries()) {
+          const res = await s.put(path, bodies[i]!);
+          assert.ok([201, 202, 204, 400, 409].includes(res.status), `answered ${res.status}`);
+        }
+        await eventually(() => s.fanout.links.every((l) => l.queued === 0), 'every upload settled');
+        for (const [o, c] of caps.entries()) {
+          const outcomes = { sent: 0, rejected: 0, other: 0 };
+          for (const body of bodies) {
+            const tries = c.requests.filter((r) => r.body().toString() === body);
+            const verdicts = tries.map((r) => answered[o]!.get(r.index));
+            const final = verdicts.findIndex((v) => v !== undefined && v < 500);
+            if (final !== -1) assert.equal(final, tries.length - 1, `${body}: no try after the origin's verdict (${verdicts})`);
+            const last = verdicts.at(-1);
+            if (last !== undefined && last < 300) outcomes.sent++;
+            else if (last !== undefined && last < 500) outcomes.rejected++;
+            else outcomes.other++;
+          }
+          assert.equal(await s.count(c.url, 'sent'), outcomes.sent, 'every upload the origin took, and only those, counted sent');
+          assert.equal(await s.count(c.url, 'rejected'), outcomes.rejected);
+          let rest = 0;
+          for (const o of ['expired', 'superseded', 'slow', 'upload_failed', 'queue_full']) rest += await s.count(c.url, o);
+          assert.equal(rest, outcomes.other, 'one outcome per upload and origin');
+        }
+      } finally {
+        for (const close of closing.reverse()) await close();
+      }
+    },
+  ), { numRuns: 15 });
+});

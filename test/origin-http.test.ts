@@ -81,6 +81,15 @@ test('bad paths, bad playlists and bad URIs get 400 and change nothing', async (
   assert.match(metrics, /cascade_origin_rejected_uploads_total\{reason="bad_uri"[^}]*\} 3/);
 });
 
+test('a Cascade-Feed header that is not a feed id gets 400 and changes nothing', async () => {
+  const { l } = await start();
+  await put(l, '/hls/s/a0.ts', 'a0');
+  assert.equal((await put(l, '/hls/s/index.m3u8', PLAYLIST(['a0.ts']), { 'cascade-feed': 'not a feed!' })).status, 400);
+  assert.equal((await raw(l, 'GET', '/hls/s/index.m3u8')).status, 404);
+  assert.equal((await put(l, '/hls/s/index.m3u8', PLAYLIST(['a0.ts']), { 'cascade-feed': 'feed_1-A' })).status, 204);
+  assert.match((await raw(l, 'GET', '/metrics')).body, /cascade_origin_rejected_uploads_total\{reason="bad_feed"[^}]*\} 1/);
+});
+
 test('oversized uploads get 413; the good file stays', async () => {
   const { l } = await start({ maxFileBytes: 1000, maxPlaylistBytes: 200 });
   await put(l, '/hls/s/a.ts', 'good');
