@@ -7,9 +7,3 @@ const TAG = /\.(?:[0-9a-f]{8}-\d+-\d+(?:-[0-9a-f]{16})?|[0-9a-f]{16})(?=\.[^./]+
 export function uploadedName(published: string): string {
   return published.replace(TAG, '');
 }
-
-/** The tag of a segment's published name: [root, epoch, usn], or undefined for a name with a content tag. */
-export function segmentTag(published: string): [string, number, number] | undefined {
-  const m = /\.([0-9a-f]{8})-(\d+)-(\d+)(?:-[0-9a-f]{16})?(?=\.[^./]+$|$)/.exec(published);
-  return m ? [m[1]!, Number(m[2]), Number(m[3])] : undefined;
-}
