@@ -36,7 +36,7 @@ export const STACK_OPTIONS = {
   redundant: { type: 'bool', default: false, help: 'two origins (peers) fed by a fan-out, edges with both: no single origin (docs/fanout.md)' },
   'origin-2-port': { type: 'int', default: 8091, min: 1, max: 65535, help: 'second origin port (with --redundant)' },
   'fanout-port': { type: 'int', default: 8089, min: 1, max: 65535, help: 'upload fan-out port (with --redundant; the transcoder uploads here)' },
-  redis: { type: 'url', help: 'use this Redis instead of starting a private one' },
+  redis: { type: 'redis-url', help: 'use this Redis (or redis-sentinel:// URL) instead of starting a private one' },
   'private-redis': { type: 'bool', default: true, help: 'start a private redis-server when it is on PATH (--no-private-redis: static weights)' },
   ladder: { type: 'string', default: DEFAULT_LADDER, help: 'transcoder renditions (presets or name=WxH@kbps)' },
   fps: { type: 'int', default: 30, min: 1, max: 60, help: 'frame rate of the test source and the ladder' },
@@ -125,7 +125,7 @@ export function planRoles(options: StackOptions, redisUrl: string | undefined): 
   }));
   roles.push({
     name: 'lb', role: 'lb', port: options.port,
-    args: ['lb', ...common(options.port), ...redis, ...(redisUrl ? [] : options.edgePorts.flatMap((port, i) => ['--edge', `${stackEdgeId(i)}=${url(port)}`]))],
+    args: ['lb', ...common(options.port), '--origin', url(options.originPort), ...redis, ...(redisUrl ? [] : options.edgePorts.flatMap((port, i) => ['--edge', `${stackEdgeId(i)}=${url(port)}`]))],
     env: {},
   });
   return roles;

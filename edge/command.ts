@@ -1,8 +1,7 @@
 // `cascade edge`: parses options (and --config), then runs the edge role; everything else lives in createEdge.
-import { LISTEN_OPTIONS, REDIS_OPTIONS, loggerFor, parseRoleCommand, takePositionals, type Command } from '../src/command.js';
+import { LISTEN_OPTIONS, REDIS_OPTIONS, loggerFor, parseOrigins, parseRoleCommand, takePositionals, type Command } from '../src/command.js';
 import { formatDefault, UsageError, type OptionsSpec } from '../src/options.js';
 import { runRole } from '../src/role.js';
-import { parseBaseUrls } from '../src/url.js';
 import { controlKeys } from '../src/control-plane.js';
 import { EDGE_DEFAULTS } from './defaults.js';
 import { EDGE_HOOKS } from './hooks.js';
@@ -25,6 +24,7 @@ const EDGE_OPTIONS = {
   'segment-stale': { type: 'duration', default: EDGE_DEFAULTS.freshness.segmentStaleMs, min: 0, help: 'how long an expired segment may be served while every origin fails' },
   'playlist-stale': { type: 'duration', help: 'same for playlists (default one target duration)' },
   'cache-key-params': { type: 'string', default: EDGE_DEFAULTS.keyParams.join(','), help: 'query parameters kept in the cache key and sent upstream; others are dropped' },
+  'load-window': { type: 'duration', default: EDGE_DEFAULTS.loadWindowMs, min: 1000, max: 60_000, help: 'with --redis: how long a client counts as a viewer in the load reported to the LBs (above the longest playlist reload interval)' },
   'shutdown-grace': { type: 'duration', default: EDGE_DEFAULTS.shutdownGraceMs, min: 0, help: 'how long in-flight requests may finish on SIGTERM' },
   ...LISTEN_OPTIONS,
   ...REDIS_OPTIONS,
@@ -41,7 +41,8 @@ export const edgeCommand: Command = {
     if (!parsed) return 0;
     const options = parsed.options;
     takePositionals(parsed.positionals, []);
-    const origins = parseBaseUrls(options.origin, 'origin');
+    const origins = parseOrigins(options.origin);
+    if (origins.length === 0) throw new UsageError('--origin is required (e.g. --origin http://127.0.0.1:8090)');
     const id = options.id ?? defaultEdgeId(options.port);
     const log = loggerFor(options['log-level'], { role: 'edge', edge: id });
     const edge = createEdge({
@@ -62,6 +63,7 @@ export const edgeCommand: Command = {
       ...(options.lb ? { lbUrl: options.lb, masterViaLb: options['master-via-lb'] } : {}),
       ...(options['public-url'] ? { publicUrl: options['public-url'] } : {}),
       ...(options.redis ? { redis: { url: options.redis, prefix: options['redis-prefix'] } } : {}),
+      loadWindowMs: options['load-window'],
       hooks: parsed.hooks,
       use: parsed.use,
       hookTimeoutMs: options['hook-timeout'],

@@ -24,6 +24,11 @@ export const EDGE_DEFAULTS = Object.freeze({
   redisPrefix: DEFAULT_REDIS_PREFIX,
   /** Heartbeat and drain poll period; the alive key lives for five of them. */
   registrationIntervalMs: 1_000,
+  /**
+   * How long a client counts as a viewer in the load reported to the LBs: above the longest playlist
+   * reload interval (a target duration), short enough that a client sent elsewhere stops counting soon.
+   */
+  loadWindowMs: 10_000,
   hookTimeoutMs: DEFAULT_HOOK_TIMEOUT_MS,
   /** How long in-flight requests may finish after SIGTERM. */
   shutdownGraceMs: 10_000,

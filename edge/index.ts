@@ -18,6 +18,7 @@ import { CoalescingCache } from './coalescing-cache.js';
 import { EDGE_DEFAULTS } from './defaults.js';
 import { Delivery } from './delivery.js';
 import { DrainState } from './drain.js';
+import { LoadMeter } from './load.js';
 import { answerFreshHitsFirst } from './fresh-hit.js';
 import type { FreshnessDefaults } from './freshness.js';
 import { EdgeHookPhases, type EdgeHooks } from './hooks.js';
@@ -56,6 +57,8 @@ export interface EdgeConfig {
   /** This edge's URL as players reach it; registered in Redis when set. */
   publicUrl?: string;
   redis?: { url: string; prefix?: string; intervalMs?: number };
+  /** Window of the viewers in the load reported to the LBs (ms; EDGE_DEFAULTS.loadWindowMs). */
+  loadWindowMs?: number;
   log?: Logger;
   metrics?: Metrics;
   /** Clock in ms; tests move it to expire entries without sleeping. */
@@ -140,6 +143,7 @@ export function createEdge(config: EdgeConfig): Edge {
   app.all('/hls/*', (c) => c.text('method not allowed\n', 405, { Allow: 'GET, HEAD, OPTIONS' }));
   if (!hooks.any && (config.use?.length ?? 0) === 0) answerFreshHitsFirst(app, { classifier, cache, delivery });
 
+  const load = config.redis && new LoadMeter({ viewers: (withinMs) => viewers.counts(withinMs), totals: () => stats.totals() }, config.loadWindowMs ?? EDGE_DEFAULTS.loadWindowMs, now);
   const registration = config.redis && startRegistration({
     url: config.redis.url,
     prefix: config.redis.prefix ?? EDGE_DEFAULTS.redisPrefix,
@@ -148,6 +152,7 @@ export function createEdge(config: EdgeConfig): Edge {
     intervalMs: config.redis.intervalMs ?? EDGE_DEFAULTS.registrationIntervalMs,
     log,
     onDrainChange: (drained) => drain.setDrainedByControlPlane(drained),
+    ...(load ? { load: () => load.sample() } : {}),
   });
 
   return {
@@ -167,6 +172,7 @@ export function createEdge(config: EdgeConfig): Edge {
     },
     async close() {
       viewers.close();
+      load?.close();
       await registration?.close();
       await origins.close();
     },

@@ -18,12 +18,24 @@ export interface EdgeMetrics {
   upstreamAttempt(origin: string, result: string, seconds: number): void;
   /** A segment this origin answered 404 for was asked of the next origin. */
   notFoundNext(origin: string): void;
+  /** Running totals since start, for the load report (edge/load.ts): no registry lookup on a hot path. */
+  totals(): EdgeTotals;
 }
+
+export interface EdgeTotals {
+  requests: number;
+  /** Requests answered without an upstream fetch of their own: HIT, COALESCED, STALE (as the dashboard's hit ratio). */
+  hits: number;
+  bytes: number;
+}
+
+const HIT_OUTCOMES: ReadonlySet<CacheOutcome> = new Set(['HIT', 'COALESCED', 'STALE']);
 
 export function edgeMetrics(metrics: Metrics, sources: EdgeGaugeSources): EdgeMetrics {
   const requests = metrics.counter('edge_requests_total', 'Stream requests by cache result', ['result']);
   const byOutcome = Object.fromEntries(CACHE_OUTCOMES.map((o) => [o, requests.labels({ result: o })])) as Record<CacheOutcome, { inc(): void }>;
-  const bytesOut = metrics.counter('edge_bytes_out_total', 'Body bytes sent to clients').labels({});
+  const bytesCounter = metrics.counter('edge_bytes_out_total', 'Body bytes sent to clients').labels({});
+  const totals: EdgeTotals = { requests: 0, hits: 0, bytes: 0 };
   const upstream = metrics.counter('edge_upstream_requests_total', 'Upstream requests by origin and status (or error/timeout)', ['origin', 'status']);
   const notFoundNext = metrics.counter('edge_upstream_not_found_next_total', 'Segments an origin answered 404 for, asked of the next origin', ['origin']);
   const latency = metrics.histogram('edge_upstream_duration_seconds', 'Time to upstream response headers, by origin', ['origin'],
@@ -38,8 +50,18 @@ export function edgeMetrics(metrics: Metrics, sources: EdgeGaugeSources): EdgeMe
     for (const [stream, n] of sources.viewers()) this.set({ stream }, n);
   });
   return {
-    request: (outcome) => byOutcome[outcome].inc(),
-    bytesOut,
+    request(outcome) {
+      byOutcome[outcome].inc();
+      totals.requests++;
+      if (HIT_OUTCOMES.has(outcome)) totals.hits++;
+    },
+    bytesOut: {
+      inc(n) {
+        bytesCounter.inc(n);
+        totals.bytes += n;
+      },
+    },
+    totals: () => ({ ...totals }),
     upstreamAttempt(origin, result, seconds) {
       upstream.inc({ origin, status: result });
       latency.observe({ origin }, seconds);

@@ -2,7 +2,7 @@
 // mode from the `drain` set, re-read on every `events` message and polled every second in case a message
 // was missed. Redis is optional at every step: while it is away the edge serves with what it last knew.
 // The keys and the transactions are src/control-plane.ts's; this file is the edge's timing and state.
-import { connectRedis, controlKeys, heartbeat, withdraw as withdrawRegistration } from '../src/control-plane.js';
+import { connectRedis, controlKeys, heartbeat, withdraw as withdrawRegistration, type EdgeLoad } from '../src/control-plane.js';
 import type { Logger } from '../src/log.js';
 
 export interface RegistrationOptions {
@@ -15,6 +15,8 @@ export interface RegistrationOptions {
   onDrainChange: (drained: boolean) => void;
   /** Heartbeat and drain poll period (ms); the alive key lives for five of them. */
   intervalMs: number;
+  /** The load reported with each heartbeat (edge/load.ts). */
+  load?: () => EdgeLoad;
 }
 
 export interface EdgeRegistration {
@@ -26,7 +28,7 @@ export interface EdgeRegistration {
 export function startRegistration(options: RegistrationOptions): EdgeRegistration {
   const keys = controlKeys(options.prefix);
   const { intervalMs } = options;
-  const redis = connectRedis(options.url, options.log);
+  const redis = connectRedis(options.url, options.log, undefined, { failoverDetector: true });
   const subscriber = connectRedis(options.url, options.log);
   let drained = false;
   let withdrawn = false;
@@ -43,7 +45,7 @@ export function startRegistration(options: RegistrationOptions): EdgeRegistratio
   const refresh = async () => {
     if (closed || redis.status !== 'ready') return;
     try {
-      const beat = await heartbeat(redis, keys, options.id, withdrawn ? undefined : options.publicUrl, intervalMs);
+      const beat = await heartbeat(redis, keys, options.id, withdrawn ? undefined : options.publicUrl, intervalMs, options.load?.());
       if (beat.drained !== undefined) setDrained(beat.drained);
       if (beat.registered) {
         options.log[registered ? 'warn' : 'info'](registered ? 'registration_restored' : 'registered', { url: options.publicUrl });

@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { ViewerCounter } from './viewers.js';
 
 describe('viewer counter', () => {
@@ -45,5 +46,31 @@ describe('viewer counter', () => {
     t.mock.timers.tick(1_000);
     assert.equal(streams.size, 0);
     v.close();
+  });
+
+  it('property: counts within a shorter window are the distinct clients whose last sighting is inside it', () => {
+    fc.assert(fc.property(
+      fc.array(fc.tuple(fc.integer({ min: 0, max: 2_000 }), fc.constantFrom('a', 'b'), fc.constantFrom('1', '2', '3', '4', '5')), { maxLength: 60 }),
+      fc.integer({ min: 1, max: 12_000 }),
+      (sightings, within) => {
+        let now = 0;
+        const v = new ViewerCounter({ windowMs: 10_000, maxPerStream: 100, maxStreams: 10, now: () => now });
+        const last = new Map<string, number>();
+        for (const [step, stream, client] of sightings) {
+          now += step;
+          v.touch(stream, client);
+          last.set(`${stream} ${client}`, now);
+        }
+        now += 1_000;
+        const expected = new Map<string, number>();
+        for (const [key, at] of last) {
+          const stream = key.split(' ')[0]!;
+          if (at > now - Math.min(within, 10_000)) expected.set(stream, (expected.get(stream) ?? 0) + 1);
+        }
+        const got = v.counts(within);
+        assert.deepEqual(new Map([...got].sort()), new Map([...expected].sort()));
+        v.close();
+      },
+    ));
   });
 });

@@ -59,10 +59,25 @@ export class ViewerCounter {
     }
   }
 
-  /** Current counts per stream. */
-  counts(): Map<string, number> {
+  /**
+   * Current counts per stream; with `withinMs` (shorter than the window), only the clients seen within it:
+   * sightings are in time order, so only the older ones before them are stepped over.
+   */
+  counts(withinMs = this.options.windowMs): Map<string, number> {
     this.prune();
-    return new Map([...this.streams].map(([stream, seen]) => [stream, seen.size]));
+    const horizon = this.options.now() - withinMs;
+    const counts = new Map<string, number>();
+    for (const [stream, seen] of this.streams) {
+      let older = 0;
+      if (withinMs < this.options.windowMs) {
+        for (const at of seen.values()) {
+          if (at > horizon) break;
+          older++;
+        }
+      }
+      if (seen.size > older) counts.set(stream, seen.size - older);
+    }
+    return counts;
   }
 
   close(): void {

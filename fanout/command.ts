@@ -1,9 +1,8 @@
 // `cascade fanout`: parses options and starts the upload fan-out. Every default is FANOUT_DEFAULTS'.
-import { LISTEN_OPTIONS, loggerFor, parseCommand, type Command } from '../src/command.js';
+import { LISTEN_OPTIONS, loggerFor, parseCommand, parseOrigins, type Command } from '../src/command.js';
 import { FEED_ID } from '../src/feed.js';
 import { UsageError, type OptionsSpec } from '../src/options.js';
 import { runRole } from '../src/role.js';
-import { parseBaseUrls } from '../src/url.js';
 import { FANOUT_DEFAULTS } from './config.js';
 import { createFanout } from './index.js';
 
@@ -37,11 +36,13 @@ export const fanoutCommand: Command = {
     });
     if (!parsed) return 0;
     const { options } = parsed;
+    const origins = parseOrigins(options.origin);
+    if (origins.length === 0) throw new UsageError('--origin is required (e.g. --origin http://127.0.0.1:8090)');
     const feedId = options['feed-id'];
     if (feedId !== undefined && !FEED_ID.test(feedId)) throw new UsageError(`--feed-id: must match ${FEED_ID.source} (got '${feedId}')`);
     const log = loggerFor(options['log-level'], { role: 'fanout' });
     const fanout = createFanout({
-      origins: parseBaseUrls(options.origin, 'origin'),
+      origins,
       ...(options['upload-token'] !== undefined ? { uploadToken: options['upload-token'] } : {}),
       ...(options['origin-token'] !== undefined ? { originToken: options['origin-token'] } : {}),
       ...(feedId !== undefined ? { feedId } : {}),

@@ -1,6 +1,6 @@
 // `cascade lb`: parses options and runs the role; everything else lives in createLb.
 import { DEFAULT_WEIGHT } from '../src/control-plane.js';
-import { LISTEN_OPTIONS, REDIS_OPTIONS, loggerFor, parseRoleCommand, takePositionals, type Command } from '../src/command.js';
+import { LISTEN_OPTIONS, REDIS_OPTIONS, loggerFor, parseOrigins, parseRoleCommand, takePositionals, type Command } from '../src/command.js';
 import { UsageError, type OptionsSpec } from '../src/options.js';
 import { runRole } from '../src/role.js';
 import { LB_HOOKS } from './hooks.js';
@@ -19,6 +19,8 @@ const LB_OPTIONS = {
   'health-timeout': { type: 'duration', default: LB_DEFAULTS.health.timeoutMs, help: 'how long a health check may take' },
   'health-fall': { type: 'int', default: LB_DEFAULTS.health.fall, min: 1, max: 100, help: 'consecutive failed checks that take an edge out' },
   'health-rise': { type: 'int', default: LB_DEFAULTS.health.rise, min: 1, max: 100, help: 'consecutive good checks that bring it back' },
+  origin: { type: 'string', repeat: true, help: 'origin base URL(s), comma-separated or repeated: their /api/streams feed /api/streams, the dashboard and the player pages\' "not live yet" / "ended"' },
+  'balance-factor': { type: 'number', default: LB_DEFAULTS.balanceFactor, min: 0, max: 100, help: 'with --redis: no edge gets more than (1 + this) x its weighted share of the viewers the edges report; 0 = off' },
   ...REDIS_OPTIONS,
   'redis-poll': { type: 'duration', default: LB_DEFAULTS.redisPollMs, min: 50, help: 'how often Redis is re-read (changes published on the events channel apply at once)' },
 } as const satisfies OptionsSpec;
@@ -48,6 +50,8 @@ export const lbCommand: Command = {
       health: { intervalMs: options['health-interval'], timeoutMs: options['health-timeout'], rise: options['health-rise'], fall: options['health-fall'] },
       ...(options.redis ? { redis: { url: options.redis, prefix: options['redis-prefix'], pollMs: options['redis-poll'] } } : {}),
       edgeGroups: options['edge-group'].map(parseEdgeGroup),
+      origins: parseOrigins(options.origin),
+      balanceFactor: options['balance-factor'],
       hooks: parsed.hooks,
       use: parsed.use,
       hookTimeoutMs: options['hook-timeout'],

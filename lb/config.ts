@@ -23,6 +23,10 @@ export interface LbConfig {
   retryAfter?: number;
   /** Client networks routed to their own edges (a built-in selectEdges; a selectEdges hook replaces it). */
   edgeGroups?: EdgeGroup[];
+  /** Origin base URLs whose `/api/streams` the dashboard and the player pages show (lb/streams.ts). */
+  origins?: readonly string[];
+  /** Epsilon of the bounded loads (lb/balance.ts): no edge above (1 + epsilon) x its weighted share of viewers; 0 = off. */
+  balanceFactor?: number;
   hooks?: LbHooks;
   hookTimeoutMs?: number;
   /** Hono middleware from the config file, run before the routes. */
@@ -45,6 +49,8 @@ export const LB_DEFAULTS = Object.freeze({
   redisPollMs: 500,
   retryAfter: 2,
   hookTimeoutMs: DEFAULT_HOOK_TIMEOUT_MS,
+  /** haproxy's hash-balance-factor 125 is 0.25 here. */
+  balanceFactor: 0.25,
 });
 
 export interface LbSettings {
@@ -57,6 +63,8 @@ export interface LbSettings {
   /** Already the header value. */
   retryAfter: string;
   edgeGroups: readonly EdgeGroup[];
+  origins: readonly string[];
+  balanceFactor: number;
   hookTimeoutMs: number;
   log: Logger;
   metrics: Metrics;
@@ -76,6 +84,8 @@ export function lbSettings(config: LbConfig): LbSettings {
     },
     retryAfter: String(config.retryAfter ?? LB_DEFAULTS.retryAfter),
     edgeGroups: config.edgeGroups ?? [],
+    origins: config.origins ?? [],
+    balanceFactor: config.balanceFactor ?? LB_DEFAULTS.balanceFactor,
     hookTimeoutMs: config.hookTimeoutMs ?? LB_DEFAULTS.hookTimeoutMs,
     log: config.log ?? silentLogger,
     metrics: config.metrics ?? new Metrics({ role: 'lb' }),

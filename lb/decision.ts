@@ -1,9 +1,12 @@
 // Which edge a request under /hls/ goes to, Pingora's upstream_peer for the LB, in three phases: the key
 // (whose request: the client address or the stream, then the hashKey hook), the candidates (the
-// selectEdges hook; every usable edge without it) and the selector's pick among them. Discovery and health
-// only feed it: the edge set is swapped whole by lb/edge-set.ts, health is asked per candidate.
+// selectEdges hook; every usable edge without it) and the selector's pick among them. While some edge
+// passes clients on because the edges' reported loads put it over its bound (lb/balance.ts), a client
+// it passes on goes to a usable edge with room, candidate or not. Discovery and health only feed it: the
+// edge set is swapped whole by lb/edge-set.ts, health is asked per candidate.
 import type { HookRunner } from '../src/hooks.js';
 import type { Logger } from '../src/log.js';
+import type { BoundedLoads } from './balance.js';
 import { clientAddress, type HashBy } from './client-key.js';
 import type { EdgeSet } from './edge-set.js';
 import type { EdgeEntry } from './edges.js';
@@ -24,12 +27,14 @@ export interface DecisionOptions {
   edgeSet: EdgeSet;
   usable(edge: EdgeEntry): boolean;
   hooks: HookRunner<LbHooks>;
+  /** Bounded loads; without it (or while no edge passes clients on) the plain pick. */
+  balance?: BoundedLoads;
 }
 
 /** The edge for a request, or undefined when none is usable. Throws HookFailed. */
 export type Decide = (req: RedirectRequest) => Promise<EdgeEntry | undefined>;
 
-export function createDecision({ hash, trustProxyHops, edgeSet, usable, hooks }: DecisionOptions): Decide {
+export function createDecision({ hash, trustProxyHops, edgeSet, usable, hooks, balance }: DecisionOptions): Decide {
   const clientOf = ({ peer, request }: RedirectRequest): string =>
     clientAddress(peer, trustProxyHops > 0 ? request.headers.get('x-forwarded-for') ?? undefined : undefined, trustProxyHops);
 
@@ -54,6 +59,7 @@ export function createDecision({ hash, trustProxyHops, edgeSet, usable, hooks }:
     const client = clientOf(req);
     const key = await hashKey(req, client);
     const allowed = await candidates(req, client);
-    return edgeSet.current.selector.pick(key, allowed);
+    const { selector } = edgeSet.current;
+    return balance?.active ? selector.pickBounded(key, allowed, usable, (e) => balance.spill(e.id), (e) => balance.room(e.id)) : selector.pick(key, allowed);
   };
 }

@@ -29,16 +29,20 @@ export class EdgeSet {
     this.apply();
   }
 
-  /** A new read of the control plane. */
-  update(snapshot: ControlSnapshot): void {
+  /** A new read of the control plane; `rejoining`: Redis has just come back from an outage (retainedEdges). */
+  update(snapshot: ControlSnapshot, rejoining = false): void {
     this.snapshot = snapshot;
-    this.apply();
+    this.apply(rejoining);
   }
 
-  private apply(): void {
+  private apply(rejoining = false): void {
     const { current, snapshot, health, log } = this;
-    const kept = snapshot ? retainedEdges(current.edges, snapshot, (id) => health.health(id) === 'down') : new Map<string, string>();
-    for (const id of kept.keys()) if (!this.retained.has(id)) log.warn('edge_retained', { edge: id, reason: 'registration gone from Redis; kept while healthy' });
+    const kept = snapshot ? retainedEdges(current.edges, snapshot, (id) => health.health(id) === 'down', rejoining) : new Map<string, string>();
+    for (const id of kept.keys()) {
+      if (this.retained.has(id)) continue;
+      const reason = snapshot?.lapsed.has(id) ? 'heartbeat lapsed while Redis was away; kept while healthy' : 'registration gone from Redis; kept while healthy';
+      log.warn('edge_retained', { edge: id, reason });
+    }
     this.retained = kept;
     const edges = resolveEdges(this.statics, snapshot, kept);
     if (current.version > 0 && sameEdges(current.edges, edges)) return;

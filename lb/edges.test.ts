@@ -52,6 +52,14 @@ test('retainedEdges: registrations Redis lost stay while healthy; withdrawn, lap
     [['a', 'http://a', 'redis'], ['c', 'http://c2', 'redis'], ['s1', 'http://s', 'static']]);
 });
 
+test('retainedEdges: just after a Redis outage (a Sentinel failover), heartbeats that lapsed meanwhile keep their edges while healthy', () => {
+  const previous = resolveEdges([], snapshot({ registered: new Map([['a', 'http://a'], ['b', 'http://b'], ['d', 'http://d']]) }));
+  // The new primary's heartbeat keys expired during the failover; the edges have not beaten on it yet.
+  const now = snapshot({ lapsed: new Set(['a', 'b', 'd']) });
+  assert.deepEqual([...retainedEdges(previous, now, (id) => id === 'd', true)], [['a', 'http://a'], ['b', 'http://b']]);
+  assert.deepEqual([...retainedEdges(previous, now, (id) => id === 'd', false)], [], 'otherwise a lapsed heartbeat takes the edge out');
+});
+
 test('client address: the socket unless proxies are trusted, then that many hops from the right', () => {
   assert.equal(clientAddress('::ffff:10.0.0.9', '1.1.1.1', 0), '10.0.0.9');
   assert.equal(clientAddress('10.0.0.9', '1.1.1.1, 2.2.2.2', 1), '2.2.2.2');

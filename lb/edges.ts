@@ -46,12 +46,15 @@ export function parseEdgeSpec(text: string): EdgeSpec {
 /**
  * Registered edges that vanished from Redis altogether (FLUSHALL, Redis restarted empty) rather than
  * withdrawing or missing heartbeats: the LB keeps them while their health checks pass, so no client
- * moves in the moment before they register again.
+ * moves in the moment before they register again. `rejoining`: Redis has just come back from an outage
+ * (a Sentinel failover, a restart from disk), during which no edge could heartbeat, so heartbeats that
+ * lapsed meanwhile are no sign of a withdrawal either: those edges are kept too, until they beat again.
  */
-export function retainedEdges(previous: readonly EdgeEntry[], snapshot: ControlSnapshot, isDown: (id: string) => boolean): Map<string, string> {
+export function retainedEdges(previous: readonly EdgeEntry[], snapshot: ControlSnapshot, isDown: (id: string) => boolean, rejoining = false): Map<string, string> {
   const kept = new Map<string, string>();
   for (const e of previous) {
-    if (e.source === 'redis' && !snapshot.registered.has(e.id) && !snapshot.lapsed.has(e.id) && !isDown(e.id)) kept.set(e.id, e.url);
+    if (e.source !== 'redis' || snapshot.registered.has(e.id) || isDown(e.id)) continue;
+    if (!snapshot.lapsed.has(e.id) || rejoining) kept.set(e.id, e.url);
   }
   return kept;
 }

@@ -3,10 +3,12 @@
 // candidates, pick) and the redirect (lb/redirect.ts: a 302 to the edge, or a 503) -> beside them the
 // LB's own view (/api, the status page) and the player page.
 import { createBaseApp } from '../src/app.js';
+import type { EdgeLoad } from '../src/control-plane.js';
 import { createHookRunner } from '../src/hooks.js';
 import type { Role } from '../src/role.js';
 import { HLS_PREFIX } from '../src/stream-path.js';
 import { apiRoutes } from './api.js';
+import { BoundedLoads } from './balance.js';
 import { lbSettings, type LbConfig } from './config.js';
 import { createDecision } from './decision.js';
 import { startDiscovery, type Discovery, type RedisState } from './discovery.js';
@@ -15,11 +17,13 @@ import { EdgeSet } from './edge-set.js';
 import type { EdgeEntry } from './edges.js';
 import { HealthChecker } from './health.js';
 import type { LbHooks } from './hooks.js';
+import { LostEdges } from './lost-edges.js';
 import { lbMetrics } from './metrics.js';
 import { playerRoutes } from './player-page.js';
 import { RateMeter } from './rate.js';
 import { redirectRoutes } from './redirect.js';
 import { lbStatus, type LbStatus } from './status.js';
+import { StreamDirectory, viewersByStream } from './streams.js';
 import { statusPageRoutes } from './status-page.js';
 
 export { LB_DEFAULTS, type LbConfig } from './config.js';
@@ -47,32 +51,49 @@ export function createLb(config: LbConfig): Lb {
   const edgeSet = new EdgeSet(settings.edges, health, log);
   const redirects = new RateMeter();
   let redisState: RedisState = 'off';
-  const stats = lbMetrics(metrics, { edgeSet, usable, redisState: () => redisState });
+  // The edges' load reports (from Redis) and the bounds they set.
+  let loads = new Map<string, EdgeLoad>();
+  const balance = new BoundedLoads(settings.balanceFactor);
+  const stats = lbMetrics(metrics, { edgeSet, usable, redisState: () => redisState, balance });
+  const lost = new LostEdges();
   let discovery: Discovery | undefined;
   if (settings.redis) {
     discovery = startDiscovery({
       ...settings.redis,
       log,
-      onSnapshot: (snapshot) => edgeSet.update(snapshot),
+      onSnapshot(snapshot, rejoining) {
+        const before = edgeSet.current.edges;
+        const down = new Set(before.filter((e) => health.health(e.id) === 'down').map((e) => e.id));
+        edgeSet.update(snapshot, rejoining);
+        if (edgeSet.current.edges !== before) lost.track(before, edgeSet.current.edges, down);
+      },
       onState: (state) => { redisState = state; },
+      loadIds: () => edgeSet.current.edges.map((e) => e.id),
+      onLoads(next) {
+        loads = next;
+        balance.observe(edgeSet.current.edges.map((e) => ({
+          id: e.id, weight: e.weight, usable: usable(e), viewers: loads.get(e.id)?.viewers, windowMs: loads.get(e.id)?.windowMs,
+        })));
+      },
       onRejected(entry) {
         stats.rejected(entry.key);
         log.warn('redis_entry_rejected', { key: entry.key, edge: entry.id, value: entry.value, reason: entry.reason });
       },
     });
   }
-  const status = () => lbStatus({ edgeSet, health, redirects, redisState: () => redisState, hash: settings.hash });
+  const directory = new StreamDirectory(settings.origins, log);
+  const status = () => lbStatus({ edgeSet, health, redirects, redisState: () => redisState, hash: settings.hash, loads: () => loads, balance, lost });
 
   const builtInHooks: LbHooks = settings.edgeGroups.length ? { selectEdges: cidrGroups(settings.edgeGroups) } : {};
   const hooks = createHookRunner('lb', config.hooks, { timeoutMs: settings.hookTimeoutMs, log, metrics }, builtInHooks);
-  const decide = createDecision({ hash: settings.hash, trustProxyHops: settings.trustProxyHops, edgeSet, usable, hooks });
+  const decide = createDecision({ hash: settings.hash, trustProxyHops: settings.trustProxyHops, edgeSet, usable, hooks, balance });
 
   const app = createBaseApp({
     metrics, log, exposeHeaders: ['X-Served-By', 'X-Cache'], ...(config.use ? { use: config.use } : {}),
     onBadTarget: (raw) => { if (raw.startsWith(HLS_PREFIX)) stats.request('bad_path'); },
   });
   app.route('/', redirectRoutes({ decide, hooks, usable, redirectCode: settings.redirectCode, retryAfter: settings.retryAfter, log, stats, redirects }));
-  app.route('/api', apiRoutes(status));
+  app.route('/api', apiRoutes(status, { directory, viewers: () => viewersByStream(loads) }));
   app.route('/', statusPageRoutes());
   app.route('/', playerRoutes());
 

@@ -1,6 +1,7 @@
 // The LB's own metrics (docs/lb.md, "Metrics"), registered once: counters the phases bump, and gauges
 // read from the edge set, the health checker and the control plane's state when scraped.
 import type { Metrics } from '../src/metrics.js';
+import type { BoundedLoads } from './balance.js';
 import type { RedisState } from './discovery.js';
 import type { EdgeSet } from './edge-set.js';
 import type { EdgeEntry } from './edges.js';
@@ -12,6 +13,7 @@ export interface LbGaugeSources {
   edgeSet: EdgeSet;
   usable(edge: EdgeEntry): boolean;
   redisState(): RedisState;
+  balance: BoundedLoads;
 }
 
 export interface LbMetrics {
@@ -32,6 +34,10 @@ export function lbMetrics(metrics: Metrics, sources: LbGaugeSources): LbMetrics 
   metrics.gauge('lb_edge_weight', 'Effective edge weight (0 while drained)', ['edge'], function collect() {
     this.reset();
     for (const e of sources.edgeSet.current.edges) this.set({ edge: e.id }, e.weight);
+  });
+  metrics.gauge('lb_edge_spill_ratio', 'Bounded loads: fraction of the clients hashed to the edge that it passes on (0: within its bound)', ['edge'], function collect() {
+    this.reset();
+    for (const e of sources.edgeSet.current.edges) this.set({ edge: e.id }, sources.balance.spill(e.id));
   });
   metrics.gauge('lb_redis_up', 'Control plane: 1 up, 0 down or not configured', [], function collect() {
     this.set(sources.redisState() === 'up' ? 1 : 0);

@@ -15,7 +15,8 @@ function scriptJson(value: unknown): string {
 }
 
 function playerPage(stream: string, src?: string): string {
-  const config = { stream, src: src || `/hls/${stream}/index.m3u8` };
+  const recording = { relive: `/hls/${stream}/_relive/index.m3u8`, dvr: `/hls/${stream}/_dvr/index.m3u8`, probe: `/hls/${stream}/_relive/0.m3u8` };
+  const config = { stream, src: src || `/hls/${stream}/index.m3u8`, recording };
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -27,10 +28,13 @@ function playerPage(stream: string, src?: string): string {
   video { width: 100%; max-width: 960px; background: #000; display: block; }
   dl { display: grid; grid-template-columns: max-content auto; gap: .2rem 1rem; }
   dt { color: #aaa; } dd { margin: 0; font-variant-numeric: tabular-nums; }
+  #presence { max-width: 960px; padding: 3rem 0; text-align: center; font-size: 1.4rem; background: #222; }
+  [hidden] { display: none; }
 </style>
 </head>
 <body>
 <h1>${stream}</h1>
+<div id="presence" hidden></div>
 <video id="video" muted autoplay playsinline controls></video>
 <dl>
   <dt>served by</dt><dd id="served-by">-</dd>
@@ -41,6 +45,8 @@ function playerPage(stream: string, src?: string): string {
   <dt>state</dt><dd id="state">starting</dd>
   <dt>recoveries</dt><dd id="recoveries">0</dd>
 </dl>
+<input id="seek" type="range" min="0" max="0" step="0.1" hidden style="width: 100%; max-width: 960px">
+<p id="recording" hidden>recorded: <a id="relive-link" hidden>watch the whole event again (relive)</a> <a id="dvr-link" hidden>play with DVR (seek back)</a></p>
 <script src="/assets/hls.min.js"></script>
 <script>
 const config = ${scriptJson(config)};
@@ -84,6 +90,8 @@ function setState(state) { player.state = state; show('state', state); }
 
 function restart(reason) {
   if (restarting) return;
+  // The stream ended or is gone: wait for it (followPresence) instead of retrying the edges.
+  if (player.presence === 'ended' || player.presence === 'absent') { stop(); return; }
   restarting = true;
   player.recoveries++;
   player.lastError = reason;
@@ -93,7 +101,8 @@ function restart(reason) {
   attempt++;
   // Back off while the LB has not yet noticed the edge is down and sends us to it again.
   const delay = Math.min(500 * attempt, 4000);
-  setTimeout(() => { restarting = false; start(); }, delay);
+  setTimeout(() => { restarting = false; if (PRESENCE_TEXT[player.presence] === undefined) start(); }, delay);
+  void followPresence();
 }
 
 const loadPolicy = {
@@ -135,6 +144,28 @@ function start() {
   setState('loading');
 }
 
+// Recordings (origin --record, docs/relive.md): relive is offered once the stream has ended, DVR while
+// it is live; a recording's playlist gets a seek bar over what the player can seek.
+player.recording = 'unknown';
+player.seekable = null;
+const seek = document.getElementById('seek');
+const fromRecording = config.src.includes('/_dvr/') || config.src.includes('/_relive/');
+seek.addEventListener('input', () => { video.currentTime = Number(seek.value); });
+for (const [id, src] of [['relive-link', config.recording.relive], ['dvr-link', config.recording.dvr]]) {
+  document.getElementById(id).href = '?src=' + encodeURIComponent(src);
+}
+function checkRecording() {
+  fetch(config.recording.probe, { cache: 'no-store' }).then((r) => (r.ok ? r.text() : '')).then((text) => {
+    const state = text === '' ? 'none' : text.includes('#EXT-X-ENDLIST') ? 'ended' : 'live';
+    player.recording = state;
+    document.getElementById('recording').hidden = state === 'none' || fromRecording;
+    document.getElementById('relive-link').hidden = state !== 'ended';
+    document.getElementById('dvr-link').hidden = state !== 'live';
+  }).catch(() => {});
+}
+checkRecording();
+setInterval(checkRecording, 5000);
+
 video.addEventListener('playing', () => setState('playing'));
 video.addEventListener('waiting', () => setState('buffering'));
 
@@ -145,15 +176,66 @@ setInterval(() => {
     if (video.buffered.start(i) <= video.currentTime && video.currentTime <= video.buffered.end(i)) ahead = video.buffered.end(i) - video.currentTime;
   }
   player.buffer = ahead;
+  if (fromRecording && video.seekable.length > 0) {
+    const from = video.seekable.start(0);
+    const to = video.seekable.end(video.seekable.length - 1);
+    player.seekable = [from, to];
+    seek.hidden = false;
+    seek.min = String(from);
+    seek.max = String(to);
+    if (document.activeElement !== seek) seek.value = String(video.currentTime);
+  }
   show('buffer', ahead.toFixed(1) + ' s');
   const date = hls && hls.playingDate;
   player.latency = date ? (Date.now() - date.getTime()) / 1000 : null;
   show('latency', player.latency === null ? '-' : player.latency.toFixed(1) + ' s');
 }, 250);
 
-if (window.Hls && Hls.isSupported()) start();
-else if (video.canPlayType('application/vnd.apple.mpegurl')) { video.src = lbUrl(); setState('native HLS'); }
-else setState('HLS is not supported in this browser');
+function play() {
+  if (window.Hls && Hls.isSupported()) start();
+  else if (video.canPlayType('application/vnd.apple.mpegurl')) { video.src = lbUrl(); setState('native HLS'); }
+  else setState('HLS is not supported in this browser');
+}
+
+function stop() {
+  if (hls) { hls.destroy(); hls = undefined; }
+  restarting = false;
+}
+
+// The stream's existence (the LB's /api/streams/<name>, from the origin): the page waits with "not live
+// yet" or "ended", asking every 2-3 s, and starts playback by itself when the stream goes live. While it
+// plays it asks only when playback ends or recovers from an error, so thousands of players cost the LB
+// nothing. Unknown (the LB has no origin to ask, or it is unreachable): play as if live.
+const PRESENCE_TEXT = { absent: 'not live yet', stalled: 'not live yet', ended: 'ended' };
+player.presence = null;
+let presenceTimer;
+async function followPresence() {
+  clearTimeout(presenceTimer);
+  let next = 'unknown';
+  try {
+    const res = await fetch('/api/streams/' + encodeURIComponent(config.stream), { cache: 'no-store' });
+    if (res.ok) next = (await res.json()).state;
+  } catch {}
+  const waiting = player.presence === null || PRESENCE_TEXT[player.presence] !== undefined;
+  // Playing: a stall is the player's to recover from, and an ended stream plays out what is left.
+  if (!waiting && hls && !restarting && !video.ended && (next === 'stalled' || next === 'ended')) next = player.presence;
+  player.presence = next;
+  const text = PRESENCE_TEXT[next];
+  const box = document.getElementById('presence');
+  box.hidden = text === undefined;
+  video.hidden = text !== undefined;
+  if (text !== undefined) {
+    box.textContent = text;
+    stop();
+    setState(text);
+    presenceTimer = setTimeout(followPresence, 2000 + Math.random() * 1000);
+  } else if (waiting) {
+    attempt = 0;
+    play();
+  }
+}
+video.addEventListener('ended', () => void followPresence());
+followPresence();
 </script>
 </body>
 </html>

@@ -77,3 +77,23 @@ test('shares are weight over the usable total', () => {
   const shares = selectorFor({ a: 100, b: 50, c: 50 }).shares((e) => e.id !== 'c');
   assert.deepEqual([...shares], [['a', 100 / 150], ['b', 50 / 150], ['c', 0]]);
 });
+
+test('pickBounded: with nothing passed on it is pick; a larger fraction only moves more of that edge\'s keys, to edges with room', () => {
+  const s = selectorFor({ a: 100, b: 100, c: 50, d: 150 });
+  const all = () => true;
+  const sample = keys.slice(0, 4000);
+  for (const k of sample) assert.equal(s.pickBounded(k, all, all, () => 0, () => 0)?.id, s.pick(k)?.id);
+  const room = (e: { id: string }) => (e.id === 'c' ? 30 : e.id === 'd' ? 10 : 0);
+  let before = sample.map((k) => s.pickBounded(k, all, all, () => 0, room)!.id);
+  for (const fraction of [0.1, 0.3, 0.6]) {
+    const after = sample.map((k) => s.pickBounded(k, all, all, (e) => (e.id === 'a' ? fraction : 0), room)!.id);
+    after.forEach((id, i) => {
+      if (id !== before[i]) assert.ok(before[i] === 'a' && (id === 'c' || id === 'd'), `${sample[i]}: ${before[i]} -> ${id}`);
+    });
+    const left = sample.filter((k, i) => s.pick(k)?.id === 'a' && after[i] !== 'a').length / sample.filter((k) => s.pick(k)?.id === 'a').length;
+    assert.ok(Math.abs(left - fraction) < 0.05, `about ${fraction} of a's keys passed on: ${left}`);
+    before = after;
+  }
+  // The preferred edges still decide who owns a key, and without a usable preferred edge there is no choice.
+  assert.equal(s.pickBounded('1.2.3.4', () => false, all, () => 0.5, room), undefined);
+});

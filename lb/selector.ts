@@ -54,6 +54,15 @@ function pairUnit(key: Hash64, edge: Hash64): number {
   return (hi * TWO_POW_21 + (lo >>> 11) + 0.5) / TWO_POW_53;
 }
 
+/** More uniform numbers in (0, 1) for the pair, independent of the score and of each other (by `salt`). */
+function saltedUnit(key: Hash64, edge: Hash64, salt: number): number {
+  return (finish(mix(mix(edge[1] ^ salt, key[1]), key[0]), 8) + 0.5) / 2 ** 32;
+}
+/** Whether the key is passed on by an edge. */
+const SPILL_SALT = 0x2545f491;
+/** Where a passed-on key goes. */
+const ROOM_SALT = 0x68e31da4;
+
 /**
  * An immutable choice function for one set of edges and weights. Rebuild and swap it when the set
  * changes; health is not part of it, so a flapping edge never forces a rebuild.
@@ -76,6 +85,35 @@ export class Selector<E extends WeightedEdge> {
     for (const { edge, hash } of this.active) {
       if (!usable(edge)) continue;
       const score = edge.weight / -Math.log(pairUnit(k, hash));
+      if (score > bestScore) {
+        bestScore = score;
+        best = edge;
+      }
+    }
+    return best;
+  }
+
+  /**
+   * Consistent hashing with bounded loads (lb/balance.ts). The key's own edge is `pick`'s among the
+   * preferred usable edges; that edge passes the key on when the key's spill hash (independent of the
+   * score) is below its `spill` fraction, and a passed-on key goes to the usable edge with room picked by
+   * rendezvous hashing weighted by `room` (water-filling: each edge takes passed-on keys in proportion to
+   * the room it has left). Raising a fraction moves only the keys between the old and the new threshold;
+   * a change of room moves passed-on keys only to or from the edges whose room changed. Without a
+   * preferred usable edge, undefined (as `pick`); with no room anywhere, the key stays on its own edge.
+   */
+  pickBounded(key: string, preferred: (edge: E) => boolean, usable: (edge: E) => boolean, spill: (edge: E) => number, room: (edge: E) => number): E | undefined {
+    const own = this.pick(key, (e) => preferred(e) && usable(e));
+    if (own === undefined) return undefined;
+    const k = hash64(key);
+    const fraction = spill(own);
+    if (fraction <= 0 || saltedUnit(k, hash64(own.id), SPILL_SALT) >= fraction) return own;
+    let best = own;
+    let bestScore = -1;
+    for (const { edge, hash } of this.active) {
+      const r = edge === own || !usable(edge) ? 0 : room(edge);
+      if (r <= 0) continue;
+      const score = r / -Math.log(saltedUnit(k, hash, ROOM_SALT));
       if (score > bestScore) {
         bestScore = score;
         best = edge;

@@ -1,5 +1,8 @@
 // What the LB says about itself: `Lb.status()`, `/api/status`, `/api/edges` and the status page show this.
+import type { EdgeLoad } from '../src/control-plane.js';
+import type { BoundedLoads, EdgeBalance } from './balance.js';
 import type { HashBy } from './client-key.js';
+import type { LostEdge, LostEdges } from './lost-edges.js';
 import type { RedisState } from './discovery.js';
 import type { EdgeSet } from './edge-set.js';
 import type { EdgeSource } from './edges.js';
@@ -18,13 +21,21 @@ export interface EdgeStatus {
   source: EdgeSource;
   redirects: number;
   redirectsPerSecond: number;
+  /** What the edge last reported to Redis (null: no report). */
+  load: EdgeLoad | null;
+  /** Its place in the bounded loads (null: not balanced: no report, down or weight 0). */
+  balance: EdgeBalance | null;
 }
 
 export interface LbStatus {
   configVersion: number;
   redis: RedisState;
   hash: HashBy;
+  /** Epsilon of the bounded loads (0: off). */
+  balanceFactor: number;
   edges: EdgeStatus[];
+  /** Edges that left the set while down, recently (lb/lost-edges.ts): the dashboard's "edge down". */
+  lostEdges: LostEdge[];
 }
 
 export interface StatusSources {
@@ -33,15 +44,19 @@ export interface StatusSources {
   redirects: RateMeter;
   redisState(): RedisState;
   hash: HashBy;
+  loads(): ReadonlyMap<string, EdgeLoad>;
+  balance: BoundedLoads;
+  lost: LostEdges;
 }
 
-export function lbStatus({ edgeSet, health, redirects, redisState, hash }: StatusSources): LbStatus {
+export function lbStatus({ edgeSet, health, redirects, redisState, hash, loads, balance, lost }: StatusSources): LbStatus {
   const { version, edges, selector } = edgeSet.current;
   const shares = selector.shares((e) => health.usable(e.id));
   return {
     configVersion: version,
     redis: redisState(),
     hash,
+    balanceFactor: balance.epsilon,
     edges: edges.map((e) => ({
       id: e.id,
       url: e.url,
@@ -53,6 +68,9 @@ export function lbStatus({ edgeSet, health, redirects, redisState, hash }: Statu
       source: e.source,
       redirects: redirects.total(e.id),
       redirectsPerSecond: redirects.perSecond(e.id),
+      load: loads().get(e.id) ?? null,
+      balance: balance.view(e.id) ?? null,
     })),
+    lostEdges: lost.list(),
   };
 }

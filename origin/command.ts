@@ -1,7 +1,6 @@
 // `cascade origin`: parses options and starts the origin role. Every default is ORIGIN_DEFAULTS'.
-import { LISTEN_OPTIONS, loggerFor, parseRoleCommand, type Command } from '../src/command.js';
+import { LISTEN_OPTIONS, loggerFor, parseOrigins, parseRoleCommand, type Command } from '../src/command.js';
 import { runRole } from '../src/role.js';
-import { parseBaseUrls } from '../src/url.js';
 import { UsageError, type OptionsSpec } from '../src/options.js';
 import { ORIGIN_DEFAULTS } from './config.js';
 import { ORIGIN_HOOKS } from './hooks.js';
@@ -34,6 +33,10 @@ const ORIGIN_OPTIONS = {
     type: 'duration', default: ORIGIN_DEFAULTS.partTargetMs, min: 0, max: 10_000,
     help: 'LL-HLS: cut parts of at most this long from hinted fMP4 uploads, at least the transcoder\'s --part-target (0: no parts)',
   },
+  record: { type: 'bool', default: ORIGIN_DEFAULTS.record, help: 'keep every published segment in a recording: DVR, time-shift clips and relive under /hls/<stream>/_dvr/ and _relive/ (docs/relive.md)' },
+  'record-retention': { type: 'duration', default: ORIGIN_DEFAULTS.recordRetentionMs, min: 1000, help: 'with --record: how long a recorded segment is kept (e.g. 48h, 7d)' },
+  'dvr-window': { type: 'duration', default: ORIGIN_DEFAULTS.dvrWindowMs, min: 0, help: 'with --record: length of the DVR playlist (0: the whole recording, EXT-X-PLAYLIST-TYPE:EVENT)' },
+  'relive-after': { type: 'duration', default: ORIGIN_DEFAULTS.reliveAfterMs, min: 1000, help: 'with --record: a stream with no new segment for this long has ended (its relive turns VOD); so does EXT-X-ENDLIST' },
 } as const satisfies OptionsSpec;
 
 export const originCommand: Command = {
@@ -56,7 +59,7 @@ export const originCommand: Command = {
       ...(options['data-dir'] !== undefined ? { dataDir: options['data-dir'] } : {}),
       ...(storage !== undefined ? { storage } : {}),
       ...(options['upload-token'] !== undefined ? { uploadToken: options['upload-token'] } : {}),
-      peers: parseBaseUrls(options.peer, 'peer', true),
+      peers: parseOrigins(options.peer, 'peer'),
       peerFillTimeoutMs: options['peer-fill-timeout'],
       maxPlaylistBytes: options['max-playlist-size'],
       maxFileBytes: options['max-file-size'],
@@ -67,6 +70,10 @@ export const originCommand: Command = {
       maxSegmentDurationMs: options['max-segment-duration'],
       maxMemoryBytes: options['max-memory'],
       partTargetMs: partTarget,
+      record: options.record,
+      recordRetentionMs: options['record-retention'],
+      dvrWindowMs: options['dvr-window'],
+      reliveAfterMs: options['relive-after'],
       hooks: parsed.hooks,
       use: parsed.use,
       hookTimeoutMs: options['hook-timeout'],

@@ -50,6 +50,13 @@ export interface OriginConfig {
   /** Requests held for a blocking playlist reload or a hinted part, per stream and in total; past them: 503. */
   maxHeldRequestsPerStream: number;
   maxHeldRequests: number;
+  /** --record: every published segment is kept in a recording (docs/relive.md) until `recordRetentionMs`. */
+  record: boolean;
+  recordRetentionMs: number;
+  /** Length of the DVR playlist (ms); 0: the whole recording (EXT-X-PLAYLIST-TYPE:EVENT). */
+  dvrWindowMs: number;
+  /** A recorded stream that publishes no new segment for this long has ended: its relive is VOD (ms). */
+  reliveAfterMs: number;
   /** How often retention runs (ms); 0: only when `sweep()` is called (tests with a fake clock). */
   sweepIntervalMs: number;
   /** Called with every newly published playlist (after it is servable). */
@@ -86,6 +93,10 @@ export const ORIGIN_DEFAULTS = {
   partTargetMs: 500,
   maxHeldRequestsPerStream: 10_000,
   maxHeldRequests: 50_000,
+  record: false,
+  recordRetentionMs: 7 * 86_400_000,
+  dvrWindowMs: 2 * 3_600_000,
+  reliveAfterMs: 60_000,
   sweepIntervalMs: 1000,
   hookTimeoutMs: DEFAULT_HOOK_TIMEOUT_MS,
 } satisfies Partial<OriginConfig>;

@@ -14,6 +14,7 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { contentTypeFor, isPlaylistPath } from '../src/media-types.js';
 import { evaluateRange, httpDate, notModified, type Validators } from '../src/http-range.js';
 import { sendStream } from '../src/send-stream.js';
+import { isRecordingPath } from '../src/recording-paths.js';
 import { parseStreamPath } from '../src/stream-path.js';
 import { CAN_SKIP_TARGETS, deltaUpdate } from './ll-playlist.js';
 import type { OriginMetrics } from './metrics.js';
@@ -24,11 +25,11 @@ import type { UploadVersion } from './upload-version.js';
 import type { WaitingRoom } from './waiting-room.js';
 
 /** Uploaded names (they change with the next upload) and 404s (the name may be uploaded any moment). */
-const SHORT_LIVED = 'public, max-age=1';
+export const SHORT_LIVED = 'public, max-age=1';
 /** Published names: a URI is never reused for other bytes. */
-const IMMUTABLE = 'public, max-age=86400, immutable';
+export const IMMUTABLE = 'public, max-age=86400, immutable';
 /** Refusals a cache must not keep: the same request may be answerable a moment later. */
-const NOT_STORED = 'no-store';
+export const NOT_STORED = 'no-store';
 /**
  * A blocking reload's answer, in part targets: its URL names a playlist version that satisfies it, so a
  * cache may answer the same URL with it for a while (Apple's LL-HLS guidance: cache blocking responses,
@@ -39,9 +40,36 @@ const BLOCKING_MAX_AGE_PARTS = 6;
 const BLOCKING_TARGETS = 3;
 
 /** Bytes [start, end] of the body, answered with this status and these headers. */
-type SendRange = (status: 200 | 206, headers: Record<string, string>, start: number, end: number) => Response;
+export type SendRange = (status: 200 | 206, headers: Record<string, string>, start: number, end: number) => Response;
 
-export function deliveryHandler(streams: StreamTable, stats: OriginMetrics, masterMaxAge: number, room: WaitingRoom) {
+/**
+ * A body of known size with its validators: 304, 416, 206 (one range, honouring If-Range) or 200, each
+ * with its length, counted by result.
+ */
+export function answerWhole(c: Context, stats: OriginMetrics, headers: Record<string, string>, validators: Validators, size: number, result: 'playlist' | 'file', send: SendRange): Response {
+  const requestHeaders = c.req.raw.headers;
+  if (notModified(requestHeaders, validators)) {
+    stats.requests.inc({ result: 'not_modified' });
+    return c.body(null, 304, headers);
+  }
+  const range = evaluateRange(requestHeaders, size, validators);
+  if (range.type === 'unsatisfiable') {
+    stats.requests.inc({ result: 'range_unsatisfiable' });
+    return c.body(null, 416, { ...headers, 'Content-Range': `bytes */${size}` });
+  }
+  if (range.type === 'partial') {
+    stats.requests.inc({ result: 'partial' });
+    return send(206, { ...headers, 'Content-Range': `bytes ${range.start}-${range.end}/${size}`, 'Content-Length': String(range.end - range.start + 1) },
+      range.start, range.end);
+  }
+  stats.requests.inc({ result });
+  return send(200, { ...headers, 'Content-Length': String(size) }, 0, size - 1);
+}
+
+/** What answers the paths of recordings (origin/recording-delivery.ts); without --record they are not found. */
+export type RecordingHandler = (c: Context, stream: string, path: string, params: URLSearchParams) => Response | Promise<Response>;
+
+export function deliveryHandler(streams: StreamTable, stats: OriginMetrics, masterMaxAge: number, room: WaitingRoom, recordings?: RecordingHandler) {
   const notFound = (c: Context) => {
     stats.requests.inc({ result: 'not_found' });
     return c.text('not found\n', 404, { 'Cache-Control': SHORT_LIVED });
@@ -50,26 +78,6 @@ export function deliveryHandler(streams: StreamTable, stats: OriginMetrics, mast
   const refuse = (c: Context, status: 400 | 503, result: 'bad_request' | 'blocking_full' | 'blocking_timeout', why: string) => {
     stats.requests.inc({ result });
     return c.text(`${why}\n`, status, { 'Cache-Control': NOT_STORED, ...(status === 503 ? { 'Retry-After': '1' } : {}) });
-  };
-
-  const whole = (c: Context, headers: Record<string, string>, validators: Validators, size: number, result: 'playlist' | 'file', send: SendRange) => {
-    const requestHeaders = c.req.raw.headers;
-    if (notModified(requestHeaders, validators)) {
-      stats.requests.inc({ result: 'not_modified' });
-      return c.body(null, 304, headers);
-    }
-    const range = evaluateRange(requestHeaders, size, validators);
-    if (range.type === 'unsatisfiable') {
-      stats.requests.inc({ result: 'range_unsatisfiable' });
-      return c.body(null, 416, { ...headers, 'Content-Range': `bytes */${size}` });
-    }
-    if (range.type === 'partial') {
-      stats.requests.inc({ result: 'partial' });
-      return send(206, { ...headers, 'Content-Range': `bytes ${range.start}-${range.end}/${size}`, 'Content-Length': String(range.end - range.start + 1) },
-        range.start, range.end);
-    }
-    stats.requests.inc({ result });
-    return send(200, { ...headers, 'Content-Length': String(size) }, 0, size - 1);
   };
 
   const playlist = (c: Context, path: string, published: PublishedPlaylist, variant: { delta?: boolean; blocking?: boolean } = {}) => {
@@ -85,7 +93,7 @@ export function deliveryHandler(streams: StreamTable, stats: OriginMetrics, mast
       ETag: body.etag,
       'Last-Modified': httpDate(published.at),
     };
-    return whole(c, headers, { etag: body.etag, lastModified: published.at }, body.bytes.length, 'playlist',
+    return answerWhole(c, stats, headers, { etag: body.etag, lastModified: published.at }, body.bytes.length, 'playlist',
       (status, h, start, end) => c.body(body.bytes.subarray(start, end + 1), status, h));
   };
 
@@ -117,7 +125,7 @@ export function deliveryHandler(streams: StreamTable, stats: OriginMetrics, mast
   const part = async (c: Context, stream: string, path: string, found: PartLookup): Promise<Response> => {
     const headers: Record<string, string> = { 'Content-Type': contentTypeFor(path), 'Cache-Control': IMMUTABLE, 'Accept-Ranges': 'bytes' };
     if (found.state === 'published') {
-      return whole(c, headers, {}, found.length, 'file', (status, h, start, end) => sendStream(c, status, h, found.read(start, end)));
+      return answerWhole(c, stats, headers, {}, found.length, 'file', (status, h, start, end) => sendStream(c, status, h, found.read(start, end)));
     }
     const { parts, index, targetDuration } = found;
     // A HEAD says the hinted part is there to be requested; its length is not known yet.
@@ -155,7 +163,7 @@ export function deliveryHandler(streams: StreamTable, stats: OriginMetrics, mast
     const etag = `"${version.hash.slice(0, 20)}"`;
     headers.ETag = etag;
     headers['Last-Modified'] = httpDate(version.completedAt);
-    return whole(c, headers, { etag, lastModified: version.completedAt }, version.size, 'file',
+    return answerWhole(c, stats, headers, { etag, lastModified: version.completedAt }, version.size, 'file',
       (status, h, start, end) => sendStream(c, status, h, version.stream(start, end)));
   };
 
@@ -167,6 +175,7 @@ export function deliveryHandler(streams: StreamTable, stats: OriginMetrics, mast
       return c.text(`bad stream path: ${parsed.reason}\n`, 400);
     }
     const { stream: name, path } = parsed.value;
+    if (isRecordingPath(path)) return recordings ? recordings(c, name, path, url.searchParams) : notFound(c);
     const stream = streams.get(name);
     if (!stream) return notFound(c);
     if (isPlaylistPath(path)) {

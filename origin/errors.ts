@@ -6,6 +6,8 @@ import { UploadBodyError } from '../src/upload-body.js';
 
 export const REASON_STATUS = {
   bad_path: 400,
+  /** Under a directory of recordings (origin/recording-paths.ts). */
+  reserved_path: 400,
   unauthorized: 401,
   forbidden: 403,
   too_large: 413,

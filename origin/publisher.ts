@@ -244,6 +244,19 @@ function roundUpKbps(bitsPerSecond: number): number {
   return Math.ceil(bitsPerSecond / 1000) * 1000;
 }
 
+/** A published rendition as the metrics and the stream summary (src/stream-summary.ts) show it. */
+export interface RenditionStats {
+  path: string;
+  msn: number;
+  disc: number;
+  epoch: number;
+  targetDuration: number;
+  endList: boolean;
+  bandwidth: number | undefined;
+  averageBandwidth: number | undefined;
+  lowLatency: boolean;
+}
+
 export type ApplyOutcome = 'published' | 'restart' | 'unchanged' | 'held';
 
 export function emptyPublisherState(): PublisherState {
@@ -968,10 +981,22 @@ export class Publisher {
     return this.state.renditions[path]?.targetDuration;
   }
 
-  renditionStats(): { path: string; msn: number; disc: number; epoch: number }[] {
+  renditionStats(): RenditionStats[] {
     return Object.entries(this.state.renditions)
       .filter(([, r]) => r.entries.length > 0)
-      .map(([path, r]) => ({ path, msn: r.lastMsn, disc: r.lastDisc, epoch: r.epoch }));
+      .map(([path, r]) => ({
+        path, msn: r.lastMsn, disc: r.lastDisc, epoch: r.epoch, targetDuration: r.targetDuration, endList: r.endList,
+        bandwidth: r.bandwidth, averageBandwidth: r.averageBandwidth, lowLatency: r.lowLatency === true,
+      }));
+  }
+
+  /** Transcoder restarts seen (new epochs), and the published masters' paths: the stream's summary. */
+  get restarts(): number {
+    return this.state.restarts;
+  }
+
+  masterPaths(): string[] {
+    return Object.keys(this.state.masters);
   }
 }
 

@@ -1,5 +1,5 @@
-// The Storage contract (origin/storage.ts), run against every backend: DiskStorage in a temporary directory
-// and S3Storage on a real S3-compatible server (SeaweedFS on loopback, test/helpers/s3-server.ts). What the
+// The Storage contract (origin/storage.ts), run against every backend: DiskStorage in a temporary directory,
+// MemoryStorage, and S3Storage on a real S3-compatible server (SeaweedFS on loopback, test/helpers/s3-server.ts). What the
 // origin relies on holds for both, or the suite says which backend breaks it.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { s3ServerForFile, s3ServerMissing } from '../test/helpers/s3-server.js';
+import { MemoryStorage } from './memory-storage.js';
 import { DiskStorage, type Storage } from './storage.js';
 
 const dirs: string[] = [];
@@ -28,6 +29,8 @@ const backends: { name: string; skip: string | false; make(): Promise<Storage> }
       return new DiskStorage(d);
     },
   },
+  // What --record keeps a recording in without --data-dir or --storage.
+  { name: 'MemoryStorage', skip: false, make: async () => new MemoryStorage() },
   // A nested prefix per test keeps the tests apart in one bucket, and checks the prefix is joined right.
   { name: 'S3Storage', skip: missing ?? false, make: async () => server()!.storage(`contract/t${++prefixes}`) },
 ];

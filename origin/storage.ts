@@ -25,7 +25,7 @@ export interface Storage {
 }
 
 /** What a storage operation was for: the `op` label of `cascade_origin_storage_errors_total`. */
-export type StorageOp = 'blob_write' | 'blob_remove' | 'state_write';
+export type StorageOp = 'blob_write' | 'blob_remove' | 'state_write' | 'record_write';
 
 /** What an S3 backend (s3-storage.ts) reports, as a `code` on its errors. */
 export const S3_ERROR_CODES = [

@@ -1,13 +1,14 @@
 // What the origin does when a stream publishes a playlist (a log line, `onPublished`, the `published`
 // hook, held requests it may satisfy), when the parts cut from an upload change (held requests for a
 // hinted part) or cannot be cut cleanly (a log line), and when one of its storage operations fails
-// (counted; logged, except a failed upload, which its 507 answer logs once).
+// (counted; logged, except a failed upload, which its 507 answer logs once); and what a recording reports.
 import type { HookRunner } from '../src/hooks.js';
 import type { Logger } from '../src/log.js';
 import type { OriginConfig } from './config.js';
 import { ORIGIN_HOOKS, type OriginHooks } from './hooks.js';
 import type { OriginMetrics } from './metrics.js';
 import { storageErrorCode } from './storage.js';
+import type { RecordingEvents } from './recording.js';
 import type { StreamEvents } from './stream-table.js';
 import type { WaitingRoom } from './waiting-room.js';
 
@@ -34,6 +35,24 @@ export function streamEvents(hooks: HookRunner<OriginHooks>, stats: OriginMetric
       const code = storageErrorCode(err);
       stats.storageErrors.inc({ op, code });
       if (op !== 'blob_write') log.error('storage_failed', { stream, op, code, err });
+    },
+  };
+}
+
+/** What the origin does when a recording ends its stream (relive), leaves a segment out, or fails to write. */
+export function recordingEvents(stats: OriginMetrics, log: Logger): RecordingEvents {
+  return {
+    ended(stream, why) {
+      log.info('relive_published', { stream, why });
+    },
+    dropped(stream, rendition, reason) {
+      stats.recordDropped.inc({ reason });
+      log.warn('record_dropped', { stream, rendition, reason });
+    },
+    storageFailed(stream, err) {
+      const code = storageErrorCode(err);
+      stats.storageErrors.inc({ op: 'record_write', code });
+      log.error('storage_failed', { stream, op: 'record_write', code, err });
     },
   };
 }

@@ -84,3 +84,35 @@ test('retention gives every stream an equal share of the memory budget', async (
     assert.ok(table.get(name)!.file('poster-new.jpg'));
   }
 });
+
+test('summaries: renditions live while published, stalled after 3 target durations, ended with ENDLIST; the newest stream first', async () => {
+  let now = 1_000_000;
+  const table = new StreamTable(LIMITS, undefined, () => now, recorder());
+  const s1 = table.open('s1');
+  await upload(s1, 'hi/a0.ts', 'x'.repeat(1000));
+  await upload(s1, 'lo/a0.ts', 'y');
+  s1.applyPlaylist('index.m3u8', '#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=800000\nhi/index.m3u8\n#EXT-X-STREAM-INF:BANDWIDTH=200000\nlo/index.m3u8\n');
+  s1.applyPlaylist('hi/index.m3u8', PLAYLIST);
+  s1.applyPlaylist('lo/index.m3u8', PLAYLIST);
+  assert.equal(table.summaries().length, 1);
+  const [first] = table.summaries();
+  assert.equal(first!.state, 'live');
+  assert.deepEqual(first!.masters, ['index.m3u8']);
+  assert.deepEqual(first!.renditions.map((r) => [r.path, r.mediaSequence, r.ageSeconds, r.targetDuration, r.state]), [['hi/index.m3u8', 0, 0, 2, 'live'], ['lo/index.m3u8', 0, 0, 2, 'live']]);
+  assert.ok(first!.renditions[0]!.bandwidth! > first!.renditions[1]!.bandwidth!, 'measured bandwidth per rendition');
+
+  // lo goes on; hi stops: after 6 s (3 target durations) it is stalled, the stream still live.
+  now += 6_500;
+  await upload(s1, 'lo/a1.ts', 'y');
+  s1.applyPlaylist('lo/index.m3u8', '#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\na0.ts\n#EXTINF:2,\na1.ts\n');
+  assert.deepEqual(table.summaries()[0]!.renditions.map((r) => [r.path, r.state]), [['hi/index.m3u8', 'stalled'], ['lo/index.m3u8', 'live']]);
+  assert.equal(table.summaries()[0]!.state, 'live');
+  now += 6_500;
+  assert.equal(table.summaries()[0]!.state, 'stalled');
+
+  // A second stream, published later, comes first; an ENDLIST ends a rendition.
+  const s2 = table.open('s2');
+  await upload(s2, 'a0.ts', 'z');
+  s2.applyPlaylist('index.m3u8', `${PLAYLIST}#EXT-X-ENDLIST\n`);
+  assert.deepEqual(table.summaries().map((s) => [s.name, s.state]), [['s2', 'ended'], ['s1', 'stalled']]);
+});

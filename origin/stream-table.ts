@@ -1,6 +1,7 @@
 // Every stream of the origin, by name: loaded from storage at start (a restarted origin continues them),
 // opened by its first upload, and swept for retention with one memory budget shared out among them.
 import { isValidStreamName } from '../src/stream-path.js';
+import { MAX_SUMMARY_RENDITIONS, MAX_SUMMARY_STREAMS, renditionState, streamState, type StreamSummary } from '../src/stream-summary.js';
 import type { RenditionSample } from './metrics.js';
 import type { PeerFetch } from './peer-fill.js';
 import type { PartsProblem } from './segment-parts.js';
@@ -90,5 +91,31 @@ export class StreamTable {
       const playlist = stream.playlist(r.path);
       return playlist ? [{ stream: stream.name, rendition: r.path, msn: r.msn, ageSeconds: (this.now() - playlist.at) / 1000 }] : [];
     }));
+  }
+
+  /**
+   * Every stream with its renditions, for `GET /api/streams` (the LB's dashboard and player pages): the
+   * most recently published first, at most MAX_SUMMARY_STREAMS of them.
+   */
+  summaries(): StreamSummary[] {
+    const now = this.now();
+    const all = [...this.streams.values()].map((stream) => {
+      const renditions = stream.publisher.renditionStats().flatMap((r) => {
+        const playlist = stream.playlist(r.path);
+        if (!playlist) return [];
+        const ageSeconds = Math.max(0, (now - playlist.at) / 1000);
+        return [{
+          path: r.path, mediaSequence: r.msn, ageSeconds, targetDuration: r.targetDuration, epoch: r.epoch,
+          bandwidth: r.bandwidth ?? null, averageBandwidth: r.averageBandwidth ?? null, lowLatency: r.lowLatency,
+          state: renditionState(ageSeconds, r.targetDuration, r.endList),
+        }];
+      }).slice(0, MAX_SUMMARY_RENDITIONS);
+      const summary: StreamSummary = {
+        name: stream.name, state: streamState(renditions), restarts: stream.publisher.restarts,
+        masters: stream.publisher.masterPaths().slice(0, MAX_SUMMARY_RENDITIONS), renditions,
+      };
+      return { summary, newest: Math.min(Infinity, ...renditions.map((r) => r.ageSeconds)) };
+    });
+    return all.sort((a, b) => a.newest - b.newest).slice(0, MAX_SUMMARY_STREAMS).map((s) => s.summary);
   }
 }

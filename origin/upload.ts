@@ -12,6 +12,7 @@ import { readUploadBody } from '../src/upload-body.js';
 import { parseStreamPath, type StreamPath } from '../src/stream-path.js';
 import type { UploadAuthorizer } from './auth.js';
 import type { OriginConfig } from './config.js';
+import { isRecordingPath } from '../src/recording-paths.js';
 import { asOriginError, OriginError } from './errors.js';
 import { uploadKind, type OriginMetrics } from './metrics.js';
 import type { StreamTable } from './stream-table.js';
@@ -34,6 +35,7 @@ export function uploadHandlers(limits: UploadLimits, streams: StreamTable, autho
   const refusing = async (c: Context, phases: (target: StreamPath) => Promise<Response>): Promise<Response> => {
     const parsed = parseStreamPath(new URL(c.req.url).pathname);
     if (!parsed.ok) return reject(c, new OriginError('bad_path', `bad stream path: ${parsed.reason}`));
+    if (isRecordingPath(parsed.value.path)) return reject(c, new OriginError('reserved_path', `'${parsed.value.path.split('/')[0]}/' is where recordings are served`));
     try {
       return await phases(parsed.value);
     } catch (err) {

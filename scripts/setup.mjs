@@ -14,7 +14,7 @@ const mode = process.argv[2] ?? 'test';
 const TOOLS = {
   stack: { ffmpeg: 'ffmpeg', 'redis-server': 'redis-server' },
   test: {
-    ffmpeg: 'ffmpeg', ffprobe: 'ffmpeg', 'redis-server': 'redis-server', chromium: 'chromium', 'docker-compose': 'docker-compose', openssl: 'openssl',
+    ffmpeg: 'ffmpeg', ffprobe: 'ffmpeg', 'redis-server': 'redis-server', 'redis-sentinel': 'redis-sentinel', chromium: 'chromium', 'docker-compose': 'docker-compose', openssl: 'openssl',
     // metrics and deploy/prometheus: promtool checks /metrics and the alert rules, a real Prometheus fires them against `cascade stack`
     promtool: 'prometheus', prometheus: 'prometheus', python3: 'python3',
     // Players other than hls.js (test/players-edge-loss): GStreamer's hlsdemux/hlsdemux2 are in plugins-bad.

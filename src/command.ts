@@ -20,7 +20,7 @@ export const LISTEN_OPTIONS = {
 } as const satisfies OptionsSpec;
 
 export const REDIS_OPTIONS = {
-  redis: { type: 'url', help: 'Redis URL of the control plane (optional)' },
+  redis: { type: 'redis-url', help: 'Redis of the control plane (optional): redis://host:port, or through Sentinel redis-sentinel://host:port,host:port/<master>' },
   'redis-prefix': { type: 'string', default: DEFAULT_REDIS_PREFIX, help: 'key prefix in Redis' },
 } as const satisfies OptionsSpec;
 
@@ -40,6 +40,21 @@ export function parseCommand<S extends OptionsSpec>(spec: S, argv: string[], hel
 }
 
 /** The positional arguments a command takes, by name; a missing one is undefined, an extra one a UsageError. */
+/**
+ * `--origin` values (or another option's: `--peer`), repeated or comma-separated, as base URLs of cascade
+ * servers: http(s), no path or query.
+ */
+export function parseOrigins(values: readonly string[], option = 'origin'): string[] {
+  const origins = values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+  return origins.map((raw) => {
+    let url: URL;
+    try { url = new URL(raw); } catch { throw new UsageError(`--${option}: not a URL: '${raw}'`); }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--${option}: must be http(s): '${raw}'`);
+    if (url.pathname !== '/' || url.search !== '') throw new UsageError(`--${option}: give the base URL without a path: '${raw}'`);
+    return url.origin;
+  });
+}
+
 export function takePositionals(list: readonly string[], names: readonly string[]): (string | undefined)[] {
   if (list.length > names.length) throw new UsageError(`unexpected argument '${list[names.length]}'`);
   return names.map((_, i) => list[i]);

@@ -1,10 +1,11 @@
 // The Redis control plane, in one place: its keys (docs/contract.md, "Redis"), the rules its values must
-// meet, the one read of all of it (a snapshot), and every write — the edge's registration and heartbeat,
-// the operator's weight, drain and undrain. Edge registration (edge/registration.ts), LB discovery
-// (lb/discovery.ts) and the ops commands (cli/ops.ts) all go through here, so they cannot disagree on a
-// key, on which entries count, or on what "drained" means.
-import { Redis, ReplyError } from 'ioredis';
+// meet, the one read of all of it (a snapshot) and of the edges' load reports, and every write — the
+// edge's registration, heartbeat and load report, the operator's weight, drain and undrain. Edge
+// registration (edge/registration.ts), LB discovery (lb/discovery.ts) and the ops commands (cli/ops.ts)
+// all go through here, so they cannot disagree on a key, on which entries count, or on what "drained" means.
+import { Redis, ReplyError, type RedisOptions } from 'ioredis';
 import type { Logger } from './log.js';
+import { parseRedisUrl, redactRedisUrl, redisConnection } from './redis-url.js';
 
 export const DEFAULT_REDIS_PREFIX = 'cascade:';
 
@@ -21,6 +22,8 @@ export interface ControlKeys {
   events: string;
   /** hash: edge id -> weight it had before `cascade drain`, restored by `cascade undrain` */
   drainedWeights: string;
+  /** string with TTL: the edge's load report (EdgeLoad as JSON), rewritten every heartbeat */
+  load(edgeId: string): string;
 }
 
 export function controlKeys(prefix = DEFAULT_REDIS_PREFIX): ControlKeys {
@@ -31,6 +34,7 @@ export function controlKeys(prefix = DEFAULT_REDIS_PREFIX): ControlKeys {
     drain: `${prefix}drain`,
     events: `${prefix}events`,
     drainedWeights: `${prefix}drain:weights`,
+    load: (id) => `${prefix}edge:${id}:load`,
   };
 }
 
@@ -95,7 +99,7 @@ export function effectiveWeight(snapshot: ControlSnapshot | undefined, id: strin
 }
 
 /** The keys read, as they name rejected entries in logs and metrics. */
-export type ControlKeyName = 'edges' | 'weights' | 'drain';
+export type ControlKeyName = 'edges' | 'weights' | 'drain' | 'load';
 
 /** An entry read from Redis and not used: anyone who can write to Redis must not steer players. */
 export interface RejectedEntry {
@@ -188,6 +192,78 @@ export async function readControlPlane(redis: Redis, keys: ControlKeys, previous
   return { snapshot: { weights, registered, lapsed, drained }, listed, rejected };
 }
 
+// ---- load reports: what each edge carries, for the LBs' bounded loads and the status page ---------------
+
+/** An edge's load as it reports it every heartbeat (`edge:<id>:load`, JSON). Rates are over the last beat. */
+export interface EdgeLoad {
+  /** Distinct clients (per stream, summed) with a playlist request within `windowMs`. */
+  viewers: number;
+  /** The same per stream, the most watched first, at most MAX_LOAD_STREAMS of them. */
+  streams: Record<string, number>;
+  windowMs: number;
+  bytesPerSecond: number;
+  requestsPerSecond: number;
+  /** Requests answered without an upstream fetch of their own (HIT, COALESCED, STALE); null without requests. */
+  hitRatio: number | null;
+  /** Event-loop delay, the 99th percentile over the last beat (ms). */
+  loopLagMs: number;
+  /** CPU time over wall time in the last beat: 1 = one core. */
+  cpu: number;
+  /** When it was measured (ms since the epoch, the edge's clock). */
+  at: number;
+}
+
+export const MAX_LOAD_STREAMS = 100;
+const MAX_LOAD_BYTES = 16_384;
+const STREAM_NAME_RE = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** A load report as read from Redis, or the reason it is not one (anyone who can write there must not steer players). */
+export function parseEdgeLoad(text: string): { load: EdgeLoad } | { reason: string } {
+  if (text.length > MAX_LOAD_BYTES) return { reason: `longer than ${MAX_LOAD_BYTES}` };
+  let raw: unknown;
+  try { raw = JSON.parse(text); } catch { return { reason: 'not JSON' }; }
+  if (typeof raw !== 'object' || raw === null) return { reason: 'not an object' };
+  const r = raw as Record<string, unknown>;
+  const num = (name: string, max: number, integer = false): number | undefined => {
+    const v = r[name];
+    return typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= max && (!integer || Number.isInteger(v)) ? v : undefined;
+  };
+  const viewers = num('viewers', 1e8, true);
+  const windowMs = num('windowMs', 3_600_000);
+  const bytesPerSecond = num('bytesPerSecond', 1e12);
+  const requestsPerSecond = num('requestsPerSecond', 1e9);
+  const loopLagMs = num('loopLagMs', 3_600_000);
+  const cpu = num('cpu', 1024);
+  const at = num('at', 1e14);
+  const hitRatio = r.hitRatio === null ? null : num('hitRatio', 1);
+  const streams = r.streams;
+  if (viewers === undefined || windowMs === undefined || bytesPerSecond === undefined || requestsPerSecond === undefined
+    || loopLagMs === undefined || cpu === undefined || at === undefined || hitRatio === undefined) return { reason: 'a field missing or out of range' };
+  if (typeof streams !== 'object' || streams === null || Array.isArray(streams)) return { reason: 'streams not an object' };
+  const entries = Object.entries(streams);
+  if (entries.length > MAX_LOAD_STREAMS || !entries.every(([name, n]) => STREAM_NAME_RE.test(name) && typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= viewers)) {
+    return { reason: 'streams: bad name or count' };
+  }
+  return { load: { viewers, streams: Object.fromEntries(entries) as Record<string, number>, windowMs, bytesPerSecond, requestsPerSecond, hitRatio, loopLagMs, cpu, at } };
+}
+
+/** The load reports of `ids` that are there and valid; the others are absent (and reported when malformed). */
+export async function readLoads(redis: Redis, keys: ControlKeys, ids: readonly string[]): Promise<{ loads: Map<string, EdgeLoad>; rejected: RejectedEntry[] }> {
+  const loads = new Map<string, EdgeLoad>();
+  const rejected: RejectedEntry[] = [];
+  const listed = bounded(ids);
+  if (listed.length === 0) return { loads, rejected };
+  const values = await redis.mget(listed.map((id) => keys.load(id)));
+  listed.forEach((id, i) => {
+    const value = values[i];
+    if (value === null || value === undefined) return;
+    const parsed = parseEdgeLoad(value);
+    if ('load' in parsed) loads.set(id, parsed.load);
+    else if (rejected.length < MAX_REPORTED_REJECTIONS) rejected.push({ key: 'load', id, value: value.slice(0, 200), reason: parsed.reason });
+  });
+  return { loads, rejected };
+}
+
 // ---- writing: each change is announced on the events channel, so readers apply it at once -------------
 
 /**
@@ -195,8 +271,10 @@ export async function readControlPlane(redis: Redis, keys: ControlKeys, previous
  * alive key that outlives five beats. Re-written every beat, so an edge re-registers by itself after Redis
  * lost its data (FLUSHALL, restarted empty; keyspace events would need server config and FLUSHALL sends
  * none per key); the same transaction reads what was there first, so noticing the loss costs no round trip.
+ * With `load`, the same transaction writes the load report, which lives three beats: a report older than
+ * that says nothing about the edge now.
  */
-export async function heartbeat(redis: Redis, keys: ControlKeys, id: string, publicUrl: string | undefined, intervalMs: number): Promise<{
+export async function heartbeat(redis: Redis, keys: ControlKeys, id: string, publicUrl: string | undefined, intervalMs: number, load?: EdgeLoad): Promise<{
   /** undefined when the reply did not say. */
   drained: boolean | undefined;
   /** The registration was missing or different before this beat (and LBs were told). */
@@ -207,6 +285,7 @@ export async function heartbeat(redis: Redis, keys: ControlKeys, id: string, pub
     const ttlSeconds = Math.max(1, Math.ceil((intervalMs * 5) / 1000));
     batch.hget(keys.edges, id).exists(keys.alive(id)).hset(keys.edges, id, publicUrl).set(keys.alive(id), publicUrl, 'EX', ttlSeconds);
   }
+  if (load) batch.set(keys.load(id), JSON.stringify(load), 'PX', Math.max(1000, intervalMs * 3));
   const results = await batch.exec();
   const member = results?.[0]?.[1];
   const registered = publicUrl !== undefined && (results?.[1]?.[1] !== publicUrl || results?.[2]?.[1] !== 1);
@@ -255,24 +334,34 @@ export async function undrainEdge(redis: Redis, keys: ControlKeys, id: string): 
 
 // ---- connections ----------------------------------------------------------------------------------------
 
+/** A client for a `--redis` URL (plain or redis-sentinel://, src/redis-url.ts) with these options on top. */
+function redisClient(url: string, options: RedisOptions, sentinel: { failoverDetector?: boolean } = {}): Redis {
+  const connection = redisConnection(parseRedisUrl(url), sentinel);
+  const merged = { ...connection.options, ...options };
+  return connection.url !== undefined ? new Redis(connection.url, merged) : new Redis(merged);
+}
+
 /**
- * A Redis client that never stops a role serving: commands fail fast while Redis is away (no offline
- * queue), it reconnects with capped backoff, and logs each transition once.
+ * A client that never stops a role serving: commands fail fast while Redis is away (no offline queue), it
+ * reconnects with capped backoff (through Sentinel: to whichever primary the sentinels name then), and
+ * logs each transition once. `failoverDetector`: follow a Sentinel failover at once (the command
+ * connection; a subscriber only needs to get its messages again, which its reconnect gives).
  */
-export function connectRedis(url: string, log: Logger, onStateChange?: (up: boolean) => void): Redis {
-  const redis = new Redis(url, {
+export function connectRedis(url: string, log: Logger, onStateChange?: (up: boolean) => void, { failoverDetector = false } = {}): Redis {
+  const redis = redisClient(url, {
     lazyConnect: false,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     connectTimeout: 2000,
     retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
-  });
+  }, { failoverDetector });
   let up: boolean | undefined;
+  const shown = redactRedisUrl(url);
   const set = (next: boolean, err?: unknown) => {
     if (up === next) return;
     up = next;
-    if (next) log.info('redis_up', { url: redactUrl(url) });
-    else log.warn('redis_down', { url: redactUrl(url), ...(err ? { err } : {}) });
+    if (next) log.info('redis_up', { url: shown });
+    else log.warn('redis_down', { url: shown, ...(err ? { err } : {}) });
     onStateChange?.(next);
   };
   redis.on('ready', () => set(true));
@@ -286,24 +375,14 @@ export function connectRedis(url: string, log: Logger, onStateChange?: (up: bool
  * `cannot reach Redis at <url>: <why>`.
  */
 export async function connectRedisOnce(url: string): Promise<Redis> {
-  const redis = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: 3000, retryStrategy: () => null });
+  const redis = redisClient(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: 3000, retryStrategy: () => null });
   let lastError: Error | undefined;
   redis.on('error', (err: Error) => { lastError = err; });
   try {
     await redis.connect();
   } catch (err) {
     // connect() only says the connection closed; the error event says why.
-    throw new Error(`cannot reach Redis at ${url}: ${(lastError ?? (err as Error)).message}`);
+    throw new Error(`cannot reach Redis at ${redactRedisUrl(url)}: ${(lastError ?? (err as Error)).message}`);
   }
   return redis;
-}
-
-function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url;
-  }
 }

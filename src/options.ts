@@ -1,11 +1,13 @@
 // Command-line and environment options for every command. One spec per command drives parsing,
 // env fallbacks (`--foo-bar` <-> `CASCADE_FOO_BAR`, flag wins), validation and `--help`.
+import { parseRedisUrl } from './redis-url.js';
 
 export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-export type OptionType = 'string' | 'int' | 'number' | 'bytes' | 'duration' | 'bool' | 'url';
+/** `url`: an http(s) URL; `redis-url`: what `--redis` takes (src/redis-url.ts: plain or Sentinel). */
+export type OptionType = 'string' | 'int' | 'number' | 'bytes' | 'duration' | 'bool' | 'url' | 'redis-url';
 
 export interface OptionSpec {
   type: OptionType;
@@ -54,12 +56,12 @@ export function parseBytes(text: string): number {
   return Math.round(Number(m[1]) * unit);
 }
 
-const DURATION_UNITS: Record<string, number> = { ms: 1, '': 1000, s: 1000, m: 60_000, h: 3_600_000 };
+const DURATION_UNITS: Record<string, number> = { ms: 1, '': 1000, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** `500ms`, `2s`, `1.5`, `5m` -> milliseconds; a bare number is seconds, as in nginx. */
 export function parseDuration(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|)$/i.exec(text.trim());
-  if (!m) throw new UsageError(`not a duration: '${text}' (examples: 500ms, 2s, 1.5, 5m)`);
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|)$/i.exec(text.trim());
+  if (!m) throw new UsageError(`not a duration: '${text}' (examples: 500ms, 2s, 1.5, 5m, 48h, 7d)`);
   return Math.round(Number(m[1]) * DURATION_UNITS[m[2]!.toLowerCase()]!);
 }
 
@@ -80,14 +82,16 @@ function convert(name: string, spec: OptionSpec, raw: string): string | number |
     case 'url':
       try {
         const u = new URL(raw);
-        if (u.protocol !== 'http:' && u.protocol !== 'https:' && u.protocol !== 'redis:' && u.protocol !== 'rediss:') {
-          fail(`unsupported URL scheme in '${raw}'`);
-        }
+        if (u.protocol !== 'http:' && u.protocol !== 'https:') fail(`expected an http(s) URL, got '${raw}'`);
       } catch (e) {
         if (e instanceof UsageError) throw e;
         fail(`not a URL: '${raw}'`);
       }
       value = raw.replace(/\/+$/, '');
+      break;
+    case 'redis-url':
+      try { parseRedisUrl(raw); } catch (e) { fail((e as Error).message); }
+      value = raw;
       break;
     case 'int':
       if (!/^-?\d+$/.test(raw.trim())) fail(`not a whole number: '${raw}'`);
@@ -184,7 +188,7 @@ function inUnits(value: number, units: readonly (readonly [string, number])[]): 
 }
 
 const BYTES_SPELLING = [['g', 1024 ** 3], ['m', 1024 ** 2], ['k', 1024], ['', 1]] as const;
-const DURATION_SPELLING = [['h', 3_600_000], ['m', 60_000], ['s', 1000], ['ms', 1]] as const;
+const DURATION_SPELLING = [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000], ['ms', 1]] as const;
 
 /**
  * A default as --help shows it. A size or duration default may be given as a number (bytes, ms), so a role's

@@ -21,7 +21,7 @@ const ROLES = ['origin', 'edge', 'lb', 'transcoder'] as const;
  * Options the chart already passes for features other branches are adding: the origin's object storage
  * (`--storage s3://...`). A test below fails once --help lists one, so it leaves this list then.
  */
-const PENDING_OPTIONS: Record<string, string[]> = { origin: ['CASCADE_STORAGE'] };
+const PENDING_OPTIONS: Record<string, string[]> = {};
 
 const sets = valueSets();
 const setFiles = (name: string) => sets.find((s) => s.name === name)!.files;

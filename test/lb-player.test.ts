@@ -81,7 +81,7 @@ test('the status page shows the edges live: the one killed above is down', async
   await status.goto(`${lb.url}/`);
   await status.waitForSelector('#edge-edge-a', { timeout: 10_000 });
   await status.waitForSelector('#edge-edge-b', { timeout: 10_000 });
-  const rows = await status.$$eval('tbody tr', (trs) => trs.map((tr) => Array.from(tr.querySelectorAll('td'), (td) => td.textContent ?? '')));
+  const rows = await status.$$eval('#edges tr', (trs) => trs.map((tr) => Array.from(tr.querySelectorAll('td'), (td) => td.textContent ?? '')));
   const health = new Map(rows.map((r) => [r[0], r[3]]));
   assert.deepEqual([...health.values()].sort(), ['down', 'up']);
   assert.match(String(await status.textContent('#redis')), /off/);

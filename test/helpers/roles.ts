@@ -80,7 +80,7 @@ export async function startRoles(redisUrl: string, options: { chart?: K8sObject[
       env.CASCADE_PUBLIC_URL = url;
       edges.push({ id, url, env, child: await start(env, 'edge') });
     }
-    await start(envFor('lb', {}, loopback(lbPort!)), 'lb');
+    await start(envFor('lb', {}, { ...loopback(lbPort!), CASCADE_ORIGIN: origin }), 'lb');
     return { origin, lb, edges, token, stop };
   } catch (err) {
     await stop();
