@@ -39,7 +39,6 @@ export function parseCommand<S extends OptionsSpec>(spec: S, argv: string[], hel
   return parsed;
 }
 
-/** The positional arguments a command takes, by name; a missing one is undefined, an extra one a UsageError. */
 /**
  * `--origin` values (or another option's: `--peer`), repeated or comma-separated, as base URLs of cascade
  * servers: http(s), no path or query.
@@ -55,6 +54,7 @@ export function parseOrigins(values: readonly string[], option = 'origin'): stri
   });
 }
 
+/** The positional arguments a command takes, by name; a missing one is undefined, an extra one a UsageError. */
 export function takePositionals(list: readonly string[], names: readonly string[]): (string | undefined)[] {
   if (list.length > names.length) throw new UsageError(`unexpected argument '${list[names.length]}'`);
   return names.map((_, i) => list[i]);
