@@ -14,7 +14,8 @@ import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { untilSignal, type Command } from '../src/command.js';
+import { untilSignal, warnExposedSecrets, type Command } from '../src/command.js';
+import { freePort } from '../src/free-port.js';
 import { LOG_LEVELS } from '../src/log.js';
 import { envName, formatHelp, parseOptions, UsageError, type OptionsSpec } from '../src/options.js';
 import { isValidStreamName } from '../src/stream-path.js';
@@ -31,12 +32,12 @@ export const STACK_OPTIONS = {
   'edge-ports': { type: 'string', default: '8081,8082', help: 'edge ports, one edge per port' },
   'rtmp-port': { type: 'int', default: 1935, min: 1, max: 65535, help: 'RTMP ingest port of the transcoder' },
   stream: { type: 'string', default: 'demo', help: 'stream the test source publishes' },
-  'upload-token': { type: 'string', help: 'origin upload token (default: a random one per run)' },
+  'upload-token': { type: 'string', secret: true, help: 'origin upload token (default: a random one per run)' },
   'data-dir': { type: 'string', help: "origin's data directory (default: in memory)" },
   redundant: { type: 'bool', default: false, help: 'two origins (peers) fed by a fan-out, edges with both: no single origin (docs/fanout.md)' },
   'origin-2-port': { type: 'int', default: 8091, min: 1, max: 65535, help: 'second origin port (with --redundant)' },
   'fanout-port': { type: 'int', default: 8089, min: 1, max: 65535, help: 'upload fan-out port (with --redundant; the transcoder uploads here)' },
-  redis: { type: 'redis-url', help: 'use this Redis (or redis-sentinel:// URL) instead of starting a private one' },
+  redis: { type: 'redis-url', secret: true, help: 'use this Redis (or redis-sentinel:// URL) instead of starting a private one' },
   'private-redis': { type: 'bool', default: true, help: 'start a private redis-server when it is on PATH (--no-private-redis: static weights)' },
   ladder: { type: 'string', default: DEFAULT_LADDER, help: 'transcoder renditions (presets or name=WxH@kbps)' },
   fps: { type: 'int', default: 30, min: 1, max: 60, help: 'frame rate of the test source and the ladder' },
@@ -101,7 +102,8 @@ export function stackEdgeId(i: number): string {
 export function planRoles(options: StackOptions, redisUrl: string | undefined): PlannedRole[] {
   const url = (port: number) => hostPortUrl(options.host, port);
   const common = (port: number) => ['--port', String(port), '--host', options.host, '--log-level', options.logLevel];
-  const redis = redisUrl ? ['--redis', redisUrl] : [];
+  // Secrets (the upload token, a password in the Redis URL) go by environment: `ps` shows command lines.
+  const redis: Record<string, string> = redisUrl ? { [envName('redis')]: redisUrl } : {};
   const token = { [envName('upload-token')]: options.uploadToken };
   const origins = options.redundant ? [options.originPort, options.origin2Port ?? 8091] : [options.originPort];
   const roles: PlannedRole[] = origins.map((port, i) => ({
@@ -120,13 +122,13 @@ export function planRoles(options: StackOptions, redisUrl: string | undefined): 
   }
   options.edgePorts.forEach((port, i) => roles.push({
     name: stackEdgeId(i), role: 'edge', port,
-    args: ['edge', ...common(port), '--origin', origins.map(url).join(','), '--id', stackEdgeId(i), '--public-url', url(port), '--lb', url(options.port), ...redis],
-    env: {},
+    args: ['edge', ...common(port), '--origin', origins.map(url).join(','), '--id', stackEdgeId(i), '--public-url', url(port), '--lb', url(options.port)],
+    env: redis,
   }));
   roles.push({
     name: 'lb', role: 'lb', port: options.port,
-    args: ['lb', ...common(options.port), '--origin', url(options.originPort), ...redis, ...(redisUrl ? [] : options.edgePorts.flatMap((port, i) => ['--edge', `${stackEdgeId(i)}=${url(port)}`]))],
-    env: {},
+    args: ['lb', ...common(options.port), '--origin', origins.map(url).join(','), ...(redisUrl ? [] : options.edgePorts.flatMap((port, i) => ['--edge', `${stackEdgeId(i)}=${url(port)}`]))],
+    env: redis,
   });
   return roles;
 }
@@ -162,17 +164,6 @@ function portFree(host: string, port: number): Promise<boolean> {
 }
 
 /** A port the OS has free right now (tests and the stack's private Redis). */
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once('error', rej);
-    srv.listen(0, host, () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => res(port));
-    });
-  });
-}
-
 function findCli(): string {
   const here = dirname(fileURLToPath(import.meta.url));
   // Built: dist/cli/stack.js -> dist/cli.js. From sources (tsx): cli/stack.ts -> dist/cli.js.
@@ -356,7 +347,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 
 /** Converts parsed CLI options; throws UsageError on bad values. */
 export function stackOptionsFrom(argv: string[], env: NodeJS.ProcessEnv = process.env): StackOptions | undefined {
-  const { options: o, help } = parseOptions(STACK_OPTIONS, argv, env);
+  const { options: o, help, exposed } = parseOptions(STACK_OPTIONS, argv, env);
+  warnExposedSecrets(exposed);
   if (help) {
     process.stdout.write(formatHelp('cascade stack [options]', 'Runs origin, two edges, the LB, a private Redis (when redis-server is installed), the transcoder and an ffmpeg test source publishing stream demo, all on loopback. Ctrl-C stops everything.', STACK_OPTIONS));
     return undefined;

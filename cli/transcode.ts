@@ -3,12 +3,13 @@
 //   cascade transcode --origin URL --stream demo --input rtmp|srt|testsrc|url ...
 //   cascade source --to rtmp://host:1935/live/demo ...
 import { parseCommand, takePositionals, untilSignal, type Command, type CommandHelp } from '../src/command.js';
+import { maskSecrets } from '../src/log.js';
 import { UsageError, type OptionsSpec, type ParsedOptions } from '../src/options.js';
 import { isValidStreamName } from '../src/stream-path.js';
 import { hostPortUrl } from '../src/url.js';
 import {
   DEFAULT_LADDER, DEFAULT_PART_TARGET_MS, X264_PRESETS, commandExists, isPictureSize, parseLadder, partTargetProblem, startTestSource,
-  startTranscoder, type InputKind, type Rendition, type Supervisor,
+  startGatedTranscoder, startTranscoder, type InputKind, type Rendition,
 } from '../transcoder/index.js';
 
 const FFMPEG_OPTIONS = {
@@ -19,12 +20,16 @@ const FFMPEG_OPTIONS = {
 export const TRANSCODE_OPTIONS = {
   origin: { type: 'url', default: 'http://127.0.0.1:8090', help: 'origin base URL the HLS output is PUT to' },
   stream: { type: 'string', default: 'demo', help: 'stream name: output goes to <origin>/hls/<stream>/, master index.m3u8' },
-  'upload-token': { type: 'string', help: "origin's upload token (sent as Authorization: Bearer)" },
+  'upload-token': { type: 'string', secret: true, help: "origin's upload token (sent as Authorization: Bearer)" },
   input: { type: 'string', default: 'rtmp', choices: ['rtmp', 'srt', 'testsrc', 'url'], help: 'RTMP listener, SRT listener, built-in test pattern, or --input-url' },
   'input-url': { type: 'string', help: 'any ffmpeg input (with --input url)' },
   'listen-host': { type: 'string', default: '127.0.0.1', help: 'address the RTMP/SRT listener binds (0.0.0.0 in a container)' },
   'rtmp-port': { type: 'int', default: 1935, min: 1, max: 65535, help: 'RTMP listener port: publish to rtmp://host:port/live/<stream>' },
   'srt-port': { type: 'int', default: 9000, min: 1, max: 65535, help: 'SRT listener port: publish to srt://host:port' },
+  'publish-key': {
+    type: 'string', secret: true, repeat: true,
+    help: 'publishers need it: rtmp://host:port/live/<stream>?key=K or srt://host:port?streamid=publish/<stream>/K; others are refused before ffmpeg reads anything (several for rotation)',
+  },
   ladder: { type: 'string', default: DEFAULT_LADDER, help: 'renditions: presets 1080p,720p,480p,360p,240p,180p,144p or name=WxH@kbps' },
   fps: { type: 'int', min: 1, max: 120, help: 'output frame rate (default: the source rate)' },
   preset: { type: 'string', default: 'veryfast', choices: X264_PRESETS, help: 'x264 preset' },
@@ -50,6 +55,10 @@ export const SOURCE_OPTIONS = {
   ...FFMPEG_OPTIONS,
 } as const satisfies OptionsSpec;
 
+interface Stoppable {
+  stop(): Promise<void>;
+}
+
 interface StageCommand<S extends OptionsSpec> {
   name: string;
   summary: string;
@@ -58,7 +67,7 @@ interface StageCommand<S extends OptionsSpec> {
   /** The stage's name in its log lines. */
   stage: string;
   /** Checks the options (a UsageError for a bad one) and returns how to start the stage once ffmpeg is found. */
-  prepare(options: ParsedOptions<S>): (log: (line: string) => void) => Supervisor;
+  prepare(options: ParsedOptions<S>): (log: (line: string) => void) => Stoppable | Promise<Stoppable>;
 }
 
 /**
@@ -81,8 +90,8 @@ function stageCommand<S extends OptionsSpec & typeof FFMPEG_OPTIONS>(command: St
         return 1;
       }
       // Prefixed like `cascade stack` prefixes the lines of its children.
-      const log = (line: string) => process.stderr.write(`[${command.stage}] ${line}\n`);
-      const stage = start(log);
+      const log = (line: string) => process.stderr.write(maskSecrets(`[${command.stage}] ${line}`) + '\n');
+      const stage = await start(log);
       return untilSignal(async (signal) => {
         log(`${signal}: stopping ffmpeg`);
         await stage.stop();
@@ -108,17 +117,20 @@ export const transcodeCommand = stageCommand({
     if (partProblem) throw new UsageError(`--part-target: ${partProblem}`);
     let ladder: Rendition[];
     try { ladder = parseLadder(o.ladder); } catch (e) { throw new UsageError(`--ladder: ${(e as Error).message}`); }
-    return (log) => {
-      const transcoder = startTranscoder({
+    const publishKeys = o['publish-key'];
+    if (publishKeys.length > 0 && o.input !== 'rtmp' && o.input !== 'srt') throw new UsageError('--publish-key needs --input rtmp or srt');
+    return async (log) => {
+      const settings = {
         origin: o.origin, stream: o.stream, uploadToken: o['upload-token'], input: o.input as InputKind, inputUrl: o['input-url'],
         listenHost: o['listen-host'], rtmpPort: o['rtmp-port'], srtPort: o['srt-port'], ladder, fps: o.fps, preset: o.preset,
         audioKbps: o['audio-bitrate'], hlsTime: o['hls-time'], listSize: o['list-size'], segmentType: o['segment-type'] as 'ts' | 'fmp4',
         programDateTime: o['program-date-time'], deleteSegments: o['delete-segments'], startNumber: o['start-number'] as 'epoch' | 'zero',
         lowLatency: o['low-latency'], partTargetMs: o['part-target'], ffmpeg: o.ffmpeg, logLevel: o['ffmpeg-log-level'], onLog: log,
-      });
+      };
+      const transcoder = publishKeys.length > 0 ? await startGatedTranscoder(settings, publishKeys) : startTranscoder(settings);
       const where = o.input === 'rtmp' ? `${hostPortUrl(o['listen-host'], o['rtmp-port'], 'rtmp')}/live/${o.stream}`
         : o.input === 'srt' ? hostPortUrl(o['listen-host'], o['srt-port'], 'srt') : o.input === 'url' ? o['input-url'] : 'test pattern';
-      log(`ingest ${where} -> ${o.origin}/hls/${o.stream}/index.m3u8 (${ladder.map((r) => r.name).join(', ')}${o['low-latency'] ? `; low latency, part target ${o['part-target']} ms` : ''})`);
+      log(`ingest ${where}${publishKeys.length > 0 ? ' (publish key required)' : ''} -> ${o.origin}/hls/${o.stream}/index.m3u8 (${ladder.map((r) => r.name).join(', ')}${o['low-latency'] ? `; low latency, part target ${o['part-target']} ms` : ''})`);
       return transcoder;
     };
   },

@@ -1,5 +1,6 @@
 // `cascade edge`: parses options (and --config), then runs the edge role; everything else lives in createEdge.
-import { LISTEN_OPTIONS, REDIS_OPTIONS, loggerFor, parseOrigins, parseRoleCommand, takePositionals, type Command } from '../src/command.js';
+import { accessConfigFrom, PLAYBACK_OPTIONS } from '../src/access.js';
+import { LISTEN_OPTIONS, REDIS_OPTIONS, TRUST_PROXY_OPTIONS, loggerFor, parseOrigins, parseRoleCommand, takePositionals, trustedHops, type Command } from '../src/command.js';
 import { formatDefault, UsageError, type OptionsSpec } from '../src/options.js';
 import { runRole } from '../src/role.js';
 import { controlKeys } from '../src/control-plane.js';
@@ -25,6 +26,9 @@ const EDGE_OPTIONS = {
   'playlist-stale': { type: 'duration', help: 'same for playlists (default one target duration)' },
   'cache-key-params': { type: 'string', default: EDGE_DEFAULTS.keyParams.join(','), help: 'query parameters kept in the cache key and sent upstream; others are dropped' },
   'load-window': { type: 'duration', default: EDGE_DEFAULTS.loadWindowMs, min: 1000, max: 60_000, help: 'with --redis: how long a client counts as a viewer in the load reported to the LBs (above the longest playlist reload interval)' },
+  ...PLAYBACK_OPTIONS,
+  'request-rate': { type: 'string', help: 'requests per client address, e.g. 50/s or 200/10s (429 beyond it)' },
+  ...TRUST_PROXY_OPTIONS,
   'shutdown-grace': { type: 'duration', default: EDGE_DEFAULTS.shutdownGraceMs, min: 0, help: 'how long in-flight requests may finish on SIGTERM' },
   ...LISTEN_OPTIONS,
   ...REDIS_OPTIONS,
@@ -64,6 +68,8 @@ export const edgeCommand: Command = {
       ...(options['public-url'] ? { publicUrl: options['public-url'] } : {}),
       ...(options.redis ? { redis: { url: options.redis, prefix: options['redis-prefix'] } } : {}),
       loadWindowMs: options['load-window'],
+      access: accessConfigFrom(options, 'request-rate', EDGE_DEFAULTS.requestRateWindowMs),
+      trustProxyHops: trustedHops(options),
       hooks: parsed.hooks,
       use: parsed.use,
       hookTimeoutMs: options['hook-timeout'],

@@ -30,6 +30,8 @@ export const EDGE_DEFAULTS = Object.freeze({
    */
   loadWindowMs: 10_000,
   hookTimeoutMs: DEFAULT_HOOK_TIMEOUT_MS,
+  /** `--request-rate 50` without a window: per second. */
+  requestRateWindowMs: 1_000,
   /** How long in-flight requests may finish after SIGTERM. */
   shutdownGraceMs: 10_000,
 });

@@ -17,10 +17,12 @@ import type { ViewerCounter } from './viewers.js';
 export interface Asked {
   method: string;
   headers: IncomingHttpHeaders;
-  /** '' in-process (no socket). */
-  clientAddress: string;
-  /** Path and query as the player sent them: a master's variants carry its query. */
+  /** Whom a playlist request counts as a viewer (edge/access.ts: its session, else its address); '' for other requests. */
+  viewer: string;
+  /** Path and query as the player sent them, without a URL token: a master's variants carry its query. */
   target: string;
+  /** The URL token segment the player sent, if any: a master's variants of its stream carry it. */
+  token: string | undefined;
   stream: string;
   playlist: boolean;
 }
@@ -44,7 +46,7 @@ export class Delivery {
   /** The fast path: a fresh hit, written now (the object is whole, so its master view is too). */
   writeFreshHit(outgoing: ServerResponse, asked: Asked, found: CachedObject): void {
     const { masters, servedBy, now, stats } = this.options;
-    const hit = asked.playlist && masters ? masters.view(found, asked.target) : found;
+    const hit = asked.playlist && masters ? masters.view(found, asked.target, asked.token) : found;
     this.countViewer(hit, asked);
     stats.request('HIT');
     if (hit.status === 200 && hit.body.state === 'complete' && isPlainGet(asked.headers)) writeHit(outgoing, hit, servedBy, now(), this.onBytes);
@@ -55,7 +57,7 @@ export class Delivery {
   async reply(outcome: CacheOutcome, obj: CachedObject, asked: Asked): Promise<Reply> {
     const { masters, servedBy, now, stats } = this.options;
     stats.request(outcome);
-    const shown = asked.playlist && masters ? await masters.settledView(obj, asked.target) : obj;
+    const shown = asked.playlist && masters ? await masters.settledView(obj, asked.target, asked.token) : obj;
     this.countViewer(shown, asked);
     return replyFor(shown, { method: asked.method, request: asked.headers, outcome, servedBy, now: now() });
   }
@@ -72,6 +74,6 @@ export class Delivery {
 
   /** Only a playlist served with 2xx counts: made-up stream names must not become series (or map entries). */
   private countViewer(obj: CachedObject, asked: Asked): void {
-    if (asked.playlist && obj.status >= 200 && obj.status < 300) this.options.viewers.touch(asked.stream, asked.clientAddress);
+    if (asked.playlist && obj.status >= 200 && obj.status < 300) this.options.viewers.touch(asked.stream, asked.viewer);
   }
 }

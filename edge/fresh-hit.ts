@@ -6,11 +6,15 @@ import type { HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { Hono } from 'hono';
 import { checkIncomingTarget } from '../src/app.js';
+import { streamUrlPath } from '../src/stream-path.js';
+import { withUrlToken } from '../src/url-token.js';
+import type { EdgeAccess } from './access.js';
 import type { RequestClassifier } from './classify.js';
 import type { CoalescingCache } from './coalescing-cache.js';
 import type { Delivery } from './delivery.js';
 
 export interface FreshHits {
+  access: EdgeAccess;
   classifier: RequestClassifier;
   cache: CoalescingCache;
   delivery: Delivery;
@@ -25,23 +29,35 @@ export function answerFreshHitsFirst(app: Hono, hits: FreshHits): void {
   };
 }
 
-function answerFreshHit({ classifier, cache, delivery }: FreshHits, { incoming, outgoing }: HttpBindings): boolean {
+function answerFreshHit({ access, classifier, cache, delivery }: FreshHits, { incoming, outgoing }: HttpBindings): boolean {
   if (incoming.method !== 'GET' || !incoming.url?.startsWith('/hls/')) return false;
   const parsed = checkIncomingTarget(incoming);
   if (!parsed.ok || !parsed.value.stream) return false;
   const target = parsed.value;
-  const stream = parsed.value.stream.stream;
-  const route = classifier.classify(target);
+  const streamPath = parsed.value.stream;
+  const { stream, path, token } = streamPath;
+  // A refusal is answered through Hono, from the verdict made here (counted once).
+  const admission = access.admit(incoming, streamPath, incoming.socket.remoteAddress, forwardedFor(incoming));
+  if (admission.denied) return false;
+  // The cache key is the stream path without a URL token: one copy serves every token.
+  const route = classifier.classify(token === undefined ? target : { ...target, pathname: streamUrlPath(stream, path) });
   if (route.redirect !== undefined) return false;
   const found = cache.fresh(route.upstreamPath);
   if (!found) return false;
   delivery.writeFreshHit(outgoing, {
     method: 'GET',
     headers: incoming.headers,
-    clientAddress: incoming.socket.remoteAddress ?? '',
-    target: target.pathAndQuery,
+    viewer: route.playlist ? access.viewer(streamPath, admission) : '',
+    target: token === undefined ? target.pathAndQuery : withUrlToken(target.pathAndQuery, stream, token, undefined),
+    token,
     stream,
     playlist: route.playlist,
   }, found);
   return true;
+}
+
+/** Node joins repeated X-Forwarded-For lines into one. */
+export function forwardedFor(incoming: HttpBindings['incoming']): string | undefined {
+  const value = incoming.headers['x-forwarded-for'];
+  return Array.isArray(value) ? value.join(', ') : value;
 }

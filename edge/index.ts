@@ -1,17 +1,19 @@
 // The edge role: a caching relay in front of the origins. createEdge wires config -> state -> phases ->
 // app; each phase is its own module:
 //   path check (src/app.ts: 400 on anything but a valid /hls/ path; never an open proxy)
-//   -> serve-stream.ts: 'request' -> classify.ts (drain redirect, upstream path) -> 'cacheKey' -> fresh
+//   -> access.ts (request rate, signed URL; both roads) -> serve-stream.ts: 'request' -> classify.ts (drain redirect, upstream path) -> 'cacheKey' -> fresh
 //      hit, or 'selectOrigin' and the coalesced fetch (coalescing-cache.ts; 'ttl' before storing)
 //   -> delivery.ts ('response' on the way out): 304/206/HEAD/stream, masters through the LB.
 // Hooks are declared and run in hooks.ts. Without hooks or middleware, plain fresh GET hits are answered
 // before Hono's dispatch by fresh-hit.ts, classified by the same classify.ts.
 import { hostname } from 'node:os';
 import type { MiddlewareHandler } from 'hono';
+import { PlaybackAccess, type AccessConfig } from '../src/access.js';
 import { createBaseApp } from '../src/app.js';
 import { silentLogger, type Logger } from '../src/log.js';
 import { Metrics } from '../src/metrics.js';
 import type { Role } from '../src/role.js';
+import { EdgeAccess } from './access.js';
 import { CacheStore } from './cache-store.js';
 import { RequestClassifier } from './classify.js';
 import { CoalescingCache } from './coalescing-cache.js';
@@ -69,6 +71,10 @@ export interface EdgeConfig {
   hookTimeoutMs?: number;
   /** Operator Hono middleware, run before the stream routes. */
   use?: MiddlewareHandler[];
+  /** Signed URLs, the request rate per client, its allow-list (docs/access.md). */
+  access?: AccessConfig;
+  /** How many proxies in front of the edge append to X-Forwarded-For; 0 (default) ignores the header. */
+  trustProxyHops?: number;
 }
 
 export interface Edge extends Role {
@@ -129,6 +135,7 @@ export function createEdge(config: EdgeConfig): Edge {
   });
 
   // Phases, and the app that runs them.
+  const access = new EdgeAccess(new PlaybackAccess(config.access ?? {}, { metrics, now }), config.trustProxyHops ?? 0);
   const classifier = new RequestClassifier({ keyParams: config.keyParams ?? EDGE_DEFAULTS.keyParams, lbUrl, draining: () => drain.draining });
   const masters = lbUrl !== undefined && (config.masterViaLb ?? EDGE_DEFAULTS.masterViaLb) ? new MasterViaLb(lbUrl, log) : undefined;
   const delivery = new Delivery({ servedBy: config.id, now, masters, viewers, stats });
@@ -139,9 +146,9 @@ export function createEdge(config: EdgeConfig): Edge {
     healthy: () => !drain.shuttingDown,
     ...(config.use ? { use: config.use } : {}),
   });
-  app.on(['GET', 'HEAD'], '/hls/*', streamHandler({ id: config.id, log, classifier, hooks, cache, origins, delivery, stats }));
+  app.on(['GET', 'HEAD'], '/hls/*', streamHandler({ id: config.id, log, access, classifier, hooks, cache, origins, delivery, stats }));
   app.all('/hls/*', (c) => c.text('method not allowed\n', 405, { Allow: 'GET, HEAD, OPTIONS' }));
-  if (!hooks.any && (config.use?.length ?? 0) === 0) answerFreshHitsFirst(app, { classifier, cache, delivery });
+  if (!hooks.any && (config.use?.length ?? 0) === 0) answerFreshHitsFirst(app, { access, classifier, cache, delivery });
 
   const load = config.redis && new LoadMeter({ viewers: (withinMs) => viewers.counts(withinMs), totals: () => stats.totals() }, config.loadWindowMs ?? EDGE_DEFAULTS.loadWindowMs, now);
   const registration = config.redis && startRegistration({

@@ -65,6 +65,20 @@ describe('MasterViaLb', () => {
     assert.match(out, /^https:\/\/elsewhere\.example\/hls\/demo\/240p\.m3u8$/m, 'a URI to another host is not touched');
   });
 
+  it("puts the player's URL token into every variant of the master's stream, none into another stream's", () => {
+    const m = new MasterViaLb(LB, silentLogger);
+    const master = '#EXTM3U\n#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="a",NAME="en",URI="audio/en.m3u8"\n#EXT-X-STREAM-INF:BANDWIDTH=1,AUDIO="a"\n720p.m3u8\n'
+      + '#EXT-X-STREAM-INF:BANDWIDTH=2\n/hls/other/x.m3u8\n';
+    const obj = object(master);
+    const out = text(m.view(obj, '/hls/demo/index.m3u8?q=1', '~e9~kS~sX'));
+    assert.equal(out, `#EXTM3U\n#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="a",NAME="en",URI="${LB}/hls/demo/~e9~kS~sX/audio/en.m3u8?q=1"\n`
+      + `#EXT-X-STREAM-INF:BANDWIDTH=1,AUDIO="a"\n${LB}/hls/demo/~e9~kS~sX/720p.m3u8?q=1\n#EXT-X-STREAM-INF:BANDWIDTH=2\n${LB}/hls/other/x.m3u8?q=1\n`);
+    // One template for every token: another player's token, another rendering, the same without one.
+    assert.match(text(m.view(obj, '/hls/demo/index.m3u8?q=1', '~sY')), /\/hls\/demo\/~sY\/720p\.m3u8\?q=1$/m);
+    assert.match(text(m.view(obj, '/hls/demo/index.m3u8?q=1')), /\/hls\/demo\/720p\.m3u8\?q=1$/m);
+    assert.notEqual(m.view(obj, '/hls/demo/index.m3u8', '~sY').headers.etag, m.view(obj, '/hls/demo/index.m3u8', '~sZ').headers.etag);
+  });
+
   it('percent-encodes what cannot stand in a URI or a quoted attribute', () => {
     assert.equal(playerQuery('a="x",URI="evil"&b=\n#EXT'), 'a=%22x%22,URI=%22evil%22&b=%0A%23EXT');
     assert.equal(playerQuery('t=%zz%41&é'), 't=%25zz%41&%C3%A9');

@@ -5,13 +5,17 @@
 // the same master sends every media playlist reload through a 302 to a live edge, while segments stay
 // relative to the edge that served the media playlist (one edge still serves a player's segments).
 //
-// The rewrite happens once per cached master version (and query, below) and is memoised on the object;
+// A URL token (src/url-token.ts) the player's master URL carried goes into every variant URI of the same
+// stream, between stream and path, as the player's relative resolution would have kept it.
+//
+// The rewrite happens once per cached master version (and query and token, below) and is memoised on the object;
 // each delivery only wraps the current object with the rewritten body and its own ETag, so Content-Length,
 // conditional requests, ranges and HEAD are computed for the bytes actually sent.
 import { createHash } from 'node:crypto';
 import type { Logger } from '../src/log.js';
 import { mapUriAttribute, parsePlaylist, serializeMaster, tagName, uriAttribute } from '../src/playlist.js';
 import { parseStreamPath } from '../src/stream-path.js';
+import { withUrlToken } from '../src/url-token.js';
 import type { CachedObject } from './cache-store.js';
 import { SharedBody } from './shared-body.js';
 
@@ -24,14 +28,20 @@ const MASTER_MARKERS = ['#EXT-X-STREAM-INF', '#EXT-X-I-FRAME-STREAM-INF', '#EXT-
 /** Masters are a few hundred bytes; anything this large is passed on as it is. */
 export const MAX_MASTER_BYTES = 1024 * 1024;
 
-/** Distinct player queries rewritten per master version (per-viewer tokens); the oldest is dropped. */
+/** Distinct player queries and URL tokens rewritten per master version (per-viewer tokens); the oldest is dropped. */
 export const MAX_QUERIES_PER_MASTER = 64;
 
 /** One line of a master: kept as is, or a variant URI (the whole line, or its URI attribute) via the LB. */
 interface TemplateLine {
   line: string;
-  /** The absolute LB URL of the line's variant URI; undefined for lines kept byte for byte. */
-  viaLb?: string;
+  /** The line's variant URI through the LB; undefined for lines kept byte for byte. */
+  viaLb?: {
+    /** Path and query of the variant, resolved against the master's path. */
+    pathAndQuery: string;
+    stream: string;
+    /** In the master's own stream, where a URL token goes (a signed one is good for that stream only). */
+    own: boolean;
+  };
   attribute: boolean;
 }
 
@@ -56,9 +66,10 @@ export class MasterViaLb {
 
   /**
    * What to deliver for a playlist object with a complete body, requested at `target` (raw path and
-   * query): the master with its variant URIs through the LB, or `obj` itself.
+   * query, without the URL token) with `token` (the URL token segment, if any): the master with its
+   * variant URIs through the LB, or `obj` itself.
    */
-  view(obj: CachedObject, target: string): CachedObject {
+  view(obj: CachedObject, target: string, token?: string): CachedObject {
     if (obj.status !== 200 || obj.body.state !== 'complete') return obj;
     let memo = this.memo.get(obj);
     if (memo === undefined) {
@@ -68,11 +79,12 @@ export class MasterViaLb {
     if (memo.template === null) return obj;
     const q = target.indexOf('?');
     const query = playerQuery(q === -1 ? '' : target.slice(q + 1));
-    let rendered = memo.byQuery.get(query);
+    const key = token === undefined ? query : `${query}\n${token}`;
+    let rendered = memo.byQuery.get(key);
     if (rendered === undefined) {
-      rendered = render(memo.template, query);
+      rendered = render(memo.template, this.lbUrl, query, token);
       if (memo.byQuery.size >= MAX_QUERIES_PER_MASTER) memo.byQuery.delete(memo.byQuery.keys().next().value!);
-      memo.byQuery.set(query, rendered);
+      memo.byQuery.set(key, rendered);
     }
     // Built per delivery from the object as it is now, so headers updated on the object are followed.
     const { hitHead: _stale, ...rest } = obj;
@@ -83,10 +95,10 @@ export class MasterViaLb {
    * Same for an object whose body may still be arriving (a miss, or a waiter on one): waits for the body
    * to end first. A body that ends short is never rewritten; the object itself goes out and is cut.
    */
-  async settledView(obj: CachedObject, target: string): Promise<CachedObject> {
+  async settledView(obj: CachedObject, target: string, token?: string): Promise<CachedObject> {
     if (obj.status !== 200) return obj;
     await settled(obj.body);
-    return this.view(obj, target);
+    return this.view(obj, target, token);
   }
 
   private templateOf(obj: CachedObject, target: string): TemplateLine[] | null {
@@ -112,20 +124,22 @@ export class MasterViaLb {
     }
     const base = new URL(pathname, RESOLUTION_BASE);
     let variants = 0;
+    const own = stream.ok ? stream.value.stream : undefined;
     const template = lines.map((line): TemplateLine => {
       const attribute = line.startsWith('#');
       const uri = attribute ? (VARIANT_URI_TAGS.has(tagName(line)) ? uriAttribute(line) : undefined) : line;
-      const viaLb = uri === undefined ? undefined : this.throughLb(uri, base);
-      if (viaLb !== undefined) variants++;
-      return viaLb === undefined ? { line, attribute } : { line, viaLb, attribute };
+      const resolved = uri === undefined ? undefined : this.throughLb(uri, base);
+      if (resolved === undefined) return { line, attribute };
+      variants++;
+      return { line, viaLb: { ...resolved, own: resolved.stream === own }, attribute };
     });
     if (variants === 0) return null;
     this.log.debug('master_via_lb', { ...(stream.ok ? { stream: stream.value.stream } : {}), path: pathname, variants });
     return template;
   }
 
-  /** The variant's absolute URL through the LB, or undefined for a URI that leads elsewhere. */
-  private throughLb(uri: string, base: URL): string | undefined {
+  /** The variant's path and query (and stream) for a URL through the LB, or undefined for a URI that leads elsewhere. */
+  private throughLb(uri: string, base: URL): { pathAndQuery: string; stream: string } | undefined {
     let resolved: URL;
     try {
       resolved = new URL(uri, base);
@@ -134,8 +148,9 @@ export class MasterViaLb {
     }
     // Absolute URIs to another host were put there on purpose; URIs outside the stream paths would be
     // refused by the LB as they are by the edge.
-    if (resolved.origin !== RESOLUTION_BASE || !parseStreamPath(resolved.pathname).ok) return undefined;
-    return this.lbUrl + resolved.pathname + resolved.search;
+    const path = parseStreamPath(resolved.pathname);
+    if (resolved.origin !== RESOLUTION_BASE || !path.ok) return undefined;
+    return { pathAndQuery: resolved.pathname + resolved.search, stream: path.value.stream };
   }
 }
 
@@ -161,10 +176,11 @@ function withQuery(url: string, query: string): string {
   return url + (url.includes('?') ? '&' : '?') + query;
 }
 
-function render(template: TemplateLine[], query: string): Rendered {
+function render(template: TemplateLine[], lbUrl: string, query: string, token: string | undefined): Rendered {
   const lines = template.map(({ line, viaLb, attribute }) => {
     if (viaLb === undefined) return line;
-    const url = withQuery(viaLb, query);
+    const { pathAndQuery, stream, own } = viaLb;
+    const url = withQuery(lbUrl + (token !== undefined && own ? withUrlToken(pathAndQuery, stream, undefined, token) : pathAndQuery), query);
     return attribute ? mapUriAttribute(line, () => url) : url;
   });
   const bytes = Buffer.from(serializeMaster({ type: 'master', lines }));

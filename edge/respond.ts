@@ -7,11 +7,12 @@ import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { CachedObject } from './cache-store.js';
 import type { CacheOutcome } from './outcome.js';
 import { BodyCursor, type SharedBody } from './shared-body.js';
+import { DENIED_HEADER } from '../src/access.js';
 import { corsHeaders } from '../src/cors.js';
 import { evaluateRange, notModified, validatorsOf } from '../src/http-range.js';
 
 /** The edge's own headers a browser player may read across origins, besides the standard ones. */
-export const EDGE_EXPOSED_HEADERS = ['X-Cache', 'X-Served-By'] as const;
+export const EDGE_EXPOSED_HEADERS = ['X-Cache', 'X-Served-By', DENIED_HEADER] as const;
 const CORS = corsHeaders(EDGE_EXPOSED_HEADERS);
 
 export interface Delivery {

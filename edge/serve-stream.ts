@@ -1,5 +1,5 @@
 // GET/HEAD /hls/<stream>/<path> through Hono, phase by phase (hooks from edge/hooks.ts in quotes):
-//   'request' -> classification (edge/classify.ts: drain redirect, upstream path) -> 'cacheKey' ->
+//   access (edge/access.ts: rate limit, signed URL) -> 'request' -> classification (edge/classify.ts: drain redirect, upstream path) -> 'cacheKey' ->
 //   fresh hit, or 'selectOrigin' and the coalesced fetch ('ttl' before storing) -> delivery ('response'
 //   on the way out). Plain fresh GET hits without hooks never get here: edge/fresh-hit.ts answers them
 //   before Hono's dispatch, classified by the same RequestClassifier.
@@ -10,6 +10,9 @@ import { nodeBindingsOf, requestTargetOf, streamPathOf } from '../src/app.js';
 import { HookFailed } from '../src/hooks.js';
 import type { Logger } from '../src/log.js';
 import { streamUrlPath } from '../src/stream-path.js';
+import { deniedAnswer } from '../src/access.js';
+import { withUrlToken } from '../src/url-token.js';
+import type { EdgeAccess } from './access.js';
 import type { CachedObject } from './cache-store.js';
 import type { RequestClassifier } from './classify.js';
 import type { CoalescingCache, FetchTarget } from './coalescing-cache.js';
@@ -17,12 +20,14 @@ import type { Asked, Delivery } from './delivery.js';
 import type { EdgeHookPhases, HookedRequest } from './hooks.js';
 import type { EdgeMetrics } from './metrics.js';
 import type { OriginPool } from './origin-pool.js';
+import { forwardedFor } from './fresh-hit.js';
 import type { CacheOutcome } from './outcome.js';
 import { edgeHeaders } from './respond.js';
 
 export interface StreamServing {
   id: string;
   log: Logger;
+  access: EdgeAccess;
   classifier: RequestClassifier;
   hooks: EdgeHookPhases;
   cache: CoalescingCache;
@@ -32,7 +37,7 @@ export interface StreamServing {
 }
 
 export function streamHandler(edge: StreamServing): (c: Context) => Promise<Response> {
-  const { id, log, classifier, hooks, cache, origins, delivery, stats } = edge;
+  const { id, log, access, classifier, hooks, cache, origins, delivery, stats } = edge;
   const failed = (c: Context, message: string, status: ContentfulStatusCode) => {
     stats.request('ERROR');
     return c.text(`${message}\n`, status, { ...edgeHeaders('ERROR', id), 'cache-control': 'no-store' });
@@ -40,8 +45,17 @@ export function streamHandler(edge: StreamServing): (c: Context) => Promise<Resp
 
   return async function serveStream(c) {
     const target = requestTargetOf(c);
-    const { stream } = streamPathOf(c);
-    let { path } = streamPathOf(c);
+    const streamPath = streamPathOf(c);
+    const { stream, token } = streamPath;
+    let { path } = streamPath;
+    const node = nodeBindingsOf(c);
+    const admission = node
+      ? access.admit(node.incoming, streamPath, node.incoming.socket.remoteAddress, forwardedFor(node.incoming))
+      : access.admit(c.req.raw, streamPath, undefined, c.req.header('x-forwarded-for'));
+    if (admission.denied) {
+      const refusal = deniedAnswer(admission.denied);
+      return c.text(refusal.body, refusal.status, { ...refusal.headers, 'x-served-by': id });
+    }
     let { query } = target;
     const hookLog = hooks.any ? log.child({ stream }) : log;
     const hooked = (): HookedRequest => ({ request: c.req.raw, log: hookLog, stream, path });
@@ -60,12 +74,12 @@ export function streamHandler(edge: StreamServing): (c: Context) => Promise<Resp
       }
       const request = hooked();
       const key = await hooks.cacheKey(request, route.upstreamPath);
-      const node = nodeBindingsOf(c);
       const asked: Asked = {
         method: c.req.method,
         headers: node ? node.incoming.headers : headerRecord(c.req.raw.headers),
-        clientAddress: node?.incoming.socket.remoteAddress ?? '',
-        target: target.pathAndQuery,
+        viewer: route.playlist ? access.viewer(streamPath, admission) : '',
+        target: token === undefined ? target.pathAndQuery : withUrlToken(target.pathAndQuery, stream, token, undefined),
+        token,
         stream,
         playlist: route.playlist,
       };

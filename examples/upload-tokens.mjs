@@ -1,4 +1,6 @@
-// origin: per-stream upload tokens. `cascade origin --config examples/upload-tokens.mjs`
+// origin: per-stream upload tokens from a hook. `cascade origin --config examples/upload-tokens.mjs`
+// Built in now (docs/access.md): `--upload-tokens FILE` or `--upload-tokens-redis URL`; this example stays to
+// show the authorizeUpload hook, which still has the last word over the built-in check.
 // Tokens come from CASCADE_STREAM_TOKENS='demo=s3cret,talk1=other' (a file or Redis would do as well).
 const tokens = new Map(
   (process.env.CASCADE_STREAM_TOKENS ?? '').split(',').filter(Boolean).map((pair) => pair.split('=', 2)),

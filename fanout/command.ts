@@ -12,8 +12,8 @@ const FANOUT_OPTIONS = {
   // No --config or hooks: the fan-out has none.
   host: LISTEN_OPTIONS.host,
   'log-level': LISTEN_OPTIONS['log-level'],
-  'upload-token': { type: 'string', help: 'uploads need Bearer <token> or Basic with this password (without it: loopback only)' },
-  'origin-token': { type: 'string', help: 'sent to the origins as Bearer <token> (without it: the uploader\'s Authorization is passed on)' },
+  'upload-token': { type: 'string', secret: true, help: 'uploads need Bearer <token> or Basic with this password (without it: loopback only)' },
+  'origin-token': { type: 'string', secret: true, help: 'sent to the origins as Bearer <token> (without it: the uploader\'s Authorization is passed on)' },
   'feed-id': { type: 'string', help: 'sent with every upload as Cascade-Feed; the origins root their names in it (default: random per process)' },
   'segment-retry': { type: 'duration', default: FANOUT_DEFAULTS.segmentRetryMs, min: 0, help: 'retry a failed segment upload for this long after it ended (about a segment duration)' },
   'playlist-retry': { type: 'duration', default: FANOUT_DEFAULTS.playlistRetryMs, min: 0, help: 'retry a failed playlist upload until a newer one comes, at most this long' },

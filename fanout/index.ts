@@ -54,7 +54,7 @@ export function createFanout(options: Partial<FanoutConfig> & Pick<FanoutConfig,
 
   async function upload(c: Context): Promise<Response> {
     const target = streamPathOf(c);
-    const auth = checkUploadAuth(c.req.header('authorization'), config.uploadToken, peerAddress(c) ?? '127.0.0.1');
+    const auth = checkUploadAuth(c.req.header('authorization'), config.uploadToken !== undefined ? [config.uploadToken] : undefined, peerAddress(c) ?? '127.0.0.1');
     if (auth === 'missing') return refuse(c, 401, 'upload credentials required');
     if (auth === 'wrong') return refuse(c, 403, config.uploadToken === undefined ? 'uploads are accepted from loopback only (or set --upload-token)' : 'wrong upload credentials');
     const method = c.req.method as Upload['method'];

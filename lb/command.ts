@@ -1,6 +1,7 @@
 // `cascade lb`: parses options and runs the role; everything else lives in createLb.
+import { accessConfigFrom, PLAYBACK_OPTIONS } from '../src/access.js';
 import { DEFAULT_WEIGHT } from '../src/control-plane.js';
-import { LISTEN_OPTIONS, REDIS_OPTIONS, loggerFor, parseOrigins, parseRoleCommand, takePositionals, type Command } from '../src/command.js';
+import { LISTEN_OPTIONS, REDIS_OPTIONS, TRUST_PROXY_OPTIONS, loggerFor, parseOrigins, parseRoleCommand, takePositionals, trustedHops, type Command } from '../src/command.js';
 import { UsageError, type OptionsSpec } from '../src/options.js';
 import { runRole } from '../src/role.js';
 import { LB_HOOKS } from './hooks.js';
@@ -12,8 +13,7 @@ const LB_OPTIONS = {
   edge: { type: 'string', repeat: true, help: `an edge as ID=URL[@WEIGHT] (weight default ${DEFAULT_WEIGHT})` },
   'edge-group': { type: 'string', repeat: true, help: 'clients in these networks use these edges: NAME=EDGE[+EDGE]@CIDR[+CIDR]' },
   hash: { type: 'string', default: LB_DEFAULTS.hash, choices: ['client', 'stream'], help: 'what picks the edge: the client address or the stream name' },
-  'trust-proxy': { type: 'bool', default: false, help: 'take the client address from X-Forwarded-For' },
-  'trust-proxy-hops': { type: 'int', default: LB_DEFAULTS.trustedProxyHops, min: 1, max: 16, help: 'proxies in front of the LB that append to X-Forwarded-For' },
+  ...TRUST_PROXY_OPTIONS,
   'redirect-code': { type: 'string', default: String(LB_DEFAULTS.redirectCode), choices: ['302', '307'], help: 'status of the redirect to the edge' },
   'health-interval': { type: 'duration', default: LB_DEFAULTS.health.intervalMs, help: 'how often each edge\'s /healthz is checked (0 = no checks)' },
   'health-timeout': { type: 'duration', default: LB_DEFAULTS.health.timeoutMs, help: 'how long a health check may take' },
@@ -21,6 +21,9 @@ const LB_OPTIONS = {
   'health-rise': { type: 'int', default: LB_DEFAULTS.health.rise, min: 1, max: 100, help: 'consecutive good checks that bring it back' },
   origin: { type: 'string', repeat: true, help: 'origin base URL(s), comma-separated or repeated: their /api/streams feed /api/streams, the dashboard and the player pages\' "not live yet" / "ended"' },
   'balance-factor': { type: 'number', default: LB_DEFAULTS.balanceFactor, min: 0, max: 100, help: 'with --redis: no edge gets more than (1 + this) x its weighted share of the viewers the edges report; 0 = off' },
+  ...PLAYBACK_OPTIONS,
+  'session-rate': { type: 'string', help: 'new sessions per client address, e.g. 50/10s (429 beyond it); turns on --session-tokens' },
+  'session-tokens': { type: 'bool', default: false, help: 'give each new player a session token in the redirect (edges count viewers by it, not by address)' },
   ...REDIS_OPTIONS,
   'redis-poll': { type: 'duration', default: LB_DEFAULTS.redisPollMs, min: 50, help: 'how often Redis is re-read (changes published on the events channel apply at once)' },
 } as const satisfies OptionsSpec;
@@ -45,13 +48,15 @@ export const lbCommand: Command = {
     const lb = createLb({
       edges,
       hash: options.hash as HashBy,
-      trustProxyHops: options['trust-proxy'] ? options['trust-proxy-hops'] : 0,
+      trustProxyHops: trustedHops(options),
       redirectCode: options['redirect-code'] === '307' ? 307 : 302,
       health: { intervalMs: options['health-interval'], timeoutMs: options['health-timeout'], rise: options['health-rise'], fall: options['health-fall'] },
       ...(options.redis ? { redis: { url: options.redis, prefix: options['redis-prefix'], pollMs: options['redis-poll'] } } : {}),
       edgeGroups: options['edge-group'].map(parseEdgeGroup),
       origins: parseOrigins(options.origin),
       balanceFactor: options['balance-factor'],
+      access: accessConfigFrom(options, 'session-rate', LB_DEFAULTS.sessionRateWindowMs),
+      sessionTokens: options['session-tokens'],
       hooks: parsed.hooks,
       use: parsed.use,
       hookTimeoutMs: options['hook-timeout'],

@@ -1,6 +1,7 @@
 // What createLb may be given (LbConfig), its defaults (LB_DEFAULTS, which `cascade lb`'s option spec and
 // help also read) and the settings the LB runs with: every default resolved once, before any request.
 import type { MiddlewareHandler } from 'hono';
+import type { AccessConfig } from '../src/access.js';
 import { DEFAULT_REDIS_PREFIX } from '../src/control-plane.js';
 import { DEFAULT_HOOK_TIMEOUT_MS } from '../src/hooks.js';
 import { silentLogger, type Logger } from '../src/log.js';
@@ -27,6 +28,10 @@ export interface LbConfig {
   origins?: readonly string[];
   /** Epsilon of the bounded loads (lb/balance.ts): no edge above (1 + epsilon) x its weighted share of viewers; 0 = off. */
   balanceFactor?: number;
+  /** Signed URLs, the new-session rate per client, its allow-list (docs/access.md). */
+  access?: AccessConfig;
+  /** Give each new player a session token in the redirect; on whenever `access.rate` is set. */
+  sessionTokens?: boolean;
   hooks?: LbHooks;
   hookTimeoutMs?: number;
   /** Hono middleware from the config file, run before the routes. */
@@ -40,14 +45,14 @@ export const LB_DEFAULTS = Object.freeze({
   hash: 'client' as HashBy,
   /** createLb ignores X-Forwarded-For unless told how many proxies append to it. */
   trustProxyHops: 0,
-  /** `--trust-proxy` without `--trust-proxy-hops`: one proxy in front. */
-  trustedProxyHops: 1,
   redirectCode: 302 as 302 | 307,
   health: Object.freeze({ intervalMs: 1000, timeoutMs: 1000, rise: 2, fall: 2 } satisfies HealthOptions),
   redisPrefix: DEFAULT_REDIS_PREFIX,
   // docs/contract.md, "Redis": a plain HSET applies within 1 second.
   redisPollMs: 500,
   retryAfter: 2,
+  /** `--session-rate 50` without a window: per 10 s, the CCC's haproxy rule. */
+  sessionRateWindowMs: 10_000,
   hookTimeoutMs: DEFAULT_HOOK_TIMEOUT_MS,
   /** haproxy's hash-balance-factor 125 is 0.25 here. */
   balanceFactor: 0.25,
@@ -65,6 +70,8 @@ export interface LbSettings {
   edgeGroups: readonly EdgeGroup[];
   origins: readonly string[];
   balanceFactor: number;
+  access: AccessConfig;
+  sessionTokens: boolean;
   hookTimeoutMs: number;
   log: Logger;
   metrics: Metrics;
@@ -86,6 +93,8 @@ export function lbSettings(config: LbConfig): LbSettings {
     edgeGroups: config.edgeGroups ?? [],
     origins: config.origins ?? [],
     balanceFactor: config.balanceFactor ?? LB_DEFAULTS.balanceFactor,
+    access: config.access ?? {},
+    sessionTokens: (config.sessionTokens ?? false) || config.access?.rate !== undefined,
     hookTimeoutMs: config.hookTimeoutMs ?? LB_DEFAULTS.hookTimeoutMs,
     log: config.log ?? silentLogger,
     metrics: config.metrics ?? new Metrics({ role: 'lb' }),

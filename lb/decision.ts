@@ -7,7 +7,8 @@
 import type { HookRunner } from '../src/hooks.js';
 import type { Logger } from '../src/log.js';
 import type { BoundedLoads } from './balance.js';
-import { clientAddress, type HashBy } from './client-key.js';
+import { clientAddress } from '../src/client-address.js';
+import type { HashBy } from './client-key.js';
 import type { EdgeSet } from './edge-set.js';
 import type { EdgeEntry } from './edges.js';
 import { candidateOf, defaultHashKey, LB_HOOKS, type LbHooks } from './hooks.js';

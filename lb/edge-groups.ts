@@ -1,7 +1,7 @@
 // Edge groups by client network, as the CCC LB routes them: clients from the event network go to the
 // on-site edges, everyone else to the public ones (edges in no group), and either falls back to every
 // edge when its group has no healthy edge. Built as a `selectEdges` hook, so it is also the example of one.
-import { BlockList, isIPv6 } from 'node:net';
+import { Networks } from '../src/networks.js';
 import { UsageError } from '../src/options.js';
 import type { LbHooks } from './hooks.js';
 
@@ -22,20 +22,13 @@ export function parseEdgeGroup(spec: string): EdgeGroup {
   return group;
 }
 
-function networksOf(groups: readonly EdgeGroup[]): BlockList[] {
+function networksOf(groups: readonly EdgeGroup[]): Networks[] {
   return groups.map((g) => {
-    const list = new BlockList();
-    for (const cidr of g.cidrs) {
-      const [net, bits] = cidr.split('/');
-      const type = isIPv6(net ?? '') ? 'ipv6' : 'ipv4';
-      const prefix = Number(bits ?? (type === 'ipv6' ? 128 : 32));
-      try {
-        list.addSubnet(net!, prefix, type);
-      } catch {
-        throw new UsageError(`--edge-group ${g.name}: bad network '${cidr}'`);
-      }
+    try {
+      return new Networks(g.cidrs);
+    } catch (err) {
+      throw new UsageError(`--edge-group ${g.name}: ${(err as Error).message}`);
     }
-    return list;
   });
 }
 
@@ -43,14 +36,7 @@ export function cidrGroups(groups: readonly EdgeGroup[]): NonNullable<LbHooks['s
   const networks = networksOf(groups);
   const grouped = new Set(groups.flatMap((g) => g.edges));
   return function selectEdgesByNetwork({ clientAddress, edges }) {
-    const type = isIPv6(clientAddress) ? 'ipv6' : 'ipv4';
-    const index = networks.findIndex((n) => {
-      try {
-        return n.check(clientAddress, type);
-      } catch {
-        return false;
-      }
-    });
+    const index = networks.findIndex((n) => n.has(clientAddress));
     const members = index === -1
       ? edges.filter((e) => !grouped.has(e.id))
       : edges.filter((e) => groups[index]!.edges.includes(e.id));

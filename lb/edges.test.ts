@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { UsageError } from '../src/options.js';
-import { clientAddress } from './client-key.js';
+import { clientAddress } from '../src/client-address.js';
 import type { ControlSnapshot } from '../src/control-plane.js';
 import { parseEdgeSpec, resolveEdges, retainedEdges, sameEdges } from './edges.js';
 

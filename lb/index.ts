@@ -1,12 +1,15 @@
 // The redirecting load balancer, assembled: settings -> health checks and the edge set (fed by discovery:
-// the static `--edge` list and Redis) -> per request under /hls/, the decision (lb/decision.ts: key,
-// candidates, pick) and the redirect (lb/redirect.ts: a 302 to the edge, or a 503) -> beside them the
-// LB's own view (/api, the status page) and the player page.
+// the static `--edge` list and Redis) -> per request under /hls/, access (lb/access.ts: session rate,
+// signed URL, the new player's session), the decision (lb/decision.ts: key, candidates, pick) and the
+// redirect (lb/redirect.ts: a 302 to the edge, or a 503) -> beside them the LB's own view (/api, the
+// status page) and the player page.
+import { DENIED_HEADER, PlaybackAccess } from '../src/access.js';
 import { createBaseApp } from '../src/app.js';
 import type { EdgeLoad } from '../src/control-plane.js';
 import { createHookRunner } from '../src/hooks.js';
 import type { Role } from '../src/role.js';
 import { HLS_PREFIX } from '../src/stream-path.js';
+import { lbAccess } from './access.js';
 import { apiRoutes } from './api.js';
 import { BoundedLoads } from './balance.js';
 import { lbSettings, type LbConfig } from './config.js';
@@ -87,12 +90,16 @@ export function createLb(config: LbConfig): Lb {
   const builtInHooks: LbHooks = settings.edgeGroups.length ? { selectEdges: cidrGroups(settings.edgeGroups) } : {};
   const hooks = createHookRunner('lb', config.hooks, { timeoutMs: settings.hookTimeoutMs, log, metrics }, builtInHooks);
   const decide = createDecision({ hash: settings.hash, trustProxyHops: settings.trustProxyHops, edgeSet, usable, hooks, balance });
+  const access = new PlaybackAccess(settings.access, { metrics });
+  const admit = access.signed || access.limited || settings.sessionTokens
+    ? lbAccess({ access, sessions: settings.sessionTokens, trustProxyHops: settings.trustProxyHops })
+    : undefined;
 
   const app = createBaseApp({
-    metrics, log, exposeHeaders: ['X-Served-By', 'X-Cache'], ...(config.use ? { use: config.use } : {}),
+    metrics, log, exposeHeaders: ['X-Served-By', 'X-Cache', DENIED_HEADER], ...(config.use ? { use: config.use } : {}),
     onBadTarget: (raw) => { if (raw.startsWith(HLS_PREFIX)) stats.request('bad_path'); },
   });
-  app.route('/', redirectRoutes({ decide, hooks, usable, redirectCode: settings.redirectCode, retryAfter: settings.retryAfter, log, stats, redirects }));
+  app.route('/', redirectRoutes({ admit, decide, hooks, usable, redirectCode: settings.redirectCode, retryAfter: settings.retryAfter, log, stats, redirects }));
   app.route('/api', apiRoutes(status, { directory, viewers: () => viewersByStream(loads) }));
   app.route('/', statusPageRoutes());
   app.route('/', playerRoutes());

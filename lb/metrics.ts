@@ -7,7 +7,7 @@ import type { EdgeSet } from './edge-set.js';
 import type { EdgeEntry } from './edges.js';
 
 /** What happened to a request under /hls/: the metric label and what tests assert. */
-export type RedirectOutcome = 'redirect' | 'no_edge' | 'bad_path' | 'method_not_allowed' | 'hook_failed';
+export type RedirectOutcome = 'redirect' | 'no_edge' | 'bad_path' | 'method_not_allowed' | 'hook_failed' | 'denied' | 'rate_limited';
 
 export interface LbGaugeSources {
   edgeSet: EdgeSet;

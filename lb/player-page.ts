@@ -1,7 +1,8 @@
 // `GET /play/<stream>` on the LB: hls.js (served from the package at /assets/hls.min.js) playing the
 // stream through the LB. After the 302, hls.js resolves every relative URI against the edge, so it
 // stays there even when the edge dies (hls.js #1099); the page therefore starts over from the LB URL,
-// with a fresh query so neither the browser nor a cache replays the old redirect.
+// with a fresh query so neither the browser nor a cache replays the old redirect. `?src=` plays another
+// URL through the LB instead, e.g. a signed one (`cascade sign --player`, docs/access.md).
 import { createRequire } from 'node:module';
 import { readFile } from 'node:fs/promises';
 import { Hono } from 'hono';

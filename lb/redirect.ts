@@ -3,9 +3,11 @@
 // it goes out. CORS on it comes from the base app (src/app.ts): a browser player cannot follow a redirect
 // without it. Other methods get a 405.
 import { Hono } from 'hono';
+import { deniedAnswer } from '../src/access.js';
 import { peerAddress, requestTargetOf, streamPathOf } from '../src/app.js';
 import { HookFailed, type HookRunner } from '../src/hooks.js';
 import type { Logger } from '../src/log.js';
+import type { AdmitRequest } from './access.js';
 import type { Decide } from './decision.js';
 import type { EdgeEntry } from './edges.js';
 import { candidateOf, LB_HOOKS, type LbHooks } from './hooks.js';
@@ -13,6 +15,8 @@ import type { LbMetrics } from './metrics.js';
 import type { RateMeter } from './rate.js';
 
 export interface RedirectOptions {
+  /** The access phase (lb/access.ts); undefined when nothing is checked and nobody gets a session. */
+  admit: AdmitRequest | undefined;
   decide: Decide;
   hooks: HookRunner<LbHooks>;
   usable(edge: EdgeEntry): boolean;
@@ -37,15 +41,22 @@ function recordOf(headers: Headers): Record<string, string> {
   return out;
 }
 
-export function redirectRoutes({ decide, hooks, usable, redirectCode, retryAfter, log, stats, redirects }: RedirectOptions): Hono {
+export function redirectRoutes({ admit, decide, hooks, usable, redirectCode, retryAfter, log, stats, redirects }: RedirectOptions): Hono {
   const routes = new Hono();
   routes.get('/hls/*', async function redirectToEdge(c) {
     const { stream } = streamPathOf(c);
     const req = { request: c.req.raw, stream, peer: peerAddress(c), log: log.child({ stream }) };
+    // The raw target, byte for byte (plus a new player's session): the edge must see exactly what the player asked for.
+    const target = requestTargetOf(c);
+    const admitted = admit?.({ ...target, stream: streamPathOf(c) }, req.peer, c.req.header('x-forwarded-for'));
+    if (admitted?.denied) {
+      stats.request(admitted.denied.reason === 'rate' ? 'rate_limited' : 'denied');
+      const refusal = deniedAnswer(admitted.denied);
+      return c.text(refusal.body, refusal.status, refusal.headers);
+    }
     try {
       const edge = await decide(req);
-      // The raw target, byte for byte: the edge must see exactly what the player asked for.
-      const { status, headers } = answerOf(edge, requestTargetOf(c).pathAndQuery, redirectCode, retryAfter);
+      const { status, headers } = answerOf(edge, admitted?.target ?? target.pathAndQuery, redirectCode, retryAfter);
       if (hooks.has('response')) {
         await hooks.call('response', { request: req.request, log: req.log, stream, edge: edge && candidateOf(edge, usable(edge)), status, headers }, LB_HOOKS.response.valid);
       }

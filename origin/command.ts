@@ -1,4 +1,5 @@
 // `cascade origin`: parses options and starts the origin role. Every default is ORIGIN_DEFAULTS'.
+import { readFileSync } from 'node:fs';
 import { LISTEN_OPTIONS, loggerFor, parseOrigins, parseRoleCommand, type Command } from '../src/command.js';
 import { runRole } from '../src/role.js';
 import { UsageError, type OptionsSpec } from '../src/options.js';
@@ -6,6 +7,7 @@ import { ORIGIN_DEFAULTS } from './config.js';
 import { ORIGIN_HOOKS } from './hooks.js';
 import { createOrigin } from './index.js';
 import { S3Storage } from './s3-storage.js';
+import { parseStreamTokens, UPLOAD_TOKENS_KEY, type StreamTokensSource } from './upload-credentials.js';
 
 const ORIGIN_OPTIONS = {
   port: { type: 'int', default: 8090, min: 0, max: 65535, help: 'port to listen on' },
@@ -15,7 +17,9 @@ const ORIGIN_OPTIONS = {
     type: 'string',
     help: 's3://bucket/prefix: content and rewrite state on S3 instead (AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), so another origin can take over',
   },
-  'upload-token': { type: 'string', help: 'uploads need Bearer <token> or Basic with this password (without it: loopback only)' },
+  'upload-token': { type: 'string', secret: true, help: 'uploads need Bearer <token> or Basic with this password (without it: loopback only)' },
+  'upload-tokens': { type: 'string', help: "per-stream upload tokens, lines '<stream> <token>', each good for its stream only (re-read on change and SIGHUP)" },
+  'upload-tokens-redis': { type: 'url', secret: true, help: `per-stream upload tokens from the Redis hash ${UPLOAD_TOKENS_KEY} (stream -> token), re-read every second and on SIGHUP` },
   'peer-fill-timeout': { type: 'duration', default: ORIGIN_DEFAULTS.peerFillTimeoutMs, min: 0, help: 'how long a segment that never arrived is asked of the peers before it becomes a gap' },
   peer: { type: 'string', repeat: true, help: 'base URL of an origin fed the same uploads (cascade fanout): both publish the same names, and a segment this one lacks is fetched from it' },
   'max-playlist-size': { type: 'bytes', default: ORIGIN_DEFAULTS.maxPlaylistBytes, help: 'largest accepted playlist upload' },
@@ -39,6 +43,16 @@ const ORIGIN_OPTIONS = {
   'relive-after': { type: 'duration', default: ORIGIN_DEFAULTS.reliveAfterMs, min: 1000, help: 'with --record: a stream with no new segment for this long has ended (its relive turns VOD); so does EXT-X-ENDLIST' },
 } as const satisfies OptionsSpec;
 
+function uploadTokensFrom(file: string | undefined, redis: string | undefined): { uploadTokens?: StreamTokensSource } {
+  if (file !== undefined && redis !== undefined) throw new UsageError('--upload-tokens and --upload-tokens-redis: one source of per-stream tokens');
+  if (file !== undefined) {
+    // Checked here so that a bad file is a usage error (exit 2) naming the line, not a crash.
+    try { parseStreamTokens(readFileSync(file, 'utf8')); } catch (err) { throw new UsageError(`--upload-tokens: ${(err as Error).message}`); }
+    return { uploadTokens: { file } };
+  }
+  return redis !== undefined ? { uploadTokens: { redis } } : {};
+}
+
 export const originCommand: Command = {
   name: 'origin',
   summary: 'take HLS uploads (PUT) from transcoders and publish restart-proof playlists',
@@ -59,6 +73,7 @@ export const originCommand: Command = {
       ...(options['data-dir'] !== undefined ? { dataDir: options['data-dir'] } : {}),
       ...(storage !== undefined ? { storage } : {}),
       ...(options['upload-token'] !== undefined ? { uploadToken: options['upload-token'] } : {}),
+      ...uploadTokensFrom(options['upload-tokens'], options['upload-tokens-redis']),
       peers: parseOrigins(options.peer, 'peer'),
       peerFillTimeoutMs: options['peer-fill-timeout'],
       maxPlaylistBytes: options['max-playlist-size'],

@@ -7,6 +7,7 @@ import type { Metrics } from '../src/metrics.js';
 import type { OriginHooks } from './hooks.js';
 import { DEFAULT_MAX_SEGMENT_DURATION } from './publisher.js';
 import type { Storage } from './storage.js';
+import type { StreamTokensSource } from './upload-credentials.js';
 
 export interface OriginConfig {
   /** Where content and rewrite state survive restarts; in memory only without it. */
@@ -15,6 +16,10 @@ export interface OriginConfig {
   storage?: Storage;
   /** Uploads need `Bearer <token>` or Basic with this password; without it, loopback peers only. */
   uploadToken?: string;
+  /** Per-stream tokens (a file or a Redis hash), each good for its stream only, beside `uploadToken`. */
+  uploadTokens?: StreamTokensSource;
+  /** How often the per-stream tokens' source is checked for changes (ms). */
+  uploadTokensPollMs?: number;
   /**
    * Origins fed the same uploads (base URLs): they publish the same names, and a segment this origin lacks is
    * fetched from them (docs/origin.md, "Redundant origins").

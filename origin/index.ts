@@ -22,6 +22,7 @@ import { recordingEvents, streamEvents } from './stream-events.js';
 import { StreamTable } from './stream-table.js';
 import { streamsApiRoutes } from './streams-api.js';
 import { uploadHandlers } from './upload.js';
+import { openStreamTokens } from './upload-credentials.js';
 import { WaitingRoom } from './waiting-room.js';
 
 export { ORIGIN_DEFAULTS, type OriginConfig, type PublishedEvent } from './config.js';
@@ -96,7 +97,8 @@ export async function createOrigin(options: Partial<OriginConfig> = {}): Promise
   const sweepTimer = config.sweepIntervalMs > 0 ? setInterval(() => void sweep(), config.sweepIntervalMs) : undefined;
   sweepTimer?.unref();
 
-  const authorize = uploadAuthorizer(config.uploadToken, hooks, log);
+  const streamTokens = config.uploadTokens && await openStreamTokens(config.uploadTokens, log, config.uploadTokensPollMs);
+  const authorize = uploadAuthorizer(config.uploadToken, streamTokens, hooks, log);
   const { upload, remove } = uploadHandlers(config, streams, authorize, stats, log);
   const app = createBaseApp({
     metrics, log,
@@ -121,6 +123,7 @@ export async function createOrigin(options: Partial<OriginConfig> = {}): Promise
     sweep,
     async close() {
       clearInterval(sweepTimer);
+      streamTokens?.close();
       room.close();
       await streams.flushed();
       await recorder?.settled();

@@ -1,5 +1,5 @@
 // A CLI command: parses its options (flags, then CASCADE_* env), prints --help, and runs.
-import { formatHelp, parseOptions, UsageError, type OptionsSpec, type ParseResult } from './options.js';
+import { envName, formatHelp, parseOptions, SECRET_FILE_SUFFIX, UsageError, type OptionsSpec, type ParseResult } from './options.js';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './log.js';
 import { loadConfigFile, type LoadedConfig } from './config-file.js';
 import { DEFAULT_REDIS_PREFIX } from './control-plane.js';
@@ -20,9 +20,20 @@ export const LISTEN_OPTIONS = {
 } as const satisfies OptionsSpec;
 
 export const REDIS_OPTIONS = {
-  redis: { type: 'redis-url', help: 'Redis of the control plane (optional): redis://host:port, or through Sentinel redis-sentinel://host:port,host:port/<master>' },
+  redis: { type: 'redis-url', secret: true, help: 'Redis of the control plane (optional; a password in it is a secret): redis://host:port, or through Sentinel redis-sentinel://host:port,host:port/<master>' },
   'redis-prefix': { type: 'string', default: DEFAULT_REDIS_PREFIX, help: 'key prefix in Redis' },
 } as const satisfies OptionsSpec;
+
+/** For roles behind proxies (LB, edge): whose address a request is (src/client-address.ts). */
+export const TRUST_PROXY_OPTIONS = {
+  'trust-proxy': { type: 'bool', default: false, help: 'take the client address from X-Forwarded-For' },
+  'trust-proxy-hops': { type: 'int', default: 1, min: 1, max: 16, help: 'proxies in front that append to X-Forwarded-For (with --trust-proxy)' },
+} as const satisfies OptionsSpec;
+
+/** How many X-Forwarded-For entries the role believes: 0 without --trust-proxy. */
+export function trustedHops(options: { 'trust-proxy': boolean; 'trust-proxy-hops': number }): number {
+  return options['trust-proxy'] ? options['trust-proxy-hops'] : 0;
+}
 
 export interface CommandHelp {
   usage: string;
@@ -36,7 +47,15 @@ export function parseCommand<S extends OptionsSpec>(spec: S, argv: string[], hel
     process.stdout.write(formatHelp(help.usage, help.description, spec));
     return undefined;
   }
+  warnExposedSecrets(parsed.exposed);
   return parsed;
+}
+
+/** One line per secret given on the command line: it works, but every user of the machine can read it. */
+export function warnExposedSecrets(exposed: readonly string[]): void {
+  for (const name of exposed) {
+    process.stderr.write(`cascade: warning: --${name} on the command line is visible to every user (ps); use ${envName(name)} or --${name}${SECRET_FILE_SUFFIX}\n`);
+  }
 }
 
 /**

@@ -1,5 +1,11 @@
 // Command-line and environment options for every command. One spec per command drives parsing,
 // env fallbacks (`--foo-bar` <-> `CASCADE_FOO_BAR`, flag wins), validation and `--help`.
+//
+// Secret options (`secret: true`: tokens, keys, URLs that may hold a password) also read a file,
+// `--foo-file PATH` or `CASCADE_FOO_FILE`, so a secret never has to be on a command line, which every
+// user of the machine can read (`ps`). Every secret value parsed is hidden from this process's logs.
+import { readFileSync } from 'node:fs';
+import { hideInLogs } from './log.js';
 import { parseRedisUrl } from './redis-url.js';
 
 export class UsageError extends Error {
@@ -19,7 +25,12 @@ export interface OptionSpec {
   choices?: readonly string[];
   min?: number;
   max?: number;
+  /** Also read from `--<name>-file` / `CASCADE_<NAME>_FILE`; never logged. */
+  secret?: boolean;
 }
+
+/** The file variant of a secret option (`--upload-token-file`). */
+export const SECRET_FILE_SUFFIX = '-file';
 
 export type OptionsSpec = Record<string, OptionSpec>;
 
@@ -41,6 +52,8 @@ export interface ParseResult<S extends OptionsSpec> {
   options: ParsedOptions<S>;
   positionals: string[];
   help: boolean;
+  /** Secret options given as flags with a secret value on the command line (`ps` shows them). */
+  exposed: string[];
 }
 
 const BYTE_UNITS: Record<string, number> = {
@@ -131,6 +144,8 @@ export function parseOptions<S extends OptionsSpec>(
   fromFile: Record<string, string> = {},
 ): ParseResult<S> {
   const fromFlags = new Map<string, string[]>();
+  /** Secret option -> the file named by its --<name>-file flag. */
+  const fromSecretFiles = new Map<string, string>();
   const positionals: string[] = [];
   let help = false;
   for (let i = 0; i < argv.length; i++) {
@@ -151,6 +166,14 @@ export function parseOptions<S extends OptionsSpec>(
       s = spec[name];
       value = 'false';
     }
+    if (!s && name.endsWith(SECRET_FILE_SUFFIX) && spec[name.slice(0, -SECRET_FILE_SUFFIX.length)]?.secret) {
+      if (value === undefined) value = argv[++i];
+      if (value === undefined) throw new UsageError(`--${name} needs a value`);
+      const base = name.slice(0, -SECRET_FILE_SUFFIX.length);
+      if (fromSecretFiles.has(base)) throw new UsageError(`--${name} given more than once`);
+      fromSecretFiles.set(base, value);
+      continue;
+    }
     if (!s) throw new UsageError(`unknown option '--${name}'`);
     if (value === undefined) {
       if (s.type === 'bool') value = 'true';
@@ -166,18 +189,46 @@ export function parseOptions<S extends OptionsSpec>(
   }
 
   const options: Record<string, unknown> = {};
+  const exposed: string[] = [];
   for (const [name, s] of Object.entries(spec)) {
     let raws = fromFlags.get(name);
+    if (raws && fromSecretFiles.has(name)) throw new UsageError(`--${name} and --${name}${SECRET_FILE_SUFFIX} given both`);
+    const secretFile = fromSecretFiles.get(name);
+    if (!raws && secretFile !== undefined) raws = readSecretFile(name, s, secretFile);
     if (!raws) {
-      const fallback = env[envName(name)] || fromFile[name];
-      if (fallback !== undefined && fallback !== '') raws = s.repeat ? fallback.split(/[\s,]+/).filter(Boolean) : [fallback];
+      const split = (text: string) => (s.repeat ? text.split(/[\s,]+/).filter(Boolean) : [text]);
+      const envFile = s.secret ? env[envName(name + SECRET_FILE_SUFFIX)] : undefined;
+      if (env[envName(name)]) raws = split(env[envName(name)]!);
+      else if (envFile) raws = readSecretFile(name, s, envFile);
+      else if (fromFile[name] !== undefined && fromFile[name] !== '') raws = split(fromFile[name]);
+    }
+    if (raws && s.secret) {
+      const secret = raws.map(hideInLogs).some(Boolean);
+      if (secret && fromFlags.has(name)) exposed.push(name);
     }
     if (s.repeat) options[name] = (raws ?? []).map((r) => convert(name, s, r));
     else if (raws) options[name] = convert(name, s, raws[0]!);
     else if (s.default !== undefined) options[name] = typeof s.default === 'string' ? convert(name, s, s.default) : s.default;
     else options[name] = undefined;
   }
-  return { options: options as ParsedOptions<S>, positionals, help };
+  return { options: options as ParsedOptions<S>, positionals, help, exposed };
+}
+
+/**
+ * A secret option's values from a file: the value, or for a repeatable option one value per line;
+ * blank lines and `#` lines are skipped. Precedence: flag, file flag, environment, file environment, config.
+ */
+function readSecretFile(name: string, spec: OptionSpec, file: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--${name}${SECRET_FILE_SUFFIX}: cannot read '${file}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const values = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  if (values.length === 0) throw new UsageError(`--${name}${SECRET_FILE_SUFFIX}: '${file}' holds no value`);
+  if (!spec.repeat && values.length > 1) throw new UsageError(`--${name}${SECRET_FILE_SUFFIX}: '${file}' holds more than one line`);
+  return values;
 }
 
 /** The largest unit that writes `value` as a whole number, in the spelling the parser reads back. */
@@ -203,11 +254,14 @@ export function formatDefault(spec: OptionSpec): string | undefined {
 }
 
 export function formatHelp(usage: string, description: string, spec: OptionsSpec): string {
-  const rows = Object.entries(spec).map(([name, s]) => {
+  const rows = Object.entries(spec).flatMap(([name, s]) => {
     const arg = s.type === 'bool' ? '' : ` <${s.type === 'string' && s.choices ? s.choices.join('|') : s.type}>`;
     const shown = formatDefault(s);
     const dflt = shown !== undefined ? ` (default ${shown})` : '';
-    return [`  --${name}${arg}`, `${s.help}${dflt}${s.repeat ? ' [repeatable]' : ''}  env ${envName(name)}`] as const;
+    const row = [`  --${name}${arg}`, `${s.help}${dflt}${s.repeat ? ' [repeatable]' : ''}  env ${envName(name)}`] as const;
+    if (!s.secret) return [row];
+    const file = name + SECRET_FILE_SUFFIX;
+    return [row, [`  --${file} <path>`, `the same from a file${s.repeat ? ', one per line' : ''} (keeps it off the command line)  env ${envName(file)}`] as const];
   });
   const width = Math.max(...rows.map(([l]) => l.length), 10) + 2;
   return [`Usage: ${usage}`, '', description, '', 'Options:', ...rows.map(([l, r]) => l.padEnd(width) + r), '  --help'.padEnd(width) + 'show this help', ''].join('\n');

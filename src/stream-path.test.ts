@@ -16,6 +16,24 @@ test('invalid stream paths', () => {
   }
 });
 
+test('a URL token segment after the stream is returned apart from the path, and taken only where asked for', () => {
+  assert.deepEqual(parseStreamPath('/hls/demo/~e17~kAb-_x/720p/seg1.ts', { token: true }),
+    { ok: true, value: { stream: 'demo', path: '720p/seg1.ts', token: '~e17~kAb-_x' } });
+  // It counts towards no depth: four path segments after it are still a path.
+  assert.equal(parseStreamPath('/hls/demo/~sX/a/b/c/d.ts', { token: true }).ok, true);
+  assert.deepEqual(parseStreamPath('/hls/demo/~e17/index.m3u8'), { ok: false, reason: 'URL token in a path that takes none' });
+  for (const [p, reason] of [['/hls/demo/~e17', /missing path/], ['/hls/demo/~/a.ts', /invalid character/], ['/hls/demo/~e~/a.ts', /invalid character/],
+    ['/hls/demo/a/~e17/b.ts', /invalid character/], ['/hls/demo/~e17/~s1/b.ts', /invalid character/], ['/hls/demo/~e!/a.ts', /invalid character/],
+    [`/hls/demo/~${'a'.repeat(255)}/a.ts`, /longer/]] as const) {
+    const r = parseStreamPath(p, { token: true });
+    assert.equal(r.ok, false, p);
+    assert.match(r.ok ? '' : r.reason, reason, p);
+  }
+  const target = parseRequestTarget('/hls/demo/~e17~kAb/index.m3u8?x=1');
+  assert.deepEqual(target, { ok: true, value: { pathAndQuery: '/hls/demo/~e17~kAb/index.m3u8?x=1', pathname: '/hls/demo/~e17~kAb/index.m3u8', query: 'x=1', stream: { stream: 'demo', path: 'index.m3u8', token: '~e17~kAb' } } });
+  assert.equal(streamUrlPath('demo', 'index.m3u8', '~e17~kAb'), '/hls/demo/~e17~kAb/index.m3u8');
+});
+
 test('raw request targets: what is accepted, and as what', () => {
   assert.deepEqual(parseRequestTarget('/hls/demo/720p/seg1.ts?_HLS_msn=3&_HLS_part=1'), {
     ok: true,
@@ -72,10 +90,10 @@ test('property: an accepted target is exactly what the URL parser and decoding m
     assert.equal(decodeURIComponent(r.value.pathname), r.value.pathname, raw);
     assert.equal(url.search, r.value.query === '' ? '' : `?${r.value.query.replaceAll("'", '%27')}`, raw);
     // ...and a stream path names exactly the stream and path the validator returned.
-    const parsed = parseStreamPath(url.pathname);
+    const parsed = parseStreamPath(url.pathname, { token: true });
     if (r.value.stream) {
       assert.deepEqual(parsed, { ok: true, value: r.value.stream }, raw);
-      assert.equal(streamUrlPath(r.value.stream.stream, r.value.stream.path), r.value.pathname);
+      assert.equal(streamUrlPath(r.value.stream.stream, r.value.stream.path, r.value.stream.token), r.value.pathname);
     } else {
       assert.equal(url.pathname.startsWith('/hls/'), false, raw);
     }

@@ -9,6 +9,11 @@
 // needs none, so an escape is either a probe or a client bug, and decoding harmless escapes would give
 // one resource several spellings (several edge cache keys, LB hash keys and origin lookups for the same
 // bytes). With no escapes and no dot segments, the raw path IS the path every parser sees.
+//
+// One segment right after the stream name may be a URL token (`~...`, src/url-token.ts): it is returned
+// apart from the path, so the path is the same with and without one, and it counts towards no depth.
+
+import { isUrlTokenSegment, URL_TOKEN_MARK } from './url-token.js';
 
 export const HLS_PREFIX = '/hls/';
 const STREAM_RE = /^[A-Za-z0-9_-]{1,64}$/;
@@ -29,6 +34,8 @@ export interface StreamPath {
   stream: string;
   /** The path inside the stream, e.g. `720p/seg1.ts`. */
   path: string;
+  /** The URL token segment between stream and path (`~e..~k..`), when the target has one. */
+  token?: string;
 }
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; reason: string };
@@ -62,18 +69,31 @@ export function checkRelativePath(path: string): string | undefined {
   return undefined;
 }
 
-/** Parses a URL pathname that starts with /hls/. */
-export function parseStreamPath(pathname: string): StreamPathResult {
+/**
+ * Parses a URL pathname that starts with /hls/. A URL token segment is taken only with `token: true`
+ * (request targets of players); the origin's paths and the URIs in playlists have none.
+ */
+export function parseStreamPath(pathname: string, options: { token?: boolean } = {}): StreamPathResult {
   if (!pathname.startsWith(HLS_PREFIX)) return { ok: false, reason: 'not under /hls/' };
   const rest = pathname.slice(HLS_PREFIX.length);
   const slash = rest.indexOf('/');
   if (slash === -1) return { ok: false, reason: 'missing path after stream name' };
   const stream = rest.slice(0, slash);
   if (!isValidStreamName(stream)) return { ok: false, reason: 'invalid stream name' };
-  const path = rest.slice(slash + 1);
+  let path = rest.slice(slash + 1);
+  let token: string | undefined;
+  if (path.startsWith(URL_TOKEN_MARK)) {
+    const end = path.indexOf('/');
+    token = end === -1 ? path : path.slice(0, end);
+    if (!isUrlTokenSegment(token)) return { ok: false, reason: 'invalid character in path' };
+    if (token.length > MAX_SEGMENT_LENGTH) return { ok: false, reason: `path segment longer than ${MAX_SEGMENT_LENGTH}` };
+    if (end === -1) return { ok: false, reason: 'missing path after URL token' };
+    if (!options.token) return { ok: false, reason: 'URL token in a path that takes none' };
+    path = path.slice(end + 1);
+  }
   const bad = checkRelativePath(path);
   if (bad) return { ok: false, reason: bad };
-  return { ok: true, value: { stream, path } };
+  return { ok: true, value: token === undefined ? { stream, path } : { stream, path, token } };
 }
 
 function checkGenericPath(pathname: string): string | undefined {
@@ -113,13 +133,14 @@ export function parseRequestTarget(raw: string): Checked<RequestTarget> {
   if (pathname.includes('\\')) return { ok: false, reason: 'backslash in path' };
   if (!QUERY_RE.test(query)) return { ok: false, reason: 'invalid query' };
   if (pathname === '/hls' || pathname.startsWith(HLS_PREFIX)) {
-    const parsed = parseStreamPath(pathname === '/hls' ? HLS_PREFIX : pathname);
+    const parsed = parseStreamPath(pathname === '/hls' ? HLS_PREFIX : pathname, { token: true });
     return parsed.ok ? { ok: true, value: { pathAndQuery, pathname, query, stream: parsed.value } } : parsed;
   }
   const bad = checkGenericPath(pathname);
   return bad ? { ok: false, reason: bad } : { ok: true, value: { pathAndQuery, pathname, query, stream: undefined } };
 }
 
-export function streamUrlPath(stream: string, path: string): string {
-  return `${HLS_PREFIX}${stream}/${path}`;
+/** The URL path of a stream path; with `token`, the token segment between stream and path. */
+export function streamUrlPath(stream: string, path: string, token?: string): string {
+  return token === undefined ? `${HLS_PREFIX}${stream}/${path}` : `${HLS_PREFIX}${stream}/${token}/${path}`;
 }

@@ -101,6 +101,7 @@ test('/hls/demo/./index.m3u8 and friends: the same 400 from the LB, the edge and
 test('property: for any raw target, all three roles refuse it with the same 400, or act on exactly the stream and path the validator returned', { timeout: 200_000 }, async () => {
   let accepted = 0;
   let uploaded = 0;
+  let tokened = 0;
   const named = new Set(origin.streams.keys());
   // A space or control byte ends or breaks the request line (Node's parser decides what it becomes), so
   // such strings are no request target; they are covered by the validator's own property test.
@@ -128,12 +129,15 @@ test('property: for any raw target, all three roles refuse it with the same 400,
       return;
     }
     accepted++;
-    for (const [role, res] of roles) assert.notEqual(res.status, 400, `${role} refused ${JSON.stringify(target)}: ${res.body}`);
+    // A URL token is for players: the origin takes and serves stream paths without one.
+    if (stream?.token !== undefined) tokened++;
+    if (stream?.token !== undefined) assertRefused(put, /URL token in a path that takes none/, `origin ${JSON.stringify(target)}`);
+    for (const [role, res] of stream?.token === undefined ? roles : roles.slice(1)) assert.notEqual(res.status, 400, `${role} refused ${JSON.stringify(target)}: ${res.body}`);
     if (!stream) return;
     // The LB sends the player on with the target byte for byte.
     assert.equal(atLb.status, 302);
     assert.equal(atLb.headers.location, e.url + verdict.value.pathAndQuery);
-    if (!upload) return;
+    if (!upload || stream.token !== undefined) return;
     uploaded++;
     // The origin stored exactly the validator's stream and path, and the edge fetched exactly that.
     assert.equal(put.status, 201, `origin PUT ${JSON.stringify(target)}: ${put.body}`);
@@ -143,7 +147,7 @@ test('property: for any raw target, all three roles refuse it with the same 400,
     assert.equal(atEdge.body, content(stream.stream, stream.path));
   }), { numRuns: 500 });
   // The generator must reach both sides of the rule, or this test proves nothing.
-  assert.ok(accepted >= 20 && uploaded >= 10, `accepted ${accepted}, uploaded ${uploaded}`);
+  assert.ok(accepted >= 20 && uploaded >= 10 && tokened >= 3, `accepted ${accepted}, uploaded ${uploaded}, with a URL token ${tokened}`);
   // No refused target created a stream at the origin.
   assert.deepEqual([...origin.streams.keys()].filter((name) => !named.has(name)), []);
 });

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { freePort, startChild, type Child } from './helpers/process.js';
 
@@ -59,7 +59,9 @@ test('cascade stack: ffprobe reads stream demo through the LB (following the 302
   if (!existsSync(cli)) return t.skip('npm run build first');
   const args = await ports();
   const lbPort = args[1]!;
-  const stack: Child = startChild(process.execPath, [cli, 'stack', ...args, ...LIGHT]);
+  // The upload token from the environment: no child gets it on its command line (ps), no line shows it.
+  const token = 'stack-upload-token-0123456789';
+  const stack: Child = startChild(process.execPath, [cli, 'stack', ...args, ...LIGHT], { env: { ...process.env, CASCADE_UPLOAD_TOKEN: token } });
   t.after(() => stack.kill('SIGKILL'));
   await stack.waitFor(/player\s+http:\/\/127\.0\.0\.1:\d+\/play\/demo/, 60_000);
   assert.match(stack.output(), new RegExp(`master\\s+http://127\\.0\\.0\\.1:${lbPort}/hls/demo/index\\.m3u8`));
@@ -91,6 +93,8 @@ test('cascade stack: ffprobe reads stream demo through the LB (following the 302
 
   const pids = childPids(stack.output());
   assert.ok(pids.length >= 7, `roles, redis and two ffmpeg: ${pids.join(' ')}`);
+  for (const pid of pids) assert.ok(!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(token), `no token on the command line of ${pid}`);
+  assert.ok(!stack.output().includes(token), 'no token in the output');
   // The stack's own bound: ffmpeg 3 s, the roles 10 s (in-flight requests), Redis 3 s.
   assert.equal(await stack.kill('SIGTERM', 20_000), 0);
   for (const pid of pids) assert.ok(!alive(pid), `child ${pid} stopped with the stack`);

@@ -7,3 +7,5 @@ export {
 } from './ffmpeg.js';
 export { Supervisor, commandExists, spawnChild, type SpawnedChild, type SupervisorOptions } from './process.js';
 export { startTestSource, startTranscoder, type SupervisedFfmpeg } from './supervised.js';
+export { startGatedTranscoder, type GatedTranscoder } from './gated.js';
+export { PublishKeys, rtmpPublisher, srtPublisher, type PublishRefusal } from './publish-key.js';

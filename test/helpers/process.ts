@@ -1,7 +1,7 @@
 // Child processes started by tests: output captured, killed by pid, awaited.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 
-export { freePort } from '../../cli/stack.js';
+export { freePort } from '../../src/free-port.js';
 
 /** Node arguments that run the `cascade` CLI from source (so tests never depend on a stale dist/). */
 export const CLI = ['--import', 'tsx', new URL('../../cli/main.ts', import.meta.url).pathname];

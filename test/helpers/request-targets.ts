@@ -10,6 +10,8 @@ const hostilePiece = fc.constantFrom(
 const validName = fc.stringMatching(/^[A-Za-z0-9._-]{1,8}$/);
 const segment = fc.oneof(
   { weight: 24, arbitrary: fc.oneof(validName, fc.constantFrom('demo', 't', 'seg0.ts', 'index.m3u8', '720p', '.', '..')) },
+  // URL tokens (src/url-token.ts), taken only right after the stream name (where `token` below puts them too).
+  { weight: 1, arbitrary: fc.constantFrom('~sAbCdEfGhIjKlMnOp', '~e1~kX', '~', '~~', '~e', '~e1~', '~x.y_z-1') },
   { weight: 3, arbitrary: fc.tuple(validName, hostilePiece, fc.nat()).map(([name, piece, at]) => {
     const i = at % (name.length + 1);
     return name.slice(0, i) + piece + name.slice(i);
@@ -30,5 +32,6 @@ const suffix = fc.oneof(
 const streamName = fc.oneof({ weight: 8, arbitrary: fc.stringMatching(/^[A-Za-z0-9_-]{1,8}$/) }, { weight: 1, arbitrary: segment });
 
 /** A raw request target, as a client could put it on the request line. */
-export const hostileTarget = fc.tuple(prefix, streamName, fc.array(fc.tuple(separator, segment), { maxLength: 5 }), suffix)
-  .map(([start, stream, parts, end]) => start + stream + parts.map(([sep, s]) => sep + s).join('') + end);
+const token = fc.oneof({ weight: 6, arbitrary: fc.constant('') }, { weight: 1, arbitrary: fc.constantFrom('/~e1~kX', '/~sAbCdEfGhIjKlMnOp', '/~e1~', '/~') });
+export const hostileTarget = fc.tuple(prefix, streamName, token, fc.array(fc.tuple(separator, segment), { maxLength: 5 }), suffix)
+  .map(([start, stream, tok, parts, end]) => start + stream + tok + parts.map(([sep, s]) => sep + s).join('') + end);
