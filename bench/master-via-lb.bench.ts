@@ -13,8 +13,8 @@ import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
-import { freePort, startChild, type Child } from '../test/helpers/process.js';
-import { markdown, median, procCpuSeconds } from '../loadtest/lib.js';
+import { freePort, startChild, waitForStatus } from '../test/helpers/process.js';
+import { markdown, median, percentile, procCpuSeconds } from '../loadtest/lib.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(root, 'dist/cli.js');
@@ -42,26 +42,7 @@ const lbUrl = `http://127.0.0.1:${lbPort}`;
 const edge = startChild(process.execPath, [cli, 'edge', '--port', String(edgePort), '--origin', originUrl, '--id', 'e1', '--lb', lbUrl]);
 const lb = startChild(process.execPath, [cli, 'lb', '--port', String(lbPort), '--edge', `e1=${edgeUrl}`]);
 
-async function waitFor(url: string, status: number, child: Child): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    try {
-      const res = await request(url);
-      await res.body.dump();
-      if (res.statusCode === status) return;
-    } catch { /* not listening yet */ }
-    if (child.proc.exitCode !== null) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`no ${status} from ${url}:\n${child.output()}`);
-}
-
 // ---- 1. latency per reload --------------------------------------------------------------------------
-
-/** Nearest-rank percentile, `p` in (0, 1]. */
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))]!;
-}
 
 /** One reload; `viaLb` follows the 302 by hand so both legs are timed. Milliseconds. */
 async function reload(agent: Agent, viaLb: boolean, reset: boolean): Promise<number> {
@@ -133,8 +114,8 @@ function lbCpu(): void {
 }
 
 try {
-  await waitFor(edgeUrl + VARIANT, 200, edge);
-  await waitFor(lbUrl + VARIANT, 302, lb);
+  await waitForStatus(edgeUrl + VARIANT, 200, edge);
+  await waitForStatus(lbUrl + VARIANT, 302, lb);
   await latency();
   lbCpu();
 } finally {

@@ -1,6 +1,7 @@
 // Stored responses, bounded by bytes with LRU eviction. Freshness is ours (millisecond clocks, stale
 // bounds), so lru-cache only does what it is best at: size accounting and recency.
 import { LRUCache } from 'lru-cache';
+import type { CacheOutcome } from './outcome.js';
 import type { SharedBody } from './shared-body.js';
 
 export interface CachedObject {
@@ -20,8 +21,11 @@ export interface CachedObject {
   staleUntil: number;
   /** Kept until then (at least staleUntil): an entry with a validator stays to be revalidated. */
   retainUntil: number;
-  /** The response head of a plain hit (all but `Age`) as a flat name/value list, built on the first hit. */
-  hitHead?: string[];
+  /**
+   * The head of a whole 200 to a plain GET (all but `Age`) as the flat name/value list `writeHead` takes,
+   * per X-Cache value: built on the first such answer (hits, and the waiters a fetch releases together).
+   */
+  wholeHeads?: Partial<Record<CacheOutcome, string[]>>;
 }
 
 /** Headers, key and bookkeeping: counted so that many tiny 404s cannot exceed the budget unnoticed. */

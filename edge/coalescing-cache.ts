@@ -15,6 +15,7 @@ import type { Logger } from '../src/log.js';
 import { CacheStore, type CachedObject } from './cache-store.js';
 import { parseAge } from './cache-fields.js';
 import { freshnessOf, objectKind, storageRefusal, type Freshness, type FreshnessDefaults } from './freshness.js';
+import { isBlockingReload, type BlockingTimeouts } from './low-latency.js';
 import { OriginPool, UpstreamError } from './origin-pool.js';
 import type { CacheOutcome } from './outcome.js';
 import { SharedBody } from './shared-body.js';
@@ -60,6 +61,8 @@ export interface CoalescingCacheOptions {
   log: Logger;
   /** The `ttl` hook: the final freshness lifetime (ms) given the default; a rejection means "do not store". */
   adjustTtl?: (target: FetchTarget, obj: CachedObject, defaultTtlMs: number) => Promise<number>;
+  /** Upstream timeouts of blocking playlist reloads, learned from the media playlists fetched. */
+  blocking: BlockingTimeouts;
 }
 
 export interface FetchTarget {
@@ -139,9 +142,10 @@ export class CoalescingCache {
     const stored = this.options.store.get(target.key, now());
     const previous = stored && stored.status === 200 && stored.body.state === 'complete' ? stored : undefined;
     const conditional = previous ? validatorsOf(previous) : undefined;
+    const how = isBlockingReload(target.upstreamPath) ? { holdMs: this.options.blocking.timeoutFor(playlistPathOf(target)) } : {};
     let upstream;
     try {
-      upstream = await origins.fetch(target.upstreamPath, target.origins, conditional);
+      upstream = await origins.fetch(target.upstreamPath, target.origins, conditional, how);
     } catch (err) {
       this.inflight.delete(target.key);
       const error = err instanceof UpstreamError ? err : new UpstreamError(String(err), false);
@@ -178,7 +182,11 @@ export class CoalescingCache {
     const refusal = failed ? 'error' : storageRefusal(obj.status, headers, setCookie !== undefined);
     const cacheable = refusal === undefined && (expectedLength === undefined || expectedLength <= maxObjectSize);
     self().obj = obj;
-    this.fill(target, upstream.body, obj, cacheable, objectKind(target.path, kindType));
+    const kind = objectKind(target.path, kindType);
+    this.fill(target, upstream.body, obj, cacheable, kind);
+    // A playlist is written whole by the origin and arrives right behind its headers: its waiters are
+    // woken once it is complete, so each gets its answer in one write rather than head, chunk and end.
+    if (kind === 'playlist') await obj.body.settled();
     return { obj, failed, cacheable, revalidated: false, ...(setCookie ? { setCookie } : {}) };
   }
 
@@ -210,6 +218,7 @@ export class CoalescingCache {
 
   /** Decides the complete object's freshness (and the `ttl` hook's word on it), then finishes the flight. */
   private settle(target: FetchTarget, obj: CachedObject, storable: boolean, kind = objectKind(target.path, obj.headers['content-type'])): void {
+    if (kind === 'playlist' && obj.status === 200 && obj.body.state === 'complete') this.options.blocking.learn(playlistPathOf(target), obj.body.buffer);
     if (!storable) return this.finish(target, obj, undefined);
     const f = freshnessOf({
       status: obj.status,
@@ -218,6 +227,7 @@ export class CoalescingCache {
       kind,
       receivedAt: obj.receivedAt,
       body: () => obj.body.buffer,
+      blocking: isBlockingReload(target.upstreamPath),
     }, this.options.freshness);
     const { adjustTtl } = this.options;
     if (!adjustTtl) return this.finish(target, obj, f);
@@ -259,6 +269,12 @@ function endToEnd(upstream: IncomingHttpHeaders): { headers: Record<string, stri
   const cookies = upstream['set-cookie'];
   const setCookie = cookies === undefined ? undefined : Array.isArray(cookies) ? cookies : [cookies];
   return setCookie && setCookie.length > 0 ? { headers, setCookie } : { headers };
+}
+
+/** The playlist a request names, without its query: what blocking timeouts are learned and looked up by. */
+function playlistPathOf(target: FetchTarget): string {
+  const q = target.upstreamPath.indexOf('?');
+  return q === -1 ? target.upstreamPath : target.upstreamPath.slice(0, q);
 }
 
 function fieldValue(value: string | string[] | undefined): string | undefined {

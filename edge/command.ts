@@ -1,6 +1,6 @@
 // `cascade edge`: parses options (and --config), then runs the edge role; everything else lives in createEdge.
 import { accessConfigFrom, PLAYBACK_OPTIONS } from '../src/access.js';
-import { LISTEN_OPTIONS, REDIS_OPTIONS, TRUST_PROXY_OPTIONS, loggerFor, parseOrigins, parseRoleCommand, takePositionals, trustedHops, type Command } from '../src/command.js';
+import { LISTEN_OPTIONS, REDIS_OPTIONS, TRUST_PROXY_OPTIONS, loggerFor, parseOrigins, parseRoleCommand, takePositionals, tlsFilesOf, trustedHops, type Command } from '../src/command.js';
 import { formatDefault, UsageError, type OptionsSpec } from '../src/options.js';
 import { runRole } from '../src/role.js';
 import { controlKeys } from '../src/control-plane.js';
@@ -18,6 +18,7 @@ const EDGE_OPTIONS = {
   lb: { type: 'url', help: 'load balancer URL players reach: draining playlist requests are redirected to it, and masters name their variants through it' },
   'master-via-lb': { type: 'bool', default: EDGE_DEFAULTS.masterViaLb, help: 'with --lb, serve masters with variant URIs as absolute LB URLs, so every player survives the loss of its edge (--no-master-via-lb: as the origin wrote them)' },
   'upstream-timeout': { type: 'duration', default: EDGE_DEFAULTS.upstreamTimeoutMs, min: 1, help: 'per-origin headers timeout and body idle timeout' },
+  'blocking-timeout': { type: 'duration', default: EDGE_DEFAULTS.blockingTimeoutMs, min: 1, help: 'upstream wait for an LL-HLS blocking playlist reload before the playlist\'s target duration is known (then 4 target durations, at least --upstream-timeout)' },
   'origin-retry': { type: 'duration', default: EDGE_DEFAULTS.originRetryMs, min: 0, help: 'how long a failing origin is skipped before being probed again' },
   'segment-ttl': { type: 'duration', default: EDGE_DEFAULTS.freshness.segmentTtlMs, min: 0, help: 'freshness of segments without Cache-Control' },
   'master-playlist-ttl': { type: 'duration', default: EDGE_DEFAULTS.freshness.masterPlaylistTtlMs, min: 0, help: 'freshness of master playlists without Cache-Control' },
@@ -49,12 +50,14 @@ export const edgeCommand: Command = {
     if (origins.length === 0) throw new UsageError('--origin is required (e.g. --origin http://127.0.0.1:8090)');
     const id = options.id ?? defaultEdgeId(options.port);
     const log = loggerFor(options['log-level'], { role: 'edge', edge: id });
+    const tls = tlsFilesOf(options);
     const edge = createEdge({
       id,
       origins,
       cacheSize: options['cache-size'],
       maxObjectSize: options['max-object-size'],
       upstreamTimeoutMs: options['upstream-timeout'],
+      blockingTimeoutMs: options['blocking-timeout'],
       originRetryMs: options['origin-retry'],
       keyParams: options['cache-key-params'].split(',').map((p) => p.trim()).filter(Boolean),
       freshness: {
@@ -76,6 +79,6 @@ export const edgeCommand: Command = {
       log,
     });
     if (options['public-url'] && !options.redis) log.info('not_registering', { reason: '--public-url without --redis' });
-    await runRole(edge, { port: options.port, host: options.host, log, name: 'edge', graceMs: options['shutdown-grace'] });
+    await runRole(edge, { port: options.port, host: options.host, log, name: 'edge', tls, graceMs: options['shutdown-grace'] });
   },
 };

@@ -13,8 +13,13 @@ export const EDGE_DEFAULTS = Object.freeze({
   cacheSize: 512 * MiB,
   /** Larger objects are streamed through, not stored (never more than the cache size). */
   maxObjectSize: 64 * MiB,
-  /** Per origin: headers timeout and body idle timeout. Keep it above 3 target durations for LL-HLS blocking reloads. */
+  /** Per origin: headers timeout and body idle timeout (blocking LL-HLS reloads get longer: `blockingTimeoutMs`). */
   upstreamTimeoutMs: 10_000,
+  /**
+   * Upstream headers timeout of a blocking playlist reload (LL-HLS) for a playlist whose target duration
+   * the edge has not seen; once seen, four target durations (at least `upstreamTimeoutMs`).
+   */
+  blockingTimeoutMs: 30_000,
   /** How long a failing origin is skipped before it is probed again. */
   originRetryMs: 5_000,
   keyParams: DEFAULT_KEY_PARAMS,

@@ -10,7 +10,7 @@ import type { CachedObject } from './cache-store.js';
 import type { MasterViaLb } from './master-rewrite.js';
 import type { EdgeMetrics } from './metrics.js';
 import type { CacheOutcome } from './outcome.js';
-import { headersOut, isPlainGet, replyFor, webResponse, writeHit, writeReply, type Reply } from './respond.js';
+import { headersOut, isPlainGet, replyFor, webResponse, writeReply, writeWhole, type Reply } from './respond.js';
 import type { ViewerCounter } from './viewers.js';
 
 /** The request as delivery needs it, from a socket or in-process. */
@@ -45,12 +45,27 @@ export class Delivery {
 
   /** The fast path: a fresh hit, written now (the object is whole, so its master view is too). */
   writeFreshHit(outgoing: ServerResponse, asked: Asked, found: CachedObject): void {
+    if (this.writeWhole(outgoing, asked, found, 'HIT')) return;
     const { masters, servedBy, now, stats } = this.options;
     const hit = asked.playlist && masters ? masters.view(found, asked.target, asked.token) : found;
     this.countViewer(hit, asked);
     stats.request('HIT');
-    if (hit.status === 200 && hit.body.state === 'complete' && isPlainGet(asked.headers)) writeHit(outgoing, hit, servedBy, now(), this.onBytes);
-    else writeReply(outgoing, replyFor(hit, { method: 'GET', request: asked.headers, outcome: 'HIT', servedBy, now: now() }), this.onBytes);
+    writeReply(outgoing, replyFor(hit, { method: 'GET', request: asked.headers, outcome: 'HIT', servedBy, now: now() }), this.onBytes);
+  }
+
+  /**
+   * A whole 200 to a plain GET, written at once with the object's precomputed head: hits, and the
+   * waiters a fetch releases together (hundreds for a blocking LL reload), so each costs one write.
+   * False, with nothing done, for anything else.
+   */
+  writeWhole(outgoing: ServerResponse, asked: Asked, obj: CachedObject, outcome: CacheOutcome): boolean {
+    if (asked.method !== 'GET' || obj.status !== 200 || obj.body.state !== 'complete' || !isPlainGet(asked.headers)) return false;
+    const { masters, servedBy, now, stats } = this.options;
+    const shown = asked.playlist && masters ? masters.view(obj, asked.target) : obj;
+    this.countViewer(shown, asked);
+    stats.request(outcome);
+    writeWhole(outgoing, shown, outcome, servedBy, now(), this.onBytes);
+    return true;
   }
 
   /** What to answer with `obj`, counted by outcome; a master still arriving is waited for, to go out through the LB. */

@@ -5,6 +5,7 @@
 import { parsePlaylist, type Playlist } from '../src/playlist.js';
 import { isMediaPath, isMediaType, isPlaylistPath, isPlaylistType } from '../src/media-types.js';
 import { parseCacheControl, parseHttpDate, parseTargetedCacheControl, varyMembers, type CacheControl } from './cache-fields.js';
+import { partTargetOf } from './low-latency.js';
 
 export interface FreshnessDefaults {
   /** Segments and other media objects without freshness information (ms). */
@@ -26,6 +27,12 @@ export const DEFAULT_FRESHNESS: Readonly<FreshnessDefaults> = Object.freeze({
   segmentStaleMs: 60 * 60_000,
 });
 
+/**
+ * An LL playlist answering a blocking reload (draft-pantos-hls-rfc8216bis §6.2.5.2), without freshness
+ * information: its URL asks for "this segment or part, or later", which the version it got keeps
+ * answering; six part targets, as long as a player's PART-HOLD-BACK (at least three part targets) twice.
+ */
+const BLOCKING_RESPONSE_PART_TARGETS = 6;
 /** Media playlists with no freshness information and an unparsable body still must not stick. */
 const FALLBACK_PLAYLIST_TTL_MS = 1_000;
 /** An immutable HLS object without max-age: a day is forever for a live segment. */
@@ -102,6 +109,8 @@ export interface ResponseFacts {
   receivedAt: number;
   /** The complete body, read only for playlists without explicit freshness. */
   body: () => Buffer;
+  /** The answer to a blocking playlist reload (`_HLS_msn` in the request). */
+  blocking?: boolean;
 }
 
 const NEVER: Freshness = { ttlMs: 0, staleMs: 0 };
@@ -123,7 +132,7 @@ export function freshnessOf(facts: ResponseFacts, defaults: FreshnessDefaults): 
 
   let lifetimeMs = explicitLifetimeMs(cc, targeted ? {} : headers, facts.receivedAt);
   if (lifetimeMs === undefined) {
-    if (hls) lifetimeMs = hlsDefaultLifetimeMs(cc, kind, notFound, parsed, defaults);
+    if (hls) lifetimeMs = hlsDefaultLifetimeMs(cc, kind, notFound, parsed, defaults, facts.blocking ?? false);
     else if (HEURISTICALLY_CACHEABLE.has(status)) lifetimeMs = heuristicLifetimeMs(headers, facts.receivedAt);
     else return NEVER;
   }
@@ -185,14 +194,20 @@ function heuristicLifetimeMs(headers: Readonly<Record<string, string>>, received
   return Math.min(HEURISTIC_MAX_MS, Math.max(0, (date - lastModified) * HEURISTIC_FRACTION));
 }
 
-function hlsDefaultLifetimeMs(cc: CacheControl, kind: ObjectKind, notFound: boolean, parsed: () => Playlist | undefined, defaults: FreshnessDefaults): number {
+function hlsDefaultLifetimeMs(cc: CacheControl, kind: ObjectKind, notFound: boolean, parsed: () => Playlist | undefined, defaults: FreshnessDefaults, blocking: boolean): number {
   if (notFound) return defaults.notFoundTtlMs;
   if (cc.immutable) return IMMUTABLE_TTL_MS;
   if (kind !== 'playlist') return defaults.segmentTtlMs;
   const pl = parsed();
   // A finished (VOD/EVENT-ended) playlist never changes again; a live one changes about once per
-  // target duration, and half of it bounds how late a player sees a new segment.
-  if (pl?.type === 'media') return pl.endList ? defaults.segmentTtlMs : (pl.targetDuration * 1000) / 2;
+  // target duration (an LL one once per part target), and half of it bounds how late a player sees
+  // what is new.
+  if (pl?.type === 'media') {
+    if (pl.endList) return defaults.segmentTtlMs;
+    const partTarget = partTargetOf(pl.header);
+    if (partTarget === undefined) return (pl.targetDuration * 1000) / 2;
+    return blocking ? BLOCKING_RESPONSE_PART_TARGETS * partTarget * 1000 : (partTarget * 1000) / 2;
+  }
   if (pl?.type === 'master') return defaults.masterPlaylistTtlMs;
   return FALLBACK_PLAYLIST_TTL_MS;
 }

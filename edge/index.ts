@@ -22,6 +22,7 @@ import { Delivery } from './delivery.js';
 import { DrainState } from './drain.js';
 import { LoadMeter } from './load.js';
 import { answerFreshHitsFirst } from './fresh-hit.js';
+import { BlockingTimeouts } from './low-latency.js';
 import type { FreshnessDefaults } from './freshness.js';
 import { EdgeHookPhases, type EdgeHooks } from './hooks.js';
 import { MasterViaLb } from './master-rewrite.js';
@@ -47,6 +48,8 @@ export interface EdgeConfig {
   maxObjectSize?: number;
   /** Upstream headers timeout and body idle timeout per origin (ms). */
   upstreamTimeoutMs?: number;
+  /** Upstream headers timeout of a blocking playlist reload while the playlist's target duration is unknown (ms). */
+  blockingTimeoutMs?: number;
   /** How long a failing origin is skipped before it is probed again (ms). */
   originRetryMs?: number;
   /** Query parameters kept in the cache key and sent upstream (default the LL-HLS ones). */
@@ -97,8 +100,9 @@ export function createEdge(config: EdgeConfig): Edge {
   const drain = new DrainState();
   const store = new CacheStore(cacheSize);
   const viewers = new ViewerCounter({ ...VIEWER_LIMITS, now });
+  const upstreamTimeoutMs = config.upstreamTimeoutMs ?? EDGE_DEFAULTS.upstreamTimeoutMs;
   const origins = new OriginPool(config.origins, {
-    timeoutMs: config.upstreamTimeoutMs ?? EDGE_DEFAULTS.upstreamTimeoutMs,
+    timeoutMs: upstreamTimeoutMs,
     retryMs: config.originRetryMs ?? EDGE_DEFAULTS.originRetryMs,
     userAgent: `cascade-edge/${config.id}`,
     now,
@@ -122,6 +126,7 @@ export function createEdge(config: EdgeConfig): Edge {
     maxObjectSize: Math.min(config.maxObjectSize ?? EDGE_DEFAULTS.maxObjectSize, cacheSize),
     now,
     log,
+    blocking: new BlockingTimeouts({ upstreamTimeoutMs, fallbackMs: config.blockingTimeoutMs ?? EDGE_DEFAULTS.blockingTimeoutMs }),
     ...(hooks.has('ttl') ? { adjustTtl: (target, obj, defaultTtlMs) => hooks.ttl(target, obj, defaultTtlMs) } : {}),
   });
   // The edge's own metrics, bound to the registry once (hot-path counters pre-labelled).

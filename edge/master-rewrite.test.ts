@@ -99,13 +99,13 @@ describe('MasterViaLb', () => {
     assert.equal(m.view(allAbsolute, '/hls/demo/index.m3u8'), allAbsolute);
   });
 
-  it('gives the rewritten bytes their own validator and drops the cached hit head', () => {
-    const obj = object(MASTER, { hitHead: ['etag', '"origin-1"', 'content-length', '999'] });
+  it('gives the rewritten bytes their own validator and drops the cached response heads', () => {
+    const obj = object(MASTER, { wholeHeads: { HIT: ['etag', '"origin-1"', 'content-length', '999'] } });
     const m = new MasterViaLb(LB, silentLogger);
     const v = m.view(obj, '/hls/demo/index.m3u8');
     assert.notEqual(v.headers.etag, '"origin-1"');
     assert.match(v.headers.etag!, /^"lb-[A-Za-z0-9_-]+"$/);
-    assert.equal(v.hitHead, undefined);
+    assert.equal(v.wholeHeads, undefined);
     assert.equal(v.headers['content-type'], obj.headers['content-type']);
     assert.equal(v.body.expectedLength, v.body.length);
     assert.equal(obj.headers.etag, '"origin-1"', 'the cached object is not changed');

@@ -87,7 +87,7 @@ export class MasterViaLb {
       memo.byQuery.set(key, rendered);
     }
     // Built per delivery from the object as it is now, so headers updated on the object are followed.
-    const { hitHead: _stale, ...rest } = obj;
+    const { wholeHeads: _stale, ...rest } = obj;
     return { ...rest, headers: { ...obj.headers, etag: rendered.etag }, body: rendered.body };
   }
 

@@ -44,7 +44,22 @@ export interface OriginPoolOptions {
 interface PooledOrigin {
   url: string;
   pool: Pool;
+  /** Blocking playlist reloads, on connections of their own (made on first use). */
+  holdPool?: Pool;
   benchedUntil: number;
+}
+
+/**
+ * Connections per origin for blocking playlist reloads. The origin holds each one up to three target
+ * durations, one per distinct key (playlist x _HLS_msn/_HLS_part/_HLS_skip) in flight; on the ordinary
+ * pool, a few dozen streams' held reloads would take every connection and parts and segments would
+ * queue behind them.
+ */
+export const HOLD_CONNECTIONS = 1024;
+
+/** How a request is sent: `holdMs` marks a blocking reload and is its headers timeout (ms). */
+export interface FetchOptions {
+  holdMs?: number;
 }
 
 export class OriginPool {
@@ -52,20 +67,20 @@ export class OriginPool {
 
   constructor(urls: readonly string[], private readonly options: OriginPoolOptions) {
     if (urls.length === 0) throw new Error('at least one origin is required');
-    this.origins = urls.map((url) => ({
-      url,
-      benchedUntil: 0,
-      pool: new Pool(url, {
-        // undici 8 negotiates h2 with a TLS origin that offers it; stay on HTTP/1.1, which
-        // `connections` sizes and the tests cover.
-        allowH2: false,
-        connections: options.connections ?? 128,
-        keepAliveTimeout: 30_000,
-        headersTimeout: options.timeoutMs,
-        bodyTimeout: options.timeoutMs,
-        connect: { timeout: Math.min(options.timeoutMs, 5_000) },
-      }),
-    }));
+    this.origins = urls.map((url) => ({ url, benchedUntil: 0, pool: this.newPool(url, options.connections ?? 128) }));
+  }
+
+  private newPool(url: string, connections: number): Pool {
+    return new Pool(url, {
+      // undici 8 negotiates h2 with a TLS origin that offers it; stay on HTTP/1.1, which
+      // `connections` sizes and the tests cover.
+      allowH2: false,
+      connections,
+      keepAliveTimeout: 30_000,
+      headersTimeout: this.options.timeoutMs,
+      bodyTimeout: this.options.timeoutMs,
+      connect: { timeout: Math.min(this.options.timeoutMs, 5_000) },
+    });
   }
 
   /** The configured origins in order, and whether each is in service now. */
@@ -92,8 +107,13 @@ export class OriginPool {
    * there was one, else throws UpstreamError. A segment's 404 is tried once at the next origin, and stands
    * when that one fails or has none either. `conditional` adds the edge's own validators
    * (If-None-Match, If-Modified-Since) when it revalidates a stored response.
+   *
+   * A blocking reload (`holdMs`) that gets a 503 has its answer: draft-pantos-hls-rfc8216bis §6.2.5.2
+   * "the server MUST ... return 503 if the Playlist has not been updated" in three target durations —
+   * the stream stalled, not the origin. It is passed on; the origin is neither benched nor failed over
+   * from (another origin would hold the player three target durations more).
    */
-  async fetch(path: string, preferred?: readonly string[], conditional?: Readonly<Record<string, string>>): Promise<UpstreamResponse> {
+  async fetch(path: string, preferred?: readonly string[], conditional?: Readonly<Record<string, string>>, how: FetchOptions = {}): Promise<UpstreamResponse> {
     const order = preferred ? preferred.map((url) => this.origins.find((o) => o.url === url)!) : this.order();
     // A playlist's 404 is an answer; a segment's may be one origin's miss: one try at the next.
     const segment = !isPlaylistPath(path.split('?', 1)[0]!);
@@ -103,16 +123,18 @@ export class OriginPool {
       const origin = order[i]!;
       const started = performance.now();
       try {
-        const res = await this.request(origin, path, conditional);
+        const res = await this.request(origin, path, conditional, how.holdMs);
         this.options.onAttempt?.(origin.url, String(res.statusCode), (performance.now() - started) / 1000);
         const response = { origin: origin.url, status: res.statusCode, headers: res.headers, body: res.body };
-        origin.benchedUntil = res.statusCode < 500 ? 0 : this.options.now() + this.options.retryMs;
+        // A held request's 503 is the origin's answer (its hold ran out), not a failure.
+        const answered = res.statusCode < 500 || (how.holdMs !== undefined && res.statusCode === 503);
+        origin.benchedUntil = answered ? 0 : this.options.now() + this.options.retryMs;
         if (res.statusCode === 404 && segment && notFound === undefined && i < order.length - 1) {
           notFound = response;
           this.options.onNotFoundNext?.(origin.url);
           continue;
         }
-        if (res.statusCode < 500 || (notFound === undefined && i === order.length - 1)) {
+        if (answered || (notFound === undefined && i === order.length - 1)) {
           notFound?.body.resume();
           return response;
         }
@@ -136,11 +158,13 @@ export class OriginPool {
    * about the origin, and a GET is safe to repeat — what Go's http.Transport does for idempotent
    * requests on a reused connection. Anything else, or a second failure, is the origin's.
    */
-  private async request(origin: PooledOrigin, path: string, conditional?: Readonly<Record<string, string>>) {
-    const send = () => origin.pool.request({
+  private async request(origin: PooledOrigin, path: string, conditional?: Readonly<Record<string, string>>, holdMs?: number) {
+    const pool = holdMs === undefined ? origin.pool : (origin.holdPool ??= this.newPool(origin.url, HOLD_CONNECTIONS));
+    const send = () => pool.request({
       path,
       method: 'GET',
       headers: { ...conditional, 'user-agent': this.options.userAgent, 'accept-encoding': 'identity' },
+      ...(holdMs !== undefined ? { headersTimeout: holdMs } : {}),
     });
     try {
       return await send();
@@ -151,6 +175,10 @@ export class OriginPool {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.origins.map((o) => o.pool.close().catch(() => o.pool.destroy())));
+    // Held reloads are not waited for: nobody is left to answer, and the origin could hold them for seconds.
+    await Promise.all(this.origins.map(async (o) => {
+      await o.holdPool?.destroy().catch(() => undefined);
+      await o.pool.close().catch(() => o.pool.destroy());
+    }));
   }
 }

@@ -4,6 +4,7 @@
 // the only way to tell an HTTP/1.1 client that a body with Content-Length or chunked framing is cut.
 // In-process requests (`app.request`, no socket) get the same reply as a web Response instead.
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import { cutResponse, responseGone } from '../src/tls.js';
 import type { CachedObject } from './cache-store.js';
 import type { CacheOutcome } from './outcome.js';
 import { BodyCursor, type SharedBody } from './shared-body.js';
@@ -83,23 +84,26 @@ export function isPlainGet(request: IncomingHttpHeaders): boolean {
 }
 
 /**
- * The hot path: a plain GET answered with a whole 200 from a complete entry. Same headers as `replyFor`,
- * but built once per entry as the flat list `writeHead` takes as is.
+ * The hot path: a plain GET answered with a whole 200 from a complete object — a hit, or one of the
+ * waiters a fetch releases together. Same headers as `replyFor`, but built once per object and X-Cache
+ * value as the flat list `writeHead` takes as is.
  */
-export function writeHit(res: ServerResponse, obj: CachedObject, servedBy: string, now: number, onBytes: (n: number) => void): void {
-  if (obj.hitHead === undefined) {
-    const { headers } = replyFor(obj, { method: 'GET', request: {}, outcome: 'HIT', servedBy, now: obj.receivedAt });
+export function writeWhole(res: ServerResponse, obj: CachedObject, outcome: CacheOutcome, servedBy: string, now: number, onBytes: (n: number) => void): void {
+  const heads = (obj.wholeHeads ??= {});
+  let head = heads[outcome];
+  if (head === undefined) {
+    const { headers } = replyFor(obj, { method: 'GET', request: {}, outcome, servedBy, now: obj.receivedAt });
     delete headers.age;
-    obj.hitHead = Object.entries(headers).flat();
+    head = heads[outcome] = Object.entries(headers).flat();
   }
   const age = String(obj.upstreamAge + Math.max(0, Math.floor((now - obj.receivedAt) / 1000)));
-  res.writeHead(200, [...obj.hitHead, 'age', age]);
+  res.writeHead(200, [...head, 'age', age]);
   onBytes(obj.body.length);
   res.end(obj.body.buffer);
 }
 
 export function writeReply(res: ServerResponse, reply: Reply, onBytes: (n: number) => void): void {
-  if (res.destroyed) return; // the client left while the fetch it waited for was running
+  if (responseGone(res)) return; // the client left while the fetch it waited for was running
   res.writeHead(reply.status, headersOut(reply));
   const { body } = reply;
   if (body === undefined) {
@@ -121,7 +125,7 @@ function streamBody(res: ServerResponse, body: SharedBody, onBytes: (n: number) 
   let awaitingDrain = false;
   const pump = (): void => {
     if (awaitingDrain) return;
-    if (res.destroyed) return stop();
+    if (responseGone(res)) return stop();
     for (let chunk = cursor.next(); chunk !== undefined; chunk = cursor.next()) {
       onBytes(chunk.length);
       if (!res.write(chunk)) {
@@ -135,7 +139,7 @@ function streamBody(res: ServerResponse, body: SharedBody, onBytes: (n: number) 
       res.end();
     } else if (body.state === 'aborted') {
       stop();
-      res.destroy();
+      cutResponse(res);
     }
   };
   const resume = (): void => {

@@ -6,6 +6,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { nodeBindingsOf, requestTargetOf, streamPathOf } from '../src/app.js';
 import { HookFailed } from '../src/hooks.js';
 import type { Logger } from '../src/log.js';
@@ -83,7 +84,10 @@ export function streamHandler(edge: StreamServing): (c: Context) => Promise<Resp
         stream,
         playlist: route.playlist,
       };
+      const outgoing = node?.outgoing;
+      const plainReply = !hooks.has('response');
       const deliver = async (outcome: CacheOutcome, obj: CachedObject, setCookie?: string[]): Promise<Response> => {
+        if (outgoing && plainReply && !setCookie && delivery.writeWhole(outgoing, asked, obj, outcome)) return RESPONSE_ALREADY_SENT;
         const reply = await delivery.reply(outcome, obj, asked);
         if (setCookie) reply.setCookie = setCookie;
         await hooks.response(request, reply, outcome);

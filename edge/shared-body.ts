@@ -43,6 +43,18 @@ export class SharedBody {
     return this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.length);
   }
 
+  /** Resolves once the body is complete or aborted. */
+  settled(): Promise<void> {
+    if (this.state !== 'open') return Promise.resolve();
+    return new Promise((resolve) => {
+      const unsubscribe = this.subscribe(() => {
+        if (this.state === 'open') return;
+        unsubscribe();
+        resolve();
+      });
+    });
+  }
+
   /** Calls `fn` after every new chunk and once at the end; returns the unsubscribe function. */
   subscribe(fn: () => void): () => void {
     this.listeners.add(fn);

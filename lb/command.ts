@@ -1,7 +1,7 @@
 // `cascade lb`: parses options and runs the role; everything else lives in createLb.
 import { accessConfigFrom, PLAYBACK_OPTIONS } from '../src/access.js';
 import { DEFAULT_WEIGHT } from '../src/control-plane.js';
-import { LISTEN_OPTIONS, REDIS_OPTIONS, TRUST_PROXY_OPTIONS, loggerFor, parseOrigins, parseRoleCommand, takePositionals, trustedHops, type Command } from '../src/command.js';
+import { LISTEN_OPTIONS, REDIS_OPTIONS, TRUST_PROXY_OPTIONS, loggerFor, parseOrigins, parseRoleCommand, takePositionals, tlsFilesOf, trustedHops, type Command } from '../src/command.js';
 import { UsageError, type OptionsSpec } from '../src/options.js';
 import { runRole } from '../src/role.js';
 import { LB_HOOKS } from './hooks.js';
@@ -45,6 +45,7 @@ export const lbCommand: Command = {
     if (duplicate) throw new UsageError(`--edge: id '${duplicate.id}' given more than once`);
     if (edges.length === 0 && !options.redis) throw new UsageError('give at least one --edge ID=URL, or --redis URL to discover edges');
     const log = loggerFor(options['log-level'], { role: 'lb' });
+    const tls = tlsFilesOf(options);
     const lb = createLb({
       edges,
       hash: options.hash as HashBy,
@@ -62,6 +63,6 @@ export const lbCommand: Command = {
       hookTimeoutMs: options['hook-timeout'],
       log,
     });
-    await runRole(lb, { port: options.port, host: options.host, log, name: 'lb' });
+    await runRole(lb, { port: options.port, host: options.host, log, name: 'lb', tls });
   },
 };

@@ -40,6 +40,7 @@ function playerPage(stream: string, src?: string): string {
 <dl>
   <dt>served by</dt><dd id="served-by">-</dd>
   <dt>edge URL</dt><dd id="edge-url">-</dd>
+  <dt>mode</dt><dd id="mode">-</dd>
   <dt>latency</dt><dd id="latency">-</dd>
   <dt>buffer</dt><dd id="buffer">-</dd>
   <dt>rendition</dt><dd id="rendition">-</dd>
@@ -55,6 +56,7 @@ const video = document.getElementById('video');
 const show = (id, text) => { document.getElementById(id).textContent = text; };
 const player = window.cascadePlayer = {
   currentTime: 0, servedBy: null, edgeUrl: null, latency: null, buffer: 0, level: -1, rendition: null,
+  lowLatency: false, partTarget: null, canBlockReload: false, behindLiveEdge: null, targetLatency: null,
   recoveries: 0, fatalErrors: 0, errors: 0, state: 'starting', lastError: null,
 };
 // Network errors in a row with no fragment loaded between them: the edge is gone even if hls.js has
@@ -87,6 +89,16 @@ function noteResponse(details) {
   }
 }
 
+function noteMode(details) {
+  const partTarget = details && details.partTarget ? details.partTarget : null;
+  const canBlockReload = !!(details && details.canBlockReload);
+  if (partTarget === player.partTarget && canBlockReload === player.canBlockReload) return;
+  player.partTarget = partTarget;
+  player.canBlockReload = canBlockReload;
+  player.lowLatency = partTarget !== null;
+  show('mode', partTarget === null ? 'HLS' : 'low latency: parts ' + partTarget + ' s' + (canBlockReload ? ', blocking reloads' : ''));
+}
+
 function setState(state) { player.state = state; show('state', state); }
 
 function restart(reason) {
@@ -115,9 +127,15 @@ const loadPolicy = {
 };
 
 function start() {
-  hls = new Hls({ fragLoadPolicy: loadPolicy, playlistLoadPolicy: loadPolicy, manifestLoadPolicy: loadPolicy });
+  // lowLatencyMode: parts, preload hints and blocking reloads when the playlists have them (EXT-X-PART-INF);
+  // plain HLS streams play as before. A player that fell behind its target latency (a start on a busy
+  // machine, a stall) plays up to 1.5x until it is back: without it, every stall adds latency for good.
+  hls = new Hls({ lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.5, fragLoadPolicy: loadPolicy, playlistLoadPolicy: loadPolicy, manifestLoadPolicy: loadPolicy });
   hls.on(Hls.Events.MANIFEST_LOADED, (_e, data) => noteResponse(data.networkDetails));
-  hls.on(Hls.Events.LEVEL_LOADED, (_e, data) => noteResponse(data.networkDetails));
+  hls.on(Hls.Events.LEVEL_LOADED, (_e, data) => {
+    noteResponse(data.networkDetails);
+    noteMode(data.details);
+  });
   hls.on(Hls.Events.FRAG_LOADED, (_e, data) => {
     errorStreak = 0;
     attempt = 0;
@@ -187,8 +205,13 @@ setInterval(() => {
     if (document.activeElement !== seek) seek.value = String(video.currentTime);
   }
   show('buffer', ahead.toFixed(1) + ' s');
+  // Glass to player by EXT-X-PROGRAM-DATE-TIME, as good as the stream's PDT: in cascade stack it runs
+  // late, so this reads low (docs/low-latency.md, section 6).
   const date = hls && hls.playingDate;
   player.latency = date ? (Date.now() - date.getTime()) / 1000 : null;
+  // hls.js's own view, without PDT: how far behind the playlist's live edge it plays, and where it aims.
+  player.behindLiveEdge = hls && Number.isFinite(hls.latency) ? hls.latency : null;
+  player.targetLatency = hls && Number.isFinite(hls.targetLatency) ? hls.targetLatency : null;
   show('latency', player.latency === null ? '-' : player.latency.toFixed(1) + ' s');
 }, 250);
 

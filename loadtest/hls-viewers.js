@@ -20,9 +20,26 @@
 //   hls_redirects               master requests redirected to an edge, tag edge
 //   hls_errors                  failed requests, tags status (0 = network error) and kind
 //   hls_segments                segments downloaded
-//   hls_segment_responses       one per segment response, tags edge, cache (X-Cache first word), seg (path):
+//   hls_segment_responses       one per media response (segment, part, init), tags edge, cache (X-Cache first word), seg (path):
 //                               loadtest/run.ts derives the coalescing factor from it
-// Thresholds fail the run (k6 exits 99) on any stall or error, or when no segment was played.
+//
+// LL=1: every virtual user is an LL-HLS player (draft-pantos-hls-rfc8216bis, as hls.js lowLatencyMode):
+// after one plain load it starts PART-HOLD-BACK behind the live edge, then, for each part, makes a
+// blocking reload for the next part (_HLS_msn/_HLS_part, through the playlist's URL: the LB's 302 when
+// masters name their variants through it) and downloads every new part once. Metrics of that mode:
+//   hls_parts                   parts downloaded
+//   hls_part_download_time      ms per part
+//   hls_ll_blocking_reload_time ms per blocking reload (about a part target: the edge holds it)
+//   hls_ll_latency              ms from a part's PDT (its segment's EXT-X-PROGRAM-DATE-TIME plus the parts
+//                               before it) to the end of its download: glass to viewer by PDT, before the
+//                               PART-HOLD-BACK a player keeps (the segment's PDT is extrapolated for the
+//                               one being written)
+//   hls_ll_rendition_reports    EXT-X-RENDITION-REPORTs read; hls_ll_rendition_report_lag: segments between
+//                               a report's LAST-MSN and this playlist's last part
+//   hls_stalls                  also: the viewer's buffer ran dry (it starts with the parts PART-HOLD-BACK
+//                               behind the live edge and plays in real time from the first part; a stall
+//                               is counted once per episode, and playback waits for the next part)
+// Thresholds fail the run (k6 exits 99) on any stall or error, or when no segment (LL: part) was played.
 import http from 'k6/http';
 import { sleep } from 'k6';
 import exec from 'k6/execution';
@@ -36,6 +53,7 @@ const DURATION = seconds(__ENV.DURATION || '30s');
 const RENDITION = (__ENV.RENDITION || 'random').toLowerCase();
 const STALE_TDS = Number(__ENV.STALE_TDS || '3');
 const START_SEGMENTS = Math.max(1, parseInt(__ENV.START_SEGMENTS || '3', 10));
+const LL = ['1', 'true', 'yes'].includes(String(__ENV.LL || '').toLowerCase());
 if (!['lowest', 'highest', 'random'].includes(RENDITION)) throw new Error(`RENDITION must be lowest|highest|random, got ${RENDITION}`);
 
 export const options = {
@@ -47,7 +65,7 @@ export const options = {
   thresholds: {
     hls_stalls: ['count<1'],
     hls_errors: ['count<1'],
-    hls_segments: ['count>0'],
+    ...(LL ? { hls_parts: ['count>0'] } : { hls_segments: ['count>0'] }),
   },
   discardResponseBodies: false,
   // Segment URLs are unique per segment; the `name` tag groups them in k6's own http_* metrics.
@@ -66,6 +84,12 @@ const errors = new Counter('hls_errors');
 const segments = new Counter('hls_segments');
 const segmentResponses = new Counter('hls_segment_responses');
 const skipped = new Counter('hls_segments_skipped');
+const parts = new Counter('hls_parts');
+const partTime = new Trend('hls_part_download_time', true);
+const blockingTime = new Trend('hls_ll_blocking_reload_time', true);
+const llLatency = new Trend('hls_ll_latency', true);
+const reports = new Counter('hls_ll_rendition_reports');
+const reportLag = new Trend('hls_ll_rendition_report_lag');
 
 function seconds(v) {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(String(v).trim());
@@ -117,6 +141,17 @@ export function parseMaster(text, base) {
   return variants;
 }
 
+/** A quoted or plain attribute of a tag line (`NAME=value` or `NAME="value"`). */
+function attr(line, name) {
+  const m = new RegExp(`(?:^|[:,])${name}=("([^"]*)"|[^,]*)`).exec(line);
+  return m ? (m[2] !== undefined ? m[2] : m[1]) : undefined;
+}
+
+/**
+ * A media playlist: segments (with PDT where listed), and for LL-HLS its parts (each with the segment it
+ * belongs to, its index there and its PDT), PART-TARGET, PART-HOLD-BACK, the rendition reports, and the
+ * next part to ask for in a blocking reload (the segment being written and its count of parts).
+ */
 export function parseMedia(text, base) {
   const lines = text.split(/\r?\n/).map((l) => l.trim());
   let targetDuration = 0;
@@ -124,19 +159,46 @@ export function parseMedia(text, base) {
   let ended = false;
   let map;
   let duration = null;
+  let pdt = null;
+  let partTarget = 0;
+  let partHoldBack = 0;
+  let pending = [];
   const segs = [];
+  const partList = [];
+  const renditionReports = [];
   for (const l of lines) {
     if (l.startsWith('#EXT-X-TARGETDURATION:')) targetDuration = Number(l.slice(22));
     else if (l.startsWith('#EXT-X-MEDIA-SEQUENCE:')) msn = Number(l.slice(22));
     else if (l.startsWith('#EXT-X-ENDLIST')) ended = true;
     else if (l.startsWith('#EXT-X-MAP:')) { const u = /URI="([^"]+)"/.exec(l); if (u) map = resolve(base, u[1]); }
     else if (l.startsWith('#EXTINF:')) duration = parseFloat(l.slice(8));
+    else if (l.startsWith('#EXT-X-PROGRAM-DATE-TIME:')) pdt = Date.parse(l.slice(25));
+    else if (l.startsWith('#EXT-X-PART-INF:')) partTarget = Number(attr(l, 'PART-TARGET')) || 0;
+    else if (l.startsWith('#EXT-X-SERVER-CONTROL:')) partHoldBack = Number(attr(l, 'PART-HOLD-BACK')) || 0;
+    else if (l.startsWith('#EXT-X-PART:')) pending.push({ duration: Number(attr(l, 'DURATION')) || 0, url: resolve(base, attr(l, 'URI') || ''), map });
+    else if (l.startsWith('#EXT-X-RENDITION-REPORT:')) renditionReports.push({ uri: attr(l, 'URI'), lastMsn: Number(attr(l, 'LAST-MSN')), lastPart: Number(attr(l, 'LAST-PART')) });
     else if (l !== '' && !l.startsWith('#')) {
-      segs.push({ seq: msn + segs.length, duration: duration == null ? targetDuration : duration, url: resolve(base, l), map });
+      const seg = { seq: msn + segs.length, duration: duration == null ? targetDuration : duration, url: resolve(base, l), map, pdt: Number.isFinite(pdt) ? pdt : undefined };
+      segs.push(seg);
+      addParts(partList, pending, seg.seq, seg.pdt);
+      pending = [];
       duration = null;
+      pdt = null;
     }
   }
-  return { targetDuration, msn, ended, segs };
+  // The parts of the segment being written; its PDT follows the last listed segment's.
+  const last = segs[segs.length - 1];
+  const writing = msn + segs.length;
+  addParts(partList, pending, writing, last && last.pdt !== undefined ? last.pdt + last.duration * 1000 : undefined);
+  return { targetDuration, msn, ended, segs, parts: partList, partTarget, partHoldBack, renditionReports, next: { msn: writing, part: pending.length } };
+}
+
+function addParts(list, pending, seq, pdt) {
+  let offset = 0;
+  pending.forEach((p, index) => {
+    list.push({ ...p, seq, index, pdt: pdt === undefined ? undefined : pdt + offset });
+    offset += p.duration * 1000;
+  });
 }
 
 function fail(res, kind) {
@@ -148,6 +210,25 @@ function pick(variants) {
   if (RENDITION === 'lowest') return sorted[0];
   if (RENDITION === 'highest') return sorted[sorted.length - 1];
   return sorted[Math.floor(Math.random() * sorted.length)];
+}
+
+/** GETs a media object (segment, part, init), timed and counted in hls_segment_responses with its X-Cache. */
+function getMedia(url, name) {
+  const t0 = Date.now();
+  const res = http.get(url, { tags: { name }, responseType: 'none' });
+  const took = Date.now() - t0;
+  const edge = edgeOf(res);
+  segmentResponses.add(1, { edge, cache: String(res.headers['X-Cache'] || 'none').split(/[\s,;]/)[0], seg: pathOf(res.url) });
+  return { res, took, edge };
+}
+
+/** Loads an init segment (EXT-X-MAP) once per session; false (after a pause) when it failed. */
+function loadInit(map, mapDone) {
+  if (!map || mapDone[map]) return true;
+  const { res } = getMedia(map, 'init');
+  if (res.status !== 200) { fail(res, 'init'); sleep(1); return false; }
+  mapDone[map] = true;
+  return true;
 }
 
 function sessionEnd() {
@@ -181,6 +262,7 @@ export default function () {
   let mediaUrl = master.url;
   const variants = parseMaster(master.body, master.url);
   if (variants.length > 0) mediaUrl = pick(variants).url;
+  if (LL) { llSession(mediaUrl, edge, end, started); return; }
 
   let newestSeq = -1;       // newest segment seen in the playlist
   let advancedAt = Date.now();
@@ -214,16 +296,8 @@ export default function () {
     for (const seg of pl.segs) {
       if (seg.seq < nextSeq) continue;
       if (Date.now() >= end) return;
-      if (seg.map && !mapDone[seg.map]) {
-        const init = http.get(seg.map, { tags: { name: 'init' }, responseType: 'none' });
-        if (init.status !== 200) { fail(init, 'init'); sleep(1); return; }
-        mapDone[seg.map] = true;
-      }
-      const t0 = Date.now();
-      const s = http.get(seg.url, { tags: { name: 'segment' }, responseType: 'none' });
-      const took = Date.now() - t0;
-      const segEdge = edgeOf(s);
-      segmentResponses.add(1, { edge: segEdge, cache: String(s.headers['X-Cache'] || 'none').split(/[\s,;]/)[0], seg: pathOf(s.url) });
+      if (!loadInit(seg.map, mapDone)) return;
+      const { res: s, took, edge: segEdge } = getMedia(seg.url, 'segment');
       if (s.status !== 200) { fail(s, 'segment'); sleep(1); return; }
       segments.add(1, { edge: segEdge });
       segmentTime.add(took, { edge: segEdge });
@@ -234,5 +308,79 @@ export default function () {
     }
     if (pl.ended) return;
     if (!waitUntil(loadStart + (changed ? td : td / 2) * 1000, end)) return;
+  }
+}
+
+/** Parts already downloaded, by URL, the oldest forgotten first (bounded). */
+function remember(seen, url) {
+  seen.set(url, true);
+  if (seen.size > 256) seen.delete(seen.keys().next().value);
+}
+
+/**
+ * What a player holds: media seconds downloaded against seconds played since playback began (with the
+ * first part). Playback waits while the buffer is empty, as a player's does: one stall per episode.
+ */
+function playback(edge) {
+  let buffered = 0;
+  let startedAt = 0;
+  let dry = false;
+  return {
+    add(seconds) {
+      if (startedAt === 0) startedAt = Date.now();
+      buffered += seconds;
+    },
+    check() {
+      if (startedAt === 0) return;
+      const played = (Date.now() - startedAt) / 1000;
+      if (played <= buffered) { dry = false; return; }
+      if (!dry) stalls.add(1, { edge, kind: 'buffer' });
+      dry = true;
+      startedAt += (played - buffered) * 1000;
+    },
+  };
+}
+
+/** One LL-HLS viewing session (LL=1): see the top of the file. */
+function llSession(mediaUrl, edge, end, started) {
+  let res = http.get(mediaUrl, { tags: { name: 'playlist' } });
+  if (res.status !== 200) { fail(res, 'playlist'); sleep(1); return; }
+  let pl = parseMedia(res.body, res.url);
+  if (!pl.partTarget) { fail(res, 'no_parts'); sleep(1); return; }
+  const seen = new Map();
+  const mapDone = {};
+  const player = playback(edge);
+  // Like hls.js: start PART-HOLD-BACK behind the live edge.
+  const holdBack = pl.partHoldBack || 3 * pl.partTarget;
+  for (const p of pl.parts.slice(0, Math.max(0, pl.parts.length - Math.ceil(holdBack / pl.partTarget)))) remember(seen, p.url);
+  let first = true;
+  const sep = mediaUrl.includes('?') ? '&' : '?';
+  while (Date.now() < end) {
+    for (const p of pl.parts) {
+      if (seen.has(p.url)) continue;
+      if (Date.now() >= end) return;
+      if (!loadInit(p.map, mapDone)) return;
+      const { res: r, took, edge: partEdge } = getMedia(p.url, 'part');
+      if (r.status !== 200) { fail(r, 'part'); sleep(1); return; }
+      remember(seen, p.url);
+      parts.add(1, { edge: partEdge });
+      partTime.add(took, { edge: partEdge });
+      player.check();
+      player.add(p.duration);
+      if (p.pdt !== undefined) llLatency.add(Date.now() - p.pdt, { edge: partEdge });
+      if (first) { timeToFirstSegment.add(Date.now() - started, { edge: partEdge }); first = false; }
+    }
+    const lastPart = pl.parts[pl.parts.length - 1];
+    for (const report of pl.renditionReports) {
+      reports.add(1, { edge });
+      if (lastPart) reportLag.add(Math.abs(lastPart.seq - report.lastMsn), { edge });
+    }
+    if (pl.ended) return;
+    const asked = Date.now();
+    res = http.get(`${mediaUrl}${sep}_HLS_msn=${pl.next.msn}&_HLS_part=${pl.next.part}`, { tags: { name: 'blocking' } });
+    if (res.status !== 200) { fail(res, 'blocking'); sleep(1); return; }
+    blockingTime.add(Date.now() - asked, { edge });
+    player.check();
+    pl = parseMedia(res.body, res.url);
   }
 }

@@ -27,6 +27,8 @@ export interface LoadStackOptions {
   fps?: number;
   sourceSize?: string;
   stream?: string;
+  /** LL-HLS (`--low-latency`, 0.5 s parts): fMP4 segments streamed to the origin, which cuts parts. */
+  lowLatency?: boolean;
   /** Every line the stack's children print. */
   write?: (line: string) => void;
 }
@@ -39,7 +41,8 @@ export async function startLoadStack(o: LoadStackOptions = {}): Promise<Stack> {
   return startStack({
     port: port!, host: '127.0.0.1', originPort: originPort!, edgePorts, rtmpPort: rtmpPort!, stream: o.stream ?? 'demo',
     uploadToken: `lt-${process.pid}-${Date.now()}`, privateRedis: true, ladder: parseLadder(o.ladder ?? '360p,240p'),
-    fps: o.fps ?? 15, sourceSize: o.sourceSize ?? '640x360', preset: 'ultrafast', segmentType: 'ts', logLevel: 'warn',
+    fps: o.fps ?? 15, sourceSize: o.sourceSize ?? '640x360', preset: 'ultrafast', logLevel: 'warn',
+    ...(o.lowLatency ? { segmentType: 'fmp4', lowLatency: true, partTargetMs: 500 } : { segmentType: 'ts' }),
     write: o.write ?? (() => {}),
   });
 }
@@ -82,6 +85,8 @@ export interface K6Options {
   /** Give each VU its own loopback source address (so the LB's client hash spreads them over edges). */
   spreadClients?: boolean;
   staleTds?: number;
+  /** LL-HLS players (blocking reloads, parts, rendition reports): LL=1 for the script. */
+  lowLatency?: boolean;
 }
 
 export interface K6Result {
@@ -109,7 +114,7 @@ export async function runK6(o: K6Options): Promise<K6Result> {
     ...(o.spreadClients ?? true ? ['--local-ips', '127.0.1.1-127.0.8.254'] : []), SCRIPT];
   const env = {
     ...process.env, LB_URL: o.url, STREAM: o.stream, VIEWERS: String(o.viewers), RAMP: `${o.rampS}s`, DURATION: `${o.durationS}s`,
-    RENDITION: o.rendition ?? 'random', STALE_TDS: String(o.staleTds ?? 3), K6_NO_USAGE_REPORT: 'true',
+    RENDITION: o.rendition ?? 'random', STALE_TDS: String(o.staleTds ?? 3), LL: o.lowLatency ? '1' : '', K6_NO_USAGE_REPORT: 'true',
   };
   const startedAt = Date.now();
   const child = spawn(K6, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -374,6 +379,12 @@ export function stackTargets(stack: Stack): Target[] {
 }
 
 // ---- reports ----------------------------------------------------------------------------------------
+
+/** Nearest-rank percentile, `p` in (0, 1]; NaN for no values. */
+export function percentile(xs: readonly number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))]!;
+}
 
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);

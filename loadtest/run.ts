@@ -5,7 +5,8 @@
 //
 // Environment (all optional): VIEWERS (default 50, at most 1000), RAMP (10s), DURATION (60s, at most 600s),
 // RENDITION (random|lowest|highest), STREAM (demo), LB_URL (use a running deployment instead of a stack),
-// ORIGIN_URL (with LB_URL: the origin to scrape), EDGES (edges of the started stack, default 2).
+// ORIGIN_URL (with LB_URL: the origin to scrape), EDGES (edges of the started stack, default 2), LL=1 (LL-HLS:
+// the stack in --low-latency mode with 0.5 s parts, the viewers LL players; see loadtest/README.md).
 // Exit code: 0 when k6's thresholds passed and every edge fetched each segment from upstream at most once.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, totalmem } from 'node:os';
@@ -15,6 +16,7 @@ import {
   thresholds, waitForStream, type Target,
 } from './lib.js';
 import type { Stack } from '../cli/stack.js';
+import { firstMediaPlaylist, probePdt, type PdtProbe } from '../test/helpers/pdt-probe.js';
 
 function seconds(v: string, name: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(v.trim());
@@ -29,6 +31,7 @@ const durationS = seconds(env.DURATION ?? '60s', 'DURATION');
 const rendition = (env.RENDITION ?? 'random') as 'random' | 'lowest' | 'highest';
 const stream = env.STREAM ?? 'demo';
 const edges = Number(env.EDGES ?? 2);
+const lowLatency = ['1', 'true', 'yes'].includes((env.LL ?? '').toLowerCase());
 if (!Number.isInteger(viewers) || viewers < 1 || viewers > 1000) throw new Error('VIEWERS must be an integer from 1 to 1000');
 if (durationS < 1 || durationS > 600 || rampS > 300) throw new Error('DURATION must be 1s..600s and RAMP at most 300s');
 if (!['random', 'lowest', 'highest'].includes(rendition)) throw new Error('RENDITION must be random, lowest or highest');
@@ -61,7 +64,7 @@ try {
     process.stderr.write(`loadtest: against ${url} (${list.length} edges from /api/edges)\n`);
   } else {
     process.stderr.write(`loadtest: starting cascade stack (${edges} edge${edges === 1 ? '' : 's'}, ladder 360p,240p @15 fps)\n`);
-    stack = await startLoadStack({ edges, stream, write: (l) => stackLog.push(l) });
+    stack = await startLoadStack({ edges, stream, lowLatency, write: (l) => stackLog.push(l) });
     url = stack.urls.lb;
     targets = stackTargets(stack);
     process.stderr.write(`loadtest: stack up, LB ${url}; waiting for the stream\n`);
@@ -70,7 +73,10 @@ try {
 
   process.stderr.write(`loadtest: k6 ${viewers} viewers, ramp ${rampS}s, hold ${durationS}s, rendition ${rendition} -> ${dir}\n`);
   const sampler = startSampler(targets);
-  const k6 = await runK6({ url, stream, viewers, rampS, durationS, rendition, dir });
+  // LL: how late PDT runs against capture (test/helpers/pdt-probe.ts), from the stack's origin.
+  const pdtProbe: PdtProbe | undefined = lowLatency && stack ? probePdt(await firstMediaPlaylist(`${stack.urls.origin}/hls/${stream}/index.m3u8`)) : undefined;
+  const k6 = await runK6({ url, stream, viewers, rampS, durationS, rendition, dir, lowLatency });
+  pdtProbe?.stop();
   const scraped = await sampler.stop();
   const samples = await readK6Samples(k6.jsonPath);
 
@@ -82,12 +88,16 @@ try {
     const all = Object.values(r).reduce((a, b) => a + b, 0);
     return { edge: u.name, requests: all, hitRatio: all ? ((r.HIT ?? 0) + (r.COALESCED ?? 0)) / all : 0, upstream: u.upstreamRequests };
   });
+  // What a viewer costs the edges: CPU over the run per viewer-minute watched (the ramp counts half).
+  const viewerMinutes = (viewers * (durationS + rampS / 2)) / 60;
+  const edgeCpuSeconds = scraped.usage.filter((u) => u.role === 'edge').reduce((a, u) => a + u.cpuSeconds, 0);
   const coalescingOk = samples.coalescing.every((e) => e.worst <= 1) && (originSegmentGets === undefined || originSegmentGets <= edgeSegments);
   const result = {
     when: new Date(k6.startedAt).toISOString(),
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memGiB: +(totalmem() / 2 ** 30).toFixed(1), freeGiB: +(freemem() / 2 ** 30).toFixed(1) },
     target: stack ? { stack: true, edges, ladder: '360p,240p', fps: 15 } : { url },
-    load: { viewers, rampS, durationS, rendition, stream },
+    load: { viewers, rampS, durationS, rendition, stream, lowLatency },
+    edgeCpuMsPerViewerMinute: (1000 * edgeCpuSeconds) / viewerMinutes,
     k6: {
       exitCode: k6.exitCode, thresholdsPassed: k6.thresholdsPassed, thresholds: thresholds(k6.summary),
       segments: metric(k6.summary, 'hls_segments', 'count'), stalls: metric(k6.summary, 'hls_stalls', 'count'),
@@ -100,6 +110,14 @@ try {
       redirectsPerEdge: samples.redirects,
       receivedMB: metric(k6.summary, 'data_received', 'count') / 1e6,
       k6CpuSeconds: k6.k6CpuSeconds,
+      ...(lowLatency ? { ll: {
+        parts: metric(k6.summary, 'hls_parts', 'count'),
+        partDownloadMs: { med: metric(k6.summary, 'hls_part_download_time', 'med'), p95: metric(k6.summary, 'hls_part_download_time', 'p(95)') },
+        blockingReloadMs: { med: metric(k6.summary, 'hls_ll_blocking_reload_time', 'med'), p95: metric(k6.summary, 'hls_ll_blocking_reload_time', 'p(95)') },
+        latencyByPdtMs: { med: metric(k6.summary, 'hls_ll_latency', 'med'), p95: metric(k6.summary, 'hls_ll_latency', 'p(95)') },
+        pdtLateAtLeastMs: (pdtProbe?.lateByAtLeast() ?? NaN) * 1000,
+        renditionReports: metric(k6.summary, 'hls_ll_rendition_reports', 'count'), renditionReportLagMax: metric(k6.summary, 'hls_ll_rendition_report_lag', 'max'),
+      } } : {}),
     },
     coalescing: { perEdge: samples.coalescing, originSegmentGets, edgeSegments, originFactor: originSegmentGets !== undefined && edgeSegments ? originSegmentGets / edgeSegments : undefined, ok: coalescingOk },
     edges: edgeRows,
@@ -110,7 +128,7 @@ try {
   const f = (x: number | undefined, d = 0) => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(d));
   const md = [
     `# Load test ${result.when}`, '',
-    `${viewers} viewers (ramp ${rampS} s, hold ${durationS} s, rendition ${rendition}) against ${stack ? `cascade stack (${edges} edge${edges === 1 ? '' : 's'}, 360p+240p @15 fps)` : url}; machine ${result.machine.cpus} x ${result.machine.cpuModel}.`, '',
+    `${viewers} ${lowLatency ? 'LL-HLS ' : ''}viewers (ramp ${rampS} s, hold ${durationS} s, rendition ${rendition}) against ${stack ? `cascade stack (${edges} edge${edges === 1 ? '' : 's'}, 360p+240p @15 fps${lowLatency ? ', --low-latency 0.5 s parts' : ''})` : url}; machine ${result.machine.cpus} x ${result.machine.cpuModel}.`, '',
     `k6 thresholds ${k6.thresholdsPassed ? 'passed' : `FAILED (exit ${k6.exitCode})`}; coalescing ${coalescingOk ? 'ok (each segment fetched upstream at most once per edge)' : 'NOT 1'}.`, '',
     markdown(['segments', 'stalls', 'errors', 'stale playlists', 'requests/s', 'first segment med / p95', 'segment med / p95 / max', 'download/duration p99', 'received'], [[
       result.k6.segments, result.k6.stalls, result.k6.errors, result.k6.stale, f(result.k6.requestRate, 1),
@@ -118,6 +136,15 @@ try {
       `${f(result.k6.segmentDownloadMs.med, 1)} / ${f(result.k6.segmentDownloadMs.p95, 1)} / ${f(result.k6.segmentDownloadMs.max)} ms`,
       f(result.k6.segmentRatioP99, 3), `${f(result.k6.receivedMB)} MB`,
     ]]),
+    ...(result.k6.ll ? ['LL-HLS (blocking reloads through the LB\'s 302, parts, rendition reports):', '',
+      markdown(['parts', 'part med / p95', 'blocking reload med / p95', 'part at the viewer by PDT med / p95', 'PDT late by at least', 'part at the viewer at least med / p95', 'rendition reports', 'report lag max (segments)'], [[
+        result.k6.ll.parts, `${f(result.k6.ll.partDownloadMs.med, 1)} / ${f(result.k6.ll.partDownloadMs.p95, 1)} ms`,
+        `${f(result.k6.ll.blockingReloadMs.med)} / ${f(result.k6.ll.blockingReloadMs.p95)} ms`,
+        `${f(result.k6.ll.latencyByPdtMs.med)} / ${f(result.k6.ll.latencyByPdtMs.p95)} ms`, `${f(result.k6.ll.pdtLateAtLeastMs)} ms`,
+        `${f(result.k6.ll.latencyByPdtMs.med + result.k6.ll.pdtLateAtLeastMs)} / ${f(result.k6.ll.latencyByPdtMs.p95 + result.k6.ll.pdtLateAtLeastMs)} ms`,
+        result.k6.ll.renditionReports, f(result.k6.ll.renditionReportLagMax),
+      ]]), 'A part at the viewer is glass to the end of its download, before the PART-HOLD-BACK a player keeps; PDT runs late in the stack (docs/low-latency.md), so the lower bound adds the probe\'s.', ''] : []),
+    `Edge CPU per viewer-minute: ${f(result.edgeCpuMsPerViewerMinute, 1)} ms (all edges' CPU over the run / ${f(viewerMinutes, 1)} viewer-minutes, the ramp counted half).`, '',
     'Coalescing (from the edges\' X-Cache as seen by the viewers; origin segment GETs from its /metrics):', '',
     markdown(['edge', 'redirects', 'distinct segments', 'segment responses', 'upstream fetches', 'per segment (factor)', 'worst segment', 'hit ratio (all stream requests)'],
       samples.coalescing.map((e) => [e.edge, samples.redirects[e.edge] ?? 0, e.segments, e.responses, e.upstream, f(e.factor, 2), e.worst,

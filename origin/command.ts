@@ -1,6 +1,6 @@
 // `cascade origin`: parses options and starts the origin role. Every default is ORIGIN_DEFAULTS'.
 import { readFileSync } from 'node:fs';
-import { LISTEN_OPTIONS, loggerFor, parseOrigins, parseRoleCommand, type Command } from '../src/command.js';
+import { LISTEN_OPTIONS, loggerFor, parseOrigins, parseRoleCommand, tlsFilesOf, type Command } from '../src/command.js';
 import { runRole } from '../src/role.js';
 import { UsageError, type OptionsSpec } from '../src/options.js';
 import { ORIGIN_DEFAULTS } from './config.js';
@@ -69,6 +69,7 @@ export const originCommand: Command = {
     const partTarget = options['part-target'];
     if (partTarget > 0 && partTarget < 100) throw new UsageError(`--part-target: 0 (no parts) or at least 100ms (got ${partTarget}ms)`);
     const log = loggerFor(options['log-level'], { role: 'origin' });
+    const tls = tlsFilesOf(options);
     const origin = await createOrigin({
       ...(options['data-dir'] !== undefined ? { dataDir: options['data-dir'] } : {}),
       ...(storage !== undefined ? { storage } : {}),
@@ -94,6 +95,6 @@ export const originCommand: Command = {
       hookTimeoutMs: options['hook-timeout'],
       log,
     });
-    await runRole(origin, { port: options.port, host: options.host, log, name: 'origin' });
+    await runRole(origin, { port: options.port, host: options.host, log, name: 'origin', tls });
   },
 };

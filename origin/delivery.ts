@@ -15,6 +15,7 @@ import { contentTypeFor, isPlaylistPath } from '../src/media-types.js';
 import { evaluateRange, httpDate, notModified, type Validators } from '../src/http-range.js';
 import { sendStream } from '../src/send-stream.js';
 import { isRecordingPath } from '../src/recording-paths.js';
+import { cutResponse } from '../src/tls.js';
 import { parseStreamPath } from '../src/stream-path.js';
 import { CAN_SKIP_TARGETS, deltaUpdate } from './ll-playlist.js';
 import type { OriginMetrics } from './metrics.js';
@@ -140,12 +141,12 @@ export function deliveryHandler(streams: StreamTable, stats: OriginMetrics, mast
     return parts.upload.state === 'complete' ? notFound(c) : cut(c);
   };
 
-  /** Ends a request without an answer: the socket is destroyed (in-process requests get a body that errors). */
+  /** Ends a request without an answer: the socket is destroyed, an HTTP/2 stream reset (in-process requests get a body that errors). */
   const cut = (c: Context): Response => {
     stats.requests.inc({ result: 'cut' });
     const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
     if (!outgoing) return new Response(new ReadableStream({ start: (controller) => controller.error(new Error('part never completed')) }));
-    outgoing.destroy();
+    cutResponse(outgoing);
     return RESPONSE_ALREADY_SENT;
   };
 

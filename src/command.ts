@@ -4,6 +4,7 @@ import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './log.js';
 import { loadConfigFile, type LoadedConfig } from './config-file.js';
 import { DEFAULT_REDIS_PREFIX } from './control-plane.js';
 import { DEFAULT_HOOK_TIMEOUT_MS, type HookSpecs, type RoleName } from './hooks.js';
+import { readTls, TlsFilesError, type TlsFiles } from './tls.js';
 
 export interface Command {
   name: string;
@@ -17,7 +18,24 @@ export const LISTEN_OPTIONS = {
   'log-level': { type: 'string', default: 'warn', choices: LOG_LEVELS, help: 'least severe log level written to stderr' },
   config: { type: 'string', help: 'a .js/.mjs module (.ts with a loader) exporting options, hooks and middleware (docs/hooks.md)' },
   'hook-timeout': { type: 'duration', default: DEFAULT_HOOK_TIMEOUT_MS, help: 'a hook that takes longer fails its request' },
+  'tls-cert': { type: 'string', help: 'PEM certificate (chain): serve HTTPS, HTTP/2 and HTTP/1.1 on the port (with --tls-key; both re-read on SIGHUP)' },
+  'tls-key': { type: 'string', help: 'PEM private key of --tls-cert' },
 } as const satisfies OptionsSpec;
+
+/** The TLS files of a role's options, both or neither, checked now (a bad pair is a usage error, exit 2). */
+export function tlsFilesOf(options: { 'tls-cert'?: string | undefined; 'tls-key'?: string | undefined }): TlsFiles | undefined {
+  const certFile = options['tls-cert'];
+  const keyFile = options['tls-key'];
+  if (certFile === undefined && keyFile === undefined) return undefined;
+  if (certFile === undefined || keyFile === undefined) throw new UsageError('--tls-cert and --tls-key go together');
+  try {
+    readTls({ certFile, keyFile });
+  } catch (err) {
+    if (err instanceof TlsFilesError) throw new UsageError(err.message);
+    throw err;
+  }
+  return { certFile, keyFile };
+}
 
 export const REDIS_OPTIONS = {
   redis: { type: 'redis-url', secret: true, help: 'Redis of the control plane (optional; a password in it is a secret): redis://host:port, or through Sentinel redis-sentinel://host:port,host:port/<master>' },

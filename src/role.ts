@@ -2,6 +2,7 @@
 import type { Hono } from 'hono';
 import { listen, type Listening } from './serve.js';
 import type { Logger } from './log.js';
+import type { TlsFiles } from './tls.js';
 
 export interface Role {
   app: Hono;
@@ -20,11 +21,13 @@ export interface RunOptions {
   name: string;
   /** How long in-flight requests may take to finish on SIGTERM (ms). */
   graceMs?: number;
+  /** Serve HTTPS (HTTP/2 + HTTP/1.1) with these files, re-read on SIGHUP. */
+  tls?: TlsFiles | undefined;
 }
 
 /** Starts a role for the CLI and stops it cleanly on SIGTERM/SIGINT (exit 0). */
 export async function runRole(role: Role, options: RunOptions): Promise<Listening> {
-  const listening = await listen(role.app, { port: options.port, host: options.host });
+  const listening = await listen(role.app, { port: options.port, host: options.host, ...(options.tls ? { tls: options.tls } : {}) });
   await role.onListen?.(listening);
   let stopping = false;
   const stop = async (signal: string) => {
@@ -42,6 +45,18 @@ export async function runRole(role: Role, options: RunOptions): Promise<Listenin
   };
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));
+  const { reloadTls } = listening;
+  if (reloadTls) {
+    // A renewed certificate without a restart: new connections get it, open ones keep theirs.
+    process.on('SIGHUP', () => {
+      try {
+        reloadTls();
+        options.log.info('tls_reloaded', {});
+      } catch (err) {
+        options.log.error('tls_reload_failed', { err });
+      }
+    });
+  }
   // Announced only once a SIGTERM would be handled: supervisors act on this line.
   process.stdout.write(`cascade ${options.name} listening on ${listening.url}\n`);
   return listening;

@@ -11,7 +11,7 @@ import { formatHelp, parseOptions } from './options.js';
 const spec = {
   token: { type: 'string', secret: true, help: 'a token' },
   secrets: { type: 'string', secret: true, repeat: true, help: 'keys' },
-  redis: { type: 'url', secret: true, help: 'redis' },
+  redis: { type: 'redis-url', secret: true, help: 'redis' },
   plain: { type: 'string', help: 'not secret' },
 } as const;
 const dir = mkdtempSync(join(tmpdir(), 'cascade-secret-'));

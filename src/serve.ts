@@ -1,9 +1,12 @@
-// Serving a role's Hono app on Node's HTTP server, with a bounded graceful stop.
+// Serving a role's Hono app on Node's HTTP server (or, with TLS, HTTP/2 and HTTP/1.1 on one port:
+// src/tls.ts), with a bounded graceful stop.
 import { createServer } from 'node:http';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Http2SecureServer } from 'node:http2';
+import type { AddressInfo, Socket } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { shieldBadTarget } from './app.js';
+import { createTlsServer, reloadTls, type AnyRequest, type AnyResponse, type TlsFiles } from './tls.js';
 import { hostPortUrl } from './url.js';
 
 export interface FetchApp {
@@ -11,11 +14,13 @@ export interface FetchApp {
 }
 
 export interface Listening {
-  server: Server;
+  server: Server | Http2SecureServer;
   port: number;
   host: string;
-  /** Base URL, e.g. http://127.0.0.1:8080 */
+  /** Base URL, e.g. http://127.0.0.1:8080 (https:// with TLS) */
   url: string;
+  /** With TLS: re-reads the certificate and key for new connections; throws (keeping the old pair) if they are unusable. */
+  reloadTls?(): void;
   /** Stops accepting, lets in-flight requests finish for up to `graceMs`, then cuts what is left. */
   close(graceMs?: number): Promise<void>;
 }
@@ -25,21 +30,42 @@ export interface ListenOptions {
   host: string;
   /** Keep-alive idle timeout for client connections (ms). */
   keepAliveTimeout?: number;
+  /** Serve HTTPS (HTTP/2 and HTTP/1.1 via ALPN) with this certificate instead of plain HTTP/1.1. */
+  tls?: TlsFiles;
 }
 
 export function listen(app: FetchApp, options: ListenOptions): Promise<Listening> {
   return new Promise((resolve, reject) => {
     const handle = getRequestListener(app.fetch);
-    const server = createServer((incoming, outgoing) => {
+    const onRequest = (incoming: AnyRequest, outgoing: AnyResponse): void => {
       // The app checks the raw target itself (with CORS and a reason); @hono/node-server must not see a
       // malformed one first, or it answers a bare 400 of its own before the app runs.
-      shieldBadTarget(incoming);
+      shieldBadTarget(incoming as IncomingMessage);
       void handle(incoming, outgoing);
-    });
-    server.keepAliveTimeout = options.keepAliveTimeout ?? 65_000;
+    };
+    const { tls } = options;
+    const server = tls ? createTlsServer(tls, onRequest) : createServer(onRequest);
+    // HTTP/1.1 connections on the TLS server are run by Node's HTTP/1 code, which reads these same fields.
+    const http1 = server as Server;
+    const keepAliveTimeout = options.keepAliveTimeout ?? 65_000;
+    http1.keepAliveTimeout = keepAliveTimeout;
     // Uploads from ffmpeg and long-polling players can legitimately take a while; the roles bound idle time themselves.
-    server.requestTimeout = 0;
-    server.headersTimeout = 30_000;
+    http1.requestTimeout = 0;
+    http1.headersTimeout = 30_000;
+    // TLS sockets, to cut what is left when the grace runs out (an HTTP/2 session may carry many requests).
+    const tlsSockets = new Set<Socket>();
+    if (tls) {
+      // HTTP/2 sessions idle this long are closed, like kept-alive HTTP/1.1 connections.
+      server.setTimeout(keepAliveTimeout);
+      server.on('secureConnection', (socket: Socket) => {
+        tlsSockets.add(socket);
+        socket.once('close', () => tlsSockets.delete(socket));
+      });
+    }
+    const closeAll = (): void => {
+      if (tls) for (const socket of tlsSockets) socket.destroy();
+      else http1.closeAllConnections();
+    };
     let inFlight = 0;
     let drained: (() => void) | undefined;
     server.on('request', (_req, res) => {
@@ -59,16 +85,18 @@ export function listen(app: FetchApp, options: ListenOptions): Promise<Listening
         server,
         port: addr.port,
         host: options.host,
-        url: hostPortUrl(options.host, addr.port),
+        url: hostPortUrl(options.host, addr.port, tls ? 'https' : 'http'),
+        ...(tls ? { reloadTls: () => reloadTls(server as Http2SecureServer, tls) } : {}),
         close(graceMs = 10_000) {
           closing ??= new Promise<void>((done) => {
+            // With TLS, close() also asks every HTTP/2 session to finish its streams and end (GOAWAY).
             const closed = new Promise<void>((r) => server.close(() => r()));
-            server.closeIdleConnections();
+            http1.closeIdleConnections();
             const idle = inFlight === 0 ? Promise.resolve() : new Promise<void>((r) => { drained = r; });
-            const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+            const timer = setTimeout(closeAll, graceMs);
             void idle.then(() => {
               // Keep-alive sockets that just finished a response are idle now.
-              server.closeIdleConnections();
+              http1.closeIdleConnections();
               return closed;
             }).then(() => {
               clearTimeout(timer);

@@ -3,73 +3,23 @@
 //   test source -> RTMP -> transcoder -> PUT -> origin -> edges -> 302 from the LB -> hls.js
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { freePort } from './helpers/process.js';
-import { stackEdgeId, startStack, stackOptionsFrom, type Stack } from '../cli/stack.js';
+import { mkdirSync } from 'node:fs';
+import { browserSession, playerState as state, waitForPlayer } from './helpers/player-page.js';
+import { stackEdgeId } from '../cli/stack.js';
 
 const root = new URL('..', import.meta.url).pathname;
-const CHROMIUM = '/usr/bin/chromium';
-
-interface PlayerState {
-  currentTime: number;
-  servedBy: string | null;
-  edgeUrl: string | null;
-  latency: number | null;
-  buffer: number;
-  rendition: string | null;
-  recoveries: number;
-  fatalErrors: number;
-  errors: number;
-  state: string;
-  lastError: string | null;
-}
-
-const state = (page: Page) => page.evaluate(() => ({ ...(window as unknown as { cascadePlayer: PlayerState }).cascadePlayer }));
-
-/** Polls the page's player state until `cond` holds (bounded), returns that state. */
-async function waitForPlayer(page: Page, cond: (s: PlayerState) => boolean, timeoutMs: number, what: string): Promise<PlayerState> {
-  const deadline = Date.now() + timeoutMs;
-  let last: PlayerState | undefined;
-  for (;;) {
-    last = await state(page).catch(() => last);
-    if (last && cond(last)) return last;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; player: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 function alive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch { return false; }
 }
 
 test('browser: /play/demo plays through the LB, survives an encoder restart and an edge failure', async (t) => {
-  if (!existsSync(`${root}dist/cli.js`)) return t.skip('npm run build first');
-  if (!existsSync(CHROMIUM)) return t.skip(`${CHROMIUM} not installed (apt-get install chromium)`);
-
-  const logs: string[] = [];
-  const [port, originPort, e1, e2, rtmpPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
-  const options = stackOptionsFrom([
-    '--port', String(port), '--origin-port', String(originPort), '--edge-ports', `${e1},${e2}`, '--rtmp-port', String(rtmpPort),
-    // Cheap for a 2-core box that also runs Chromium.
-    '--ladder', '240p,144p', '--fps', '12', '--source-size', '426x240', '--preset', 'ultrafast', '--log-level', 'error',
-  ], {})!;
-  const stack: Stack = await startStack({ ...options, write: (l) => logs.push(l) });
-  let browser: Browser | undefined;
-  t.after(async () => {
-    await browser?.close().catch(() => {});
-    await stack.stop();
-    mkdirSync(`${root}test-results`, { recursive: true });
-    writeFileSync(`${root}test-results/browser-stack.log`, logs.join('\n') + '\n');
-  });
+  const session = await browserSession(t, 'browser', { fps: 12 });
+  if (!session) return;
+  const { stack, page, pageErrors, logs } = session;
   const mark = (what: string) => logs.push(`[test] ${new Date().toISOString()} ${what}`);
 
   try {
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--autoplay-policy=no-user-gesture-required'] });
-    const page = await browser.newPage({ viewport: { width: 1000, height: 820 } });
-    const pageErrors: string[] = [];
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-
     await page.goto(stack.urls.player);
     const first = await waitForPlayer(page, (s) => s.state === 'playing' && s.currentTime > 0 && !!s.servedBy, 30_000, 'playback to start');
     // startStack returned once the stream was playable through the LB: no error on the way in.

@@ -54,3 +54,31 @@ test('k6 smoke: HLS viewers through the LB, thresholds pass, coalescing factor 1
     if (passed) rmSync(join(dir, 'k6.json'), { force: true });
   }
 });
+
+test('k6 smoke, LL=1: LL-HLS viewers (blocking reloads through the LB, parts, rendition reports), no stall, each part fetched once per edge', { skip, timeout: 120_000 }, async () => {
+  const dir = join(ROOT, 'test-results', 'loadtest-smoke-ll');
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const log: string[] = [];
+  const stack = await startLoadStack({ edges: 1, lowLatency: true, write: (l) => log.push(l) });
+  let passed = false;
+  try {
+    await waitForStream(stack.urls.lb, 'demo', 2);
+    const k6 = await runK6({ url: stack.urls.lb, stream: 'demo', viewers: 8, rampS: 2, durationS: 12, rendition: 'random', dir, lowLatency: true });
+    const samples = await readK6Samples(k6.jsonPath);
+    const failed = thresholds(k6.summary).filter((t) => !t.ok);
+    assert.deepEqual(failed, [], `k6 thresholds failed:\n${k6.log.slice(-3000)}`);
+    const m = k6.summary.metrics;
+    // 12 s at 0.5 s parts: a viewer that kept up downloaded about 24 parts.
+    assert.ok((m.hls_parts?.count ?? 0) >= 8 * 10, `parts downloaded: ${m.hls_parts?.count}`);
+    assert.ok((m.hls_ll_blocking_reload_time?.med ?? Infinity) < 2000, `blocking reloads are held about a part target: ${JSON.stringify(m.hls_ll_blocking_reload_time)}`);
+    assert.ok((m.hls_ll_rendition_reports?.count ?? 0) > 0, 'the playlists carry rendition reports');
+    assert.ok((m.hls_ll_rendition_report_lag?.max ?? Infinity) <= 1, `rendition reports within a segment: ${JSON.stringify(m.hls_ll_rendition_report_lag)}`);
+    for (const e of samples.coalescing) assert.ok(e.worst <= 1, `${e.edge}: a part was fetched upstream ${e.worst} times: ${JSON.stringify(e)}`);
+    passed = true;
+  } finally {
+    await stack.stop();
+    writeFileSync(join(dir, 'stack.log'), log.join('\n') + '\n');
+    if (passed) rmSync(join(dir, 'k6.json'), { force: true });
+  }
+});

@@ -1,5 +1,6 @@
 // Child processes started by tests: output captured, killed by pid, awaited.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { request, type Dispatcher } from 'undici';
 
 export { freePort } from '../../src/free-port.js';
 
@@ -59,4 +60,21 @@ export function startChild(cmd: string, args: string[], options: SpawnOptions = 
       return exited;
     },
   };
+}
+
+/**
+ * Resolves once `url` answers `status` (polled every 50 ms, at most 10 s; redirects not followed, through
+ * `dispatcher` if given, e.g. one trusting a test CA); rejects with the child's output if it exits or never does.
+ */
+export async function waitForStatus(url: string, status: number, child: Child, dispatcher?: Dispatcher): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    try {
+      const res = await request(url, dispatcher ? { dispatcher } : {});
+      await res.body.dump();
+      if (res.statusCode === status) return;
+    } catch { /* not listening yet */ }
+    if (child.proc.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`no ${status} from ${url}:\n${child.output()}`);
 }
