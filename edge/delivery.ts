@@ -61,7 +61,7 @@ export class Delivery {
   writeWhole(outgoing: ServerResponse, asked: Asked, obj: CachedObject, outcome: CacheOutcome): boolean {
     if (asked.method !== 'GET' || obj.status !== 200 || obj.body.state !== 'complete' || !isPlainGet(asked.headers)) return false;
     const { masters, servedBy, now, stats } = this.options;
-    const shown = asked.playlist && masters ? masters.view(obj, asked.target) : obj;
+    const shown = asked.playlist && masters ? masters.view(obj, asked.target, asked.token) : obj;
     this.countViewer(shown, asked);
     stats.request(outcome);
     writeWhole(outgoing, shown, outcome, servedBy, now(), this.onBytes);

@@ -6,7 +6,7 @@
 //   testsrc -> ffmpeg -> PUT -> origin -> edge (token checked, stripped) <- 302 (token + session) <- LB <- player
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 import { createEdge, type Edge } from '../edge/index.js';
 import { createLb, type Lb } from '../lb/index.js';
@@ -159,6 +159,50 @@ test('hls.js in Chromium plays the player page given a signed URL; every request
     assert.ok(requested.some((u) => u.endsWith('.ts')), `segments were loaded: ${requested.join(' ')}`);
     for (const url of requested) assert.match(new URL(url).pathname, /^\/hls\/paid\/~e\d+~k[A-Za-z0-9_-]{22}(~s[A-Za-z0-9_.-]+)?\//, url);
     assert.ok(requested.filter((u) => u.startsWith(edgeUrl)).every((u) => /~s[A-Za-z0-9_-]{16}\./.test(u)), 'at the edge every request carries the session the LB gave');
+  } finally {
+    await browser?.close();
+  }
+});
+
+test('Shaka Player in Chromium plays a signed URL through LB and edge: relative URIs resolved against the redirect keep the token', async (t) => {
+  if (!existsSync(CHROMIUM)) return t.skip(`${CHROMIUM} not installed`);
+  const shaka = readFileSync(new URL('../node_modules/shaka-player/dist/shaka-player.compiled.js', import.meta.url));
+  let browser: Browser | undefined;
+  try {
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--autoplay-policy=no-user-gesture-required'] });
+    const page = await browser.newPage();
+    // The page comes from another origin than LB and edge, as a site embedding the stream would.
+    const html = `<!doctype html><video id="v" muted autoplay></video><script src="/shaka.js"></script><script>
+        window.errors = [];
+        shaka.polyfill.installAll();
+        const player = new shaka.Player();
+        player.addEventListener('error', (e) => window.errors.push(String(e.detail && e.detail.code)));
+        player.attach(document.getElementById('v')).then(() => player.load(${JSON.stringify(signed(3600))}))
+          .then(() => document.getElementById('v').play()).catch((e) => window.errors.push(String(e && e.code)));
+      </script>`;
+    const site = await listen({
+      fetch: (request) => new URL(request.url).pathname === '/shaka.js'
+        ? new Response(shaka, { headers: { 'content-type': 'text/javascript' } })
+        : new Response(html, { headers: { 'content-type': 'text/html' } }),
+    }, { port: 0, host: '127.0.0.1' });
+    servers.push(site);
+    const requested: string[] = [];
+    page.on('request', (r) => { if (r.url().includes('/hls/')) requested.push(r.url()); });
+    const failures: string[] = [];
+    page.on('requestfailed', (r) => failures.push(`${r.url()}: ${r.failure()?.errorText}`));
+    page.on('response', (r) => { if (r.status() >= 400) failures.push(`${r.url()}: ${r.status()} ${r.headers()['x-cascade-denied'] ?? ''}`); });
+    await page.goto(`${site.url}/`);
+    const deadline = Date.now() + 45_000;
+    let state: { time: number; errors: string[] } | undefined;
+    for (;;) {
+      state = await page.evaluate(() => ({ time: (document.getElementById('v') as HTMLVideoElement).currentTime, errors: (window as unknown as { errors: string[] }).errors }));
+      assert.deepEqual(state.errors, [], `no Shaka error (failed requests: ${failures.join(', ')})`);
+      if (state.time >= 4) break;
+      assert.ok(Date.now() < deadline, `4 s of playback within 45 s: ${JSON.stringify(state)}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.ok(requested.some((u) => u.startsWith(edgeUrl) && u.endsWith('.ts')), `segments came from the edge: ${requested.join(' ')}`);
+    for (const url of requested) assert.match(new URL(url).pathname, /^\/hls\/paid\/~e\d+~k[A-Za-z0-9_-]{22}(~s[A-Za-z0-9_.-]+)?\//, url);
   } finally {
     await browser?.close();
   }
