@@ -5,12 +5,13 @@ import type { Command } from '../src/command.js';
 import { originCommand } from '../origin/command.js';
 import { edgeCommand } from '../edge/command.js';
 import { lbCommand } from '../lb/command.js';
+import { fanoutCommand } from '../fanout/command.js';
 import { opsCommands } from './ops.js';
 import { stackCommand } from './stack.js';
 import { signCommand } from './sign.js';
 import { sourceCommand, transcodeCommand } from './transcode.js';
 
-const commands: Command[] = [originCommand, edgeCommand, lbCommand, stackCommand, transcodeCommand, sourceCommand, signCommand, ...opsCommands];
+const commands: Command[] = [originCommand, edgeCommand, lbCommand, fanoutCommand, stackCommand, transcodeCommand, sourceCommand, signCommand, ...opsCommands];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length)) + 2;

@@ -2,6 +2,8 @@
 //
 //   test source --RTMP--> transcoder --PUT--> origin <-- edge-1, edge-2 <--302-- lb <-- player
 //
+// With --redundant: transcoder --PUT--> fanout --> origin, origin-2 (peers) <-- edges with both.
+//
 // Roles run as `node dist/cli.js <role> ...` (the same binary), so a failing role is visible (its output
 // is prefixed) and killable by pid. ffmpeg (transcoder, test source) runs under the restart loop of
 // transcoder/. With `redis-server` on PATH a private Redis (free port, no persistence) is the control
@@ -32,6 +34,9 @@ export const STACK_OPTIONS = {
   stream: { type: 'string', default: 'demo', help: 'stream the test source publishes' },
   'upload-token': { type: 'string', secret: true, help: 'origin upload token (default: a random one per run)' },
   'data-dir': { type: 'string', help: "origin's data directory (default: in memory)" },
+  redundant: { type: 'bool', default: false, help: 'two origins (peers) fed by a fan-out, edges with both: no single origin (docs/fanout.md)' },
+  'origin-2-port': { type: 'int', default: 8091, min: 1, max: 65535, help: 'second origin port (with --redundant)' },
+  'fanout-port': { type: 'int', default: 8089, min: 1, max: 65535, help: 'upload fan-out port (with --redundant; the transcoder uploads here)' },
   redis: { type: 'redis-url', secret: true, help: 'use this Redis (or redis-sentinel:// URL) instead of starting a private one' },
   'private-redis': { type: 'bool', default: true, help: 'start a private redis-server when it is on PATH (--no-private-redis: static weights)' },
   ladder: { type: 'string', default: DEFAULT_LADDER, help: 'transcoder renditions (presets or name=WxH@kbps)' },
@@ -49,6 +54,10 @@ export interface StackOptions {
   port: number;
   host: string;
   originPort: number;
+  /** Two origins (the second on origin2Port) behind a fan-out on fanoutPort, edges with both. */
+  redundant?: boolean;
+  origin2Port?: number;
+  fanoutPort?: number;
   edgePorts: number[];
   rtmpPort: number;
   stream: string;
@@ -77,7 +86,7 @@ export interface StackOptions {
 /** A role process as the stack runs it: also what the compose file must agree with (see test/stack-compose). */
 export interface PlannedRole {
   name: string;
-  role: 'origin' | 'edge' | 'lb';
+  role: 'origin' | 'edge' | 'lb' | 'fanout';
   port: number;
   args: string[];
   /** CASCADE_* variables for secrets: a command line is readable by every user (`ps`), the environment is not. */
@@ -95,19 +104,30 @@ export function planRoles(options: StackOptions, redisUrl: string | undefined): 
   const common = (port: number) => ['--port', String(port), '--host', options.host, '--log-level', options.logLevel];
   // Secrets (the upload token, a password in the Redis URL) go by environment: `ps` shows command lines.
   const redis: Record<string, string> = redisUrl ? { [envName('redis')]: redisUrl } : {};
-  const roles: PlannedRole[] = [{
-    name: 'origin', role: 'origin', port: options.originPort,
-    args: ['origin', ...common(options.originPort), ...(options.dataDir ? ['--data-dir', options.dataDir] : [])],
-    env: { [envName('upload-token')]: options.uploadToken },
-  }];
+  const token = { [envName('upload-token')]: options.uploadToken };
+  const origins = options.redundant ? [options.originPort, options.origin2Port ?? 8091] : [options.originPort];
+  const roles: PlannedRole[] = origins.map((port, i) => ({
+    name: i === 0 ? 'origin' : `origin-${i + 1}`, role: 'origin', port,
+    args: ['origin', ...common(port), ...(options.dataDir ? ['--data-dir', i === 0 ? options.dataDir : `${options.dataDir}/origin-${i + 1}`] : []),
+      ...origins.filter((p) => p !== port).flatMap((p) => ['--peer', url(p)])],
+    env: token,
+  }));
+  if (options.redundant) {
+    const port = options.fanoutPort ?? 8089;
+    roles.push({
+      name: 'fanout', role: 'fanout', port,
+      args: ['fanout', ...common(port), ...origins.flatMap((p) => ['--origin', url(p)])],
+      env: { ...token, [envName('origin-token')]: options.uploadToken },
+    });
+  }
   options.edgePorts.forEach((port, i) => roles.push({
     name: stackEdgeId(i), role: 'edge', port,
-    args: ['edge', ...common(port), '--origin', url(options.originPort), '--id', stackEdgeId(i), '--public-url', url(port), '--lb', url(options.port)],
+    args: ['edge', ...common(port), '--origin', origins.map(url).join(','), '--id', stackEdgeId(i), '--public-url', url(port), '--lb', url(options.port)],
     env: redis,
   }));
   roles.push({
     name: 'lb', role: 'lb', port: options.port,
-    args: ['lb', ...common(options.port), '--origin', url(options.originPort), ...(redisUrl ? [] : options.edgePorts.flatMap((port, i) => ['--edge', `${stackEdgeId(i)}=${url(port)}`]))],
+    args: ['lb', ...common(options.port), '--origin', origins.map(url).join(','), ...(redisUrl ? [] : options.edgePorts.flatMap((port, i) => ['--edge', `${stackEdgeId(i)}=${url(port)}`]))],
     env: redis,
   });
   return roles;
@@ -185,6 +205,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const ffmpeg = options.ffmpeg ?? 'ffmpeg';
   if (!commandExists(ffmpeg)) throw new StackError(`ffmpeg not found ('${ffmpeg}'): install it (apt-get install ffmpeg) or give --ffmpeg PATH`);
   const ports: [string, number][] = [['lb (--port)', options.port], ['origin (--origin-port)', options.originPort],
+    ...(options.redundant ? [['origin-2 (--origin-2-port)', options.origin2Port ?? 8091], ['fanout (--fanout-port)', options.fanoutPort ?? 8089]] as [string, number][] : []),
     ...options.edgePorts.map((p, i): [string, number] => [`${stackEdgeId(i)} (--edge-ports)`, p]), ['RTMP ingest (--rtmp-port)', options.rtmpPort]];
   const seen = new Set<number>();
   for (const [what, port] of ports) {
@@ -282,9 +303,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     }
 
     const originUrl = hostPortUrl(options.host, options.originPort);
+    const uploadUrl = options.redundant ? hostPortUrl(options.host, options.fanoutPort ?? 8089) : originUrl;
     const ingest = `${hostPortUrl(options.host, options.rtmpPort, 'rtmp')}/live/${options.stream}`;
     transcoder = startTranscoder({
-      origin: originUrl, stream: options.stream, uploadToken: options.uploadToken, input: 'rtmp', listenHost: options.host, rtmpPort: options.rtmpPort,
+      origin: uploadUrl, stream: options.stream, uploadToken: options.uploadToken, input: 'rtmp', listenHost: options.host, rtmpPort: options.rtmpPort,
       ladder: options.ladder, fps: options.fps, preset: options.preset, segmentType: options.segmentType, lowLatency: options.lowLatency, partTargetMs: options.partTargetMs, ffmpeg,
       onLog: (l) => say('transcoder', l),
     });
@@ -342,7 +364,7 @@ export function stackOptionsFrom(argv: string[], env: NodeJS.ProcessEnv = proces
   const partProblem = partTargetProblem(o['part-target'], DEFAULT_HLS_TIME);
   if (partProblem) throw new UsageError(`--part-target: ${partProblem}`);
   return {
-    port: o.port, host: o.host, originPort: o['origin-port'], edgePorts, rtmpPort: o['rtmp-port'], stream: o.stream,
+    port: o.port, host: o.host, originPort: o['origin-port'], redundant: o.redundant, origin2Port: o['origin-2-port'], fanoutPort: o['fanout-port'], edgePorts, rtmpPort: o['rtmp-port'], stream: o.stream,
     uploadToken: o['upload-token'] ?? randomBytes(12).toString('hex'), dataDir: o['data-dir'], redis: o.redis,
     privateRedis: o['private-redis'], ladder, fps: o.fps, sourceSize: o['source-size'], preset: o.preset,
     segmentType: o['low-latency'] ? 'fmp4' : o['segment-type'] as 'ts' | 'fmp4', lowLatency: o['low-latency'], partTargetMs: o['part-target'],
@@ -370,6 +392,10 @@ export const stackCommand: Command = {
     const pid = (name: string) => stack.roles.get(name)?.pid;
     const rows: [string, string][] = [
       ['origin', `${u.origin}  (pid ${pid('origin')}; uploads need the token)`],
+      ...(options.redundant ? [
+        ['origin-2', `${hostPortUrl(options.host, options.origin2Port ?? 8091)}  (pid ${pid('origin-2')}; --peer of origin)`],
+        ['fanout', `${hostPortUrl(options.host, options.fanoutPort ?? 8089)}  (pid ${pid('fanout')}; the transcoder uploads here)`],
+      ] as [string, string][] : []),
       ...u.edges.map((e, i): [string, string] => [stackEdgeId(i), `${e}  (pid ${pid(stackEdgeId(i))})`]),
       ['lb', `${u.lb}  (pid ${pid('lb')})`],
       ['redis', u.redis ? `${u.redis}  (${stack.redis ? `private, pid ${stack.redis.pid}, no persistence` : 'external'})` : 'none: static edge weights (install redis-server for the control plane)'],

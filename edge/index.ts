@@ -110,6 +110,10 @@ export function createEdge(config: EdgeConfig): Edge {
       stats.upstreamAttempt(origin, result, seconds);
       if (err !== undefined || Number(result) >= 500) log.warn('origin_failed', { origin, result, err });
     },
+    onNotFoundNext(origin) {
+      stats.notFoundNext(origin);
+      log.info('origin_not_found_next', { origin });
+    },
   });
   const hooks = new EdgeHookPhases(config.hooks, {
     timeoutMs: config.hookTimeoutMs ?? EDGE_DEFAULTS.hookTimeoutMs, log, metrics, edgeId: config.id,

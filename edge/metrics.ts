@@ -16,6 +16,8 @@ export interface EdgeMetrics {
   request(outcome: CacheOutcome): void;
   bytesOut: { inc(n: number): void };
   upstreamAttempt(origin: string, result: string, seconds: number): void;
+  /** A segment this origin answered 404 for was asked of the next origin. */
+  notFoundNext(origin: string): void;
   /** Running totals since start, for the load report (edge/load.ts): no registry lookup on a hot path. */
   totals(): EdgeTotals;
 }
@@ -35,6 +37,7 @@ export function edgeMetrics(metrics: Metrics, sources: EdgeGaugeSources): EdgeMe
   const bytesCounter = metrics.counter('edge_bytes_out_total', 'Body bytes sent to clients').labels({});
   const totals: EdgeTotals = { requests: 0, hits: 0, bytes: 0 };
   const upstream = metrics.counter('edge_upstream_requests_total', 'Upstream requests by origin and status (or error/timeout)', ['origin', 'status']);
+  const notFoundNext = metrics.counter('edge_upstream_not_found_next_total', 'Segments an origin answered 404 for, asked of the next origin', ['origin']);
   const latency = metrics.histogram('edge_upstream_duration_seconds', 'Time to upstream response headers, by origin', ['origin'],
     [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
   metrics.gauge('edge_cache_bytes', 'Bytes held by the cache', [], function () { this.set(sources.cacheBytes()); });
@@ -63,5 +66,6 @@ export function edgeMetrics(metrics: Metrics, sources: EdgeGaugeSources): EdgeMe
       upstream.inc({ origin, status: result });
       latency.observe({ origin }, seconds);
     },
+    notFoundNext: (origin) => notFoundNext.inc({ origin }),
   };
 }

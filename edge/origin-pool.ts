@@ -1,9 +1,12 @@
 // The origins, in order of preference, over undici keep-alive pools. A connect error, a timeout or a
 // 5xx moves on to the next origin and benches the failing one for `retryMs`; when that passes, the next
-// request probes it again. Benched origins are still tried last rather than failing outright.
+// request probes it again. Benched origins are still tried last rather than failing outright. A 404 for a
+// segment (not a playlist) is tried once at the next origin before it is the answer: redundant origins fed
+// the same uploads may each have missed a different one (docs/edge.md, "Origins").
 import { Pool, errors as undiciErrors } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
+import { isPlaylistPath } from '../src/media-types.js';
 
 export interface UpstreamResponse {
   origin: string;
@@ -33,6 +36,8 @@ export interface OriginPoolOptions {
   now: () => number;
   /** Reports every upstream attempt (status, or 'error'/'timeout'), for metrics and logs. */
   onAttempt?: (origin: string, result: string, seconds: number, err?: unknown) => void;
+  /** Called when a segment's 404 from `origin` sends the request on to the next origin. */
+  onNotFoundNext?: (origin: string) => void;
 }
 
 /** One upstream origin of the pool (not the origin role: this is its URL and connections as the edge sees them). */
@@ -99,7 +104,8 @@ export class OriginPool {
   /**
    * GETs `path` from the first origin that answers below 500 (in `preferred` order when given: a
    * subset of the configured origins). When every origin fails, returns the last 5xx response if
-   * there was one, else throws UpstreamError. `conditional` adds the edge's own validators
+   * there was one, else throws UpstreamError. A segment's 404 is tried once at the next origin, and stands
+   * when that one fails or has none either. `conditional` adds the edge's own validators
    * (If-None-Match, If-Modified-Since) when it revalidates a stored response.
    *
    * A blocking reload (`holdMs`) that gets a 503 has its answer: draft-pantos-hls-rfc8216bis §6.2.5.2
@@ -109,6 +115,9 @@ export class OriginPool {
    */
   async fetch(path: string, preferred?: readonly string[], conditional?: Readonly<Record<string, string>>, how: FetchOptions = {}): Promise<UpstreamResponse> {
     const order = preferred ? preferred.map((url) => this.origins.find((o) => o.url === url)!) : this.order();
+    // A playlist's 404 is an answer; a segment's may be one origin's miss: one try at the next.
+    const segment = !isPlaylistPath(path.split('?', 1)[0]!);
+    let notFound: UpstreamResponse | undefined;
     let lastError: unknown;
     for (let i = 0; i < order.length; i++) {
       const origin = order[i]!;
@@ -116,12 +125,19 @@ export class OriginPool {
       try {
         const res = await this.request(origin, path, conditional, how.holdMs);
         this.options.onAttempt?.(origin.url, String(res.statusCode), (performance.now() - started) / 1000);
-        if (res.statusCode < 500 || (how.holdMs !== undefined && res.statusCode === 503)) {
-          origin.benchedUntil = 0;
-          return { origin: origin.url, status: res.statusCode, headers: res.headers, body: res.body };
+        const response = { origin: origin.url, status: res.statusCode, headers: res.headers, body: res.body };
+        // A held request's 503 is the origin's answer (its hold ran out), not a failure.
+        const answered = res.statusCode < 500 || (how.holdMs !== undefined && res.statusCode === 503);
+        origin.benchedUntil = answered ? 0 : this.options.now() + this.options.retryMs;
+        if (res.statusCode === 404 && segment && notFound === undefined && i < order.length - 1) {
+          notFound = response;
+          this.options.onNotFoundNext?.(origin.url);
+          continue;
         }
-        origin.benchedUntil = this.options.now() + this.options.retryMs;
-        if (i === order.length - 1) return { origin: origin.url, status: res.statusCode, headers: res.headers, body: res.body };
+        if (answered || (notFound === undefined && i === order.length - 1)) {
+          notFound?.body.resume();
+          return response;
+        }
         res.body.resume();
         lastError = new UpstreamError(`${origin.url} answered ${res.statusCode}`, false);
       } catch (err) {
@@ -130,6 +146,8 @@ export class OriginPool {
         origin.benchedUntil = this.options.now() + this.options.retryMs;
         lastError = new UpstreamError(`${origin.url}: ${(err as Error).message}`, timedOut);
       }
+      // The origin after the one that had no such segment failed too: the 404 stands.
+      if (notFound !== undefined) return notFound;
     }
     throw lastError instanceof UpstreamError ? lastError : new UpstreamError(String(lastError), false);
   }

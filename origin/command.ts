@@ -1,6 +1,6 @@
 // `cascade origin`: parses options and starts the origin role. Every default is ORIGIN_DEFAULTS'.
 import { readFileSync } from 'node:fs';
-import { LISTEN_OPTIONS, loggerFor, parseRoleCommand, tlsFilesOf, type Command } from '../src/command.js';
+import { LISTEN_OPTIONS, loggerFor, parseOrigins, parseRoleCommand, tlsFilesOf, type Command } from '../src/command.js';
 import { runRole } from '../src/role.js';
 import { UsageError, type OptionsSpec } from '../src/options.js';
 import { ORIGIN_DEFAULTS } from './config.js';
@@ -20,6 +20,8 @@ const ORIGIN_OPTIONS = {
   'upload-token': { type: 'string', secret: true, help: 'uploads need Bearer <token> or Basic with this password (without it: loopback only)' },
   'upload-tokens': { type: 'string', help: "per-stream upload tokens, lines '<stream> <token>', each good for its stream only (re-read on change and SIGHUP)" },
   'upload-tokens-redis': { type: 'url', secret: true, help: `per-stream upload tokens from the Redis hash ${UPLOAD_TOKENS_KEY} (stream -> token), re-read every second and on SIGHUP` },
+  'peer-fill-timeout': { type: 'duration', default: ORIGIN_DEFAULTS.peerFillTimeoutMs, min: 0, help: 'how long a segment that never arrived is asked of the peers before it becomes a gap' },
+  peer: { type: 'string', repeat: true, help: 'base URL of an origin fed the same uploads (cascade fanout): both publish the same names, and a segment this one lacks is fetched from it' },
   'max-playlist-size': { type: 'bytes', default: ORIGIN_DEFAULTS.maxPlaylistBytes, help: 'largest accepted playlist upload' },
   'max-file-size': { type: 'bytes', default: ORIGIN_DEFAULTS.maxFileBytes, help: 'largest accepted segment/file upload' },
   'upload-idle-timeout': { type: 'duration', default: ORIGIN_DEFAULTS.uploadIdleTimeoutMs, help: 'abort an upload that sends nothing for this long' },
@@ -73,6 +75,8 @@ export const originCommand: Command = {
       ...(storage !== undefined ? { storage } : {}),
       ...(options['upload-token'] !== undefined ? { uploadToken: options['upload-token'] } : {}),
       ...uploadTokensFrom(options['upload-tokens'], options['upload-tokens-redis']),
+      peers: parseOrigins(options.peer, 'peer'),
+      peerFillTimeoutMs: options['peer-fill-timeout'],
       maxPlaylistBytes: options['max-playlist-size'],
       maxFileBytes: options['max-file-size'],
       uploadIdleTimeoutMs: options['upload-idle-timeout'],

@@ -20,6 +20,18 @@ export interface OriginConfig {
   uploadTokens?: StreamTokensSource;
   /** How often the per-stream tokens' source is checked for changes (ms). */
   uploadTokensPollMs?: number;
+  /**
+   * Origins fed the same uploads (base URLs): they publish the same names, and a segment this origin lacks is
+   * fetched from them (docs/origin.md, "Redundant origins").
+   */
+  peers: readonly string[];
+  /** How long a segment that never arrived is asked of the peers before it becomes a gap (ms). */
+  peerFillTimeoutMs: number;
+  /**
+   * Without peers, part of what roots new renditions' names, so that a restart without state never names
+   * other bytes as before (default: random per process). Origins that must agree without peering pass the same.
+   */
+  bootTag?: string;
   maxPlaylistBytes: number;
   maxFileBytes: number;
   /** An upload that sends nothing for this long is aborted (ms). */
@@ -72,6 +84,8 @@ export interface PublishedEvent {
 }
 
 export const ORIGIN_DEFAULTS = {
+  peers: [],
+  peerFillTimeoutMs: 3_000,
   maxPlaylistBytes: 1024 ** 2,
   maxFileBytes: 64 * 1024 ** 2,
   uploadIdleTimeoutMs: 10_000,

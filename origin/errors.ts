@@ -2,6 +2,7 @@
 // once as the response status, the `reason` metric label and the log field. Anything thrown that is not an
 // OriginError is a bug in the origin and answered 500 by the app's error handler, never blamed on the uploader.
 import { PlaylistError } from '../src/playlist.js';
+import { UploadBodyError } from '../src/upload-body.js';
 
 export const REASON_STATUS = {
   bad_path: 400,
@@ -18,6 +19,8 @@ export const REASON_STATUS = {
   bad_number: 400,
   bad_uri: 400,
   duration_too_long: 400,
+  /** A `Cascade-Feed` header that is not a feed id (`[A-Za-z0-9_-]{1,64}`). */
+  bad_feed: 400,
   /** A path that was a master playlist becomes a media playlist, or back. */
   type_changed: 409,
   /** The operator's hook failed: not the uploader's fault. */
@@ -43,6 +46,6 @@ export class OriginError extends Error {
 
 /** The refusals of the playlist parser and the publisher, as origin errors; anything else is returned as is. */
 export function asOriginError(err: unknown): unknown {
-  if (err instanceof PlaylistError) return new OriginError(err.reason, err.message, { cause: err });
+  if (err instanceof PlaylistError || err instanceof UploadBodyError) return new OriginError(err.reason, err.message, { cause: err });
   return err;
 }

@@ -1,6 +1,7 @@
 // The origin role: takes uploads from transcoders, publishes rewritten playlists, serves everything.
 // createOrigin wires configuration -> state (the stream table) -> phases (authorize, upload, deliver,
 // stream events) -> the app; each phase is a module of its own.
+import { randomBytes } from 'node:crypto';
 import { createBaseApp } from '../src/app.js';
 import { createHookRunner } from '../src/hooks.js';
 import { silentLogger } from '../src/log.js';
@@ -12,6 +13,7 @@ import { ORIGIN_DEFAULTS, type OriginConfig } from './config.js';
 import { deliveryHandler } from './delivery.js';
 import { originMetrics } from './metrics.js';
 import { MemoryStorage } from './memory-storage.js';
+import { peerFetch } from './peer-fill.js';
 import { Recorder } from './recording.js';
 import { recordingHandler } from './recording-delivery.js';
 import { DiskStorage, type Storage } from './storage.js';
@@ -75,6 +77,12 @@ export async function createOrigin(options: Partial<OriginConfig> = {}): Promise
         if (live !== undefined) recorder.published(live, path, playlist.master);
       },
     },
+    config.peers.length > 0 ? '' : config.bootTag ?? randomBytes(4).toString('hex'),
+    config.peers.length > 0
+      ? peerFetch(config.peers, {
+        timeoutMs: config.peerFillTimeoutMs, maxBytes: config.maxFileBytes, log, onResult: (result) => stats.peerFills.inc({ result }),
+      })
+      : undefined,
   );
   for (const stream of await streams.load()) log.info('stream_loaded', { stream });
   for (const stream of await recorder?.load(isValidStreamName) ?? []) log.info('recording_loaded', { stream });

@@ -28,6 +28,7 @@ export function originMetrics(metrics: Metrics, sample: { memoryBytes(): number;
     rejected: metrics.counter('origin_rejected_uploads_total', 'Uploads refused or aborted, by reason', ['reason']),
     superseded: metrics.counter('origin_superseded_uploads_total', 'Uploads that completed after a newer upload of their path and changed nothing'),
     storageErrors: metrics.counter('origin_storage_errors_total', 'Failed storage operations (data dir or S3), by operation and error code', ['op', 'code']),
+    peerFills: metrics.counter('origin_peer_fills_total', 'Segments that never arrived, asked of the peers: filled, or missing (published as a gap)', ['result']),
     recordDropped: metrics.counter('origin_record_dropped_total', 'Published segments left out of a recording, by reason (busy: too many copies pending; unreadable; renditions: past 64 in a stream)', ['reason']),
     restarts: metrics.counter('origin_restarts_detected_total', 'Transcoder restarts detected (new epochs)', ['stream']),
     mediaSequence: metrics.gauge('origin_media_sequence', 'Newest published media sequence number', ['stream', 'rendition'], function () {

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { parsePlaylist, PlaylistError, type MediaPlaylist } from '../src/playlist.js';
+import { uploadedName } from '../test/helpers/published-names.js';
 import { OriginStream } from './stream.js';
 
 const LIMITS = { minWindow: 3, maxWindow: 6, graceMs: 10_000 };
@@ -171,9 +172,9 @@ test('a segment that has not completely arrived is not published until it has', 
   const partial = s.beginUpload('a2.ts');
   partial.append(Buffer.from('half'));
   s.applyPlaylist('index.m3u8', media(0, ['a0.ts', 'a1.ts', 'a2.ts', 'a3.ts']));
-  assert.deepEqual(published(s).segments.map((x) => x.uri), ['a0.0.ts', 'a1.1.ts']);
+  assert.deepEqual(published(s).segments.map((x) => uploadedName(x.uri)), ['a0.ts', 'a1.ts']);
   await s.finishUpload(partial, 'h2');
-  assert.deepEqual(published(s).segments.map((x) => x.uri), ['a0.0.ts', 'a1.1.ts', 'a2.2.ts'], 'published once complete; a3 never arrived');
+  assert.deepEqual(published(s).segments.map((x) => uploadedName(x.uri)), ['a0.ts', 'a1.ts', 'a2.ts'], 'published once complete; a3 never arrived');
 });
 
 test('a segment whose upload failed becomes a gap once later segments arrived', async () => {
@@ -243,9 +244,10 @@ s2.m4s
   s.applyPlaylist('index.m3u8', text);
   const out = s.playlist('index.m3u8')!.text;
   assert.match(out, /#EXT-X-INDEPENDENT-SEGMENTS/);
-  assert.match(out, /#EXT-X-MAP:URI="init\.0\.mp4"\n#EXT-X-KEY:METHOD=SAMPLE-AES,URI="skd:\/\/key1",KEYFORMAT="com.apple.streamingkeydelivery"\n#EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:00:00.000Z\n#EXTINF:2.0,\n#EXT-X-VENDOR-CUE:OUT=1\ns0\.1\.m4s/);
-  assert.match(out, /#EXTINF:2.0,\n#EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:00:02.000Z\n#EXT-X-BYTERANGE:2@0\ns1\.2\.m4s/);
-  assert.match(out, /#EXT-X-DISCONTINUITY\n#EXT-X-DATERANGE:ID="x",START-DATE="2026-01-01T00:00:04Z"\n#EXT-X-GAP\n#EXTINF:2.0,\ns2\.3\.m4s/);
+  // The init section and the file of byte ranges are named by their content, segments by epoch and sequence number.
+  assert.match(out, /#EXT-X-MAP:URI="init\.[0-9a-f]{16}\.mp4"\n#EXT-X-KEY:METHOD=SAMPLE-AES,URI="skd:\/\/key1",KEYFORMAT="com.apple.streamingkeydelivery"\n#EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:00:00.000Z\n#EXTINF:2.0,\n#EXT-X-VENDOR-CUE:OUT=1\ns0\.[0-9a-f]{8}-0-0\.m4s/);
+  assert.match(out, /#EXTINF:2.0,\n#EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:00:02.000Z\n#EXT-X-BYTERANGE:2@0\ns1\.[0-9a-f]{16}\.m4s/);
+  assert.match(out, /#EXT-X-DISCONTINUITY\n#EXT-X-DATERANGE:ID="x",START-DATE="2026-01-01T00:00:04Z"\n#EXT-X-GAP\n#EXTINF:2.0,\ns2\.[0-9a-f]{8}-0-2\.m4s/);
   assert.match(out, /#EXT-X-ENDLIST\n$/);
 });
 
@@ -275,6 +277,113 @@ test('two origins given the same uploads publish byte-identical playlists', asyn
   for (const p of ['v0/index.m3u8', 'v1/index.m3u8']) assert.equal(x.playlist(p)!.text, y.playlist(p)!.text);
 });
 
+test('two origins agree on every name even when one missed an upload (issue 13)', async () => {
+  // y never got v0's segment 3 of the first run, and one of the second run's uploads failed there: every
+  // other upload id on y is off by one or two from x's, which today's names no longer carry.
+  const feed = async (s: OriginStream, lossy: boolean) => {
+    for (let i = 0; i <= 6; i++) {
+      for (const path of ['v0/index.m3u8', 'v1/index.m3u8']) {
+        const dir = path.slice(0, 3);
+        if (!(lossy && path === 'v0/index.m3u8' && i === 3)) await put(s, `${dir}a${i}.ts`, `${dir}run1-${i}`);
+        s.applyPlaylist(path, media(Math.max(0, i - 3), Array.from({ length: Math.min(i, 3) + 1 }, (_, k) => `a${Math.max(0, i - 3) + k}.ts`)));
+      }
+    }
+    for (let i = 0; i <= 2; i++) {
+      for (const path of ['v0/index.m3u8', 'v1/index.m3u8']) {
+        const dir = path.slice(0, 3);
+        if (lossy && path === 'v1/index.m3u8' && i === 1) s.abortUpload(s.beginUpload(`${dir}a1.ts`));
+        else await put(s, `${dir}a${i}.ts`, `${dir}run2-${i}`);
+        s.applyPlaylist(path, media(0, Array.from({ length: i + 1 }, (_, k) => `a${k}.ts`)));
+      }
+    }
+  };
+  const x = newStream();
+  const y = newStream();
+  await feed(x, false);
+  await feed(y, true);
+  for (const path of ['v0/index.m3u8', 'v1/index.m3u8']) {
+    const [px, py] = [published(x, path), published(y, path)];
+    assert.equal(py.mediaSequence, px.mediaSequence);
+    assert.equal(py.segments.length, px.segments.length);
+    for (const [i, seg] of py.segments.entries()) {
+      if (seg.gap) continue;
+      assert.equal(seg.uri, px.segments[i]!.uri, `${path}: the same segment has the same name on both`);
+      assert.equal(y.file(`${path.slice(0, 3)}${seg.uri}`)!.blob.bytes().toString(), x.file(`${path.slice(0, 3)}${seg.uri}`)!.blob.bytes().toString());
+    }
+    assert.equal(py.segments.filter((seg) => seg.gap).length, path === 'v1/index.m3u8' ? 1 : 0, 'only what y lost in the window is a gap there');
+  }
+});
+
+test('an origin restarted without its state never publishes a name it published before with other bytes', async () => {
+  // The first origin process saw run 1 and a restarted encoder's run 2; the second process (no data dir)
+  // starts knowing nothing while run 3 reuses the same names again. Run 3 starts with run 1's first
+  // segment byte for byte (a static slate), or not: either way a name comes back only with its bytes.
+  // Each process salts its roots with its boot tag (without peers), or with the fan-out's feed id, which
+  // a restarted fan-out draws anew.
+  const origin = (salt: string) => {
+    const s = newStream();
+    s.salt = salt;
+    return s;
+  };
+  const before = origin('boot1');
+  await run(before, 'a', 0, 5, { path: 'v0/index.m3u8' });
+  await run(before, 'a', 0, 5, { path: 'v0/index.m3u8', bytes: 'run2' });
+  const names = new Map<string, string>();
+  const record = (s: OriginStream) => {
+    for (const seg of published(s, 'v0/index.m3u8').segments) {
+      const bytes = s.file(`v0/${seg.uri}`)!.blob.bytes().toString();
+      const first = names.get(seg.uri);
+      assert.ok(first === undefined || first === bytes, `${seg.uri} published again with other bytes`);
+      names.set(seg.uri, bytes);
+    }
+  };
+  record(before);
+  for (const [salt, bytes] of [['boot2', 'run3'], ['boot3', 'a'], ['boot4', 'run3']]) {
+    const after = origin(salt!);
+    for (let i = 0; i <= 5; i++) {
+      await put(after, `v0/a${i}.ts`, i === 0 ? 'a-0' : `${bytes}-${i}`);
+      after.applyPlaylist('v0/index.m3u8', media(Math.max(0, i - 3), Array.from({ length: Math.min(i, 3) + 1 }, (_, k) => `a${Math.max(0, i - 3) + k}.ts`)));
+      record(after);
+    }
+  }
+  // Agreement needs no salt of its own: origins with peers use only the feed id, the same on both.
+  const [x, y] = [origin(''), origin('')];
+  for (const s of [x, y]) {
+    await put(s, 'v0/a0.ts', 'a-0');
+    s.applyPlaylist('v0/index.m3u8', media(0, ['a0.ts']), 'feed1');
+  }
+  assert.equal(published(x, 'v0/index.m3u8').segments[0]!.uri, published(y, 'v0/index.m3u8').segments[0]!.uri);
+});
+
+test('a name hinted for an upload in progress keeps its bytes when another upload of the path brings others', async () => {
+  const s = newStream();
+  const hinting = (seq: number, names: string[], next: string) => `${media(seq, names)}#EXT-X-PREFETCH:${next}\n`;
+  await put(s, 'a0.ts', 'a-0');
+  const first = s.beginUpload('a1.ts');
+  first.append(Buffer.from('first'));
+  s.applyPlaylist('index.m3u8', hinting(0, ['a0.ts'], 'a1.ts'));
+  const hint = published(s).trailer.find((t) => t.startsWith('#EXT-X-PREFETCH:'))!.slice('#EXT-X-PREFETCH:'.length);
+  await s.finishUpload(first, 'hash-first');
+  assert.equal(s.file(hint)!.blob.bytes().toString(), 'first', 'readers of the hint get the first upload');
+  await put(s, 'a1.ts', 'second'); // an encoder that sends the path again with other bytes
+  s.applyPlaylist('index.m3u8', media(0, ['a0.ts', 'a1.ts']));
+  const listed = published(s).segments[1]!.uri;
+  assert.notEqual(listed, hint, 'other bytes are published under another name');
+  assert.equal(uploadedName(listed), 'a1.ts');
+  assert.equal(s.file(listed)!.blob.bytes().toString(), 'second');
+  assert.equal(s.file(hint)?.blob.bytes().toString() ?? 'gone', 'gone', 'the hinted name is never given other bytes');
+  // The same bytes again keep the hinted name (a retry).
+  const t = newStream();
+  await put(t, 'a0.ts', 'a-0');
+  const retried = t.beginUpload('a1.ts');
+  t.applyPlaylist('index.m3u8', hinting(0, ['a0.ts'], 'a1.ts'));
+  const hinted = published(t).trailer.at(-1)!.slice('#EXT-X-PREFETCH:'.length);
+  t.abortUpload(retried);
+  await put(t, 'a1.ts', 'a-1');
+  t.applyPlaylist('index.m3u8', media(0, ['a0.ts', 'a1.ts']));
+  assert.equal(published(t).segments[1]!.uri, hinted, 'an upload that failed passes its hinted name on');
+});
+
 test('renditions stay aligned across a restart, whichever rendition reports it first', async () => {
   const s = newStream();
   const renditions = ['v0/index.m3u8', 'v1/index.m3u8'];
@@ -297,7 +406,7 @@ test('renditions stay aligned across a restart, whichever rendition reports it f
     if (!e0) continue;
     assert.equal(e0.disc, e1.disc, `same discontinuity sequence at msn ${msn}`);
     if (published(s, 'v0/index.m3u8').segments[msn - published(s, 'v0/index.m3u8').mediaSequence]!.gap) continue;
-    assert.equal(e0.uri.replace(/\.\d+\.ts$/, ''), e1.uri.replace(/\.\d+\.ts$/, ''), `same moment at msn ${msn}`);
+    assert.equal(uploadedName(e0.uri), uploadedName(e1.uri), `same moment at msn ${msn}`);
   }
   const last0 = v0![v0!.length - 1]!;
   const last1 = v1![v1!.length - 1]!;

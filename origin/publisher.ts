@@ -13,8 +13,9 @@
 //   base media sequence is one past the highest in any rendition; renditions that restart later join that
 //   epoch with the same base, so the same moment has the same media sequence and discontinuity sequence in
 //   every rendition (holes left by a rendition that lost a segment are filled with EXT-X-GAP entries).
-// - Published segment URIs name the upload, not the file: `seg0.ts` uploaded as upload 42 is published as
-//   `seg0.42.ts`. Upload ids only grow, so a URI is never reused for other bytes.
+// - Published names say what a segment is, from what the uploader sent and the stream's restart history,
+//   never from this process's upload counter, so origins fed the same uploads agree even where one of
+//   them missed an upload (see publishedName and docs/origin.md, "Names").
 // - Every URI of an uploaded playlist (the tag table in src/playlist.ts says where they are) must stay
 //   inside the stream, and no segment may last longer than a sanity bound: a playlist that breaks
 //   either is refused before anything changes.
@@ -26,6 +27,7 @@
 //   and rendition reports (see `cutHinted`). The partial's media sequence number is spoken for: the segment
 //   pushed at it lists the parts if it is their upload, or they leave the playlist (see `settlePartial`), and
 //   a restart's epoch starts after it.
+import { createHash } from 'node:crypto';
 import { checkRelativePath } from '../src/stream-path.js';
 import {
   mapUriAttribute, parseAttributeList, PlaylistError, requiredVersion, serializeMaster, serializeMedia, tagName, updateAttributes,
@@ -54,6 +56,8 @@ export interface FileView {
   writing(path: string, before?: number): { id: number } | undefined;
   /** Every upload started so far has an id below this. */
   started(): number;
+  /** An upload by id, while it is in progress or stored (undefined once it failed or was dropped). */
+  upload(id: number): { state: 'writing' } | { state: 'complete'; hash: string } | undefined;
   /**
    * Low-latency HLS: the parts cut from an upload. With `init` (the upload id of its init section) cutting may
    * start now, if the upload is still being written; without, only a cut already under way is reported.
@@ -99,8 +103,10 @@ export interface Entry {
   disc: number;
   /** The uploader's sequence number (-1 for filler gaps). */
   usn: number;
-  /** Stream-relative published name of the bound upload (see publishedName). */
+  /** Stream-relative published name (see publishedName). */
   name: string;
+  /** The upload it serves (a gap: the one it borrows). */
+  upload: number;
   hash: string;
   /** URI as published, relative to the playlist. */
   uri: string;
@@ -111,9 +117,10 @@ export interface Entry {
   /** Where a byte-range segment starts in its upload: several segments may publish one upload. */
   offset?: number;
   discontinuity: boolean;
-  /** The EXT-X-MAP line in force (published form) and the stream-relative name it points to. */
+  /** The EXT-X-MAP line in force (published form), the stream-relative name it points to and its upload. */
   map?: string;
   mapName?: string;
+  mapUpload?: number;
   keys: string[];
   /** Low-latency HLS: its parts, which tile it (named after `name`). */
   parts?: PartRecord[];
@@ -121,6 +128,7 @@ export interface Entry {
 
 interface Retired {
   name: string;
+  upload: number;
   /** A byte-range segment's offset in the upload (see Entry.offset). */
   offset?: number;
   /** Parts published for it, which stay servable as long as it does. */
@@ -157,8 +165,15 @@ interface RenditionState {
   source?: MediaPlaylist;
   /** `source` binds only uploads with ids below this: those started before it arrived (absent in older saved state: any). */
   sourceBefore?: number;
-  /** Published names of uploads hinted by EXT-X-PREFETCH / PRELOAD-HINT. */
-  hints: string[];
+  /** Names a segment of this rendition is published under are rooted here (see publishedName); set by its first segment. */
+  root?: string;
+  /** What the root is made from besides that segment (see rootOf), as the newest playlist brought it, until the root is set. */
+  salt?: string;
+  /**
+   * Names given to uploads still to be listed (EXT-X-PREFETCH, EXT-X-PRELOAD-HINT, EXT-X-PART in the trailer),
+   * which may have been read under them: each stays that upload's until its sequence number is published.
+   */
+  claims: Record<string, Claim>;
   published?: string;
   /** The highest peak segment bit rate measured (bit/s; RFC 8216 4.3.4.2), over the rendition's life. */
   peakRate?: number;
@@ -171,6 +186,14 @@ interface RenditionState {
   partial?: PartialSegment;
   /** The part a preload hint announces: the next of the segment being written. */
   preload?: { name: string; segment: string; index: number };
+}
+
+interface Claim {
+  upload: number;
+  epoch: number;
+  usn: number;
+  /** Known once the upload completed (it may be dropped later; its bytes may have been read in full). */
+  hash?: string;
 }
 
 export interface PublisherState {
@@ -286,13 +309,42 @@ function* mediaLines(pl: MediaPlaylist): Generator<string> {
   yield* pl.trailer;
 }
 
-/** `720p/seg0.ts` + upload 42 -> `720p/seg0.42.ts` */
-export function publishedName(source: string, upload: number): string {
+/** `720p/seg0.ts` + `3f2a9c1e-0-8` -> `720p/seg0.3f2a9c1e-0-8.ts`: the tag goes before the extension. */
+export function publishedName(source: string, tag: string): string {
   const dir = dirOf(source);
   const base = source.slice(dir.length);
   const dot = base.lastIndexOf('.');
-  // Without an extension (or with an empty one: `seg.`), the id goes last.
-  return dot <= 0 || dot === base.length - 1 ? `${source}.${upload}` : `${dir}${base.slice(0, dot)}.${upload}${base.slice(dot)}`;
+  // Without an extension (or with an empty one: `seg.`), the tag goes last.
+  return dot <= 0 || dot === base.length - 1 ? `${source}.${tag}` : `${dir}${base.slice(0, dot)}.${tag}${base.slice(dot)}`;
+}
+
+/**
+ * The tag of a segment: where it is in the stream. Within one epoch (one encoder run, as the publisher
+ * detects them) the uploader's sequence number names one segment, and bytes that differ under a number
+ * already published are a restart, i.e. a new epoch; the root tells this state's history from any other
+ * (a restart of the origin without state roots its renditions again, from the bytes of their first segment).
+ */
+function segmentTag(r: RenditionState, usn: number): string {
+  return `${r.root}-${r.epoch}-${usn}`;
+}
+
+/**
+ * The tag of a file several entries may share (an EXT-X-MAP init section, a file of byte-range segments, which
+ * a growing single file uploads again with more bytes): its content. Such files are always complete when named.
+ */
+function contentTag(hash: string): string {
+  return hash.slice(0, 16);
+}
+
+/**
+ * A rendition's root, set when it publishes its first segment: from that segment (path, sequence number,
+ * bytes), so that origins fed the same uploads agree without asking each other, and from a salt, so that
+ * an origin restarted without its state roots its renditions anew even when the encoder reproduces its
+ * first segment byte for byte (a static slate): the uploader's feed id (`Cascade-Feed`, which the fan-out
+ * sends, one per fan-out process), and for an origin without peers its own boot tag (docs/origin.md, "Names").
+ */
+function rootOf(path: string, usn: number, hash: string, salt: string): string {
+  return createHash('sha256').update(`${path}\n${usn}\n${hash}\n${salt}`).digest('hex').slice(0, 8);
 }
 
 function relativeTo(playlistPath: string, path: string): string {
@@ -300,6 +352,8 @@ function relativeTo(playlistPath: string, path: string): string {
 }
 
 const HINT_TAGS = new Set(['EXT-X-PREFETCH', 'EXT-X-PRELOAD-HINT', 'EXT-X-PART']);
+/** Names hinted ahead of their segments that a rendition keeps (an uploader hints one or two). */
+const MAX_CLAIMS = 64;
 
 interface Candidate {
   seg: MediaSegment;
@@ -309,7 +363,9 @@ interface Candidate {
 }
 
 export class Publisher {
-  constructor(readonly state: PublisherState, private readonly limits: PublisherLimits) {}
+  constructor(readonly state: PublisherState, private readonly limits: PublisherLimits) {
+    for (const [path, r] of Object.entries(state.renditions)) upgradeRendition(path, r);
+  }
 
   /** Throws PlaylistError for a playlist that cannot be published; changes nothing. */
   validateMedia(path: string, pl: MediaPlaylist): void {
@@ -377,10 +433,29 @@ export class Publisher {
     return serializeMaster({ type: 'master', lines: rendered });
   }
 
-  /** Applies a newly uploaded media playlist. */
-  applyMedia(path: string, pl: MediaPlaylist, files: FileView, now: number): ApplyOutcome {
+  /**
+   * Redundant origins: segments of an uploaded media playlist this origin has no upload of, which would be
+   * published as gaps, with the name a peer fed the same uploads publishes each under (the one this origin
+   * would give it: names agree, see segmentTag). Only while the rendition's names are rooted and for its
+   * current epoch (a playlist that starts a new one names other segments: asked for, the peer has none).
+   */
+  missingSegments(path: string, pl: MediaPlaylist, files: FileView): { source: string; name: string }[] {
+    const r = this.state.renditions[path];
+    if (r?.root === undefined) return [];
+    const candidates = candidatesOf(path, pl);
+    // The last one may simply not have arrived yet: it becomes a gap only once a later one is there.
+    return candidates.slice(0, -1).flatMap((c) => {
+      if (c.usn <= r.lastUsn || c.seg.byteRange !== undefined) return [];
+      if (files.complete(c.source) !== undefined || files.writing(c.source) !== undefined) return [];
+      return [{ source: c.source, name: publishedName(c.source, segmentTag(r, c.usn)) }];
+    });
+  }
+
+  /** Applies a newly uploaded media playlist; `salt` roots the rendition's names if it has none yet (see rootOf). */
+  applyMedia(path: string, pl: MediaPlaylist, files: FileView, now: number, salt = ''): ApplyOutcome {
     this.validateMedia(path, pl);
     const r = (this.state.renditions[path] ??= newRendition(this.state.epoch));
+    if (r.root === undefined) r.salt = salt;
     const candidates = candidatesOf(path, pl);
     if (this.state.base === null && candidates.length > 0) {
       // The stream's first playlist keeps the uploader's numbering.
@@ -437,7 +512,7 @@ export class Publisher {
       const published = publishedSegments(r);
       const uploads = candidates.flatMap((c) => {
         const f = files.complete(c.source) ?? files.writing(c.source);
-        return f ? [{ id: f.id, key: segmentKey(publishedName(c.source, f.id), c.seg.byteRange?.offset) }] : [];
+        return f ? [{ id: f.id, key: segmentKey(f.id, c.seg.byteRange?.offset) }] : [];
       });
       if (uploads.length > 0 && uploads.every((u) => u.id < r.epochMinUpload || published.has(u.key))) return 'late';
     }
@@ -506,7 +581,7 @@ export class Publisher {
     /** The upload a segment binds: one its playlist could know, of this epoch (an older one under a reused name is the previous run's), not yet published. */
     const bindable = (c: Candidate) => {
       const f = files.complete(c.source, before);
-      return f !== undefined && f.id >= r.epochMinUpload && !published.has(segmentKey(publishedName(c.source, f.id), c.seg.byteRange?.offset)) ? f : undefined;
+      return f !== undefined && f.id >= r.epochMinUpload && !published.has(segmentKey(f.id, c.seg.byteRange?.offset)) ? f : undefined;
     };
     for (let i = 0; i < candidates.length; i++) {
       const c = candidates[i]!;
@@ -557,15 +632,15 @@ export class Publisher {
       // A gap borrows the previous segment's URI and init section: its own MAP and byte range name an upload
       // that is not published.
       let tags = gap ? c.seg.tags.filter((t) => tagName(t) !== 'EXT-X-MAP' && tagName(t) !== 'EXT-X-BYTERANGE') : c.seg.tags;
-      let mapFields: Pick<Entry, 'map' | 'mapName'> = {};
+      let mapFields: Pick<Entry, 'map' | 'mapName' | 'mapUpload'> = {};
       if (map !== undefined && c.seg.map !== undefined) {
-        const mapName = publishedName(c.mapSource!, map.id);
+        const mapName = publishedName(c.mapSource!, contentTag(map.hash));
         const line = mapUriAttribute(c.seg.map, () => relativeTo(path, mapName));
         tags = tags.map((t) => (tagName(t) === 'EXT-X-MAP' ? line : t));
         if (last?.map !== line && !tags.some((t) => tagName(t) === 'EXT-X-MAP')) tags = [line, ...tags];
-        mapFields = { map: line, mapName };
+        mapFields = { map: line, mapName, mapUpload: map.id };
       } else if (gap && last?.map !== undefined) {
-        mapFields = { map: last.map, mapName: last.mapName! };
+        mapFields = { map: last.map, mapName: last.mapName!, mapUpload: last.mapUpload! };
       }
       if (continuesOthers && !tags.includes('#EXT-X-DISCONTINUITY')) tags = ['#EXT-X-DISCONTINUITY', ...tags];
       if (gap && !tags.includes('#EXT-X-GAP')) tags = [...tags, '#EXT-X-GAP'];
@@ -574,12 +649,17 @@ export class Publisher {
         // window (it may start here, or the previous segment may be another upload): write it out.
         tags = tags.map((t) => (tagName(t) === 'EXT-X-BYTERANGE' && !t.includes('@') ? `#EXT-X-BYTERANGE:${range.length}@${range.offset}` : t));
       }
-      const name = gap ? last!.name : publishedName(c.source, file!.id);
       const offset = gap ? undefined : range?.offset;
-      published.add(segmentKey(name, offset));
+      const upload = gap ? last!.upload : file!.id;
+      if (!gap && r.root === undefined) {
+        r.root = rootOf(path, c.usn, file!.hash, r.salt ?? '');
+        delete r.salt;
+      }
+      const name = gap ? last!.name : this.segmentName(r, c, file!, files)!;
+      published.add(segmentKey(upload, offset));
       if (r.partial) updatePartial(r.partial, files.parts?.(r.partial.upload));
       this.push(r, {
-        msn, disc, usn: c.usn, name, hash: gap ? last!.hash : file!.hash,
+        msn, disc, usn: c.usn, name, upload, hash: gap ? last!.hash : file!.hash,
         uri: relativeTo(path, name), tags, duration: c.seg.duration, bytes: gap ? undefined : range?.length ?? file!.size,
         ...(offset !== undefined ? { offset } : {}), discontinuity, ...mapFields, keys: c.seg.keys,
       }, now);
@@ -639,8 +719,10 @@ export class Publisher {
   /** Entries that left the window stay servable for the grace period, with their parts. */
   private retire(r: RenditionState, entries: Entry[], now: number): void {
     for (const old of entries) {
-      r.retired.push({ name: old.name, ...(old.offset !== undefined ? { offset: old.offset } : {}), ...(old.parts ? { parts: old.parts } : {}), at: now });
-      if (old.mapName !== undefined) r.retired.push({ name: old.mapName, at: now });
+      r.retired.push({
+        name: old.name, upload: old.upload, ...(old.offset !== undefined ? { offset: old.offset } : {}), ...(old.parts ? { parts: old.parts } : {}), at: now,
+      });
+      if (old.mapName !== undefined) r.retired.push({ name: old.mapName, upload: old.mapUpload!, at: now });
     }
   }
 
@@ -658,13 +740,13 @@ export class Publisher {
       entry.parts = p.parts;
       return;
     }
-    r.retired.push({ name: p.name, parts: p.parts, at: now });
+    r.retired.push({ name: p.name, upload: p.upload, parts: p.parts, at: now });
   }
 
   private render(path: string, r: RenditionState, files: FileView, complete: boolean): void {
     if (r.entries.length === 0) return;
     const hinted = complete ? this.resolveHints(path, r, files) : [];
-    r.hints = hinted.map((h) => h.name);
+    this.endClaims(r, new Set(hinted.map((h) => h.name)));
     if (this.limits.partTargetMs) this.cutHinted(path, r, files, hinted);
     const first = r.entries[0]!;
     const pl: MediaPlaylist = {
@@ -688,19 +770,45 @@ export class Publisher {
     r.published = version > (pl.version ?? 1) ? serializeMedia({ ...out, version }) : text;
   }
 
-  /** The uploaded hints (EXT-X-PREFETCH, -PRELOAD-HINT, -PART after the last segment) whose uploads exist, rewritten to their published names. */
+  /**
+   * The uploaded hints (EXT-X-PREFETCH, -PRELOAD-HINT, -PART after the last segment) whose uploads exist, rewritten
+   * to their published names, each claimed for its upload. Hints name what comes after the uploader's last
+   * segment: the next sequence number (the i-th EXT-X-PREFETCH the i-th after it), or an init section, named by
+   * its content once complete.
+   */
   private resolveHints(path: string, r: RenditionState, files: FileView): { tag: string; upload: number; name: string; line: string }[] {
+    const next = r.source!.mediaSequence + r.source!.segments.length;
+    let prefetch = 0;
     return r.trailer.flatMap((line) => {
       const uri = hintUri(line);
       if (uri === undefined) return [];
-      const source = resolveUri(path, uri);
-      const upload = files.writing(source) ?? files.complete(source);
-      if (upload === undefined) return [];
-      const name = publishedName(source, upload.id);
-      const rel = relativeTo(path, name);
       const tag = tagName(line);
+      const usn = tag === 'EXT-X-PREFETCH' ? next + prefetch++ : next;
+      // An older playlist taken up again hints what was published since: that name is taken.
+      if (usn <= r.lastUsn) return [];
+      const source = resolveUri(path, uri);
+      const upload: { id: number; hash?: string } | undefined = files.writing(source) ?? files.complete(source);
+      if (upload === undefined) return [];
+      const name = isMapHint(line)
+        ? (upload.hash !== undefined ? publishedName(source, contentTag(upload.hash)) : undefined)
+        : this.segmentName(r, { usn, source }, upload, files);
+      if (name === undefined) return [];
+      r.claims[name] ??= { upload: upload.id, epoch: r.epoch, usn, ...(upload.hash !== undefined ? { hash: upload.hash } : {}) };
+      const rel = relativeTo(path, name);
       return [{ tag, upload: upload.id, name, line: tag === 'EXT-X-PREFETCH' ? `#EXT-X-PREFETCH:${rel}` : mapUriAttribute(line, () => rel) }];
     });
+  }
+
+  /** A claim ends when its name is neither hinted any more nor still to be published in this epoch; a rendition keeps MAX_CLAIMS. */
+  private endClaims(r: RenditionState, hinted: Set<string>): void {
+    const claims = Object.entries(r.claims).filter(([name, claim]) => {
+      const keep = hinted.has(name) || (claim.epoch === r.epoch && claim.usn > r.lastUsn);
+      if (!keep) delete r.claims[name];
+      return keep;
+    });
+    if (claims.length > MAX_CLAIMS) {
+      for (const [name] of claims.sort((a, b) => a[1].usn - b[1].usn).slice(0, claims.length - MAX_CLAIMS)) delete r.claims[name];
+    }
   }
 
   /**
@@ -776,16 +884,39 @@ export class Publisher {
     });
   }
 
-  /** Published names that must stay servable: windows, hints, and what left a window recently. */
-  *servable(): Generator<string> {
+  /**
+   * The name of a segment (a byte range: of its file), or of an upload a hint names before it is listed.
+   * A name an upload in progress was hinted under stays that upload's (readers may have its bytes):
+   * another upload of the path gets it only if the first failed, or has the same bytes; with other bytes
+   * it is published under a name that adds its content once complete (undefined while it is not).
+   */
+  private segmentName(r: RenditionState, c: { usn: number; source: string; seg?: MediaSegment }, file: { id: number; hash?: string }, files: FileView): string | undefined {
+    const hash = file.hash;
+    if (c.seg?.byteRange !== undefined) return publishedName(c.source, contentTag(hash!));
+    const name = publishedName(c.source, segmentTag(r, c.usn));
+    const claim = r.claims[name];
+    if (claim === undefined || claim.upload === file.id) return name;
+    const holder = files.upload(claim.upload);
+    if (holder?.state === 'complete') claim.hash = holder.hash;
+    // Failed before completing: its readers were cut, never given a body that looked whole.
+    if (holder === undefined && claim.hash === undefined) {
+      delete r.claims[name];
+      return name;
+    }
+    if (hash === undefined) return undefined;
+    return hash === claim.hash ? name : publishedName(c.source, `${segmentTag(r, c.usn)}-${contentTag(hash)}`);
+  }
+
+  /** Published names that must stay servable, with the upload each serves: windows, hints, and what left a window recently. */
+  *servable(): Generator<[string, number]> {
     for (const r of Object.values(this.state.renditions)) {
       for (const e of r.entries) {
-        yield e.name;
-        if (e.mapName !== undefined) yield e.mapName;
+        yield [e.name, e.upload];
+        if (e.mapName !== undefined) yield [e.mapName, e.mapUpload!];
       }
-      yield* r.hints;
-      if (r.partial) yield r.partial.name;
-      for (const x of r.retired) yield x.name;
+      for (const [name, claim] of Object.entries(r.claims)) yield [name, claim.upload];
+      if (r.partial) yield [r.partial.name, r.partial.upload];
+      for (const x of r.retired) yield [x.name, x.upload];
     }
   }
 
@@ -869,21 +1000,37 @@ export class Publisher {
   }
 }
 
+/** State saved before names stopped carrying upload ids (`seg0.42.ts`): the ids come from the names it published. */
+const UPLOAD_ID_IN_OLD_NAME = /\.(\d+)(?:\.[^./]+)?$/;
+
+function upgradeRendition(path: string, r: RenditionState): void {
+  const idIn = (name: string) => Number(UPLOAD_ID_IN_OLD_NAME.exec(name)?.[1] ?? -1);
+  for (const e of r.entries) {
+    e.upload ??= idIn(e.name);
+    if (e.mapName !== undefined) e.mapUpload ??= idIn(e.mapName);
+  }
+  for (const x of r.retired) x.upload ??= idIn(x.name);
+  r.claims ??= {};
+  delete (r as { hints?: unknown }).hints;
+  const first = r.entries[0];
+  if (first !== undefined) r.root ??= rootOf(path, first.usn, first.hash, '');
+}
+
 function newRendition(epoch: number): RenditionState {
   return {
     epoch, entries: [], retired: [], history: [], lastLength: 0, lastUsn: -1, lastMsn: -1, lastDisc: 0, epochStart: true, epochMinUpload: 0,
-    longestUpload: 0, targetDuration: 0, header: [], trailer: [], endList: false, hints: [],
+    longestUpload: 0, targetDuration: 0, header: [], trailer: [], endList: false, claims: {},
   };
 }
 
-/** Names this rendition published and still remembers: its window and what left it recently. */
-/** A published segment's identity: its name, and for a byte range also where it starts. */
-function segmentKey(name: string, offset: number | undefined): string {
-  return offset === undefined ? name : `${name}@${offset}`;
+/** A published segment's identity: its upload, and for a byte range also where it starts. */
+function segmentKey(upload: number, offset: number | undefined): string {
+  return offset === undefined ? String(upload) : `${upload}@${offset}`;
 }
 
+/** Segments this rendition published and still remembers: its window and what left it recently. */
 function publishedSegments(r: RenditionState): Set<string> {
-  return new Set([...r.entries, ...r.retired].map((x) => segmentKey(x.name, x.offset)));
+  return new Set([...r.entries, ...r.retired].map((x) => segmentKey(x.upload, x.offset)));
 }
 
 function candidatesOf(path: string, pl: MediaPlaylist): Candidate[] {
@@ -913,6 +1060,10 @@ function renditionsOf(master: string, lines: readonly string[]): string[] {
 
 function hintUri(line: string): string | undefined {
   return HINT_TAGS.has(tagName(line)) ? uriReferences(line)[0]?.uri : undefined;
+}
+
+function isMapHint(line: string): boolean {
+  return tagName(line) === 'EXT-X-PRELOAD-HINT' && attributesOf(line).get('TYPE') === 'MAP';
 }
 
 function attributesOf(line: string): Map<string, string> {

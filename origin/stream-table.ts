@@ -3,6 +3,7 @@
 import { isValidStreamName } from '../src/stream-path.js';
 import { MAX_SUMMARY_RENDITIONS, MAX_SUMMARY_STREAMS, renditionState, streamState, type StreamSummary } from '../src/stream-summary.js';
 import type { RenditionSample } from './metrics.js';
+import type { PeerFetch } from './peer-fill.js';
 import type { PartsProblem } from './segment-parts.js';
 import type { Storage, StorageOp } from './storage.js';
 import { OriginStream, type PublishedPlaylist, type StreamLimits } from './stream.js';
@@ -19,12 +20,14 @@ export interface StreamEvents {
 export class StreamTable {
   private readonly streams = new Map<string, OriginStream>();
 
-  /** With `storage`, each stream's objects live under the key prefix `<name>/`. */
+  /** With `storage`, each stream's objects live under the key prefix `<name>/`; `salt` and `fromPeer` go to every stream (OriginStream's). */
   constructor(
     private readonly limits: StreamLimits,
     private readonly storage: Storage | undefined,
     private readonly now: () => number,
     private readonly events: StreamEvents,
+    private readonly salt = '',
+    private readonly fromPeer?: PeerFetch,
   ) {}
 
   /** Loads every stream that storage holds state for; returns their names. */
@@ -59,6 +62,8 @@ export class StreamTable {
     stream.onStorageFailed = (op, err) => this.events.storageFailed(stream.name, op, err);
     stream.onPartsChanged = (upload) => this.events.partsChanged(stream.name, upload);
     stream.onPartsProblem = (path, problem) => this.events.partsProblem(stream.name, path, problem);
+    stream.salt = this.salt;
+    if (this.fromPeer !== undefined) stream.fromPeer = (name) => this.fromPeer!(stream.name, name);
     this.streams.set(stream.name, stream);
     return stream;
   }

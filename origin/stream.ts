@@ -10,6 +10,7 @@ import {
   emptyPublisherState, Publisher, type ApplyOutcome, type FileView, type LowLatencyPosition, type PublisherLimits, type PublisherState,
 } from './publisher.js';
 import { SegmentParts, type PartsProblem } from './segment-parts.js';
+import type { PeerSegment } from './peer-fill.js';
 import { storageErrorCode, type Storage, type StorageOp } from './storage.js';
 import { UploadTable } from './uploads.js';
 
@@ -43,7 +44,8 @@ interface Snapshot {
   blobs: UploadVersionMeta[];
 }
 
-const UPLOAD_ID_IN_NAME = /\.(\d+)(?:\.[^./]+)?$/;
+/** Names asked of peers that a stream remembers (so each is asked once). */
+const MAX_ASKED_PEERS = 1024;
 /** Larger init sections are not read for cutting parts (a real one is a few hundred bytes). */
 const MAX_INIT_BYTES = 1024 * 1024;
 
@@ -77,6 +79,12 @@ export class OriginStream {
   onPublished?: (path: string, playlist: PublishedPlaylist) => void;
   /** Set by the owner: called with each failed storage operation. */
   onStorageFailed?: (op: StorageOp, err: unknown) => void;
+  /** Set by the owner: this origin's part of what roots new renditions' names (see the publisher's rootOf). */
+  salt = '';
+  /** Set by the owner with --peer: a published name of this stream from a peer, verified (origin/peer-fill.ts). */
+  fromPeer?: (name: string) => Promise<PeerSegment | undefined>;
+  /** Names asked of peers (each once), oldest first. */
+  private readonly askedPeers = new Set<string>();
   /** Set by the owner: called when parts cut from an upload changed (a part closed, the cutting ended). */
   onPartsChanged?: (upload: number) => void;
   /** Set by the owner: called when an upload's bytes could not be cut cleanly into parts. */
@@ -93,6 +101,11 @@ export class OriginStream {
       return b?.state === 'writing' ? { id: b.id } : undefined;
     },
     started: () => this.nextUpload,
+    upload: (id) => {
+      const b = this.blobs.get(id);
+      if (b === undefined || b.state === 'aborted') return undefined;
+      return b.state === 'complete' ? { state: 'complete', hash: b.hash } : { state: 'writing' };
+    },
     parts: (upload, init) => this.cuts.get(upload) ?? (init !== undefined ? this.startCutting(upload, init) : undefined),
   };
 
@@ -192,19 +205,47 @@ export class OriginStream {
     return changed;
   }
 
-  /** Parses and applies an uploaded playlist. Throws PlaylistError and then changes nothing. */
-  applyPlaylist(path: string, text: string): { outcome: ApplyOutcome; playlist: Playlist } {
+  /**
+   * Parses and applies an uploaded playlist; `feed` is the uploader's feed id (`Cascade-Feed`), if it sent one.
+   * Throws PlaylistError and then changes nothing.
+   */
+  applyPlaylist(path: string, text: string, feed = ''): { outcome: ApplyOutcome; playlist: Playlist } {
     const pl = parsePlaylist(text);
     const existing = this.playlists.get(path);
     if (existing && existing.master !== (pl.type === 'master')) {
       throw new OriginError('type_changed', `'${path}' was a ${existing.master ? 'master' : 'media'} playlist`);
     }
+    if (pl.type === 'media' && this.fromPeer !== undefined) {
+      this.publisher.validateMedia(path, pl);
+      for (const missing of this.publisher.missingSegments(path, pl, this.files)) this.fillFromPeer(missing.source, missing.name);
+    }
     const outcome = pl.type === 'master'
       ? this.publisher.applyMaster(path, pl)
-      : this.publisher.applyMedia(path, pl, this.files, this.now());
+      : this.publisher.applyMedia(path, pl, this.files, this.now(), `${feed}/${this.salt}`);
     // A media playlist's new segments may raise the bandwidth its masters publish.
     this.refresh([...(outcome === 'unchanged' ? [] : [path]), ...this.publisher.renderMasters()]);
     return { outcome, playlist: pl };
+  }
+
+  /**
+   * A segment a playlist names that never arrived here, asked of the peers under its published name: an
+   * upload of its path whose bytes come from a peer. While it runs, the segment waits like one still being
+   * uploaded; when no peer has it in time (or its bytes are not what the peer says), the upload fails and
+   * the segment becomes a gap, as without peers.
+   */
+  private fillFromPeer(source: string, name: string): void {
+    if (this.askedPeers.has(name)) return;
+    this.askedPeers.add(name);
+    if (this.askedPeers.size > MAX_ASKED_PEERS) this.askedPeers.delete(this.askedPeers.values().next().value!);
+    const blob = this.beginUpload(source);
+    const fail = () => {
+      if (blob.state === 'writing') this.abortUpload(blob);
+    };
+    void this.fromPeer!(name).then(async (got) => {
+      if (got === undefined || blob.state !== 'writing') return fail();
+      blob.append(got.bytes);
+      await this.finishUpload(blob, got.hash);
+    }).catch(fail);
   }
 
   /** DELETE of an uploaded name: forgets the name, never bytes a published playlist still names. */
@@ -316,13 +357,9 @@ export class OriginStream {
   /** Rebuilds the servable names and published texts after the publisher changed. */
   private refresh(changedPaths: string[] = []): void {
     const names = new Map<string, number>();
-    for (const name of this.publisher.servable()) {
-      const m = UPLOAD_ID_IN_NAME.exec(name);
-      if (m) {
-        const id = Number(m[1]);
-        names.set(name, id);
-        this.everPublished.add(id);
-      }
+    for (const [name, id] of this.publisher.servable()) {
+      names.set(name, id);
+      this.everPublished.add(id);
     }
     this.names = names;
     const parts = new Map<string, { segment: string; offset: number; length: number }>();

@@ -10,8 +10,8 @@ import { Redis } from 'ioredis';
 import fc from 'fast-check';
 import { createLogger } from '../src/log.js';
 import { startRedis } from '../test/helpers/redis.js';
+import { checkUploadAuth } from '../src/upload-auth.js';
 import { createOrigin, type Origin } from './index.js';
-import { checkUploadAuth } from './auth.js';
 import { parseStreamTokens, UPLOAD_TOKENS_KEY } from './upload-credentials.js';
 
 const GLOBAL = 'global-token-0123456789';

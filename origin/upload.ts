@@ -4,9 +4,11 @@
 // counted by reason. Anything else thrown is a bug, answered 500 by the app (docs/origin.md, "Bad input").
 import { createHash } from 'node:crypto';
 import type { Context } from 'hono';
+import { FEED_HEADER, FEED_ID } from '../src/feed.js';
 import type { Logger } from '../src/log.js';
 import { isPlaylistPath } from '../src/media-types.js';
 import { decodePlaylist } from '../src/playlist.js';
+import { readUploadBody } from '../src/upload-body.js';
 import { parseStreamPath, type StreamPath } from '../src/stream-path.js';
 import type { UploadAuthorizer } from './auth.js';
 import type { OriginConfig } from './config.js';
@@ -14,7 +16,6 @@ import { isRecordingPath } from '../src/recording-paths.js';
 import { asOriginError, OriginError } from './errors.js';
 import { uploadKind, type OriginMetrics } from './metrics.js';
 import type { StreamTable } from './stream-table.js';
-import { readUploadBody } from './upload-body.js';
 
 export type UploadLimits = Pick<OriginConfig, 'maxPlaylistBytes' | 'maxFileBytes' | 'uploadIdleTimeoutMs'>;
 
@@ -45,10 +46,12 @@ export function uploadHandlers(limits: UploadLimits, streams: StreamTable, autho
   };
 
   const uploadPlaylist = async (c: Context, name: string, path: string): Promise<void> => {
+    const feed = c.req.header(FEED_HEADER) ?? '';
+    if (feed !== '' && !FEED_ID.test(feed)) throw new OriginError('bad_feed', `${FEED_HEADER} must match ${FEED_ID.source}`);
     const chunks: Buffer[] = [];
     await readUploadBody(c.req.raw.body, limits.maxPlaylistBytes, limits.uploadIdleTimeoutMs, (chunk) => chunks.push(chunk));
     const text = decodePlaylist(Buffer.concat(chunks));
-    const { outcome } = streams.open(name).applyPlaylist(path, text);
+    const { outcome } = streams.open(name).applyPlaylist(path, text, feed);
     stats.uploads.inc({ stream: name, kind: 'playlist' });
     stats.uploadBytes.inc({ stream: name, kind: 'playlist' }, Buffer.byteLength(text));
     if (outcome === 'restart') {

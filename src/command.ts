@@ -76,19 +76,22 @@ export function warnExposedSecrets(exposed: readonly string[]): void {
   }
 }
 
-/** The positional arguments a command takes, by name; a missing one is undefined, an extra one a UsageError. */
-/** `--origin` values (repeated or comma-separated) as origin base URLs: http(s), no path or query. */
-export function parseOrigins(values: readonly string[]): string[] {
+/**
+ * `--origin` values (or another option's: `--peer`), repeated or comma-separated, as base URLs of cascade
+ * servers: http(s), no path or query.
+ */
+export function parseOrigins(values: readonly string[], option = 'origin'): string[] {
   const origins = values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
   return origins.map((raw) => {
     let url: URL;
-    try { url = new URL(raw); } catch { throw new UsageError(`--origin: not a URL: '${raw}'`); }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--origin: must be http(s): '${raw}'`);
-    if (url.pathname !== '/' || url.search !== '') throw new UsageError(`--origin: give the origin's base URL without a path: '${raw}'`);
+    try { url = new URL(raw); } catch { throw new UsageError(`--${option}: not a URL: '${raw}'`); }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--${option}: must be http(s): '${raw}'`);
+    if (url.pathname !== '/' || url.search !== '') throw new UsageError(`--${option}: give the base URL without a path: '${raw}'`);
     return url.origin;
   });
 }
 
+/** The positional arguments a command takes, by name; a missing one is undefined, an extra one a UsageError. */
 export function takePositionals(list: readonly string[], names: readonly string[]): (string | undefined)[] {
   if (list.length > names.length) throw new UsageError(`unexpected argument '${list[names.length]}'`);
   return names.map((_, i) => list[i]);

@@ -81,7 +81,7 @@ test('ffmpeg killed and restarted with the same names: the published stream stay
     }
     const uris = final.segments.map((s) => s.uri);
     assert.equal(new Set(uris).size, uris.length, 'no URI appears twice');
-    assert.ok(uris.every((u) => /^index\d+\.\d+\.ts$/.test(u)), `published names carry the upload id: ${uris}`);
+    assert.ok(uris.every((u) => /^index\d+\.[0-9a-f]{8}-\d+-\d+\.ts$/.test(u)), `published names carry root, epoch and sequence number: ${uris}`);
 
     // ffprobe follows the published live playlist across the discontinuity.
     const probe = startChild('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name', '-of', 'csv=p=0', `${l.url}/hls/ff/index.m3u8`]);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 import { listen, type Listening } from '../src/serve.js';
 import { createOrigin, type OriginConfig } from '../origin/index.js';
-import { checkUploadAuth } from '../origin/auth.js';
+import { checkUploadAuth } from '../src/upload-auth.js';
 import { createLogger } from '../src/log.js';
 
 const started: { close(): Promise<void> }[] = [];
@@ -79,6 +79,15 @@ test('bad paths, bad playlists and bad URIs get 400 and change nothing', async (
   const metrics = (await raw(l, 'GET', '/metrics')).body;
   assert.match(metrics, /cascade_origin_rejected_uploads_total\{reason="bad_playlist"[^}]*\} 2/);
   assert.match(metrics, /cascade_origin_rejected_uploads_total\{reason="bad_uri"[^}]*\} 3/);
+});
+
+test('a Cascade-Feed header that is not a feed id gets 400 and changes nothing', async () => {
+  const { l } = await start();
+  await put(l, '/hls/s/a0.ts', 'a0');
+  assert.equal((await put(l, '/hls/s/index.m3u8', PLAYLIST(['a0.ts']), { 'cascade-feed': 'not a feed!' })).status, 400);
+  assert.equal((await raw(l, 'GET', '/hls/s/index.m3u8')).status, 404);
+  assert.equal((await put(l, '/hls/s/index.m3u8', PLAYLIST(['a0.ts']), { 'cascade-feed': 'feed_1-A' })).status, 204);
+  assert.match((await raw(l, 'GET', '/metrics')).body, /cascade_origin_rejected_uploads_total\{reason="bad_feed"[^}]*\} 1/);
 });
 
 test('oversized uploads get 413; the good file stays', async () => {
@@ -204,7 +213,8 @@ test('DELETE (ffmpeg delete_segments) is accepted and never removes what a playl
   await put(l, '/hls/s/a0.ts', 'bytes');
   await put(l, '/hls/s/index.m3u8', PLAYLIST(['a0.ts']));
   assert.equal((await raw(l, 'DELETE', '/hls/s/a0.ts', { headers: { 'Transfer-Encoding': 'chunked' }, chunks: [''] })).status, 204);
-  assert.equal((await raw(l, 'GET', '/hls/s/a0.0.ts')).body, 'bytes');
+  const published = (await raw(l, 'GET', '/hls/s/index.m3u8')).body.split('\n').find((line) => line.startsWith('a0.'))!;
+  assert.equal((await raw(l, 'GET', `/hls/s/${published}`)).body, 'bytes');
   assert.equal((await raw(l, 'GET', '/hls/s/a0.ts')).status, 404, 'the uploaded name itself is gone');
 });
 
@@ -230,8 +240,10 @@ test('with --data-dir an origin restart keeps content and continues the sequence
     const after = (await raw(second.l, 'GET', '/hls/s/index.m3u8')).body;
     assert.match(after, /#EXT-X-MEDIA-SEQUENCE:\d+/);
     assert.match(after, /#EXT-X-MEDIA-SEQUENCE:2\n/, 'no reset to 0');
-    assert.match(after, /#EXT-X-DISCONTINUITY\n#EXTINF:2.0,\na0\.4\.ts\n#EXTINF:2.0,\na1\.5\.ts\n$/, 'upload ids continue after the restart, so URIs stay unique');
-    assert.equal((await raw(second.l, 'GET', '/hls/s/a1.5.ts')).body, 'run2-1');
+    assert.match(after, /#EXT-X-DISCONTINUITY\n#EXTINF:2.0,\na0\.[0-9a-f]{8}-1-0\.ts\n#EXTINF:2.0,\na1\.[0-9a-f]{8}-1-1\.ts\n$/, 'the epoch continues after the restart, so URIs stay unique');
+    const names = (text: string) => text.split('\n').filter((x) => x.endsWith('.ts'));
+    assert.deepEqual(names(after).slice(0, 3), names(before).slice(1), 'what stays in the window keeps its names');
+    assert.equal((await raw(second.l, 'GET', `/hls/s/${names(after).at(-1)}`)).body, 'run2-1');
   } finally {
     // State writes may still be under way: removing the dir under them fails with ENOTEMPTY.
     for (const s of started) await s.close();

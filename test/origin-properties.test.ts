@@ -121,3 +121,8 @@ regression('a restarted rendition whose first playlist was held back while anoth
   { op: 'segment', r: 0, dur: 2 }, { op: 'cycle', r: 1, dur: 2 }, { op: 'segment', r: 0, dur: 2 }, { op: 'cycle', r: 1, dur: 2 },
   { op: 'cycle', r: 0, dur: 2 },
 ]);
+
+regression('a name hinted for a complete upload keeps that upload stored when a newer upload of the path is hinted instead', { storage: true, listSize: 2, prefetch: true }, [
+  { op: 'cycle', r: 0, dur: 2 }, { op: 'cycle', r: 0, dur: 2 }, { op: 'begin', r: 0, back: 1, dur: 2 }, { op: 'end', pick: 0 },
+  { op: 'restart', kind: 'same' }, { op: 'cycle', r: 0, dur: 2 }, { op: 'segment', r: 0, dur: 2 }, { op: 'cycle', r: 1, dur: 2 },
+]);

@@ -17,6 +17,7 @@ import { createOrigin, type Origin } from '../../origin/index.js';
 import { DiskStorage } from '../../origin/storage.js';
 import { FailingStorage } from './failing-storage.js';
 import { handBody, putWith, type HandBody } from './hand-body.js';
+import { uploadedName } from './published-names.js';
 
 export type Op =
   /** The encoder's normal beat: the next segment, then the playlist naming it. */
@@ -67,11 +68,6 @@ function within<T>(p: T | Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([Promise.resolve(p), timeout]).finally(() => clearTimeout(timer));
 }
 
-/** `v0/seg3.17.ts` -> `v0/seg3.ts` */
-function sourceOf(uri: string): string {
-  return uri.replace(/\.\d+(\.[^./]+)$/, '$1');
-}
-
 /** Each segment's discontinuity sequence number. */
 function discs(pl: MediaPlaylist): number[] {
   let d = pl.discontinuitySequence;
@@ -100,6 +96,8 @@ export class Harness {
   private readonly winners = new Map<string, Set<string>>();
   // What was published.
   private readonly bytesOf = new Map<string, Buffer>();
+  /** Hinted URIs whose upload was complete when checked: their bytes, as readers may have them. */
+  private readonly hinted = new Map<string, Buffer>();
   private readonly byMsn = RENDITIONS.map(() => new Map<number, Seen>());
   private readonly msnOfUri = new Map<string, number>();
   private readonly lastMsn = RENDITIONS.map(() => -1);
@@ -391,6 +389,13 @@ export class Harness {
         const hint = `${RENDITIONS[r]}/${line.slice(line.indexOf(':') + 1)}`;
         const res = await within(this.origin.app.request(STREAM + hint, { method: 'HEAD' }), 5000, `HEAD ${hint}`);
         assert.equal(res.status, 200, `hinted ${hint} answers ${res.status} in ${where}`);
+        // Complete, its bytes may be read in full under that name: whatever it names later must be them.
+        if (res.headers.get('content-length') !== null) {
+          const body = (await this.get(hint)).body;
+          const first = this.hinted.get(hint);
+          if (first === undefined) this.hinted.set(hint, body);
+          else assert.ok(body.equals(first), `hinted ${hint} changed its bytes`);
+        }
       }
       for (const [i, seg] of media.segments.entries()) {
         const msn = media.mediaSequence + i;
@@ -424,7 +429,9 @@ export class Harness {
       assert.equal(r.status, 200, `published ${uri} answers ${r.status}`);
       const first = this.bytesOf.get(uri);
       if (first === undefined) {
-        assert.ok(this.winners.get(sourceOf(uri))?.has(r.body.toString()), `${uri} serves bytes no winning upload of ${sourceOf(uri)} had: ${r.body}`);
+        assert.ok(this.winners.get(uploadedName(uri))?.has(r.body.toString()), `${uri} serves bytes no winning upload of ${uploadedName(uri)} had: ${r.body}`);
+        const hinted = this.hinted.get(uri);
+        if (hinted !== undefined) assert.ok(r.body.equals(hinted), `${uri} is published with other bytes than it was hinted with`);
         this.bytesOf.set(uri, r.body);
       } else {
         assert.ok(r.body.equals(first), `${uri} changed its bytes`);
@@ -433,8 +440,8 @@ export class Harness {
   }
 
   /**
-   * No temporary file, and no stored blob that nothing can reach: every one is in a published window or
-   * the current version of an uploaded path. Called with nothing in progress, past every grace period.
+   * No temporary file, and no stored blob that nothing can reach: every one is in a published window, under a
+   * name hinted before, or the current version of an uploaded path. Called with nothing in progress, past every grace period.
    */
   private async checkStorage(): Promise<void> {
     if (!this.dir) return;
@@ -448,7 +455,9 @@ export class Harness {
         for (const uri of [seg.uri, ...(map !== undefined ? [map] : [])]) reachable.add((await this.get(`${RENDITIONS[r]}/${uri}`)).body.toString());
       }
     }
-    for (const path of this.paths) {
+    // A name hinted while its upload was complete stays that upload's until its segment is listed (readers
+    // may have its bytes), even when a newer upload of the path is hinted since.
+    for (const path of [...this.paths, ...this.hinted.keys()]) {
       const r = await this.get(path);
       if (r.status === 200) reachable.add(r.body.toString());
     }

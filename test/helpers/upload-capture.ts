@@ -49,6 +49,10 @@ export interface UploadCapture {
 export interface CaptureOptions {
   /** Upper bound on requests kept (the oldest complete ones are dropped first); default 20,000. */
   maxRequests?: number;
+  /** The status a request is answered with once its body ended (default 201, DELETE 204); a file is kept only for a 2xx. */
+  status?: (r: CapturedRequest) => number;
+  /** Requests whose body is never read: an origin that stalls (TCP backpressure reaches the sender). */
+  stall?: (r: CapturedRequest) => boolean;
 }
 
 export async function startUploadCapture(options: CaptureOptions = {}): Promise<UploadCapture> {
@@ -72,6 +76,18 @@ export async function startUploadCapture(options: CaptureOptions = {}): Promise<
       if (drop !== -1) requests.splice(drop, 1);
     }
     emit('start', r);
+    const aborted = () => {
+      if (r.state !== 'open') return;
+      r.endedAt = wallMs();
+      r.state = 'aborted';
+      emit('end', r);
+    };
+    req.on('close', aborted);
+    // Never read: it sees nothing of the client going away either (it reads no FIN).
+    if (options.stall?.(r)) {
+      req.pause();
+      return;
+    }
     req.on('data', (d: Buffer) => {
       chunks.push({ at: wallMs(), offset: length, bytes: d });
       length += d.length;
@@ -80,16 +96,10 @@ export async function startUploadCapture(options: CaptureOptions = {}): Promise<
     req.on('end', () => {
       r.endedAt = wallMs();
       r.state = 'complete';
-      if (r.method === 'DELETE') files.delete(r.path);
-      else files.set(r.path, r.body());
-      res.statusCode = r.method === 'DELETE' ? 204 : 201;
+      res.statusCode = options.status?.(r) ?? (r.method === 'DELETE' ? 204 : 201);
+      if (res.statusCode < 300 && r.method === 'DELETE') files.delete(r.path);
+      else if (res.statusCode < 300) files.set(r.path, r.body());
       res.end();
-      emit('end', r);
-    });
-    req.on('close', () => {
-      if (r.state !== 'open') return;
-      r.endedAt = wallMs();
-      r.state = 'aborted';
       emit('end', r);
     });
   });

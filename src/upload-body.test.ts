@@ -3,8 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { OriginError } from './errors.js';
-import { readUploadBody } from './upload-body.js';
+import { readUploadBody, UploadBodyError } from './upload-body.js';
 
 function bodyOf(chunks: Uint8Array[], end: 'close' | 'stall' | 'error' = 'close'): ReadableStream<Uint8Array> {
   let i = 0;
@@ -18,7 +17,7 @@ function bodyOf(chunks: Uint8Array[], end: 'close' | 'stall' | 'error' = 'close'
   });
 }
 
-const reasonOf = (err: unknown) => (err instanceof OriginError ? err.reason : err);
+const reasonOf = (err: unknown) => (err instanceof UploadBodyError ? err.reason : err);
 
 test('property: the body is passed on whole and in order up to the limit, refused as too_large one byte past it', async () => {
   await fc.assert(fc.asyncProperty(
