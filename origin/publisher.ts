@@ -602,7 +602,8 @@ export class Publisher {
       const msn = r.lastMsn + 1;
       const crossing = msn >= epoch.msn && r.lastDisc < epoch.disc;
       this.push(r, {
-        ...last, msn, usn: -1, discontinuity: crossing, disc: crossing ? epoch.disc : r.lastDisc, bytes: undefined,
+        // A gap borrows the last segment's URI, not its parts: they are of that segment's media.
+        ...last, msn, usn: -1, discontinuity: crossing, disc: crossing ? epoch.disc : r.lastDisc, bytes: undefined, parts: undefined,
         tags: [...(crossing ? ['#EXT-X-DISCONTINUITY'] : []), `#EXTINF:${duration},`, '#EXT-X-GAP'],
       }, now);
     }
@@ -708,7 +709,8 @@ export class Publisher {
     delete r.preload;
     if (cut === undefined || hint === undefined) return;
     r.lowLatency = true;
-    if (cut.parts.length > 0) {
+    // A partial opens only while its upload goes on: a finished one (hinted again by a late playlist) is a segment or never will be.
+    if (cut.parts.length > 0 && (r.partial !== undefined || cut.next !== undefined)) {
       r.partial ??= { msn, name: hint.name, upload: hint.upload, parts: [], tiled: false };
       updatePartial(r.partial, cut);
     }
@@ -802,6 +804,22 @@ export class Publisher {
       msn: last.msn, parts: last.parts?.length ?? 0, ...(r.partial ? { partial: { msn: r.partial.msn, parts: r.partial.parts.length } } : {}),
       partTargetMs: this.limits.partTargetMs, targetDuration: r.targetDuration, endList: r.endList,
     };
+  }
+
+  /**
+   * After an origin restart: the parts of a segment being written whose upload is not stored complete
+   * (`stored`) are gone; they leave the playlist, and its media sequence number stays spoken for as with a
+   * restart mid-segment. Returns whether anything changed.
+   */
+  withdrawPartials(stored: (upload: number) => boolean): boolean {
+    let changed = false;
+    for (const r of Object.values(this.state.renditions)) {
+      if (!r.partial || r.partial.parts.length === 0 || stored(r.partial.upload)) continue;
+      r.partial.parts = [];
+      r.partial.tiled = false;
+      changed = true;
+    }
+    return changed;
   }
 
   /** Whether a rendition's newest playlist hints `path` (an upload of it starting may complete a hint). */
