@@ -174,6 +174,21 @@ describe('origin: LL-HLS publishing from the dash muxer\'s uploads', () => {
   });
 });
 
+describe('origin: what else the dash muxer uploads', () => {
+  it('manifest.mpd, PUT at every segment of every representation, is kept as one file', async () => {
+    const { o } = await start();
+    const sizes: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const mpd = `<?xml version="1.0"?><MPD n="${i}">${'x'.repeat(3000)}</MPD>`;
+      assert.equal((await o.app.request('/hls/ll/manifest.mpd', { method: 'PUT', body: mpd })).status, 201);
+      o.sweep();
+      sizes.push(o.streams.get('ll')!.memoryBytes);
+    }
+    assert.equal(await text(o, 'manifest.mpd'), `<?xml version="1.0"?><MPD n="29">${'x'.repeat(3000)}</MPD>`);
+    assert.ok(Math.max(...sizes) - Math.min(...sizes) < 100, `memory holds one manifest at a time: ${sizes.join(',')}`);
+  });
+});
+
 describe('origin: blocking playlist reload (draft 6.2.5.2)', () => {
   it('holds _HLS_msn/_HLS_part until the playlist has that part, answers with that version, cached for 6 part targets', async () => {
     const { o, enc } = await start();
@@ -265,6 +280,8 @@ describe('origin: blocking playlist reload (draft 6.2.5.2)', () => {
     const { o, enc } = await start({}, 12);
     await running(enc, 10);
     const full = await text(o, 'media_0.m3u8');
+    // Draft 6.2.2: parts leave the playlist once further than three target durations from its end.
+    assert.deepEqual(segmentsWithParts(full).map((seg) => seg.parts.length), [0, 0, 0, 0, 0, 0, 0, 2, 2, 2]);
     const delta = await text(o, 'media_0.m3u8?_HLS_skip=YES');
     const skipped = Number(tags(delta, 'EXT-X-SKIP')[0]?.['SKIPPED-SEGMENTS']);
     // 10 segments of 1 s, CAN-SKIP-UNTIL 6 s: the oldest four are further than 6 s from the end.
