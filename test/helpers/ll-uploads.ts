@@ -80,7 +80,10 @@ export class LlEncoder {
   private readonly open: (OpenSegment | undefined)[];
   private readonly next: number[];
 
-  constructor(private readonly send: Send, readonly stream: string, readonly tracks: readonly LlTrack[], readonly run: string, private readonly listSize = 6) {
+  constructor(
+    private readonly send: Send, readonly stream: string, readonly tracks: readonly LlTrack[], readonly run: string,
+    private readonly listSize = 6, private readonly targetDuration = 1,
+  ) {
     this.done = tracks.map(() => []);
     this.open = tracks.map(() => undefined);
     this.next = tracks.map(() => 1);
@@ -155,7 +158,7 @@ export class LlEncoder {
     const list = this.done[n]!.slice(-this.listSize);
     const first = this.done[n]!.length - list.length + 1;
     const open = this.open[n];
-    return ['#EXTM3U', '#EXT-X-VERSION:6', '#EXT-X-TARGETDURATION:1', `#EXT-X-MEDIA-SEQUENCE:${first}`, `#EXT-X-MAP:URI="init-${this.run}-${n}.m4s"`,
+    return ['#EXTM3U', '#EXT-X-VERSION:6', `#EXT-X-TARGETDURATION:${this.targetDuration}`, `#EXT-X-MEDIA-SEQUENCE:${first}`, `#EXT-X-MAP:URI="init-${this.run}-${n}.m4s"`,
       ...list.flatMap((name) => ['#EXTINF:1.000000,', name]), ...(open ? [`#EXT-X-PREFETCH:${open.name}`] : [])].join('\n') + '\n';
   }
 
