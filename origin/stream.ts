@@ -188,9 +188,9 @@ export class OriginStream {
     this.uploadsChanged();
   }
 
-  private uploadsChanged(): string[] {
+  private uploadsChanged(save = true): string[] {
     const changed = this.publisher.uploadsChanged(this.files, this.now());
-    this.refresh(changed);
+    this.refresh(changed, save);
     return changed;
   }
 
@@ -225,9 +225,15 @@ export class OriginStream {
     const blob = this.blobs.get(upload);
     const parsed = this.initOf(init);
     if (!this.limits.partTargetMs || blob?.state !== 'writing' || !parsed) return undefined;
+    // The state is written when the first part is out (it names a media sequence number and an upload id
+    // that must never be given out again), not at every part: the parts of a segment being written are
+    // withdrawn by a restarted origin anyway (their bytes were in memory), and with S3 each write is a PUT.
+    let first = true;
     const cut = new SegmentParts(blob, parsed, this.limits.partTargetMs, {
       changed: () => {
-        this.uploadsChanged();
+        const save = first && cut.parts.length > 0;
+        if (save) first = false;
+        this.uploadsChanged(save);
         this.onPartsChanged?.(upload);
       },
       problem: (problem) => this.onPartsProblem?.(blob.path, problem),
@@ -316,7 +322,7 @@ export class OriginStream {
   }
 
   /** Rebuilds the servable names and published texts after the publisher changed. */
-  private refresh(changedPaths: string[] = []): void {
+  private refresh(changedPaths: string[] = [], save = true): void {
     const names = new Map<string, number>();
     for (const name of this.publisher.servable()) {
       const m = UPLOAD_ID_IN_NAME.exec(name);
@@ -344,7 +350,7 @@ export class OriginStream {
       this.playlists.set(path, p);
       this.onPublished?.(path, p);
     }
-    if (changedPaths.length > 0) this.save();
+    if (changedPaths.length > 0 && save) this.save();
   }
 
   /**

@@ -6,7 +6,11 @@
 import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { listen } from '../src/serve.js';
+import { DiskStorage, type Storage } from '../origin/storage.js';
 import { createOrigin, type Origin, type OriginConfig } from '../origin/index.js';
 import { listing, tags } from './helpers/ll-listing.js';
 import { LL_AUDIO, LL_VIDEO, LlEncoder } from './helpers/ll-uploads.js';
@@ -188,6 +192,37 @@ describe('origin: what else the dash muxer uploads', () => {
     }
     assert.equal(await text(o, 'manifest.mpd'), `<?xml version="1.0"?><MPD n="29">${'x'.repeat(3000)}</MPD>`);
     assert.ok(Math.max(...sizes) - Math.min(...sizes) < 100, `memory holds one manifest at a time: ${sizes.join(',')}`);
+  });
+});
+
+describe('origin: LL with a data dir', () => {
+  it('the state is written when a segment\'s first part is out, not at every part', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'origin-ll-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const disk = new DiskStorage(dir);
+    const stateWrites: number[] = [];
+    const storage: Storage = Object.assign(Object.create(disk) as DiskStorage, {
+      put: (key: string, bytes: Uint8Array | string) => {
+        if (key === 'll/state.json') stateWrites.push(performance.now());
+        return disk.put(key, bytes);
+      },
+    });
+    const { o, enc } = await start({ storage });
+    await running(enc, 2);
+    const msn = lastMsn(await text(o, 'media_0.m3u8')) + 1;
+    const writes = async () => {
+      await o.flushed();
+      return stateWrites.length;
+    };
+    const before = await writes();
+    enc.feed(0, 5);
+    await withPart(o, 0, msn, 0);
+    assert.equal(await writes(), before + 1, 'the first part names a media sequence number and an upload id: written');
+    enc.feed(0, 5);
+    await withPart(o, 0, msn, 1);
+    assert.equal(await writes(), before + 1, 'the next part: not written');
+    await enc.nextSegment(0);
+    assert.ok(await writes() > before + 1, 'the segment and its playlist: written');
   });
 });
 
