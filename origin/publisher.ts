@@ -705,7 +705,10 @@ export class Publisher {
     const init = mapSource !== undefined ? files.complete(resolveUri(path, mapSource))?.id : undefined;
     const msn = r.lastMsn + 1;
     const free = !r.epochStart && (r.capMsn === undefined || msn < r.capMsn) && (r.partial === undefined || r.partial.upload === hint?.upload);
-    const cut = hint !== undefined && init !== undefined && free ? files.parts?.(hint.upload, init) : undefined;
+    // Never again for an upload whose parts were withdrawn (an encoder restarted under the same names while
+    // its old upload trickles on): its parts keep the number they were listed under.
+    const withdrawn = r.partial === undefined && r.retired.some((x) => x.name === hint?.name);
+    const cut = hint !== undefined && init !== undefined && free && !withdrawn ? files.parts?.(hint.upload, init) : undefined;
     delete r.preload;
     if (cut === undefined || hint === undefined) return;
     r.lowLatency = true;
@@ -807,13 +810,17 @@ export class Publisher {
   }
 
   /**
-   * After an origin restart: the parts of a segment being written whose upload is not stored complete
-   * (`stored`) are gone; they leave the playlist, and its media sequence number stays spoken for as with a
-   * restart mid-segment. Returns whether anything changed.
+   * After an origin restart, when nothing is being written: preload hints go, and so do the parts of a
+   * segment being written whose upload is not stored complete (`stored`), whose bytes were in memory; its
+   * media sequence number stays spoken for, as with a restart mid-segment. Returns whether anything changed.
    */
   withdrawPartials(stored: (upload: number) => boolean): boolean {
     let changed = false;
     for (const r of Object.values(this.state.renditions)) {
+      if (r.preload) {
+        delete r.preload;
+        changed = true;
+      }
       if (!r.partial || r.partial.parts.length === 0 || stored(r.partial.upload)) continue;
       r.partial.parts = [];
       r.partial.tiled = false;

@@ -123,7 +123,8 @@ export class OriginStream {
       const b = s.blobs.get(id);
       if (b?.path === path) s.uploads.restore(b);
     }
-    // The parts cut from a segment still being written lived in memory with its upload: they are withdrawn.
+    // The parts cut from a segment still being written lived in memory with its upload: they are withdrawn,
+    // with the preload hints (nothing is being written now).
     if (s.publisher.withdrawPartials((upload) => s.blobs.get(upload)?.state === 'complete')) s.publisher.uploadsChanged(s.files, now());
     s.refresh([...Object.keys(snap.publisher.masters), ...Object.keys(snap.publisher.renditions)]);
     // What the state does not name was left by a crash: a blob stored before the state naming it was
@@ -226,12 +227,13 @@ export class OriginStream {
     const parsed = this.initOf(init);
     if (!this.limits.partTargetMs || blob?.state !== 'writing' || !parsed) return undefined;
     // The state is written when the first part is out (it names a media sequence number and an upload id
-    // that must never be given out again), not at every part: the parts of a segment being written are
-    // withdrawn by a restarted origin anyway (their bytes were in memory), and with S3 each write is a PUT.
+    // that must never be given out again) and when the cutting ends, not at every part: a restarted origin
+    // withdraws the parts of a segment being written and the preload hints anyway (their bytes were in
+    // memory), and with S3 each write is a PUT.
     let first = true;
     const cut = new SegmentParts(blob, parsed, this.limits.partTargetMs, {
       changed: () => {
-        const save = first && cut.parts.length > 0;
+        const save = (first && cut.parts.length > 0) || !cut.cutting;
         if (save) first = false;
         this.uploadsChanged(save);
         this.onPartsChanged?.(upload);

@@ -13,6 +13,7 @@ import { listen } from '../src/serve.js';
 import { DiskStorage, type Storage } from '../origin/storage.js';
 import { createOrigin, type Origin, type OriginConfig } from '../origin/index.js';
 import { listing, tags } from './helpers/ll-listing.js';
+import { lowLatencyViolations, playlistViolations } from './helpers/playlist-rules.js';
 import { LL_AUDIO, LL_VIDEO, LlEncoder } from './helpers/ll-uploads.js';
 
 let origin: Origin | undefined;
@@ -34,10 +35,13 @@ async function get(o: Origin, path: string): Promise<Response> {
   return o.app.request(`/hls/ll/${path}`);
 }
 
+/** A 200's body; a playlist's checked against RFC 8216 and the draft's low-latency rules. */
 async function text(o: Origin, path: string): Promise<string> {
   const res = await get(o, path);
   assert.equal(res.status, 200, `${path}: ${res.status}`);
-  return res.text();
+  const body = await res.text();
+  if (/\.m3u8(\?|$)/.test(path)) assert.deepEqual([...playlistViolations(body, path.split('?')[0]!), ...lowLatencyViolations(body)], [], `${path}:\n${body}`);
+  return body;
 }
 
 async function bytes(o: Origin, path: string): Promise<Buffer> {

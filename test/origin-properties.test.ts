@@ -149,3 +149,12 @@ regression('LL: a restarted origin withdraws the parts of a segment whose upload
   { op: 'segment', r: 0, dur: 2 }, { op: 'playlist', r: 0 }, { op: 'begin', r: 0, back: 0, dur: 2 }, { op: 'feed', pick: 0, count: 5 },
   { op: 'originRestart' },
 ]);
+
+regression('LL: a restarted origin publishes no preload hint of an upload it lost (the state was not written at every part)', ll(2, true), [
+  { op: 'cycle', r: 1, dur: 2 }, { op: 'begin', r: 1, back: 0, dur: 2 }, { op: 'originRestart' },
+]);
+
+regression('LL: parts withdrawn at a restart are never listed again under another number (the old upload went on under the same name)', ll(2), [
+  { op: 'cycle', r: 1, dur: 2 }, { op: 'begin', r: 1, back: 0, dur: 2 }, { op: 'feed', pick: 0, count: 1 }, { op: 'restart', kind: 'same' },
+  { op: 'cycle', r: 1, dur: 2 },
+]);
