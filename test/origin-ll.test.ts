@@ -2,7 +2,9 @@
 // real CMAF fragments, a chunk per fragment, the playlist hinting the segment being written), in process:
 // the playlists' low-latency lines, parts whose bytes tile the finished segment, hinted parts held until they
 // exist, every blocking-reload rule of draft-pantos-hls-rfc8216bis 6.2.5.2 with its status and Cache-Control,
-// delta updates, an uploader killed mid-part, and hundreds of held requests released together.
+// delta updates, an uploader killed mid-part, 500 held requests released together over HTTP, manifest.mpd kept
+// as one file, and when the state is written with a data dir. Every playlist read is checked against RFC 8216
+// and the draft's low-latency rules (test/helpers/playlist-rules.ts).
 import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
