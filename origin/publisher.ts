@@ -695,7 +695,8 @@ export class Publisher {
       const msn = r.lastMsn + 1;
       const crossing = msn >= epoch.msn && r.lastDisc < epoch.disc;
       this.push(r, {
-        ...last, msn, usn: -1, discontinuity: crossing, disc: crossing ? epoch.disc : r.lastDisc, bytes: undefined,
+        // A gap borrows the last segment's URI, not its parts: they are of that segment's media.
+        ...last, msn, usn: -1, discontinuity: crossing, disc: crossing ? epoch.disc : r.lastDisc, bytes: undefined, parts: undefined,
         tags: [...(crossing ? ['#EXT-X-DISCONTINUITY'] : []), `#EXTINF:${duration},`, '#EXT-X-GAP'],
       }, now);
     }
@@ -825,11 +826,15 @@ export class Publisher {
     const init = mapSource !== undefined ? files.complete(resolveUri(path, mapSource))?.id : undefined;
     const msn = r.lastMsn + 1;
     const free = !r.epochStart && (r.capMsn === undefined || msn < r.capMsn) && (r.partial === undefined || r.partial.upload === hint?.upload);
-    const cut = hint !== undefined && init !== undefined && free ? files.parts?.(hint.upload, init) : undefined;
+    // Never again for an upload whose parts were withdrawn (an encoder restarted under the same names while
+    // its old upload trickles on): its parts keep the number they were listed under.
+    const withdrawn = r.partial === undefined && r.retired.some((x) => x.name === hint?.name);
+    const cut = hint !== undefined && init !== undefined && free && !withdrawn ? files.parts?.(hint.upload, init) : undefined;
     delete r.preload;
     if (cut === undefined || hint === undefined) return;
     r.lowLatency = true;
-    if (cut.parts.length > 0) {
+    // A partial opens only while its upload goes on: a finished one (hinted again by a late playlist) is a segment or never will be.
+    if (cut.parts.length > 0 && (r.partial !== undefined || cut.next !== undefined)) {
       r.partial ??= { msn, name: hint.name, upload: hint.upload, parts: [], tiled: false };
       updatePartial(r.partial, cut);
     }
@@ -946,6 +951,26 @@ export class Publisher {
       msn: last.msn, parts: last.parts?.length ?? 0, ...(r.partial ? { partial: { msn: r.partial.msn, parts: r.partial.parts.length } } : {}),
       partTargetMs: this.limits.partTargetMs, targetDuration: r.targetDuration, endList: r.endList,
     };
+  }
+
+  /**
+   * After an origin restart, when nothing is being written: preload hints go, and so do the parts of a
+   * segment being written whose upload is not stored complete (`stored`), whose bytes were in memory; its
+   * media sequence number stays spoken for, as with a restart mid-segment. Returns whether anything changed.
+   */
+  withdrawPartials(stored: (upload: number) => boolean): boolean {
+    let changed = false;
+    for (const r of Object.values(this.state.renditions)) {
+      if (r.preload) {
+        delete r.preload;
+        changed = true;
+      }
+      if (!r.partial || r.partial.parts.length === 0 || stored(r.partial.upload)) continue;
+      r.partial.parts = [];
+      r.partial.tiled = false;
+      changed = true;
+    }
+    return changed;
   }
 
   /** Whether a rendition's newest playlist hints `path` (an upload of it starting may complete a hint). */

@@ -136,6 +136,9 @@ export class OriginStream {
       const b = s.blobs.get(id);
       if (b?.path === path) s.uploads.restore(b);
     }
+    // The parts cut from a segment still being written lived in memory with its upload: they are withdrawn,
+    // with the preload hints (nothing is being written now).
+    if (s.publisher.withdrawPartials((upload) => s.blobs.get(upload)?.state === 'complete')) s.publisher.uploadsChanged(s.files, now());
     s.refresh([...Object.keys(snap.publisher.masters), ...Object.keys(snap.publisher.renditions)]);
     // What the state does not name was left by a crash: a blob stored before the state naming it was
     // written, or the temporary file of an interrupted write. Nothing can reach it; removed with the next write.
@@ -199,9 +202,9 @@ export class OriginStream {
     this.uploadsChanged();
   }
 
-  private uploadsChanged(): string[] {
+  private uploadsChanged(save = true): string[] {
     const changed = this.publisher.uploadsChanged(this.files, this.now());
-    this.refresh(changed);
+    this.refresh(changed, save);
     return changed;
   }
 
@@ -264,9 +267,16 @@ export class OriginStream {
     const blob = this.blobs.get(upload);
     const parsed = this.initOf(init);
     if (!this.limits.partTargetMs || blob?.state !== 'writing' || !parsed) return undefined;
+    // The state is written when the first part is out (it names a media sequence number and an upload id
+    // that must never be given out again) and when the cutting ends, not at every part: a restarted origin
+    // withdraws the parts of a segment being written and the preload hints anyway (their bytes were in
+    // memory), and with S3 each write is a PUT.
+    let first = true;
     const cut = new SegmentParts(blob, parsed, this.limits.partTargetMs, {
       changed: () => {
-        this.uploadsChanged();
+        const save = (first && cut.parts.length > 0) || !cut.cutting;
+        if (save) first = false;
+        this.uploadsChanged(save);
         this.onPartsChanged?.(upload);
       },
       problem: (problem) => this.onPartsProblem?.(blob.path, problem),
@@ -355,7 +365,7 @@ export class OriginStream {
   }
 
   /** Rebuilds the servable names and published texts after the publisher changed. */
-  private refresh(changedPaths: string[] = []): void {
+  private refresh(changedPaths: string[] = [], save = true): void {
     const names = new Map<string, number>();
     for (const [name, id] of this.publisher.servable()) {
       names.set(name, id);
@@ -379,7 +389,7 @@ export class OriginStream {
       this.playlists.set(path, p);
       this.onPublished?.(path, p);
     }
-    if (changedPaths.length > 0) this.save();
+    if (changedPaths.length > 0 && save) this.save();
   }
 
   /**

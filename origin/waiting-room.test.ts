@@ -2,6 +2,7 @@
 // client that leaves, close; and random interleavings of waits, notifications, timeouts and aborts.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { performance } from 'node:perf_hooks';
 import fc from 'fast-check';
 import { WaitingRoom, type Timer } from './waiting-room.js';
 
@@ -117,5 +118,20 @@ describe('WaitingRoom', () => {
       assert.equal(room.size, 0);
       assert.equal(clock.pending.size, 0);
     }), { numRuns: RUNS });
+  });
+
+  it('one notify releases 500 waiters with real timers and client signals in the same turn (measured)', async () => {
+    const room = new WaitingRoom({ perStream: 1000, total: 1000 });
+    let ready = false;
+    const waits = Array.from({ length: 500 }, () => room.wait('s', 'p', () => ready, 60_000, new AbortController().signal)!);
+    assert.equal(room.size, 500);
+    ready = true;
+    const t0 = performance.now();
+    room.notify('s', 'p');
+    const ms = performance.now() - t0;
+    assert.equal(room.size, 0, 'every waiter released by the notify itself');
+    assert.deepEqual(new Set(await Promise.all(waits)), new Set([true]));
+    console.log(`# 500 waiters released in ${ms.toFixed(2)} ms`);
+    assert.ok(ms < 1000, `${ms} ms`);
   });
 });

@@ -8,7 +8,11 @@
 //   sequence number keeps its URI, and a URI is never published under another media sequence number;
 // - renditions agree on the discontinuity sequence of a media sequence number both publish;
 // - the target duration covers every EXTINF; a superseded upload changes nothing;
-// - a restarted origin publishes what it published; no temporary file or unreachable blob stays on disk.
+// - a restarted origin publishes what it published; no temporary file or unreachable blob stays on disk;
+// - with LL-HLS uploads (real CMAF fed fragment by fragment while held open): parts are published only of
+//   bytes that arrived, every listed part serves exactly its byte range of the upload it was cut from (and of
+//   the finished segment, which its parts tile), a part URI keeps its bytes and its media sequence number,
+//   parts are listed from 0 and named after their segment, the preload hint names the next part and answers.
 // Shrunk counterexamples become the named tests at the end. PROPERTY_RUNS=n runs n cases per property.
 import { test } from 'node:test';
 import fc from 'fast-check';
@@ -19,13 +23,15 @@ const RUNS = Number(process.env.PROPERTY_RUNS ?? 60);
 const r = fc.nat({ max: 1 });
 const dur = fc.constantFrom(2, 2, 2, 1.5, 2.4, 3.6);
 
-function ops(storage: boolean): fc.Arbitrary<Op[]> {
+/** With `ll`, the muxer's way weighs more: the next segment held open and fed while playlists hint it. */
+function ops(storage: boolean, ll = false): fc.Arbitrary<Op[]> {
   const op: fc.Arbitrary<Op> = fc.oneof(
     { weight: 20, arbitrary: fc.record({ op: fc.constant('cycle' as const), r, dur }) },
     { weight: 10, arbitrary: fc.record({ op: fc.constant('segment' as const), r, dur }) },
     { weight: 10, arbitrary: fc.record({ op: fc.constant('playlist' as const), r }) },
-    { weight: 4, arbitrary: fc.record({ op: fc.constant('begin' as const), r, back: fc.nat({ max: 3 }), dur }) },
-    { weight: 4, arbitrary: fc.record({ op: fc.constant('end' as const), pick: fc.nat() }) },
+    { weight: ll ? 10 : 4, arbitrary: fc.record({ op: fc.constant('begin' as const), r, back: ll ? fc.constantFrom(0, 0, 0, 1) : fc.nat({ max: 3 }), dur }) },
+    { weight: ll ? 16 : 2, arbitrary: fc.record({ op: fc.constant('feed' as const), pick: fc.nat(), count: fc.constantFrom(1, 2, 5) }) },
+    { weight: ll ? 8 : 4, arbitrary: fc.record({ op: fc.constant('end' as const), pick: fc.nat() }) },
     { weight: 2, arbitrary: fc.record({ op: fc.constant('abort' as const), pick: fc.nat() }) },
     { weight: 2, arbitrary: fc.record({ op: fc.constant('duplicate' as const), r, back: fc.nat({ max: 3 }) }) },
     { weight: 1, arbitrary: fc.record({ op: fc.constant('restart' as const), kind: fc.constantFrom('same' as const, 'fresh' as const, 'jump' as const) }) },
@@ -56,6 +62,12 @@ function options(storage: boolean): fc.Arbitrary<HarnessOptions> {
 for (const storage of [false, true]) {
   test(`property: the publishing invariants hold after every step (${storage ? 'data dir with a failing disk' : 'in memory'})`, { timeout: 600_000 }, async () => {
     await fc.assert(fc.asyncProperty(ops(storage), options(storage), async (steps, opts) => {
+      await runScenario(steps, opts);
+    }), { numRuns: RUNS });
+  });
+  test(`property: with LL-HLS uploads in progress, the part invariants hold too (${storage ? 'data dir with a failing disk' : 'in memory'})`, { timeout: 600_000 }, async () => {
+    const llOptions = fc.record({ storage: fc.constant(storage), listSize: fc.constantFrom(2, 3, 4, 5), ll: fc.constant(true), maxMemoryBytes: fc.constantFrom(1024 * 1024 * 1024, 2000) });
+    await fc.assert(fc.asyncProperty(ops(storage, true), llOptions, async (steps, opts) => {
       await runScenario(steps, opts);
     }), { numRuns: RUNS });
   });
@@ -125,4 +137,29 @@ regression('a restarted rendition whose first playlist was held back while anoth
 regression('a name hinted for a complete upload keeps that upload stored when a newer upload of the path is hinted instead', { storage: true, listSize: 2, prefetch: true }, [
   { op: 'cycle', r: 0, dur: 2 }, { op: 'cycle', r: 0, dur: 2 }, { op: 'begin', r: 0, back: 1, dur: 2 }, { op: 'end', pick: 0 },
   { op: 'restart', kind: 'same' }, { op: 'cycle', r: 0, dur: 2 }, { op: 'segment', r: 0, dur: 2 }, { op: 'cycle', r: 1, dur: 2 },
+]);
+
+const ll = (listSize: number, storage = false): HarnessOptions => ({ storage, listSize, ll: true });
+
+regression('LL: a late playlist hinting a finished segment opens no partial (its parts were listed again under the next number)', ll(2), [
+  { op: 'cycle', r: 0, dur: 2 }, { op: 'segment', r: 0, dur: 2 }, { op: 'playlist', r: 0 }, { op: 'late', r: 0, back: 1 },
+]);
+
+regression('LL: a gap entry borrows the last segment\'s URI, not its parts', ll(2), [
+  { op: 'cycle', r: 0, dur: 2 }, { op: 'cycle', r: 0, dur: 2 }, { op: 'segment', r: 0, dur: 2 }, { op: 'segment', r: 0, dur: 2 },
+  { op: 'segment', r: 0, dur: 2 }, { op: 'playlist', r: 0 },
+]);
+
+regression('LL: a restarted origin withdraws the parts of a segment whose upload it lost (they were listed, unservable)', ll(2, true), [
+  { op: 'segment', r: 0, dur: 2 }, { op: 'playlist', r: 0 }, { op: 'begin', r: 0, back: 0, dur: 2 }, { op: 'feed', pick: 0, count: 5 },
+  { op: 'originRestart' },
+]);
+
+regression('LL: a restarted origin publishes no preload hint of an upload it lost (the state was not written at every part)', ll(2, true), [
+  { op: 'cycle', r: 1, dur: 2 }, { op: 'begin', r: 1, back: 0, dur: 2 }, { op: 'originRestart' },
+]);
+
+regression('LL: parts withdrawn at a restart are never listed again under another number (the old upload went on under the same name)', ll(2), [
+  { op: 'cycle', r: 1, dur: 2 }, { op: 'begin', r: 1, back: 0, dur: 2 }, { op: 'feed', pick: 0, count: 1 }, { op: 'restart', kind: 'same' },
+  { op: 'cycle', r: 1, dur: 2 },
 ]);

@@ -1,11 +1,13 @@
 // Low-latency uploads made from the real CMAF fixtures (test/fixtures/cmaf: ffmpeg's dash muxer in the
 // transcoder's LL mode, 10 fps video a fragment per frame, AAC audio a fragment per ~0.49 s), made unique
-// per upload so that no two uploads have the same bytes, and cut into the chunks the muxer sends (one per
-// fragment, the `styp` first).
+// per upload so that no two uploads have the same bytes, cut into the chunks the muxer sends (one per
+// fragment, the `styp` first), and an encoder that uploads them as the muxer does.
+import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseInit, scanSegment, type InitSegment } from '../../src/cmaf.js';
 import { root } from './chart.js';
+import { handBody, putWith, type HandBody } from './hand-body.js';
 
 export interface LlTrack {
   init: Buffer;
@@ -36,7 +38,7 @@ function freeBox(tag: string): Buffer {
 }
 
 /** An init section with `tag` after it: the same tracks, other bytes. */
-export function taggedInit(t: LlTrack, tag: string): Buffer {
+export function taggedInit(t: LlTrack, tag: string): Buffer<ArrayBuffer> {
   return Buffer.concat([t.init, freeBox(tag)]);
 }
 
@@ -53,4 +55,121 @@ export function fragmentChunks(t: LlTrack, bytes: Buffer): Buffer[] {
   if (error) throw new Error(error.message);
   const first = fragments[0]!;
   return [bytes.subarray(0, first.moofOffset), ...fragments.map((f, i) => bytes.subarray(i === 0 ? first.moofOffset : f.offset, f.offset + f.length))];
+}
+
+/** Sends an upload request (in-process `app.request`, or over HTTP with fetch). */
+export type Send = (path: string, init: RequestInit) => Promise<Response>;
+
+interface OpenSegment {
+  name: string;
+  bytes: Buffer;
+  chunks: Buffer[];
+  sent: number;
+  body: HandBody;
+  response: Promise<Response>;
+}
+
+/**
+ * An encoder run as ffmpeg's dash muxer uploads it (docs/low-latency.md): per rendition an init section at
+ * start, then each segment over one PUT, a chunk per fragment, and `media_<n>.m3u8` written when a segment
+ * opens: the segments so far and EXT-X-PREFETCH of the one being written. Segments of a run have names of
+ * their own (`chunk-<run>-<n>-<k>.m4s`), as the transcoder's do, and bytes of their own.
+ */
+export class LlEncoder {
+  private readonly done: string[][];
+  private readonly open: (OpenSegment | undefined)[];
+  private readonly next: number[];
+
+  constructor(
+    private readonly send: Send, readonly stream: string, readonly tracks: readonly LlTrack[], readonly run: string,
+    private readonly listSize = 6, private readonly targetDuration = 1,
+  ) {
+    this.done = tracks.map(() => []);
+    this.open = tracks.map(() => undefined);
+    this.next = tracks.map(() => 1);
+  }
+
+  private url(path: string): string {
+    return `/hls/${this.stream}/${path}`;
+  }
+
+  private async put(path: string, body: string | Uint8Array<ArrayBuffer>): Promise<number> {
+    return (await this.send(this.url(path), { method: 'PUT', body })).status;
+  }
+
+  /** The init sections and the master (naming every rendition's playlist before any exists). */
+  async start(): Promise<void> {
+    for (const [n, t] of this.tracks.entries()) assert.equal(await this.put(`init-${this.run}-${n}.m4s`, taggedInit(t, `${this.run}-${n}`)), 201);
+    const variants = this.tracks.map((_, n) => `#EXT-X-STREAM-INF:BANDWIDTH=${100_000 * (n + 1)}\nmedia_${n}.m3u8`);
+    assert.equal(await this.put('index.m3u8', `#EXTM3U\n#EXT-X-VERSION:7\n${variants.join('\n')}\n`), 204);
+  }
+
+  /** Starts rendition n's next segment: its request and first chunk (the `styp`). */
+  async openSegment(n: number): Promise<string> {
+    assert.equal(this.open[n], undefined, 'a segment is open');
+    const k = this.next[n]!++;
+    const name = `chunk-${this.run}-${n}-${String(k).padStart(5, '0')}.m4s`;
+    const bytes = taggedSegment(this.tracks[n]!, k, `${this.run}-${n}-${k}`);
+    const body = handBody();
+    const response = this.send(this.url(name), putWith(body));
+    await body.reading;
+    const chunks = fragmentChunks(this.tracks[n]!, bytes);
+    body.send(chunks[0]!);
+    this.open[n] = { name, bytes, chunks, sent: 1, body, response };
+    return name;
+  }
+
+  /** The open segment of rendition n (its name and whole bytes, as they will be when complete). */
+  current(n: number): { name: string; bytes: Buffer; fragmentsLeft: number } {
+    const o = this.open[n]!;
+    return { name: o.name, bytes: o.bytes, fragmentsLeft: o.chunks.length - o.sent };
+  }
+
+  /** Sends the next `count` fragments of rendition n's open segment. */
+  feed(n: number, count = 1): void {
+    const o = this.open[n]!;
+    for (const c of o.chunks.slice(o.sent, o.sent + count)) o.body.send(c);
+    o.sent = Math.min(o.chunks.length, o.sent + count);
+  }
+
+  /** Sends the rest of rendition n's open segment and ends its request. */
+  async closeSegment(n: number): Promise<string> {
+    const o = this.open[n]!;
+    this.feed(n, o.chunks.length);
+    o.body.end();
+    assert.equal((await o.response).status, 201);
+    this.open[n] = undefined;
+    this.done[n]!.push(o.name);
+    return o.name;
+  }
+
+  /** The uploader dies: its open uploads end without their last chunk. */
+  async kill(): Promise<void> {
+    for (const [n, o] of this.open.entries()) {
+      if (!o) continue;
+      o.body.fail();
+      await o.response;
+      this.open[n] = undefined;
+    }
+  }
+
+  /** Rendition n's playlist as the muxer writes it: its last segments, PDT after EXTINF, the open one prefetched. */
+  playlistText(n: number): string {
+    const list = this.done[n]!.slice(-this.listSize);
+    const first = this.done[n]!.length - list.length + 1;
+    const open = this.open[n];
+    return ['#EXTM3U', '#EXT-X-VERSION:6', `#EXT-X-TARGETDURATION:${this.targetDuration}`, `#EXT-X-MEDIA-SEQUENCE:${first}`, `#EXT-X-MAP:URI="init-${this.run}-${n}.m4s"`,
+      ...list.flatMap((name) => ['#EXTINF:1.000000,', name]), ...(open ? [`#EXT-X-PREFETCH:${open.name}`] : [])].join('\n') + '\n';
+  }
+
+  async playlist(n: number): Promise<void> {
+    assert.equal(await this.put(`media_${n}.m3u8`, this.playlistText(n)), 204);
+  }
+
+  /** The muxer's beat for rendition n: the open segment ends, the next opens, and the playlist says so. */
+  async nextSegment(n: number): Promise<void> {
+    if (this.open[n]) await this.closeSegment(n);
+    await this.openSegment(n);
+    await this.playlist(n);
+  }
 }

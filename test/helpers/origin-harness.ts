@@ -8,6 +8,8 @@
 // that goes wrong around it: restarts (same names, new names, numbering jumps), duplicate uploads, late
 // playlists, uploads held open, overlapping uploads of one path, aborted uploads, a failing disk (ENOSPC/EIO
 // on every write), the clock, retention sweeps, memory pressure and origin restarts on the same storage.
+// With `ll`, the uploads are real CMAF (test/helpers/ll-uploads.ts), fed fragment by fragment while held open,
+// and the origin publishes LL-HLS parts of the hinted upload in progress: the part invariants are checked too.
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -18,6 +20,8 @@ import { DiskStorage } from '../../origin/storage.js';
 import { FailingStorage } from './failing-storage.js';
 import { handBody, putWith, type HandBody } from './hand-body.js';
 import { uploadedName } from './published-names.js';
+import { fragmentChunks, LL_AUDIO, LL_VIDEO, taggedInit, taggedSegment } from './ll-uploads.js';
+import { lowLatencyViolations, playlistViolations } from './playlist-rules.js';
 
 export type Op =
   /** The encoder's normal beat: the next segment, then the playlist naming it. */
@@ -27,6 +31,8 @@ export type Op =
   /** Starts an upload and holds it open: the next segment (back 0) or again one already produced (overlap). */
   | { op: 'begin'; r: number; back: number; dur: number }
   | { op: 'end'; pick: number }
+  /** More of an open upload (with `ll`, whole fragments, as the dash muxer sends them). */
+  | { op: 'feed'; pick: number; count: number }
   | { op: 'abort'; pick: number }
   /** The same bytes as the last winning upload of a produced segment, again (a retry). */
   | { op: 'duplicate'; r: number; back: number }
@@ -51,6 +57,11 @@ export interface HarnessOptions {
   prefetch?: boolean;
   /** The origin's --max-memory (bytes), small to make it evict. */
   maxMemoryBytes?: number;
+  /**
+   * LL-HLS: fMP4 made of the real CMAF fixtures (v0 video, v1 audio, 1 s segments), playlists that hint the
+   * next segment; the origin cuts 0.5 s parts from the hinted upload while it is fed.
+   */
+  ll?: boolean;
 }
 
 export const LIMITS = { minWindow: 3, maxWindow: 5, segmentGraceMs: 10_000 };
@@ -58,14 +69,29 @@ const RENDITIONS = ['v0', 'v1'];
 const STREAM = '/hls/s/';
 
 interface Produced { k: number; name: string; dur: number }
-/** Uploaded bytes are ASCII; the same text means the same upload (or a duplicate of it). */
-interface Open { path: string; body: HandBody; bytes: string; response: Response | Promise<Response>; start: number }
+/**
+ * Uploaded bytes as latin1 strings (ASCII, or with `ll` CMAF); the same string means the same upload (or a
+ * duplicate of it). An open upload has sent `bytes` up to its chunk end `ends[sent - 1]`.
+ */
+interface Open { path: string; body: HandBody; bytes: string; ends: number[]; sent: number; response: Response | Promise<Response>; start: number }
+/** An upload's bytes and how many of them arrived (all, once it completed): parts may be cut only from those. */
+interface Sent { path: string; bytes: string; arrived: number }
+
+/** `s`'s bytes, one per char. */
+function latin1(s: string): Uint8Array<ArrayBuffer> {
+  return Buffer.from(s, 'latin1');
+}
 interface Seen { uri: string; gap: boolean; disc: number }
 
 function within<T>(p: T | Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what} hung for ${ms} ms`)), ms); });
   return Promise.race([Promise.resolve(p), timeout]).finally(() => clearTimeout(timer));
+}
+
+/** A low-latency playlist without its parts and preload hint. */
+function withoutParts(text: string): string {
+  return text.split('\n').filter((l) => !l.startsWith('#EXT-X-PART:') && !l.startsWith('#EXT-X-PRELOAD-HINT:')).join('\n');
 }
 
 /** Each segment's discontinuity sequence number. */
@@ -106,6 +132,10 @@ export class Harness {
   private readonly lastText: (string | undefined)[] = RENDITIONS.map(() => undefined);
   /** URIs no longer in any window -> when they left (ms); servable until the grace period after it. */
   private readonly left = new Map<string, number>();
+  /** LL-HLS: every segment upload started; the bytes and media sequence number each part URI was first published with. */
+  private readonly sent: Sent[] = [];
+  private readonly partBytes = new Map<string, Buffer>();
+  private readonly msnOfPart = new Map<string, number>();
   readonly log: string[] = [];
 
   constructor(private readonly options: HarnessOptions) {}
@@ -120,17 +150,21 @@ export class Harness {
   }
 
   private get ext(): string {
-    return this.options.fmp4 ? 'm4s' : 'ts';
+    return this.options.fmp4 || this.options.ll ? 'm4s' : 'ts';
+  }
+
+  private get fmp4(): boolean {
+    return this.options.fmp4 === true || this.options.ll === true;
   }
 
   /** An fMP4 encoder uploads its renditions' init files when it starts. */
   private async uploadInits(): Promise<void> {
-    if (!this.options.fmp4) return;
+    if (!this.fmp4) return;
     for (const r of RENDITIONS.keys()) {
       const path = this.path(r, 'init.mp4');
       const bytes = this.bytes(r, -1);
       const start = this.starts++;
-      const res = await within(this.origin.app.request(STREAM + path, { method: 'PUT', body: bytes }), 10_000, 'an init upload');
+      const res = await within(this.origin.app.request(STREAM + path, { method: 'PUT', body: latin1(bytes) }), 10_000, 'an init upload');
       this.completed(path, bytes, start, res.status);
     }
   }
@@ -175,14 +209,42 @@ export class Harness {
   private produce(r: number, dur: number): Produced {
     const list = this.produced[r]!;
     const k = list.length > 0 ? list[list.length - 1]!.k + 1 : this.nextK;
-    const p = { k, name: `${this.prefix}${k}.${this.ext}`, dur };
+    // The CMAF fixtures' segments last 1 s.
+    const p = { k, name: `${this.prefix}${k}.${this.ext}`, dur: this.options.ll ? 1 : dur };
     list.push(p);
     return p;
   }
 
   private bytes(r: number, k: number): string {
     const n = this.uploads++;
-    return `${RENDITIONS[r]}|run${this.run}|k${k}|upload${n}|`.padEnd(40 + (n * 7) % 60, '.');
+    const tag = `${RENDITIONS[r]}|run${this.run}|k${k}|upload${n}|`;
+    if (!this.options.ll) return tag.padEnd(40 + (n * 7) % 60, '.');
+    const track = r === 0 ? LL_VIDEO : LL_AUDIO;
+    return (k < 0 ? taggedInit(track, tag) : taggedSegment(track, k, tag)).toString('latin1');
+  }
+
+  /** Where an upload held open is sent in pieces: after each fragment with `ll`, else every 10 bytes. */
+  private chunkEnds(r: number, bytes: string): number[] {
+    if (this.options.ll) {
+      let end = 0;
+      return fragmentChunks(r === 0 ? LL_VIDEO : LL_AUDIO, Buffer.from(bytes, 'latin1')).map((c) => (end += c.length));
+    }
+    return Array.from({ length: Math.ceil(bytes.length / 10) }, (_, i) => Math.min(bytes.length, (i + 1) * 10));
+  }
+
+  /** Sends the next `count` chunks of an open upload. */
+  private feed(o: Open, count: number): void {
+    const to = Math.min(o.ends.length, o.sent + count);
+    const from = o.sent === 0 ? 0 : o.ends[o.sent - 1]!;
+    if (to > o.sent) o.body.send(latin1(o.bytes.slice(from, o.ends[to - 1])));
+    o.sent = to;
+    this.arrived(o.bytes, o.ends[to - 1] ?? 0);
+  }
+
+  /** Records how many bytes of an upload were sent. */
+  private arrived(bytes: string, arrived: number): void {
+    const s = this.sent.find((x) => x.bytes === bytes);
+    if (s) s.arrived = Math.max(s.arrived, arrived);
   }
 
   private playlist(r: number): string {
@@ -191,9 +253,9 @@ export class Harness {
     const td = Math.max(...list.map((p) => Math.ceil(p.dur)));
     const next = `${this.prefix}${list[list.length - 1]!.k + 1}.${this.ext}`;
     return ['#EXTM3U', `#EXT-X-VERSION:${this.options.fmp4 ? 7 : 3}`, `#EXT-X-TARGETDURATION:${td}`, `#EXT-X-MEDIA-SEQUENCE:${list[0]!.k}`,
-      ...(this.options.fmp4 ? ['#EXT-X-MAP:URI="init.mp4"'] : []),
+      ...(this.fmp4 ? ['#EXT-X-MAP:URI="init.mp4"'] : []),
       ...list.flatMap((p) => [`#EXTINF:${p.dur.toFixed(3)},`, p.name]),
-      ...(this.options.prefetch ? [`#EXT-X-PREFETCH:${next}`] : [])].join('\n') + '\n';
+      ...(this.options.prefetch || this.options.ll ? [`#EXT-X-PREFETCH:${next}`] : [])].join('\n') + '\n';
   }
 
   // ---- steps -----------------------------------------------------------------------------------------
@@ -225,7 +287,8 @@ export class Harness {
         const path = this.path(op.r, p.name);
         const bytes = this.bytes(op.r, p.k);
         const start = this.starts++;
-        const res = await within(this.origin.app.request(STREAM + path, { method: 'PUT', body: bytes }), 10_000, 'a segment upload');
+        this.sent.push({ path, bytes, arrived: bytes.length });
+        const res = await within(this.origin.app.request(STREAM + path, { method: 'PUT', body: latin1(bytes) }), 10_000, 'a segment upload');
         return this.completed(path, bytes, start, res.status);
       }
       case 'duplicate': {
@@ -236,7 +299,7 @@ export class Harness {
         const won = [...(this.winners.get(path) ?? [])].pop();
         if (won === undefined) return false;
         const start = this.starts++;
-        const res = await within(this.origin.app.request(STREAM + path, { method: 'PUT', body: won }), 10_000, 'a duplicate upload');
+        const res = await within(this.origin.app.request(STREAM + path, { method: 'PUT', body: latin1(won) }), 10_000, 'a duplicate upload');
         return this.completed(path, won, start, res.status);
       }
       case 'playlist':
@@ -256,8 +319,15 @@ export class Harness {
         const body = handBody();
         const response = this.origin.app.request(STREAM + path, putWith(body));
         await within(body.reading, 5000, 'an upload starting');
-        body.send(bytes.slice(0, 10));
-        this.open.push({ path, body, bytes, response, start: this.starts++ });
+        this.sent.push({ path, bytes, arrived: 0 });
+        const o: Open = { path, body, bytes, ends: this.chunkEnds(op.r, bytes), sent: 0, response, start: this.starts++ };
+        this.feed(o, 1);
+        this.open.push(o);
+        return false;
+      }
+      case 'feed': {
+        const o = this.open[op.pick % Math.max(1, this.open.length)];
+        if (o) this.feed(o, op.count);
         return false;
       }
       case 'end':
@@ -270,7 +340,7 @@ export class Harness {
           assert.equal(res.status, 400);
           return false;
         }
-        o!.body.send(o!.bytes.slice(10));
+        this.feed(o!, o!.ends.length);
         o!.body.end();
         const res = await within(o!.response, 10_000, 'an upload finishing');
         return this.completed(o!.path, o!.bytes, o!.start, res.status);
@@ -323,7 +393,19 @@ export class Harness {
         const before = await this.snapshot();
         await this.origin.close();
         await this.startOrigin();
-        assert.deepEqual(await this.snapshot(), before, 'a restarted origin publishes what it published');
+        const after = await this.snapshot();
+        if (this.options.ll) {
+          // The parts of a segment being written lived in memory with its upload: a restarted origin withdraws
+          // them and the preload hint (docs/origin.md, "Low-latency HLS"); with them gone, older segments' parts
+          // may come back within three target durations of the end. Everything else is as it was.
+          assert.deepEqual(after.map((t) => t && withoutParts(t)), before.map((t) => t && withoutParts(t)), 'a restarted origin publishes what it published, parts aside');
+          const listed = after.join('\n');
+          for (const uri of [...this.partBytes.keys()]) {
+            if (listed.includes(`"${uri.slice(uri.indexOf('/') + 1)}"`)) continue;
+            this.partBytes.delete(uri);
+            this.left.delete(uri);
+          }
+        } else assert.deepEqual(after, before, 'a restarted origin publishes what it published');
         return false;
       }
     }
@@ -358,7 +440,7 @@ export class Harness {
   private async snapshot(): Promise<(string | undefined)[]> {
     return Promise.all(RENDITIONS.map(async (v) => {
       const r = await this.get(`${v}/index.m3u8`);
-      return r.status === 200 ? r.body.toString() : undefined;
+      return r.status === 200 ? r.body.toString('latin1') : undefined;
     }));
   }
 
@@ -415,6 +497,7 @@ export class Harness {
         msnDisc[r]!.set(msn, d[i]!);
         current.add(uri);
       }
+      if (this.options.ll) await this.checkParts(r, text, where, current);
     }
     for (const [msn, disc] of msnDisc[0]!) {
       const other = msnDisc[1]!.get(msn);
@@ -422,19 +505,79 @@ export class Harness {
     }
     // Every URI published and not yet past its grace period serves the bytes it was first published with.
     for (const uri of current) this.left.delete(uri);
-    for (const uri of this.bytesOf.keys()) if (!current.has(uri) && !this.left.has(uri)) this.left.set(uri, this.clock.t);
+    for (const uri of [...this.bytesOf.keys(), ...this.partBytes.keys()]) if (!current.has(uri) && !this.left.has(uri)) this.left.set(uri, this.clock.t);
     const graced = [...this.left].filter(([, at]) => this.clock.t - at < LIMITS.segmentGraceMs).map(([uri]) => uri);
     for (const uri of new Set([...current, ...graced])) {
       const r = await this.get(uri);
       assert.equal(r.status, 200, `published ${uri} answers ${r.status}`);
-      const first = this.bytesOf.get(uri);
+      const first = this.bytesOf.get(uri) ?? this.partBytes.get(uri);
       if (first === undefined) {
-        assert.ok(this.winners.get(uploadedName(uri))?.has(r.body.toString()), `${uri} serves bytes no winning upload of ${uploadedName(uri)} had: ${r.body}`);
+        assert.ok(this.winners.get(uploadedName(uri))?.has(r.body.toString('latin1')), `${uri} serves bytes no winning upload of ${uploadedName(uri)} had: ${r.body}`);
         const hinted = this.hinted.get(uri);
         if (hinted !== undefined) assert.ok(r.body.equals(hinted), `${uri} is published with other bytes than it was hinted with`);
         this.bytesOf.set(uri, r.body);
       } else {
         assert.ok(r.body.equals(first), `${uri} changed its bytes`);
+      }
+    }
+  }
+
+  /**
+   * LL-HLS, rendition r's parts (docs/origin.md, "Low-latency HLS"): each segment's parts are listed from
+   * part 0 and named after its published name; a part URI is listed under one media sequence number only;
+   * the parts so far are a prefix of an upload of the segment's path, made only of bytes that had arrived,
+   * and a listed segment's parts tile it exactly; video parts are independent at a segment's start, audio
+   * parts always; the preload hint names the next part and answers. Servability within the grace period
+   * is checked with the other URIs (`current`).
+   */
+  private async checkParts(r: number, text: string, where: string, current: Set<string>): Promise<void> {
+    const dir = `${RENDITIONS[r]}/`;
+    assert.deepEqual([...playlistViolations(text, `${dir}index.m3u8`), ...lowLatencyViolations(text)], [], `RFC 8216 / LL rules broken in ${where}`);
+    const lines = text.split('\n');
+    let msn = Number(/^#EXT-X-MEDIA-SEQUENCE:(\d+)$/m.exec(text)?.[1] ?? 0);
+    const groups: { msn: number; segment?: string; parts: { uri: string; independent: boolean }[] }[] = [];
+    let parts: { uri: string; independent: boolean }[] = [];
+    for (const line of lines) {
+      if (line.startsWith('#EXT-X-PART:')) parts.push({ uri: dir + /URI="([^"]+)"/.exec(line)![1]!, independent: line.includes('INDEPENDENT=YES') });
+      else if (line !== '' && !line.startsWith('#')) {
+        groups.push({ msn: msn++, segment: dir + line, parts });
+        parts = [];
+      }
+    }
+    groups.push({ msn, parts });
+    const hint = /^#EXT-X-PRELOAD-HINT:TYPE=PART,URI="([^"]+)"$/m.exec(text)?.[1];
+    if (hint !== undefined) {
+      const res = await within(this.origin.app.request(`${STREAM}${dir}${hint}`, { method: 'HEAD' }), 5000, `HEAD ${hint}`);
+      assert.equal(res.status, 200, `hinted part ${hint} answers ${res.status} in ${where}`);
+      assert.match(hint, new RegExp(`\\.p${parts.length}\\.m4s$`), `the hint names the next part in ${where}`);
+      if (parts.length > 0) assert.equal(hint.replace(/\.p\d+\.m4s$/, ''), parts[0]!.uri.slice(dir.length).replace(/\.p0\.m4s$/, ''), `the hint is of the partial segment in ${where}`);
+    }
+    for (const g of groups) {
+      if (g.parts.length === 0) continue;
+      const stem = g.parts[0]!.uri.replace(/\.p0\.m4s$/, '');
+      assert.deepEqual(g.parts.map((p) => p.uri), g.parts.map((_, i) => `${stem}.p${i}.m4s`), `parts listed from 0, named after one segment, in ${where}`);
+      if (g.segment !== undefined) assert.equal(g.segment, `${stem}.m4s`, `parts named after their segment's published name in ${where}`);
+      assert.deepEqual(g.parts.map((p) => p.independent), g.parts.map((_, i) => r === 1 || i === 0), `INDEPENDENT in ${where}`);
+      const bodies: Buffer[] = [];
+      for (const p of g.parts) {
+        const seen = this.msnOfPart.get(p.uri);
+        if (seen === undefined) this.msnOfPart.set(p.uri, g.msn);
+        else assert.equal(g.msn, seen, `${p.uri} listed under another media sequence number in ${where}`);
+        const res = await this.get(p.uri);
+        assert.equal(res.status, 200, `listed part ${p.uri} answers ${res.status} in ${where}`);
+        const first = this.partBytes.get(p.uri);
+        if (first) assert.ok(res.body.equals(first), `${p.uri} changed its bytes`);
+        else this.partBytes.set(p.uri, res.body);
+        bodies.push(res.body);
+        current.add(p.uri);
+      }
+      const sofar = Buffer.concat(bodies).toString('latin1');
+      const source = uploadedName(`${stem}.m4s`);
+      assert.ok(this.sent.some((u) => u.path === source && sofar.length <= u.arrived && u.bytes.startsWith(sofar)),
+        `the parts of ${stem} are not bytes that arrived for an upload of ${source}, in ${where}`);
+      if (g.segment !== undefined) {
+        const whole = await this.get(g.segment);
+        assert.equal(whole.body.toString('latin1'), sofar, `the parts of ${g.segment} do not tile it, in ${where}`);
       }
     }
   }
@@ -452,17 +595,17 @@ export class Harness {
       if (text === undefined) continue;
       for (const seg of (parsePlaylist(text) as MediaPlaylist).segments) {
         const map = seg.map !== undefined ? /URI="([^"]+)"/.exec(seg.map)?.[1] : undefined;
-        for (const uri of [seg.uri, ...(map !== undefined ? [map] : [])]) reachable.add((await this.get(`${RENDITIONS[r]}/${uri}`)).body.toString());
+        for (const uri of [seg.uri, ...(map !== undefined ? [map] : [])]) reachable.add((await this.get(`${RENDITIONS[r]}/${uri}`)).body.toString('latin1'));
       }
     }
     // A name hinted while its upload was complete stays that upload's until its segment is listed (readers
     // may have its bytes), even when a newer upload of the path is hinted since.
     for (const path of [...this.paths, ...this.hinted.keys()]) {
       const r = await this.get(path);
-      if (r.status === 200) reachable.add(r.body.toString());
+      if (r.status === 200) reachable.add(r.body.toString('latin1'));
     }
     for (const f of files.filter((x) => /(^|\/)blobs\/\d+$/.test(x))) {
-      const body = (await readFile(join(this.dir, f))).toString();
+      const body = (await readFile(join(this.dir, f))).toString('latin1');
       assert.ok(reachable.has(body), `stored blob ${f} is neither published nor the current version of a path: ${body}`);
     }
   }

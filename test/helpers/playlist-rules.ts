@@ -225,3 +225,52 @@ export function playlistViolations(text: string, path: string): string[] {
   if (tags.includes('EXT-X-PART') && !tags.includes('EXT-X-PART-INF')) fail('EXT-X-PART without EXT-X-PART-INF');
   return problems;
 }
+
+/**
+ * The low-latency rules of draft-pantos-hls-rfc8216bis a published media playlist with parts must keep:
+ * EXT-X-PART-INF and EXT-X-SERVER-CONTROL with parts, every part at most the part target (the transcoder's
+ * fragments fit the origin's target), PART-HOLD-BACK at least twice the part target (4.4.3.8),
+ * CAN-SKIP-UNTIL at least six target durations (4.4.3.8), at most one preload hint of each type (4.4.5.3),
+ * parts only of segments starting within three target durations of the end or after the last (6.2.2: the
+ * server MAY remove older parts; the origin does), and EXT-X-SKIP only in a version-9 playlist.
+ */
+export function lowLatencyViolations(text: string): string[] {
+  const problems: string[] = [];
+  const lines = text.split('\n');
+  const attr = (line: string | undefined, name: string) => (line === undefined ? undefined : attributes(valueOf(line))?.get(name)?.value);
+  const partInf = lines.find((l) => l.startsWith('#EXT-X-PART-INF:'));
+  const control = lines.find((l) => l.startsWith('#EXT-X-SERVER-CONTROL:'));
+  const target = Number(attr(partInf, 'PART-TARGET'));
+  const targetDuration = Number(valueOf(lines.find((l) => l.startsWith('#EXT-X-TARGETDURATION:')) ?? ''));
+  const parts = lines.filter((l) => l.startsWith('#EXT-X-PART:'));
+  if (parts.length > 0 && (partInf === undefined || control === undefined)) problems.push('parts without EXT-X-PART-INF and EXT-X-SERVER-CONTROL');
+  for (const p of parts) {
+    const d = Number(attr(p, 'DURATION'));
+    if (!(d <= target)) problems.push(`part ${attr(p, 'URI')} of ${d} s is longer than the part target ${target} s`);
+  }
+  if (control !== undefined) {
+    const holdBack = Number(attr(control, 'PART-HOLD-BACK'));
+    if (partInf !== undefined && !(holdBack >= 2 * target)) problems.push(`PART-HOLD-BACK ${holdBack} is under twice the part target ${target}`);
+    const skip = attr(control, 'CAN-SKIP-UNTIL');
+    if (skip !== undefined && !(Number(skip) >= 6 * targetDuration)) problems.push(`CAN-SKIP-UNTIL ${skip} is under six target durations`);
+  }
+  const hints = lines.filter((l) => l.startsWith('#EXT-X-PRELOAD-HINT:')).map((l) => attr(l, 'TYPE'));
+  if (new Set(hints).size !== hints.length) problems.push(`more than one preload hint of a type: ${hints.join(', ')}`);
+  // Read backwards: `start` is how far from the end of the playlist the segment of the next part line read
+  // starts (a segment's parts come before its EXTINF; those after the last segment start after it).
+  let start = lines.slice(lines.findLastIndex((l) => l !== '' && !l.startsWith('#')) + 1)
+    .filter((l) => l.startsWith('#EXT-X-PART:')).reduce((sum, l) => sum + Number(attr(l, 'DURATION')), 0);
+  let reported = false;
+  for (let i = lines.length - 1; i >= 0 && !reported; i--) {
+    const l = lines[i]!;
+    if (l.startsWith('#EXTINF:')) start += Number(valueOf(l).split(',')[0]);
+    else if (l.startsWith('#EXT-X-PART:') && start > 3 * targetDuration + 1e-6) {
+      problems.push(`parts of a segment starting ${start} s from the end (more than three target durations)`);
+      reported = true;
+    }
+  }
+  const version = Number(valueOf(lines.find((l) => l.startsWith('#EXT-X-VERSION:')) ?? '#EXT-X-VERSION:1'));
+  if (lines.some((l) => l.startsWith('#EXT-X-SKIP:')) && version < 9) problems.push(`EXT-X-SKIP in a playlist of version ${version}`);
+  return problems;
+}
+
