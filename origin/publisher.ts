@@ -170,8 +170,8 @@ interface RenditionState {
   /** What the root is made from besides that segment (see rootOf), as the newest playlist brought it, until the root is set. */
   salt?: string;
   /**
-   * Names given to uploads still to be listed (EXT-X-PREFETCH, EXT-X-PRELOAD-HINT, EXT-X-PART in the trailer),
-   * which may have been read under them: each stays that upload's until its sequence number is published.
+   * Names given out for uploads still to be listed (EXT-X-PREFETCH, EXT-X-PRELOAD-HINT, EXT-X-PART in the published
+   * trailer), which may have been read under them: each stays that upload's until its sequence number is published.
    */
   claims: Record<string, Claim>;
   published?: string;
@@ -747,8 +747,13 @@ export class Publisher {
   private render(path: string, r: RenditionState, files: FileView, complete: boolean): void {
     if (r.entries.length === 0) return;
     const hinted = complete ? this.resolveHints(path, r, files) : [];
-    this.endClaims(r, new Set(hinted.map((h) => h.name)));
     if (this.limits.partTargetMs) this.cutHinted(path, r, files, hinted);
+    // Only a name the playlist gives out is claimed: a low-latency one carries none of the uploader's hints,
+    // only the parts and preload hint of the segment being written (a claim of a name nobody was given would
+    // keep its upload stored, unreachable, for as long as the rendition waits to publish that number).
+    const given = r.lowLatency ? hinted.filter((h) => h.name === r.partial?.name || h.name === r.preload?.segment) : hinted;
+    for (const h of given) r.claims[h.name] ??= h.claim;
+    this.endClaims(r, new Set(given.map((h) => h.name)));
     const first = r.entries[0]!;
     const pl: MediaPlaylist = {
       type: 'media',
@@ -773,11 +778,11 @@ export class Publisher {
 
   /**
    * The uploaded hints (EXT-X-PREFETCH, -PRELOAD-HINT, -PART after the last segment) whose uploads exist, rewritten
-   * to their published names, each claimed for its upload. Hints name what comes after the uploader's last
+   * to their published names, each with the claim its upload makes if the playlist gives the name out. Hints name what comes after the uploader's last
    * segment: the next sequence number (the i-th EXT-X-PREFETCH the i-th after it), or an init section, named by
    * its content once complete.
    */
-  private resolveHints(path: string, r: RenditionState, files: FileView): { tag: string; upload: number; name: string; line: string }[] {
+  private resolveHints(path: string, r: RenditionState, files: FileView): { tag: string; upload: number; name: string; line: string; claim: Claim }[] {
     const next = r.source!.mediaSequence + r.source!.segments.length;
     let prefetch = 0;
     return r.trailer.flatMap((line) => {
@@ -794,9 +799,9 @@ export class Publisher {
         ? (upload.hash !== undefined ? publishedName(source, contentTag(upload.hash)) : undefined)
         : this.segmentName(r, { usn, source }, upload, files);
       if (name === undefined) return [];
-      r.claims[name] ??= { upload: upload.id, epoch: r.epoch, usn, ...(upload.hash !== undefined ? { hash: upload.hash } : {}) };
+      const claim: Claim = { upload: upload.id, epoch: r.epoch, usn, ...(upload.hash !== undefined ? { hash: upload.hash } : {}) };
       const rel = relativeTo(path, name);
-      return [{ tag, upload: upload.id, name, line: tag === 'EXT-X-PREFETCH' ? `#EXT-X-PREFETCH:${rel}` : mapUriAttribute(line, () => rel) }];
+      return [{ tag, upload: upload.id, name, line: tag === 'EXT-X-PREFETCH' ? `#EXT-X-PREFETCH:${rel}` : mapUriAttribute(line, () => rel), claim }];
     });
   }
 

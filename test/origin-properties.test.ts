@@ -163,3 +163,13 @@ regression('LL: parts withdrawn at a restart are never listed again under anothe
   { op: 'cycle', r: 1, dur: 2 }, { op: 'begin', r: 1, back: 0, dur: 2 }, { op: 'feed', pick: 0, count: 1 }, { op: 'restart', kind: 'same' },
   { op: 'cycle', r: 1, dur: 2 },
 ]);
+
+regression('LL: a hint the low-latency playlist does not carry claims no name (the claim kept a superseded upload stored while its rendition waited to join an epoch)', ll(2, true), [
+  { op: 'cycle', r: 0, dur: 2 }, { op: 'cycle', r: 1, dur: 2 }, { op: 'begin', r: 1, back: 1, dur: 2 }, { op: 'end', pick: 0 },
+  { op: 'cycle', r: 0, dur: 2 }, { op: 'playlist', r: 1 }, { op: 'cycle', r: 0, dur: 2 }, { op: 'begin', r: 0, back: 1, dur: 2 },
+  { op: 'end', pick: 0 }, { op: 'playlist', r: 0 },
+]);
+
+regression('LL: the upload a listed partial was cut from stays stored while a newer upload of its path completes (reachable through its parts)', ll(2, true), [
+  { op: 'cycle', r: 1, dur: 2 }, { op: 'segment', r: 1, dur: 2 }, { op: 'begin', r: 1, back: 1, dur: 2 }, { op: 'end', pick: 0 },
+]);
