@@ -169,6 +169,8 @@ for (const [rep, list] of [...byRep].sort()) {
   const latencies: number[] = [];
   const pdtLatencies: number[] = [];
   const pdtErrors: number[] = [];
+  /** Per segment, against the true capture of its first frame: ffmpeg's PDT, the first fragment's prft, its arrival. */
+  const firstFrame = { pdt: [] as number[], prft: [] as number[], arrival: [] as number[] };
   let overhead = 0;
   let payload = 0;
   let packets = 0;
@@ -191,6 +193,13 @@ for (const [rep, list] of [...byRep].sort()) {
     const pdtMatch = playlist && new RegExp(`#EXT-X-PROGRAM-DATE-TIME:(\\S+)\\n${name(r).replace(/\./g, '\\.')}`).exec(playlist.body().toString());
     const pdt = pdtMatch ? Date.parse(pdtMatch[1]!.replace(/\+0000$/, 'Z')) : undefined;
     const segStart = Math.min(...pkts.map((p) => Number(p.pts_time)));
+    const firstCapture = captured[runIndex]?.get(frameAt(segStart));
+    const first = w.fragments[0];
+    if (firstCapture !== undefined && first) {
+      if (pdt !== undefined) firstFrame.pdt.push(pdt - firstCapture);
+      if (first.f.producerTime) firstFrame.prft.push(first.f.producerTime.wallClockMs - firstCapture);
+      firstFrame.arrival.push(first.completedAt - firstCapture);
+    }
     for (const p of pkts) {
       const at = Number(p.pos) - init.length;
       const frag = w.fragments.find((x) => at >= x.f.offset && at < x.f.offset + x.f.length);
@@ -208,6 +217,7 @@ for (const [rep, list] of [...byRep].sort()) {
   if (handler === 'vide') {
     console.log(`    capture -> bytes at the server: ${stats(latencies)} ms${unmatched ? ` (${unmatched} frames unmatched)` : ''}`);
     console.log(`    the same from EXT-X-PROGRAM-DATE-TIME: ${stats(pdtLatencies)} ms; PDT minus true capture: ${stats(pdtErrors)} ms`);
+    console.log(`    a segment's first frame, minus its true capture: ffmpeg's PDT ${stats(firstFrame.pdt)} ms; prft ${stats(firstFrame.prft)} ms; arrival ${stats(firstFrame.arrival)} ms`);
   }
 }
 rmSync(tmp, { recursive: true, force: true });

@@ -21,3 +21,12 @@ test('--redundant: two origins naming each other --peer, a fan-out feeding both 
   // Without it, the plan is the single origin's, as before.
   assert.deepEqual(planRoles(stackOptionsFrom(['--upload-token', 'tok'], {})!, undefined).map((r) => r.name), ['origin', 'edge-1', 'edge-2', 'lb']);
 });
+
+test('--low-latency --part-target goes to every origin too (its part target must be at least the transcoder\'s)', () => {
+  const plan = planRoles(stackOptionsFrom(['--low-latency', '--part-target', '0.8s', '--redundant', '--upload-token', 'tok', '--no-private-redis'], {})!, undefined);
+  for (const origin of plan.filter((r) => r.role === 'origin')) {
+    assert.equal(origin.args[origin.args.indexOf('--part-target') + 1], '800ms', origin.name);
+  }
+  // Without --low-latency the origin keeps its own default.
+  assert.ok(!planRoles(stackOptionsFrom(['--upload-token', 'tok'], {})!, undefined)[0]!.args.includes('--part-target'));
+});

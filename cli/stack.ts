@@ -108,7 +108,9 @@ export function planRoles(options: StackOptions, redisUrl: string | undefined): 
   const origins = options.redundant ? [options.originPort, options.origin2Port ?? 8091] : [options.originPort];
   const roles: PlannedRole[] = origins.map((port, i) => ({
     name: i === 0 ? 'origin' : `origin-${i + 1}`, role: 'origin', port,
+    // The origin's part target must be at least the transcoder's, which sizes the audio fragments.
     args: ['origin', ...common(port), ...(options.dataDir ? ['--data-dir', i === 0 ? options.dataDir : `${options.dataDir}/origin-${i + 1}`] : []),
+      ...(options.lowLatency && options.partTargetMs !== undefined ? ['--part-target', `${options.partTargetMs}ms`] : []),
       ...origins.filter((p) => p !== port).flatMap((p) => ['--peer', url(p)])],
     env: token,
   }));

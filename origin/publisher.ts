@@ -72,6 +72,8 @@ export interface UploadParts {
   next: number | undefined;
   /** The upload completed and its parts tile it: its segment may list them. */
   tiled: boolean;
+  /** The wall clock at the segment's start (Unix ms) from the upload's bytes (`prft`), if they carry it. */
+  producerTimeMs?: number | undefined;
 }
 
 /** Low-latency HLS: the segment being written, whose parts are published after the last segment. */
@@ -83,6 +85,8 @@ interface PartialSegment {
   upload: number;
   parts: PartRecord[];
   tiled: boolean;
+  /** UploadParts.producerTimeMs: the segment's EXT-X-PROGRAM-DATE-TIME when it lists these parts. */
+  producerTimeMs?: number;
 }
 
 /** Where a low-latency playlist stands, for blocking playlist reloads (origin/reload-directives.ts). */
@@ -739,6 +743,7 @@ export class Publisher {
     delete r.preload;
     if (entry?.msn === p.msn && entry.name === p.name && entry.offset === undefined && p.tiled) {
       entry.parts = p.parts;
+      if (p.producerTimeMs !== undefined) entry.tags = withProgramDateTime(entry.tags, p.producerTimeMs);
       return;
     }
     r.retired.push({ name: p.name, upload: p.upload, parts: p.parts, at: now });
@@ -1077,6 +1082,19 @@ function updatePartial(p: PartialSegment, cut: UploadParts | undefined): void {
   if (cut === undefined) return;
   p.parts = cut.parts.map((x) => ({ offset: x.offset, length: x.length, duration: x.seconds, independent: x.independent }));
   p.tiled = cut.tiled;
+  if (cut.producerTimeMs !== undefined) p.producerTimeMs = cut.producerTimeMs;
+}
+
+/**
+ * A segment's EXT-X-PROGRAM-DATE-TIME from its producer's wall clock, in place of the uploader's: ffmpeg's
+ * dash muxer dates a run from its first packet's second, truncated, and counts on by durations, which runs
+ * up to seconds off the capture clock (docs/low-latency.md, "PROGRAM-DATE-TIME").
+ */
+function withProgramDateTime(tags: readonly string[], ms: number): string[] {
+  // To the microsecond first: an NTP fraction (1/2^32 s) of a whole millisecond is a hair below it.
+  const line = `#EXT-X-PROGRAM-DATE-TIME:${new Date(Math.floor(Math.round(ms * 1000) / 1000)).toISOString()}`;
+  const at = tags.findIndex((t) => tagName(t) === 'EXT-X-PROGRAM-DATE-TIME');
+  return at >= 0 ? tags.map((t, i) => (i === at ? line : t)) : [line, ...tags];
 }
 
 /** The media playlists a master names (variants and EXT-X-MEDIA renditions), stream-relative. */

@@ -29,6 +29,11 @@ export class SegmentParts implements UploadParts {
   /** More parts may come: the upload goes on and its bytes were cut cleanly so far. */
   cutting = true;
   tiled = false;
+  /**
+   * The wall clock at the segment's start (Unix ms), from the `prft` before its first fragment (ffmpeg's
+   * -write_prft): in the bytes, so every origin fed the same upload reads the same.
+   */
+  producerTimeMs: number | undefined;
   /** The bytes of the closed parts of an upload that failed (its own are gone). */
   private kept: Buffer | undefined;
   private readonly scanner: FragmentScanner;
@@ -36,6 +41,7 @@ export class SegmentParts implements UploadParts {
   /** Quiet while the chunks that arrived before are replayed: the publisher is reading us then. */
   private replaying = true;
   private reported = false;
+  private scanned = 0;
 
   /** Starts cutting `upload`, which must still be written (`UploadVersion.observe`). */
   constructor(readonly upload: UploadVersion, init: InitSegment, targetMs: number, private readonly events: SegmentPartsEvents) {
@@ -70,6 +76,13 @@ export class SegmentParts implements UploadParts {
     if (!this.cutting) return;
     const { fragments, error } = this.scanner.push(bytes);
     const before = this.parts.length;
+    const first = fragments[0];
+    if (first && this.scanned === 0 && first.producerTime && first.timescale > 0) {
+      // The prft pairs its wall clock with a media time; the segment starts at the first fragment's decode time.
+      const pt = first.producerTime;
+      this.producerTimeMs = pt.wallClockMs - ((pt.mediaTime - first.decodeTime) * 1000) / first.timescale;
+    }
+    this.scanned += fragments.length;
     for (const f of fragments) this.take(this.cutter.add(f));
     if (error) this.stop({ kind: 'bad_cmaf', error });
     else if (this.parts.length > before) this.notify();

@@ -378,7 +378,7 @@ function parseTraf(init: InitSegment, bytes: Uint8Array, traf: Child, base: numb
 }
 
 /** Seconds between the NTP epoch (1900) and the Unix epoch (1970). */
-const NTP_UNIX_OFFSET = 2_208_988_800;
+export const NTP_UNIX_OFFSET = 2_208_988_800;
 /** A `prft` is 32 bytes (version 1); larger ones are skipped, not buffered. */
 const MAX_PRFT = 64;
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { FEED_HEADER } from '../src/feed.js';
 import { createOrigin, type Origin } from '../origin/index.js';
 import { handBody, putWith } from './helpers/hand-body.js';
-import { fragmentChunks, LL_VIDEO, taggedSegment } from './helpers/ll-uploads.js';
+import { fragmentChunks, LL_VIDEO, taggedSegment, withPrft } from './helpers/ll-uploads.js';
 
 const base = 'http://origin.test/hls/ll/';
 const feed = { [FEED_HEADER]: 'feed1' };
@@ -25,7 +25,9 @@ test('two origins fed the same LL uploads publish the same parts under the segme
   // Peered (a peer nothing listens on): their names root in the feed id alone, as behind a fan-out.
   const origins = [await createOrigin({ partTargetMs: 500, peers: ['http://127.0.0.1:9'] }), await createOrigin({ partTargetMs: 500, peers: ['http://127.0.0.1:9'] })];
   try {
-    const seg = (k: number) => taggedSegment(LL_VIDEO, k, `seg${k}`);
+    // seg1 carries a prft: both date it by that, not by their own clocks.
+    const prft = Date.UTC(2026, 10, 30, 6, 30, 0, 250);
+    const seg = (k: number) => (k === 1 ? withPrft(LL_VIDEO, taggedSegment(LL_VIDEO, k, `seg${k}`), prft) : taggedSegment(LL_VIDEO, k, `seg${k}`));
     for (const o of origins) {
       await put(o, 'init.mp4', LL_VIDEO.init);
       await put(o, 'seg0.m4s', seg(0));
@@ -51,6 +53,7 @@ test('two origins fed the same LL uploads publish the same parts under the segme
     const [after0, after1] = [await text(origins[0]!), await text(origins[1]!)];
     assert.equal(after1, after0);
     assert.match(after0, new RegExp(`\\n${part[1]!.replace(/\./g, '\\.')}\\.m4s\\n`), 'listed under the name its parts were published under');
+    assert.match(after0, new RegExp(`#EXT-X-PROGRAM-DATE-TIME:${new Date(prft).toISOString()}\\n(#[^\\n]*\\n)*${part[1]!.replace(/\./g, '\\.')}\\.m4s\\n`), 'dated by its prft');
     const whole = await origins[1]!.app.request(`${base}${part[1]}.m4s`);
     assert.ok(Buffer.from(await whole.arrayBuffer()).equals(seg(1)));
   } finally {

@@ -57,6 +57,20 @@ function segmentsWithParts(playlist: string): { uri: string; parts: string[] }[]
   return listing(playlist).segments.map((s) => ({ uri: s.uri, parts: s.parts.map((p) => p.URI!) }));
 }
 
+/** The EXT-X-PROGRAM-DATE-TIME in force for each segment (undefined before the first). */
+function programDateTimes(playlist: string): (string | undefined)[] {
+  let pdt: string | undefined;
+  const out: (string | undefined)[] = [];
+  for (const line of playlist.split('\n')) {
+    if (line.startsWith('#EXT-X-PROGRAM-DATE-TIME:')) pdt = line.slice('#EXT-X-PROGRAM-DATE-TIME:'.length);
+    else if (line !== '' && !line.startsWith('#')) {
+      out.push(pdt);
+      pdt = undefined;
+    }
+  }
+  return out;
+}
+
 const trailingParts = (playlist: string) => listing(playlist).partial;
 const mediaSequence = (playlist: string) => listing(playlist).mediaSequence;
 const lastMsn = (playlist: string) => listing(playlist).lastMsn;
@@ -141,6 +155,22 @@ describe('origin: LL-HLS publishing from the dash muxer\'s uploads', () => {
       const range = await o.app.request(`/hls/ll/${seg.parts[0]}`, { headers: { Range: 'bytes=2-5' } });
       assert.equal(range.status, 206);
       assert.deepEqual(Buffer.from(await range.arrayBuffer()), whole.subarray(2, 6));
+    }
+  });
+
+  it('a segment listing its parts is dated by the prft before its first fragment, to the ms; without one, as uploaded', async () => {
+    const { o, enc } = await start();
+    const base = Date.UTC(2026, 10, 30, 6, 0, 0);
+    // Segment 3 carries no prft. The uploader's PDT runs a second early (as ffmpeg's, truncated to the second).
+    enc.prft = (n, k) => (k === 3 ? undefined : base + k * 1000 + 123.4567 + n);
+    enc.pdt = (k) => base + (k - 1) * 1000;
+    await running(enc, 4);
+    const iso = (ms: number) => new Date(ms).toISOString();
+    for (const r of [0, 1]) {
+      const media = await text(o, `media_${r}.m3u8`);
+      assert.deepEqual(segmentsWithParts(media).map((s) => s.parts.length > 0), [false, true, true, true]);
+      // The first segment was never hinted (so never scanned): the uploader's PDT.
+      assert.deepEqual(programDateTimes(media), [iso(base), iso(base + 2123 + r), iso(base + 2000), iso(base + 4123 + r)]);
     }
   });
 

@@ -30,7 +30,7 @@ describe('low-latency arguments and options', () => {
     for (const want of ['-f dash -streaming 1 -lhls 1 -hls_playlist 1 -strict experimental', '-seg_duration 2 -frag_type every_frame',
       '-tune zerolatency', '-force_key_frames expr:gte(t,n_forced*2)', '-g 60 -keyint_min 60', '-map [v0] -map [v1] -map 0:a -c:v',
       '-hls_master_name index.m3u8', '-init_seg_name init-1700000000123-$RepresentationID$.$ext$',
-      '-media_seg_name chunk-1700000000123-$RepresentationID$-$Number%05d$.$ext$', '-method PUT -http_persistent 1 -ignore_io_errors 1']) {
+      '-media_seg_name chunk-1700000000123-$RepresentationID$-$Number%05d$.$ext$', '-method PUT -http_persistent 1 -ignore_io_errors 1', '-write_prft 1 -utc_timing_url https://time.akamai.com/?iso']) {
       assert.ok(joined.includes(want), `${want} in ${joined}`);
     }
     // 300 ms holds 14 AAC frames (298.7 ms); frag_duration half a frame under that.

@@ -301,6 +301,11 @@ function lowLatencyOutput(o: TranscodeOptions, base: string, hlsTime: number): s
     '-media_seg_name', `chunk-${start}-$RepresentationID$-$Number%05d$.$ext$`,
     '-hls_master_name', 'index.m3u8',
     '-master_m3u8_publish_rate', String(o.masterPublishRate ?? 5),
+    // A `prft` box (the wall clock as the fragment is muxed, ~50-70 ms after capture) before every
+    // fragment, 32 bytes each: the origin dates each segment by it, since the muxer's own PDT is its first
+    // packet's second, truncated, plus durations (docs/low-latency.md). ffmpeg 5.1 writes prft only with a
+    // UTCTiming URL, which goes into manifest.mpd alone (ffmpeg's documented example).
+    '-write_prft', '1', '-utc_timing_url', 'https://time.akamai.com/?iso',
     ...uploadArgs(o),
     `${base}/manifest.mpd`,
   ];

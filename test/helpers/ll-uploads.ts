@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseInit, scanSegment, type InitSegment } from '../../src/cmaf.js';
+import { NTP_UNIX_OFFSET, parseInit, scanSegment, type InitSegment } from '../../src/cmaf.js';
 import { root } from './chart.js';
 import { handBody, putWith, type HandBody } from './hand-body.js';
 
@@ -49,6 +49,25 @@ export function taggedSegment(t: LlTrack, k: number, tag: string): Buffer {
   return Buffer.concat([seg.subarray(0, styp), freeBox(tag), seg.subarray(styp)]);
 }
 
+/**
+ * `bytes` with a `prft` (version 1, as ffmpeg's -write_prft writes it) before its first `moof`: the wall clock
+ * `unixMs` paired with that fragment's decode time.
+ */
+export function withPrft(t: LlTrack, bytes: Buffer, unixMs: number): Buffer {
+  const { fragments } = scanSegment(t.parsed, bytes);
+  const first = fragments[0]!;
+  const box = Buffer.alloc(32);
+  box.writeUInt32BE(32, 0);
+  box.write('prft', 4, 'latin1');
+  box.writeUInt32BE(0x01_000018, 8); // version 1, flags 0x18 (as ffmpeg's)
+  box.writeUInt32BE(first.trackId, 12);
+  const seconds = Math.floor(unixMs / 1000);
+  box.writeUInt32BE(seconds + NTP_UNIX_OFFSET, 16);
+  box.writeUInt32BE(Math.round(((unixMs - seconds * 1000) / 1000) * 2 ** 32), 20);
+  box.writeBigUInt64BE(BigInt(first.decodeTime), 24);
+  return Buffer.concat([bytes.subarray(0, first.moofOffset), box, bytes.subarray(first.moofOffset)]);
+}
+
 /** The chunks the dash muxer sends for a segment: the `styp` (with what follows it before the first `moof`), then a fragment each. */
 export function fragmentChunks(t: LlTrack, bytes: Buffer): Buffer[] {
   const { fragments, error } = scanSegment(t.parsed, bytes);
@@ -76,6 +95,10 @@ interface OpenSegment {
  * their own (`chunk-<run>-<n>-<k>.m4s`), as the transcoder's do, and bytes of their own.
  */
 export class LlEncoder {
+  /** The `prft` wall clock (Unix ms) written into segment k of rendition n (undefined: no `prft`). */
+  prft: (n: number, k: number) => number | undefined = () => undefined;
+  /** The EXT-X-PROGRAM-DATE-TIME the uploader's playlists give segment k (after EXTINF; undefined: none). */
+  pdt: (k: number) => number | undefined = () => undefined;
   private readonly done: string[][];
   private readonly open: (OpenSegment | undefined)[];
   private readonly next: number[];
@@ -109,7 +132,9 @@ export class LlEncoder {
     assert.equal(this.open[n], undefined, 'a segment is open');
     const k = this.next[n]!++;
     const name = `chunk-${this.run}-${n}-${String(k).padStart(5, '0')}.m4s`;
-    const bytes = taggedSegment(this.tracks[n]!, k, `${this.run}-${n}-${k}`);
+    const tagged = taggedSegment(this.tracks[n]!, k, `${this.run}-${n}-${k}`);
+    const clock = this.prft(n, k);
+    const bytes = clock === undefined ? tagged : withPrft(this.tracks[n]!, tagged, clock);
     const body = handBody();
     const response = this.send(this.url(name), putWith(body));
     await body.reading;
@@ -159,7 +184,10 @@ export class LlEncoder {
     const first = this.done[n]!.length - list.length + 1;
     const open = this.open[n];
     return ['#EXTM3U', '#EXT-X-VERSION:6', `#EXT-X-TARGETDURATION:${this.targetDuration}`, `#EXT-X-MEDIA-SEQUENCE:${first}`, `#EXT-X-MAP:URI="init-${this.run}-${n}.m4s"`,
-      ...list.flatMap((name) => ['#EXTINF:1.000000,', name]), ...(open ? [`#EXT-X-PREFETCH:${open.name}`] : [])].join('\n') + '\n';
+      ...list.flatMap((name) => {
+        const pdt = this.pdt(Number(/-(\d{5})\.m4s$/.exec(name)![1]));
+        return ['#EXTINF:1.000000,', ...(pdt !== undefined ? [`#EXT-X-PROGRAM-DATE-TIME:${new Date(pdt).toISOString()}`] : []), name];
+      }), ...(open ? [`#EXT-X-PREFETCH:${open.name}`] : [])].join('\n') + '\n';
   }
 
   async playlist(n: number): Promise<void> {

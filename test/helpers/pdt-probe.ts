@@ -4,6 +4,8 @@
 // late PDT is. The probe polls a media playlist (at the origin: no cache between) and keeps the largest
 // such bound over the segments it sees appear. A player's `now - playingDate` plus this bound is a lower
 // bound on its glass-to-player latency (low by the pipeline: encode, upload, publish, ~0.1-0.2 s).
+// The origin dates LL segments by the producer's `prft` (docs/low-latency.md, section 3 point 8), ~0.05-0.07
+// s after capture, so for LL the bound is now mostly the publishing delay; plain HLS keeps the muxer's PDT.
 export interface PdtProbe {
   /** Seconds; > 0: PDT is at least this late; < 0: it may be up to this early. Undefined until a segment appeared. */
   lateByAtLeast(): number | undefined;
