@@ -10,7 +10,10 @@ import { rawGet, type RawResponse } from './helpers/edge-client.js';
 import { startScriptedOrigin, type ScriptedOrigin, type Step } from './helpers/edge-fake-origin.js';
 import { startTestEdge, type EdgeHarness } from './helpers/edge-harness.js';
 
-const TIMEOUT_MS = 400;
+// Above the time a loaded machine may take to bring every client into the flight (the scripts' gate):
+// with 400 ms a burst's first fetch could time out before the last client joined, which then started a
+// fetch of its own and saw another outcome (504 against 502).
+const TIMEOUT_MS = 1500;
 /** Generous: a stalled fetch ends after TIMEOUT_MS; the rest is a loaded 2-core machine. */
 const BOUND_MS = TIMEOUT_MS + 4_000;
 const CLIENTS = 6;
