@@ -78,6 +78,7 @@ export function createLb(config: LbConfig): Lb {
 
   return {
     app,
+    metrics,
     status,
     refresh: () => discovery?.refresh() ?? Promise.resolve(),
     checkHealth: () => health.checkAll(),

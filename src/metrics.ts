@@ -5,6 +5,8 @@ export const METRIC_PREFIX = 'cascade_';
 
 export class Metrics {
   readonly registry = new Registry();
+  /** What /metrics renders, when not this registry alone (a cluster worker answers for every worker). */
+  private renderer: (() => Promise<string>) | undefined;
 
   constructor(labels: Record<string, string> = {}, defaults = true) {
     this.registry.setDefaultLabels(labels);
@@ -32,7 +34,11 @@ export class Metrics {
     return new Histogram({ name: METRIC_PREFIX + name, help, labelNames, registers: [this.registry], ...(buckets ? { buckets } : {}) });
   }
 
+  renderWith(renderer: () => Promise<string>): void {
+    this.renderer = renderer;
+  }
+
   async render(): Promise<{ body: string; contentType: string }> {
-    return { body: await this.registry.metrics(), contentType: this.registry.contentType };
+    return { body: await (this.renderer ?? (() => this.registry.metrics()))(), contentType: this.registry.contentType };
   }
 }

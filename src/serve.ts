@@ -25,6 +25,8 @@ export interface ListenOptions {
   host: string;
   /** Keep-alive idle timeout for client connections (ms). */
   keepAliveTimeout?: number;
+  /** Share the port with other processes (SO_REUSEPORT; src/workers.ts), bypassing cluster's primary. */
+  reusePort?: boolean;
 }
 
 export function listen(app: FetchApp, options: ListenOptions): Promise<Listening> {
@@ -50,7 +52,7 @@ export function listen(app: FetchApp, options: ListenOptions): Promise<Listening
       });
     });
     server.once('error', reject);
-    server.listen(options.port, options.host);
+    server.listen({ port: options.port, host: options.host, ...(options.reusePort ? { reusePort: true, exclusive: true } : {}) });
     server.once('listening', () => {
       server.off('error', reject);
       const addr = server.address() as AddressInfo;
