@@ -13,7 +13,7 @@ export interface CachedObject {
   body: SharedBody;
   /** Our clock when the upstream headers arrived: the base for `Age`. */
   receivedAt: number;
-  /** Upstream `Age` (seconds) at that moment. */
+  /** Upstream `Age` (seconds) at that moment; with a fraction when a sibling worker was the upstream. */
   upstreamAge: number;
   /** Fresh while now < freshUntil; may stand in for failing origins while now < staleUntil. */
   freshUntil: number;

@@ -58,6 +58,7 @@ export const edgeCommand: Command = {
     const id = options.id ?? defaultEdgeId(options.port);
     const log = loggerFor(options['log-level'], { role: 'edge', edge: id });
     if (isSupervisor(options.workers)) return superviseWorkers({ count: options.workers, port: options.port, host: options.host, name: 'edge', log });
+    const worker = workerSlot();
     const edge = createEdge({
       id,
       origins,
@@ -80,6 +81,7 @@ export const edgeCommand: Command = {
       use: parsed.use,
       hookTimeoutMs: options['hook-timeout'],
       log,
+      ...(worker ? { worker } : {}),
     });
     if (options['public-url'] && !options.redis) log.info('not_registering', { reason: '--public-url without --redis' });
     await runRole(edge, { port: options.port, host: options.host, log, name: 'edge', graceMs: options['shutdown-grace'] });

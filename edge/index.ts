@@ -28,6 +28,8 @@ import { startRegistration } from './registration.js';
 import { EDGE_EXPOSED_HEADERS } from './respond.js';
 import { streamHandler } from './serve-stream.js';
 import { ViewerCounter, VIEWER_LIMITS } from './viewers.js';
+import { serveShield, ShieldedUpstream } from './worker-shield.js';
+import type { WorkerSlot } from '../src/workers.js';
 
 export type { CacheOutcome } from './outcome.js';
 export { CACHE_OUTCOMES } from './outcome.js';
@@ -66,6 +68,11 @@ export interface EdgeConfig {
   hookTimeoutMs?: number;
   /** Operator Hono middleware, run before the stream routes. */
   use?: MiddlewareHandler[];
+  /**
+   * Set in a cluster worker (`--workers` > 1): the cache budget is shared by the workers, and misses go
+   * through the worker that owns the key (edge/worker-shield.ts), so each object is fetched once per host.
+   */
+  worker?: WorkerSlot;
 }
 
 export interface Edge extends Role {
@@ -81,15 +88,17 @@ export function createEdge(config: EdgeConfig): Edge {
   const now = config.now ?? Date.now;
   const log = (config.log ?? silentLogger).child({ role: 'edge', edge: config.id });
   const metrics = config.metrics ?? new Metrics({ role: 'edge', edge: config.id });
-  const cacheSize = config.cacheSize ?? EDGE_DEFAULTS.cacheSize;
+  const worker = config.worker && config.worker.count > 1 ? config.worker : undefined;
+  const cacheSize = Math.floor((config.cacheSize ?? EDGE_DEFAULTS.cacheSize) / (worker?.count ?? 1));
   const lbUrl = config.lbUrl?.replace(/\/+$/, '');
 
   // State: the drain switch, the cache, the viewers, the origins.
   const drain = new DrainState();
   const store = new CacheStore(cacheSize);
   const viewers = new ViewerCounter({ ...VIEWER_LIMITS, now });
+  const upstreamTimeoutMs = config.upstreamTimeoutMs ?? EDGE_DEFAULTS.upstreamTimeoutMs;
   const origins = new OriginPool(config.origins, {
-    timeoutMs: config.upstreamTimeoutMs ?? EDGE_DEFAULTS.upstreamTimeoutMs,
+    timeoutMs: upstreamTimeoutMs,
     retryMs: config.originRetryMs ?? EDGE_DEFAULTS.originRetryMs,
     userAgent: `cascade-edge/${config.id}`,
     now,
@@ -102,9 +111,10 @@ export function createEdge(config: EdgeConfig): Edge {
     timeoutMs: config.hookTimeoutMs ?? EDGE_DEFAULTS.hookTimeoutMs, log, metrics, edgeId: config.id,
     isConfiguredOrigin: (url) => origins.isConfigured(url),
   });
+  const shielded = worker && new ShieldedUpstream({ slot: worker, origins, timeoutMs: upstreamTimeoutMs, log });
   const cache = new CoalescingCache({
     store,
-    origins,
+    origins: shielded ?? origins,
     freshness: { ...EDGE_DEFAULTS.freshness, ...config.freshness },
     maxObjectSize: Math.min(config.maxObjectSize ?? EDGE_DEFAULTS.maxObjectSize, cacheSize),
     now,
@@ -146,6 +156,10 @@ export function createEdge(config: EdgeConfig): Edge {
     onDrainChange: (drained) => drain.setDrainedByControlPlane(drained),
   });
 
+  // Without its socket, this worker's keys are fetched by each asking worker itself: degraded, not down.
+  const shield = worker && serveShield({ slot: worker, origins, timeoutMs: upstreamTimeoutMs, log, cache, servedBy: config.id, now })
+    .catch((err: unknown) => { log.error('shield_listen_failed', { err }); return undefined; });
+
   return {
     id: config.id,
     app,
@@ -164,6 +178,8 @@ export function createEdge(config: EdgeConfig): Edge {
     async close() {
       viewers.close();
       await registration?.close();
+      await (await shield)?.close();
+      await shielded?.close();
       await origins.close();
     },
   };

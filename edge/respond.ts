@@ -40,12 +40,17 @@ export function headersOut(reply: Reply): Record<string, string | string[]> {
   return reply.setCookie ? { ...reply.headers, 'set-cookie': reply.setCookie } : reply.headers;
 }
 
+/** `Age` in whole seconds (RFC 9111 §5.1); the upstream's part may have a fraction (from a sibling worker). */
+export function ageOf(obj: CachedObject, now: number): number {
+  return Math.floor(obj.upstreamAge + Math.max(0, now - obj.receivedAt) / 1000);
+}
+
 /** RFC 9110 §6.4.1: these never have content, nor a Content-Length that would announce some. */
 const NO_CONTENT = new Set([204, 304]);
 
 export function replyFor(obj: CachedObject, d: Delivery): Reply {
   const headers: Record<string, string> = { ...obj.headers, ...edgeHeaders(d.outcome, d.servedBy) };
-  headers.age = String(obj.upstreamAge + Math.max(0, Math.floor((d.now - obj.receivedAt) / 1000)));
+  headers.age = String(ageOf(obj, d.now));
   const body = obj.body;
   const head = d.method === 'HEAD';
   if (obj.status === 200) {
@@ -91,7 +96,7 @@ export function writeHit(res: ServerResponse, obj: CachedObject, servedBy: strin
     delete headers.age;
     obj.hitHead = Object.entries(headers).flat();
   }
-  const age = String(obj.upstreamAge + Math.max(0, Math.floor((now - obj.receivedAt) / 1000)));
+  const age = String(ageOf(obj, now));
   res.writeHead(200, [...obj.hitHead, 'age', age]);
   onBytes(obj.body.length);
   res.end(obj.body.buffer);
