@@ -42,6 +42,7 @@ export const STACK_OPTIONS = {
   'part-target': { type: 'duration', default: `${DEFAULT_PART_TARGET_MS}ms`, help: 'LL part target, 100ms..2s' },
   ffmpeg: { type: 'string', default: 'ffmpeg', help: 'ffmpeg executable' },
   'log-level': { type: 'string', default: 'warn', choices: LOG_LEVELS, help: "roles' log level" },
+  workers: { type: 'int', default: 1, min: 1, max: 256, help: 'processes per edge and per LB (the stack already runs several roles on this machine)' },
 } as const satisfies OptionsSpec;
 
 export interface StackOptions {
@@ -64,6 +65,8 @@ export interface StackOptions {
   lowLatency?: boolean;
   partTargetMs?: number;
   logLevel: string;
+  /** `--workers` of each edge and of the LB (default 1). */
+  workers?: number;
   ffmpeg?: string;
   /** How long startStack waits for the stream to be playable through the LB (then warns and returns). */
   mediaTimeoutMs?: number;
@@ -92,6 +95,7 @@ export function stackEdgeId(i: number): string {
 export function planRoles(options: StackOptions, redisUrl: string | undefined): PlannedRole[] {
   const url = (port: number) => hostPortUrl(options.host, port);
   const common = (port: number) => ['--port', String(port), '--host', options.host, '--log-level', options.logLevel];
+  const workers = ['--workers', String(options.workers ?? 1)];
   const redis = redisUrl ? ['--redis', redisUrl] : [];
   const roles: PlannedRole[] = [{
     name: 'origin', role: 'origin', port: options.originPort,
@@ -100,12 +104,12 @@ export function planRoles(options: StackOptions, redisUrl: string | undefined): 
   }];
   options.edgePorts.forEach((port, i) => roles.push({
     name: stackEdgeId(i), role: 'edge', port,
-    args: ['edge', ...common(port), '--origin', url(options.originPort), '--id', stackEdgeId(i), '--public-url', url(port), '--lb', url(options.port), ...redis],
+    args: ['edge', ...common(port), ...workers, '--origin', url(options.originPort), '--id', stackEdgeId(i), '--public-url', url(port), '--lb', url(options.port), ...redis],
     env: {},
   }));
   roles.push({
     name: 'lb', role: 'lb', port: options.port,
-    args: ['lb', ...common(options.port), ...redis, ...(redisUrl ? [] : options.edgePorts.flatMap((port, i) => ['--edge', `${stackEdgeId(i)}=${url(port)}`]))],
+    args: ['lb', ...common(options.port), ...workers, ...redis, ...(redisUrl ? [] : options.edgePorts.flatMap((port, i) => ['--edge', `${stackEdgeId(i)}=${url(port)}`]))],
     env: {},
   });
   return roles;
@@ -354,7 +358,7 @@ export function stackOptionsFrom(argv: string[], env: NodeJS.ProcessEnv = proces
     uploadToken: o['upload-token'] ?? randomBytes(12).toString('hex'), dataDir: o['data-dir'], redis: o.redis,
     privateRedis: o['private-redis'], ladder, fps: o.fps, sourceSize: o['source-size'], preset: o.preset,
     segmentType: o['low-latency'] ? 'fmp4' : o['segment-type'] as 'ts' | 'fmp4', lowLatency: o['low-latency'], partTargetMs: o['part-target'],
-    logLevel: o['log-level'], ffmpeg: o.ffmpeg,
+    logLevel: o['log-level'], workers: o.workers, ffmpeg: o.ffmpeg,
   };
 }
 
