@@ -1,6 +1,7 @@
 // Stored responses, bounded by bytes with LRU eviction. Freshness is ours (millisecond clocks, stale
 // bounds), so lru-cache only does what it is best at: size accounting and recency.
 import { LRUCache } from 'lru-cache';
+import type { ResponseHead } from '../src/fast-http.js';
 import type { SharedBody } from './shared-body.js';
 
 export interface CachedObject {
@@ -20,8 +21,8 @@ export interface CachedObject {
   staleUntil: number;
   /** Kept until then (at least staleUntil): an entry with a validator stays to be revalidated. */
   retainUntil: number;
-  /** The response head of a plain hit (all but `Age`) as a flat name/value list, built on the first hit. */
-  hitHead?: string[];
+  /** The response head of a plain hit, built on the first hit (edge/respond.ts hitHeadOf). */
+  hitHead?: ResponseHead;
 }
 
 /** Headers, key and bookkeeping: counted so that many tiny 404s cannot exceed the budget unnoticed. */

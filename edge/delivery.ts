@@ -6,12 +6,24 @@ import type { Context } from 'hono';
 import type { StatusCode } from 'hono/utils/http-status';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { nodeBindingsOf } from '../src/app.js';
+import { writeFast, type FastRequest } from '../src/fast-http.js';
 import type { CachedObject } from './cache-store.js';
 import type { MasterViaLb } from './master-rewrite.js';
 import type { EdgeMetrics } from './metrics.js';
 import type { CacheOutcome } from './outcome.js';
-import { headersOut, isPlainGet, replyFor, webResponse, writeHit, writeReply, type Reply } from './respond.js';
+import { headersOut, hitHeadOf, isPlainGet, replyFor, webResponse, writeHit, writeReply, type Reply } from './respond.js';
 import type { ViewerCounter } from './viewers.js';
+
+/** A fresh hit found by the fast path (edge/fresh-hit.ts), before the master view. */
+export interface FreshHit {
+  found: CachedObject;
+  /** Path and query as the player sent them. */
+  target: string;
+  stream: string;
+  playlist: boolean;
+  /** '' when unknown. */
+  clientAddress: string;
+}
 
 /** The request as delivery needs it, from a socket or in-process. */
 export interface Asked {
@@ -41,14 +53,33 @@ export class Delivery {
     this.onBytes = (n) => options.stats.bytesOut.inc(n);
   }
 
-  /** The fast path: a fresh hit, written now (the object is whole, so its master view is too). */
-  writeFreshHit(outgoing: ServerResponse, asked: Asked, found: CachedObject): void {
-    const { masters, servedBy, now, stats } = this.options;
-    const hit = asked.playlist && masters ? masters.view(found, asked.target) : found;
-    this.countViewer(hit, asked);
-    stats.request('HIT');
-    if (hit.status === 200 && hit.body.state === 'complete' && isPlainGet(asked.headers)) writeHit(outgoing, hit, servedBy, now(), this.onBytes);
-    else writeReply(outgoing, replyFor(hit, { method: 'GET', request: asked.headers, outcome: 'HIT', servedBy, now: now() }), this.onBytes);
+  /** A fresh hit on a connection Node's server holds, written now (the object is whole, so its master view is too). */
+  writeFreshHit(outgoing: ServerResponse, request: IncomingHttpHeaders, fresh: FreshHit): void {
+    const { servedBy, now } = this.options;
+    const hit = this.shown(fresh);
+    this.countHit(hit, fresh);
+    if (hit.status === 200 && hit.body.state === 'complete' && isPlainGet(request)) writeHit(outgoing, hit, servedBy, now(), this.onBytes);
+    else writeReply(outgoing, replyFor(hit, { method: 'GET', request, outcome: 'HIT', servedBy, now: now() }), this.onBytes);
+  }
+
+  /** A fresh hit on the raw socket (src/fast-http.ts): a whole 200 goes out pre-built; anything else is left to Hono. */
+  writeRawHit(req: FastRequest, fresh: FreshHit): boolean {
+    const hit = this.shown(fresh);
+    if (hit.status !== 200 || hit.body.state !== 'complete') return false;
+    this.countHit(hit, fresh);
+    writeFast(req, hitHeadOf(hit, this.options.servedBy).at(this.options.now()), hit.body.buffer);
+    this.onBytes(hit.body.length);
+    return true;
+  }
+
+  private shown(fresh: FreshHit): CachedObject {
+    const { masters } = this.options;
+    return fresh.playlist && masters ? masters.view(fresh.found, fresh.target) : fresh.found;
+  }
+
+  private countHit(hit: CachedObject, fresh: FreshHit): void {
+    this.countViewer(hit, fresh);
+    this.options.stats.request('HIT');
   }
 
   /** What to answer with `obj`, counted by outcome; a master still arriving is waited for, to go out through the LB. */
@@ -71,7 +102,7 @@ export class Delivery {
   }
 
   /** Only a playlist served with 2xx counts: made-up stream names must not become series (or map entries). */
-  private countViewer(obj: CachedObject, asked: Asked): void {
+  private countViewer(obj: CachedObject, asked: Pick<Asked, 'playlist' | 'stream' | 'clientAddress'>): void {
     if (asked.playlist && obj.status >= 200 && obj.status < 300) this.options.viewers.touch(asked.stream, asked.clientAddress);
   }
 }

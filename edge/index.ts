@@ -18,7 +18,7 @@ import { CoalescingCache } from './coalescing-cache.js';
 import { EDGE_DEFAULTS } from './defaults.js';
 import { Delivery } from './delivery.js';
 import { DrainState } from './drain.js';
-import { answerFreshHitsFirst } from './fresh-hit.js';
+import { answerFreshHitsFirst, rawFreshHits } from './fresh-hit.js';
 import type { FreshnessDefaults } from './freshness.js';
 import { EdgeHookPhases, type EdgeHooks } from './hooks.js';
 import { MasterViaLb } from './master-rewrite.js';
@@ -144,7 +144,9 @@ export function createEdge(config: EdgeConfig): Edge {
   });
   app.on(['GET', 'HEAD'], '/hls/*', streamHandler({ id: config.id, log, classifier, hooks, cache, origins, delivery, stats }));
   app.all('/hls/*', (c) => c.text('method not allowed\n', 405, { Allow: 'GET, HEAD, OPTIONS' }));
-  if (!hooks.any && (config.use?.length ?? 0) === 0) answerFreshHitsFirst(app, { classifier, cache, delivery });
+  // Fresh hits skip everything in front of the cache, unless hooks or middleware must see every request.
+  const fastHits = !hooks.any && (config.use?.length ?? 0) === 0 ? { classifier, cache, delivery } : undefined;
+  if (fastHits) answerFreshHitsFirst(app, fastHits);
 
   const registration = config.redis && startRegistration({
     url: config.redis.url,
@@ -164,6 +166,7 @@ export function createEdge(config: EdgeConfig): Edge {
     id: config.id,
     app,
     metrics,
+    ...(fastHits ? { fastPath: rawFreshHits(fastHits) } : {}),
     get draining() { return drain.draining; },
     cache: {
       get bytes() { return store.bytes; },

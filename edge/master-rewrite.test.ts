@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { ResponseHead } from '../src/fast-http.js';
 import { silentLogger } from '../src/log.js';
 import { parsePlaylist, uriAttribute, type MasterPlaylist } from '../src/playlist.js';
 import type { CachedObject } from './cache-store.js';
@@ -86,7 +87,7 @@ describe('MasterViaLb', () => {
   });
 
   it('gives the rewritten bytes their own validator and drops the cached hit head', () => {
-    const obj = object(MASTER, { hitHead: ['etag', '"origin-1"', 'content-length', '999'] });
+    const obj = object(MASTER, { hitHead: new ResponseHead(200, 'OK', ['etag', '"origin-1"', 'content-length', '999']) });
     const m = new MasterViaLb(LB, silentLogger);
     const v = m.view(obj, '/hls/demo/index.m3u8');
     assert.notEqual(v.headers.etag, '"origin-1"');

@@ -8,6 +8,7 @@ import type { CachedObject } from './cache-store.js';
 import type { CacheOutcome } from './outcome.js';
 import { BodyCursor, type SharedBody } from './shared-body.js';
 import { corsHeaders } from '../src/cors.js';
+import { ResponseHead } from '../src/fast-http.js';
 import { evaluateRange, notModified, validatorsOf } from '../src/http-range.js';
 
 /** The edge's own headers a browser player may read across origins, besides the standard ones. */
@@ -87,17 +88,21 @@ export function isPlainGet(request: IncomingHttpHeaders): boolean {
 }
 
 /**
- * The hot path: a plain GET answered with a whole 200 from a complete entry. Same headers as `replyFor`,
- * but built once per entry as the flat list `writeHead` takes as is.
+ * The head of a plain hit (a whole 200 to a plain GET): the same headers as `replyFor`, built once per
+ * entry, with `Date` and `Age` redone at most once a second.
  */
-export function writeHit(res: ServerResponse, obj: CachedObject, servedBy: string, now: number, onBytes: (n: number) => void): void {
+export function hitHeadOf(obj: CachedObject, servedBy: string): ResponseHead {
   if (obj.hitHead === undefined) {
     const { headers } = replyFor(obj, { method: 'GET', request: {}, outcome: 'HIT', servedBy, now: obj.receivedAt });
     delete headers.age;
-    obj.hitHead = Object.entries(headers).flat();
+    obj.hitHead = new ResponseHead(200, 'OK', Object.entries(headers).flat(), (now) => ageOf(obj, now));
   }
-  const age = String(ageOf(obj, now));
-  res.writeHead(200, [...obj.hitHead, 'age', age]);
+  return obj.hitHead;
+}
+
+/** A plain hit through Node's response (connections the raw fast path handed over, src/fast-http.ts). */
+export function writeHit(res: ServerResponse, obj: CachedObject, servedBy: string, now: number, onBytes: (n: number) => void): void {
+  res.writeHead(200, [...hitHeadOf(obj, servedBy).fields, 'age', String(ageOf(obj, now))]);
   onBytes(obj.body.length);
   res.end(obj.body.buffer);
 }

@@ -1,5 +1,6 @@
 // The shape every role factory returns, and how the CLI runs one.
 import type { Hono } from 'hono';
+import type { FastAnswer } from './fast-http.js';
 import type { Metrics } from './metrics.js';
 import { listen, type Listening } from './serve.js';
 import type { Logger } from './log.js';
@@ -9,6 +10,8 @@ export interface Role {
   app: Hono;
   /** The role's metrics: in a cluster worker, its /metrics answers for every worker. */
   readonly metrics?: Metrics;
+  /** Plain requests answered on the raw socket, before Node's HTTP server and the app (src/fast-http.ts). */
+  readonly fastPath?: FastAnswer;
   /** Called once the HTTP server listens (roles that announce their own URL need it). */
   onListen?(listening: Listening): void | Promise<void>;
   /** First step of a graceful stop, before the server stops accepting (an edge enters drain mode). */
@@ -33,7 +36,7 @@ export interface RunOptions {
 export async function runRole(role: Role, options: RunOptions): Promise<Listening> {
   const worker = workerSlot();
   if (worker && role.metrics) shareMetrics(role.metrics);
-  const listening = await listen(role.app, { port: worker?.port ?? options.port, host: options.host, reusePort: worker !== undefined });
+  const listening = await listen(role.app, { port: worker?.port ?? options.port, host: options.host, reusePort: worker !== undefined, ...(role.fastPath ? { fastPath: role.fastPath } : {}) });
   await role.onListen?.(listening);
   let stopping = false;
   const stop = async (signal: string) => {

@@ -4,6 +4,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { shieldBadTarget } from './app.js';
+import { answerFirst, type FastAnswer } from './fast-http.js';
 import { hostPortUrl } from './url.js';
 
 export interface FetchApp {
@@ -27,6 +28,8 @@ export interface ListenOptions {
   keepAliveTimeout?: number;
   /** Share the port with other processes (SO_REUSEPORT; src/workers.ts), bypassing cluster's primary. */
   reusePort?: boolean;
+  /** Answers plain requests on the raw socket before Node's HTTP server (src/fast-http.ts). */
+  fastPath?: FastAnswer;
 }
 
 export function listen(app: FetchApp, options: ListenOptions): Promise<Listening> {
@@ -39,6 +42,7 @@ export function listen(app: FetchApp, options: ListenOptions): Promise<Listening
       void handle(incoming, outgoing);
     });
     server.keepAliveTimeout = options.keepAliveTimeout ?? 65_000;
+    const fast = options.fastPath && answerFirst(server, options.fastPath, server.keepAliveTimeout);
     // Uploads from ffmpeg and long-polling players can legitimately take a while; the roles bound idle time themselves.
     server.requestTimeout = 0;
     server.headersTimeout = 30_000;
@@ -66,8 +70,12 @@ export function listen(app: FetchApp, options: ListenOptions): Promise<Listening
           closing ??= new Promise<void>((done) => {
             const closed = new Promise<void>((r) => server.close(() => r()));
             server.closeIdleConnections();
+            fast?.endAll();
             const idle = inFlight === 0 ? Promise.resolve() : new Promise<void>((r) => { drained = r; });
-            const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+            const timer = setTimeout(() => {
+              server.closeAllConnections();
+              fast?.destroyAll();
+            }, graceMs);
             void idle.then(() => {
               // Keep-alive sockets that just finished a response are idle now.
               server.closeIdleConnections();
