@@ -29,6 +29,14 @@ export interface DecisionOptions {
 /** The edge for a request, or undefined when none is usable. Throws HookFailed. */
 export type Decide = (req: RedirectRequest) => Promise<EdgeEntry | undefined>;
 
+/** The same decision without hooks, in one synchronous step (lb/fast-redirect.ts); X-Forwarded-For as received. */
+export type DecideWithoutHooks = (stream: string, peer: string | undefined, forwardedFor: string | undefined) => EdgeEntry | undefined;
+
+export function decisionWithoutHooks({ hash, trustProxyHops, edgeSet, usable }: Omit<DecisionOptions, 'hooks'>): DecideWithoutHooks {
+  return (stream, peer, forwardedFor) =>
+    edgeSet.current.selector.pick(defaultHashKey(hash, clientAddress(peer, forwardedFor, trustProxyHops), stream), usable);
+}
+
 export function createDecision({ hash, trustProxyHops, edgeSet, usable, hooks }: DecisionOptions): Decide {
   const clientOf = ({ peer, request }: RedirectRequest): string =>
     clientAddress(peer, trustProxyHops > 0 ? request.headers.get('x-forwarded-for') ?? undefined : undefined, trustProxyHops);

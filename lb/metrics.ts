@@ -7,6 +7,9 @@ import type { EdgeEntry } from './edges.js';
 
 /** What happened to a request under /hls/: the metric label and what tests assert. */
 export type RedirectOutcome = 'redirect' | 'no_edge' | 'bad_path' | 'method_not_allowed' | 'hook_failed';
+const OUTCOMES: readonly RedirectOutcome[] = ['redirect', 'no_edge', 'bad_path', 'method_not_allowed', 'hook_failed'];
+/** Edge ids whose bound counter is kept; beyond that (edges come and go via Redis) the memo starts over. */
+const MAX_BOUND_EDGES = 1024;
 
 export interface LbGaugeSources {
   edgeSet: EdgeSet;
@@ -39,9 +42,19 @@ export function lbMetrics(metrics: Metrics, sources: LbGaugeSources): LbMetrics 
   metrics.gauge('lb_config_version', 'Bumped whenever the edge set or a weight changes', [], function collect() {
     this.set(sources.edgeSet.current.version);
   });
+  // Hot-path counters bound to their labels once: a redirect costs two increments, not two label lookups.
+  const byOutcome = Object.fromEntries(OUTCOMES.map((o) => [o, requests.labels({ outcome: o })])) as Record<RedirectOutcome, { inc(): void }>;
+  const byEdge = new Map<string, { inc(): void }>();
   return {
-    request: (outcome) => requests.inc({ outcome }),
-    redirect: (edgeId) => redirects.inc({ edge: edgeId }),
+    request: (outcome) => byOutcome[outcome].inc(),
+    redirect(edgeId) {
+      let counter = byEdge.get(edgeId);
+      if (counter === undefined) {
+        if (byEdge.size >= MAX_BOUND_EDGES) byEdge.clear();
+        byEdge.set(edgeId, counter = redirects.labels({ edge: edgeId }));
+      }
+      counter.inc();
+    },
     rejected: (key) => rejected.inc({ key }),
   };
 }

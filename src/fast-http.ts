@@ -99,13 +99,10 @@ export function writeFast(req: FastRequest, head: Buffer | string, body?: Buffer
   const { socket } = req;
   socket.cork();
   socket.write(head);
-  socket.write(tailOf(req.close, (socket as FastSocket)[KEEP_ALIVE] ?? 5000));
+  socket.write(tailOf(req.close, (socket as FastSocket)[HELD]?.front.keepAliveMs ?? 5000));
   if (body !== undefined && body.length > 0 && req.method === 'GET') socket.write(body);
   socket.uncork();
 }
-
-const KEEP_ALIVE = Symbol('cascade.keepAliveMs');
-type FastSocket = Socket & { [KEEP_ALIVE]?: number };
 
 export interface FastPath {
   /** Ends the connections the fast path still holds (graceful stop): pending bytes are flushed first. */
@@ -114,91 +111,133 @@ export interface FastPath {
   destroyAll(): void;
 }
 
+/** What the fast path knows of a server: shared by its connections, whose listeners are shared too. */
+interface Front {
+  server: Server;
+  answer: FastAnswer;
+  nodeListeners: ((socket: Socket) => void)[];
+  keepAliveMs: number;
+  held: Set<FastSocket>;
+  closing: boolean;
+  /** Seconds counted by the idle sweep: a connection's last activity is noted in these, not in clock reads. */
+  tick: number;
+}
+
+/** A connection the fast path holds: its unanswered bytes and when it was last active. */
+interface Held {
+  front: Front;
+  pending: Buffer | undefined;
+  activeAt: number;
+}
+
+const HELD = Symbol('cascade.fastPath');
+type FastSocket = Socket & { [HELD]?: Held };
+
 /**
  * Puts `answer` in front of `server`'s own connection handling. `keepAliveMs` is the idle timeout of a
- * connection between requests (the server's keepAliveTimeout, announced the same way).
+ * connection between requests (the server's keepAliveTimeout, announced the same way). Per connection
+ * it costs one small object: the listeners are shared, and one sweep a second closes idle connections
+ * instead of a timer each.
  */
 export function answerFirst(server: Server, answer: FastAnswer, keepAliveMs: number): FastPath {
-  const nodeListeners = server.listeners('connection') as ((socket: Socket) => void)[];
+  const front: Front = {
+    server, answer, keepAliveMs, held: new Set(), closing: false, tick: 0,
+    nodeListeners: server.listeners('connection') as ((socket: Socket) => void)[],
+  };
   server.removeAllListeners('connection');
-  const held = new Set<Socket>();
-  let closing = false;
-
   server.on('connection', (socket: FastSocket) => {
-    if (closing) return void socket.destroy();
-    socket[KEEP_ALIVE] = keepAliveMs;
-    held.add(socket);
-    let pending: Buffer | undefined;
-
-    const handOff = () => {
-      detach();
-      // Paused while the bytes go back, so none is emitted before Node's parser listens.
-      socket.pause();
-      if (pending) socket.unshift(pending);
-      for (const l of nodeListeners) l.call(server, socket);
-      socket.resume();
-    };
-    const detach = () => {
-      held.delete(socket);
-      socket.off('data', onData);
-      socket.off('timeout', onTimeout);
-      socket.off('close', onClose);
-      socket.off('error', onError);
-      socket.setTimeout(0);
-    };
-    const onTimeout = () => socket.destroy();
-    // A reset by the client, as Node's server takes it: the socket is gone, nothing else to do.
-    const onError = () => socket.destroy();
-    const onClose = () => held.delete(socket);
-    const pump = (): void => {
-      while (pending) {
-        const end = pending.indexOf(END_OF_HEAD);
-        if (end === -1) {
-          if (pending.length > MAX_HEAD_BYTES) handOff();
-          return;
-        }
-        const req = parsePlain(pending.toString('latin1', 0, end), socket);
-        if (req === undefined || !answer(req)) return handOff();
-        pending = end + 4 < pending.length ? pending.subarray(end + 4) : undefined;
-        if (req.close) {
-          detach();
-          socket.end();
-          return;
-        }
-        // A client that does not read is not read from until it drains: pipelined requests cannot queue
-        // responses without bound.
-        if (socket.writableNeedDrain) {
-          socket.pause();
-          socket.once('drain', () => {
-            socket.resume();
-            pump();
-          });
-          return;
-        }
-      }
-    };
-    const onData = (chunk: Buffer) => {
-      if (closing) return; // ended: what is still written flushes, nothing new is answered
-      pending = pending ? Buffer.concat([pending, chunk]) : chunk;
-      if (!socket.isPaused()) pump();
-    };
+    if (front.closing) return void socket.destroy();
+    socket[HELD] = { front, pending: undefined, activeAt: front.tick };
+    front.held.add(socket);
     socket.on('data', onData);
-    socket.on('timeout', onTimeout);
     socket.on('close', onClose);
     socket.on('error', onError);
-    socket.setTimeout(keepAliveMs);
   });
-
+  const idleTicks = Math.max(1, Math.ceil(keepAliveMs / 1000));
+  const sweep = setInterval(() => {
+    front.tick++;
+    for (const s of front.held) {
+      if (front.tick - s[HELD]!.activeAt > idleTicks && s.writableLength === 0) s.destroy();
+    }
+  }, 1000).unref();
+  server.once('close', () => clearInterval(sweep));
   return {
     endAll() {
-      closing = true;
-      for (const s of held) s.end();
+      front.closing = true;
+      for (const s of front.held) s.end();
     },
     destroyAll() {
-      closing = true;
-      for (const s of held) s.destroy();
+      front.closing = true;
+      for (const s of front.held) s.destroy();
     },
   };
+}
+
+function onData(this: FastSocket, chunk: Buffer): void {
+  const held = this[HELD];
+  if (!held || held.front.closing) return; // ended: what is still written flushes, nothing new is answered
+  held.activeAt = held.front.tick;
+  held.pending = held.pending ? Buffer.concat([held.pending, chunk]) : chunk;
+  if (!this.isPaused()) pump(this, held);
+}
+
+/** A reset by the client, as Node's server takes it: the socket is gone, nothing else to do. */
+function onError(this: FastSocket): void {
+  this.destroy();
+}
+
+function onClose(this: FastSocket): void {
+  this[HELD]?.front.held.delete(this);
+}
+
+function onDrain(this: FastSocket): void {
+  const held = this[HELD];
+  this.resume();
+  if (held) pump(this, held);
+}
+
+/** Answers the complete requests received, in order, until one is not the fast path's. */
+function pump(socket: FastSocket, held: Held): void {
+  const { front } = held;
+  while (held.pending) {
+    const pending = held.pending;
+    const end = pending.indexOf(END_OF_HEAD);
+    if (end === -1) {
+      if (pending.length > MAX_HEAD_BYTES) handOff(socket, held);
+      return;
+    }
+    const req = parsePlain(pending.toString('latin1', 0, end), socket);
+    if (req === undefined || !front.answer(req)) return handOff(socket, held);
+    held.pending = end + 4 < pending.length ? pending.subarray(end + 4) : undefined;
+    if (req.close) {
+      // Nothing more is read; the error handler stays until the socket is gone.
+      socket.off('data', onData);
+      socket.end();
+      return;
+    }
+    // A client that does not read is not read from until it drains: pipelined requests cannot queue
+    // responses without bound.
+    if (socket.writableNeedDrain) {
+      socket.pause();
+      socket.once('drain', onDrain);
+      return;
+    }
+  }
+}
+
+/** From this request on, the connection is Node's, with every byte not answered here. */
+function handOff(socket: FastSocket, held: Held): void {
+  const { front } = held;
+  front.held.delete(socket);
+  socket.off('data', onData);
+  socket.off('close', onClose);
+  socket.off('error', onError);
+  delete socket[HELD];
+  // Paused while the bytes go back, so none is emitted before Node's parser listens.
+  socket.pause();
+  if (held.pending) socket.unshift(held.pending);
+  for (const l of front.nodeListeners) l.call(front.server, socket);
+  socket.resume();
 }
 
 /** The request if its head is plain and well-formed; anything else (or anything unsure) is Node's. */
