@@ -1,7 +1,8 @@
 // `npm run bench` (lb): 1) the selector choice — balance, movement and determinism of the `consistent-hash`
 // ring, Maglev and weighted rendezvous over the same 10,000 client keys; 2) redirects per second of
-// `cascade lb` against haproxy (bench/haproxy-lb.cfg) under wrk, keep-alive and not, alternating runs,
-// medians printed as cascade/haproxy ratios. Run `npm run build` first (npm run bench does).
+// `cascade lb` (one process, --workers 1) against haproxy (bench/haproxy-lb.cfg, one thread) under wrk,
+// keep-alive and not, alternating runs, medians printed as cascade/haproxy ratios, and the same LB with
+// --workers 2 against 1. Run `npm run build` first (npm run bench does).
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -133,34 +134,40 @@ async function waitForRedirect(url: string, child: Child): Promise<void> {
 }
 
 async function compareWithHaproxy(): Promise<void> {
-  const [cascadePort, haproxyPort] = [await freePort(), await freePort()];
-  const cascade = startChild(process.execPath, [join(root, 'dist/cli.js'), 'lb', '--port', String(cascadePort), '--health-interval', '0',
-    ...EDGES.flatMap(([id, port, w]) => ['--edge', `${id}=http://127.0.0.1:${port}@${w}`])]);
+  const [cascadePort, cascade2Port, haproxyPort] = [await freePort(), await freePort(), await freePort()];
+  const lb = (port: number, workers: number) => startChild(process.execPath, [join(root, 'dist/cli.js'), 'lb', '--workers', String(workers),
+    '--port', String(port), '--health-interval', '0', ...EDGES.flatMap(([id, edgePort, w]) => ['--edge', `${id}=http://127.0.0.1:${edgePort}@${w}`])]);
+  const cascade = lb(cascadePort, 1);
+  const cascade2 = lb(cascade2Port, 2);
   const haproxy = startChild('haproxy', ['-db', '-f', join(here, 'haproxy-lb.cfg')], { env: { ...process.env, BENCH_HAPROXY_PORT: String(haproxyPort) } });
   try {
-    const targets = { cascade: `http://127.0.0.1:${cascadePort}${PATH}`, haproxy: `http://127.0.0.1:${haproxyPort}${PATH}` };
+    const targets = {
+      cascade: `http://127.0.0.1:${cascadePort}${PATH}`, haproxy: `http://127.0.0.1:${haproxyPort}${PATH}`, cascade2: `http://127.0.0.1:${cascade2Port}${PATH}`,
+    };
     await waitForRedirect(targets.cascade, cascade);
+    await waitForRedirect(targets.cascade2, cascade2);
     await waitForRedirect(targets.haproxy, haproxy);
     const rows: string[][] = [];
     for (const close of [false, true]) {
       const mode = close ? 'Connection: close' : 'keep-alive';
-      wrk(targets.cascade, close); // warm-up: JIT for Node, and both sockets paths
-      wrk(targets.haproxy, close);
-      const results = { cascade: [] as number[], haproxy: [] as number[] };
+      for (const t of Object.values(targets)) wrk(t, close); // warm-up: JIT for Node, and both sockets paths
+      const results = { cascade: [] as number[], haproxy: [] as number[], cascade2: [] as number[] };
       for (let run = 0; run < RUNS; run++) {
         // Alternate which goes first, so drift on a noisy machine hits both alike.
-        const order = run % 2 === 0 ? (['cascade', 'haproxy'] as const) : (['haproxy', 'cascade'] as const);
+        const order = run % 2 === 0 ? (['cascade', 'haproxy', 'cascade2'] as const) : (['cascade2', 'haproxy', 'cascade'] as const);
         for (const name of order) results[name].push(wrk(targets[name], close));
       }
-      const [c, h] = [median(results.cascade), median(results.haproxy)];
-      rows.push([mode, c.toFixed(0), h.toFixed(0), (c / h).toFixed(2)]);
-      process.stdout.write(`${mode}: cascade ${results.cascade.map((x) => x.toFixed(0)).join(' ')} | haproxy ${results.haproxy.map((x) => x.toFixed(0)).join(' ')}\n`);
+      const [c, h, c2] = [median(results.cascade), median(results.haproxy), median(results.cascade2)];
+      rows.push([mode, c.toFixed(0), h.toFixed(0), (c / h).toFixed(2), c2.toFixed(0), (c2 / c).toFixed(2)]);
+      process.stdout.write(`${mode}: cascade ${results.cascade.map((x) => x.toFixed(0)).join(' ')} | haproxy ${results.haproxy.map((x) => x.toFixed(0)).join(' ')}` +
+        ` | cascade 2 workers ${results.cascade2.map((x) => x.toFixed(0)).join(' ')}\n`);
     }
-    process.stdout.write(`\nRedirects/s, wrk -t1 -c${CONNECTIONS} -d${SECONDS}s, median of ${RUNS} alternating runs, one haproxy thread vs one Node process\n`);
-    process.stdout.write(markdown(['connections', 'cascade lb', 'haproxy 2.6', 'cascade/haproxy'], rows));
+    process.stdout.write(`\nRedirects/s, wrk -t1 -c${CONNECTIONS} -d${SECONDS}s, median of ${RUNS} alternating runs, one haproxy thread vs one Node process (--workers 1)\n`);
+    process.stdout.write(markdown(['connections', 'cascade lb', 'haproxy 2.6', 'cascade/haproxy', 'cascade lb, 2 workers', '2 workers / 1'], rows));
   } finally {
     await haproxy.kill();
     await cascade.kill();
+    await cascade2.kill();
   }
 }
 

@@ -39,8 +39,8 @@ const originUrl = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
 const [edgePort, lbPort] = [await freePort(), await freePort()];
 const edgeUrl = `http://127.0.0.1:${edgePort}`;
 const lbUrl = `http://127.0.0.1:${lbPort}`;
-const edge = startChild(process.execPath, [cli, 'edge', '--port', String(edgePort), '--origin', originUrl, '--id', 'e1', '--lb', lbUrl]);
-const lb = startChild(process.execPath, [cli, 'lb', '--port', String(lbPort), '--edge', `e1=${edgeUrl}`]);
+const edge = startChild(process.execPath, [cli, 'edge', '--workers', '1', '--port', String(edgePort), '--origin', originUrl, '--id', 'e1', '--lb', lbUrl]);
+const lb = startChild(process.execPath, [cli, 'lb', '--workers', '1', '--port', String(lbPort), '--edge', `e1=${edgeUrl}`]);
 
 async function waitFor(url: string, status: number, child: Child): Promise<void> {
   for (let i = 0; i < 200; i++) {
