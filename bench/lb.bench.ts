@@ -105,8 +105,8 @@ function compareSelectors(): void {
 // ---- 2. redirects per second ------------------------------------------------------------------------
 
 const EDGES = [['e1', 9001, 100], ['e2', 9002, 50], ['e3', 9003, 150]] as const;
-const RUNS = 5;
-const SECONDS = 4;
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const SECONDS = Number(process.env.BENCH_WRK_S ?? 4);
 const CONNECTIONS = 32;
 const PATH = '/hls/demo/720p/seg-00042.ts';
 
