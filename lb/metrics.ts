@@ -24,6 +24,7 @@ export interface LbMetrics {
   rejected(key: string): void;
 }
 
+/** With --workers, the gauges of state every worker holds alike combine as min (health, Redis) or max, not a sum. */
 export function lbMetrics(metrics: Metrics, sources: LbGaugeSources): LbMetrics {
   const rejected = metrics.counter('lb_redis_rejected_entries_total', 'Control-plane entries read from Redis and not used (each counted once), by key', ['key']);
   const requests = metrics.counter('lb_requests_total', 'Requests under /hls/ by outcome', ['outcome']);
@@ -31,17 +32,17 @@ export function lbMetrics(metrics: Metrics, sources: LbGaugeSources): LbMetrics 
   metrics.gauge('lb_edge_healthy', 'Edge health: 1 usable, 0 down', ['edge'], function collect() {
     this.reset();
     for (const e of sources.edgeSet.current.edges) this.set({ edge: e.id }, sources.usable(e) ? 1 : 0);
-  });
+  }, 'min');
   metrics.gauge('lb_edge_weight', 'Effective edge weight (0 while drained)', ['edge'], function collect() {
     this.reset();
     for (const e of sources.edgeSet.current.edges) this.set({ edge: e.id }, e.weight);
-  });
+  }, 'max');
   metrics.gauge('lb_redis_up', 'Control plane: 1 up, 0 down or not configured', [], function collect() {
     this.set(sources.redisState() === 'up' ? 1 : 0);
-  });
+  }, 'min');
   metrics.gauge('lb_config_version', 'Bumped whenever the edge set or a weight changes', [], function collect() {
     this.set(sources.edgeSet.current.version);
-  });
+  }, 'max');
   // Hot-path counters bound to their labels once: a redirect costs two increments, not two label lookups.
   const byOutcome = Object.fromEntries(OUTCOMES.map((o) => [o, requests.labels({ outcome: o })])) as Record<RedirectOutcome, { inc(): void }>;
   const byEdge = new Map<string, { inc(): void }>();

@@ -37,6 +37,9 @@ describe('lb --workers 2', () => {
     assert.ok(new Set([...locations.values()].map((s) => [...s][0])).size > 1, 'clients spread over the edges');
     const page = await (await request(`${base}/metrics`)).body.text();
     assert.match(page, new RegExp(`cascade_lb_requests_total\\{outcome="redirect"[^}]*\\} ${clients.length * 3}\\n`));
+    // State every worker holds alike is not summed: e1's weight is 100, not 100 per worker.
+    assert.match(page, /cascade_lb_edge_weight\{edge="e1"[^}]*\} 100\n/);
+    assert.match(page, /cascade_lb_edge_healthy\{edge="e1"[^}]*\} 1\n/);
   });
 
   it('SIGTERM: every worker stops, the command exits 0', async () => {
