@@ -127,6 +127,32 @@ describe('fast path in front of Node', () => {
     }), { numRuns: 40 });
   });
 
+  it('an idle connection is closed after the keep-alive timeout, a head dribbled in after the headers timeout', async () => {
+    const own = await listen(app, { port: 0, host: '127.0.0.1', fastPath: answer, keepAliveTimeout: 1000 });
+    own.server.headersTimeout = 1000;
+    try {
+      const closedWithin = async (send: (socket: Socket) => void): Promise<number> => {
+        const socket = connect(own.port, '127.0.0.1');
+        const started = Date.now();
+        const closed = new Promise<number>((r) => socket.once('close', () => r(Date.now() - started)));
+        socket.on('error', () => undefined);
+        socket.on('data', () => undefined);
+        await new Promise<void>((r) => socket.once('connect', () => r()));
+        send(socket);
+        return closed;
+      };
+      assert.ok(await closedWithin((s) => s.write(get('/fast'))) < 8_000, 'idle after an answer');
+      let dribble: NodeJS.Timeout | undefined;
+      const head = get('/fast');
+      let i = 0;
+      const ms = await closedWithin((s) => { dribble = setInterval(() => { if (i < head.length - 1) s.write(head[i++]!); }, 300); });
+      clearInterval(dribble);
+      assert.ok(ms < 6_000 && i < head.length - 1, `cut while its head was still arriving (${ms} ms, ${i} bytes)`);
+    } finally {
+      await own.close(500);
+    }
+  });
+
   it('a graceful close ends the connections it holds', async () => {
     const own = await listen(app, { port: 0, host: '127.0.0.1', fastPath: answer });
     const socket = connect(own.port, '127.0.0.1');

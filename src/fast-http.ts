@@ -123,11 +123,12 @@ interface Front {
   tick: number;
 }
 
-/** A connection the fast path holds: its unanswered bytes and when it was last active. */
+/** A connection the fast path holds: its unanswered bytes, when it was last active, when its unfinished head began. */
 interface Held {
   front: Front;
   pending: Buffer | undefined;
   activeAt: number;
+  headFrom: number;
 }
 
 const HELD = Symbol('cascade.fastPath');
@@ -147,7 +148,7 @@ export function answerFirst(server: Server, answer: FastAnswer, keepAliveMs: num
   server.removeAllListeners('connection');
   server.on('connection', (socket: FastSocket) => {
     if (front.closing) return void socket.destroy();
-    socket[HELD] = { front, pending: undefined, activeAt: front.tick };
+    socket[HELD] = { front, pending: undefined, activeAt: front.tick, headFrom: front.tick };
     front.held.add(socket);
     socket.on('data', onData);
     socket.on('close', onClose);
@@ -156,8 +157,11 @@ export function answerFirst(server: Server, answer: FastAnswer, keepAliveMs: num
   const idleTicks = Math.max(1, Math.ceil(keepAliveMs / 1000));
   const sweep = setInterval(() => {
     front.tick++;
+    const headTicks = Math.ceil(server.headersTimeout / 1000);
     for (const s of front.held) {
-      if (front.tick - s[HELD]!.activeAt > idleTicks && s.writableLength === 0) s.destroy();
+      const held = s[HELD]!;
+      // Idle past the keep-alive timeout, or a head dribbled in for longer than Node's headersTimeout allows.
+      if ((front.tick - held.activeAt > idleTicks && s.writableLength === 0) || (held.pending && front.tick - held.headFrom > headTicks)) s.destroy();
     }
   }, 1000).unref();
   server.once('close', () => clearInterval(sweep));
@@ -177,6 +181,7 @@ function onData(this: FastSocket, chunk: Buffer): void {
   const held = this[HELD];
   if (!held || held.front.closing) return; // ended: what is still written flushes, nothing new is answered
   held.activeAt = held.front.tick;
+  if (!held.pending) held.headFrom = held.front.tick;
   held.pending = held.pending ? Buffer.concat([held.pending, chunk]) : chunk;
   if (!this.isPaused()) pump(this, held);
 }
@@ -209,6 +214,7 @@ function pump(socket: FastSocket, held: Held): void {
     const req = parsePlain(pending.toString('latin1', 0, end), socket);
     if (req === undefined || !front.answer(req)) return handOff(socket, held);
     held.pending = end + 4 < pending.length ? pending.subarray(end + 4) : undefined;
+    held.headFrom = front.tick;
     if (req.close) {
       // Nothing more is read; the error handler stays until the socket is gone.
       socket.off('data', onData);
