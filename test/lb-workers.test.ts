@@ -42,8 +42,32 @@ describe('lb --workers 2', () => {
     assert.match(page, /cascade_lb_edge_healthy\{edge="e1"[^}]*\} 1\n/);
   });
 
+  const workerPids = (): number[] => {
+    try {
+      return execFileSync('pgrep', ['-P', String(child.pid), '-f', 'main.ts lb'], { encoding: 'utf8' }).trim().split('\n').map(Number);
+    } catch {
+      return []; // pgrep exits 1 when nothing matches
+    }
+  };
+
+  it('a worker that dies is started again, and the port keeps answering meanwhile', async () => {
+    const [victim, survivor] = workerPids();
+    assert.ok(victim && survivor);
+    process.kill(victim, 'SIGKILL');
+    await child.waitFor(/"event":"worker_exited"/, 10_000);
+    const deadline = Date.now() + 30_000;
+    while (!(workerPids().length === 2 && !workerPids().includes(victim))) {
+      const res = await request(`${base}/hls/demo/index.m3u8`, { headers: { connection: 'close' } });
+      await res.body.dump();
+      assert.equal(res.statusCode, 302, 'the surviving worker answers');
+      assert.ok(Date.now() < deadline, 'a new worker within 30 s');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(workerPids().includes(survivor));
+  });
+
   it('SIGTERM: every worker stops, the command exits 0', async () => {
-    const workers = execFileSync('pgrep', ['-P', String(child.pid), '-f', 'main.ts lb'], { encoding: 'utf8' }).trim().split('\n').map(Number);
+    const workers = workerPids();
     assert.equal(workers.length, 2);
     assert.equal(await child.kill('SIGTERM', 15_000), 0);
     assert.deepEqual(workers.filter((pid) => { try { process.kill(pid, 0); return true; } catch { return false; } }), []);
