@@ -4,7 +4,9 @@
 // keep-alive and not, alternating runs, medians printed as cascade/haproxy ratios, and the same LB with
 // --workers 2 against 1. Run `npm run build` first (npm run bench does).
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
@@ -149,7 +151,13 @@ async function compareWithHaproxy(): Promise<void> {
     '--port', String(port), '--health-interval', '0', ...EDGES.flatMap(([id, edgePort, w]) => ['--edge', `${id}=http://127.0.0.1:${edgePort}@${w}`])]);
   const cascade = lb(cascadePort, 1);
   const cascade2 = lb(cascade2Port, 2);
-  const haproxy = startChild('haproxy', ['-db', '-f', join(here, 'haproxy-lb.cfg')], { env: { ...process.env, BENCH_HAPROXY_PORT: String(haproxyPort) } });
+  // haproxy's weighted buckets: as many per edge as its weight (bench/haproxy-lb.cfg).
+  const buckets = EDGES.flatMap(([, port, w]) => Array.from({ length: w }, () => `http://127.0.0.1:${port}`));
+  const work = mkdtempSync(join(tmpdir(), 'cascade-lb-bench-'));
+  writeFileSync(join(work, 'edges.map'), buckets.map((url, i) => `${i} ${url}\n`).join(''));
+  writeFileSync(join(work, 'haproxy.cfg'), readFileSync(join(here, 'haproxy-lb.cfg'), 'utf8')
+    .replaceAll('@BUCKETS@', String(buckets.length)).replaceAll('@MAP@', join(work, 'edges.map')));
+  const haproxy = startChild('haproxy', ['-db', '-f', join(work, 'haproxy.cfg')], { env: { ...process.env, BENCH_HAPROXY_PORT: String(haproxyPort) } });
   try {
     const targets = {
       cascade: `http://127.0.0.1:${cascadePort}${PATH}`, haproxy: `http://127.0.0.1:${haproxyPort}${PATH}`, cascade2: `http://127.0.0.1:${cascade2Port}${PATH}`,
@@ -189,6 +197,7 @@ async function compareWithHaproxy(): Promise<void> {
     await haproxy.kill();
     await cascade.kill();
     await cascade2.kill();
+    rmSync(work, { recursive: true, force: true });
   }
 }
 
