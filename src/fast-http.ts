@@ -38,18 +38,11 @@ const NOT_PLAIN = new Set([
   'range', 'if-range', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since',
 ]);
 
-const KEEP_ALIVE_TAIL = new Map<number, Buffer>();
-const CLOSE_TAIL = Buffer.from('connection: close\r\n\r\n', 'latin1');
+const CLOSE_TAIL = 'connection: close\r\n\r\n';
 
-/** The connection fields and the blank line that end a head (what Node's server writes). */
-function tailOf(close: boolean, keepAliveMs: number): Buffer {
-  if (close) return CLOSE_TAIL;
-  let tail = KEEP_ALIVE_TAIL.get(keepAliveMs);
-  if (!tail) {
-    tail = Buffer.from(`connection: keep-alive\r\nkeep-alive: timeout=${Math.floor(keepAliveMs / 1000)}\r\n\r\n`, 'latin1');
-    KEEP_ALIVE_TAIL.set(keepAliveMs, tail);
-  }
-  return tail;
+/** The connection fields and the blank line that end a kept-alive head (what Node's server writes). */
+function keepAliveTail(keepAliveMs: number): string {
+  return `connection: keep-alive\r\nkeep-alive: timeout=${Math.floor(keepAliveMs / 1000)}\r\n\r\n`;
 }
 
 let dateSecond = -1;
@@ -97,9 +90,15 @@ export class ResponseHead {
 /** Writes a response in one corked write: the head (its fields; the connection fields end it), then the body. */
 export function writeFast(req: FastRequest, head: Buffer | string, body?: Buffer): void {
   const { socket } = req;
+  const tail = req.close ? CLOSE_TAIL : (socket as FastSocket)[HELD]?.front.keepAliveTail ?? keepAliveTail(5000);
+  // A head without a body (a redirect) is one string, one write; a head and a body one corked writev.
+  if (typeof head === 'string' && (body === undefined || req.method === 'HEAD')) {
+    socket.write(head + tail, 'latin1');
+    return;
+  }
   socket.cork();
   socket.write(head);
-  socket.write(tailOf(req.close, (socket as FastSocket)[HELD]?.front.keepAliveMs ?? 5000));
+  socket.write(tail, 'latin1');
   if (body !== undefined && body.length > 0 && req.method === 'GET') socket.write(body);
   socket.uncork();
 }
@@ -116,7 +115,8 @@ interface Front {
   server: Server;
   answer: FastAnswer;
   nodeListeners: ((socket: Socket) => void)[];
-  keepAliveMs: number;
+  /** The connection fields that end a kept-alive head, with this server's timeout. */
+  keepAliveTail: string;
   held: Set<FastSocket>;
   closing: boolean;
   /** Seconds counted by the idle sweep: a connection's last activity is noted in these, not in clock reads. */
@@ -142,7 +142,7 @@ type FastSocket = Socket & { [HELD]?: Held };
  */
 export function answerFirst(server: Server, answer: FastAnswer, keepAliveMs: number): FastPath {
   const front: Front = {
-    server, answer, keepAliveMs, held: new Set(), closing: false, tick: 0,
+    server, answer, keepAliveTail: keepAliveTail(keepAliveMs), held: new Set(), closing: false, tick: 0,
     nodeListeners: server.listeners('connection') as ((socket: Socket) => void)[],
   };
   server.removeAllListeners('connection');
