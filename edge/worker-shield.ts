@@ -32,8 +32,12 @@ export function ownerOf(path: string, count: number): number {
   return (h >>> 0) % count;
 }
 
+/** Linux: an abstract socket (no file, gone with the process, even a killed one); elsewhere a file in the temp dir. */
+const ABSTRACT = process.platform === 'linux';
+
 function socketPath(slot: WorkerSlot, index: number): string {
-  return join(tmpdir(), `cascade-edge-${slot.primaryPid}-${index}.sock`);
+  const name = `cascade-edge-${slot.primaryPid}-${index}.sock`;
+  return ABSTRACT ? `\0${name}` : join(tmpdir(), name);
 }
 
 export interface ShieldOptions {
@@ -113,7 +117,7 @@ export async function serveShield(options: ShieldServerOptions): Promise<{ close
     if ('setCookie' in found && found.setCookie) reply.setCookie = found.setCookie;
     writeReply(res, reply, () => undefined);
   };
-  rmSync(path, { force: true }); // left by a worker that was killed
+  if (!ABSTRACT) rmSync(path, { force: true }); // left by a worker that was killed
   const server: Server = createServer((req, res) => {
     answer(req, res).catch((err: unknown) => {
       log.error('shield_failed', { path: req.url, err });
@@ -128,7 +132,10 @@ export async function serveShield(options: ShieldServerOptions): Promise<{ close
   });
   return {
     close: () => new Promise<void>((resolve) => {
-      server.close(() => { rmSync(path, { force: true }); resolve(); });
+      server.close(() => {
+        if (!ABSTRACT) rmSync(path, { force: true });
+        resolve();
+      });
       server.closeAllConnections();
     }),
   };
