@@ -20,7 +20,7 @@ import { CoalescingCache } from './coalescing-cache.js';
 import { EDGE_DEFAULTS } from './defaults.js';
 import { Delivery } from './delivery.js';
 import { DrainState } from './drain.js';
-import { LoadMeter } from './load.js';
+import { combineLoads, LoadMeter } from './load.js';
 import { answerFreshHitsFirst, rawFreshHits } from './fresh-hit.js';
 import { BlockingTimeouts } from './low-latency.js';
 import type { FreshnessDefaults } from './freshness.js';
@@ -33,7 +33,7 @@ import { EDGE_EXPOSED_HEADERS } from './respond.js';
 import { streamHandler } from './serve-stream.js';
 import { ViewerCounter, VIEWER_LIMITS } from './viewers.js';
 import { serveShield, ShieldedUpstream } from './worker-shield.js';
-import type { WorkerSlot } from '../src/workers.js';
+import { shareAcrossWorkers, type WorkerSlot } from '../src/workers.js';
 
 export type { CacheOutcome } from './outcome.js';
 export { CACHE_OUTCOMES } from './outcome.js';
@@ -169,6 +169,13 @@ export function createEdge(config: EdgeConfig): Edge {
   const rawHits = fastHits && access.open ? rawFreshHits(fastHits) : undefined;
 
   const load = config.redis && new LoadMeter({ viewers: (withinMs) => viewers.counts(withinMs), totals: () => stats.totals() }, config.loadWindowMs ?? EDGE_DEFAULTS.loadWindowMs, now);
+  // With --workers each worker sees only its share of the players: worker 0 reports the host's load,
+  // gathered from every worker (src/workers.ts); the others heartbeat without one.
+  const hostLoad = load && worker ? shareAcrossWorkers('edge-load', () => load.sample()) : undefined;
+  const reportLoad = !load ? undefined
+    : !worker ? () => load.sample()
+    : worker.index === 0 && hostLoad ? async () => combineLoads(await hostLoad())
+    : undefined;
   const registration = config.redis && startRegistration({
     url: config.redis.url,
     prefix: config.redis.prefix ?? EDGE_DEFAULTS.redisPrefix,
@@ -177,7 +184,7 @@ export function createEdge(config: EdgeConfig): Edge {
     intervalMs: config.redis.intervalMs ?? EDGE_DEFAULTS.registrationIntervalMs,
     log,
     onDrainChange: (drained) => drain.setDrainedByControlPlane(drained),
-    ...(load ? { load: () => load.sample() } : {}),
+    ...(reportLoad ? { load: reportLoad } : {}),
   });
 
   // Without its socket, this worker's keys are fetched by each asking worker itself: degraded, not down.

@@ -32,6 +32,12 @@ const ENV = 'CASCADE_WORKER_SLOT';
 const LISTENING = 'cascade:listening';
 const METRICS_REQ = 'cascade:metrics-req';
 const METRICS_RES = 'cascade:metrics-res';
+const GATHER_REQ = 'cascade:gather-req';
+const GATHER_ASK = 'cascade:gather-ask';
+const GATHER_PART = 'cascade:gather-part';
+const GATHER_RES = 'cascade:gather-res';
+/** A gathering answers with the parts that arrived by then (a worker restarting has none to give). */
+const GATHER_TIMEOUT_MS = 1000;
 /** A worker that dies is restarted after this long (a crash loop costs one fork a second, not a spin). */
 const RESTART_DELAY_MS = 1000;
 
@@ -69,6 +75,28 @@ export function shareMetrics(metrics: Metrics): void {
   }));
 }
 
+/**
+ * In a worker: answers the primary's asks for `name` with `part()`, and returns how to gather every
+ * live worker's part (this one's included), e.g. the edge's load, which each worker sees only a share of.
+ */
+export function shareAcrossWorkers<T>(name: string, part: () => T): () => Promise<T[]> {
+  let seq = 0;
+  const pending = new Map<number, (parts: T[]) => void>();
+  process.on('message', (m: { type?: string; name?: string; id?: number; parts?: T[] }) => {
+    if (m.name !== name || m.id === undefined) return;
+    if (m.type === GATHER_ASK) process.send?.({ type: GATHER_PART, name, id: m.id, part: part() });
+    if (m.type === GATHER_RES) {
+      pending.get(m.id)?.(m.parts ?? []);
+      pending.delete(m.id);
+    }
+  });
+  return () => new Promise<T[]>((resolve) => {
+    const id = ++seq;
+    pending.set(id, resolve);
+    process.send?.({ type: GATHER_REQ, name, id });
+  });
+}
+
 export interface SuperviseOptions {
   count: number;
   port: number;
@@ -87,13 +115,35 @@ export function superviseWorkers({ count, port, host, name, log, tls = false }: 
   let stopping = false;
   let sharedPort = port;
 
+  // Gatherings in flight (shareAcrossWorkers): each ends when every asked worker answered, or on its timeout.
+  const gatherings = new Map<number, (part: unknown) => void>();
+  let gatherSeq = 0;
+  const gather = (asker: Worker, name: string, askerId: number): void => {
+    const id = ++gatherSeq;
+    const asked = [...workers.values()].filter((w) => w.isConnected());
+    const parts: unknown[] = [];
+    const finish = () => {
+      if (!gatherings.delete(id)) return;
+      clearTimeout(timer);
+      if (asker.isConnected()) asker.send({ type: GATHER_RES, name, id: askerId, parts });
+    };
+    const timer = setTimeout(finish, GATHER_TIMEOUT_MS);
+    gatherings.set(id, (part) => {
+      parts.push(part);
+      if (parts.length === asked.length) finish();
+    });
+    for (const w of asked) w.send({ type: GATHER_ASK, name, id });
+  };
+
   return new Promise((resolve) => {
     const fork = (index: number): Promise<number> => new Promise((listening, failed) => {
       const slot: WorkerSlot = { index, count, port: sharedPort, primaryPid: process.pid };
       const worker = cluster.fork({ [ENV]: JSON.stringify(slot) });
       workers.set(index, worker);
-      worker.on('message', (m: { type?: string; port?: number; id?: number }) => {
+      worker.on('message', (m: { type?: string; port?: number; id?: number; name?: string; part?: unknown }) => {
         if (m.type === LISTENING && m.port !== undefined) listening(m.port);
+        if (m.type === GATHER_REQ && m.name !== undefined && m.id !== undefined) gather(worker, m.name, m.id);
+        if (m.type === GATHER_PART && m.id !== undefined) gatherings.get(m.id)?.(m.part);
         if (m.type === METRICS_REQ) {
           aggregator.clusterMetrics().then(
             (body) => worker.send({ type: METRICS_RES, id: m.id, body }),
