@@ -30,6 +30,8 @@ it('the fast hit path and serveStream answer alike (fast-check over requests, cl
       headers: fc.record({
         range: fc.constantFrom('bytes=0-3', 'bytes=99-'), 'if-none-match': fc.constantFrom('"v1"', '"v0"'),
         'x-forwarded-for': fc.constantFrom('192.0.2.1', '192.0.2.2', '10.0.0.1, 192.0.2.3'),
+        // A new connection: the raw path answers its hits (a kept-alive one is Node's after its first miss).
+        connection: fc.constant('close'),
       }, { requiredKeys: [] }),
     }),
     fc.record({ advanceMs: fc.integer({ min: 0, max: 6_000 }) }),
@@ -84,5 +86,26 @@ it('the raw-socket fast path only for an edge whose access phase counts and refu
     assert.deepEqual(guarded.map((e) => e.fastPath), guarded.map(() => undefined));
   } finally {
     for (const e of [...open, ...guarded]) void e.close();
+  }
+});
+
+it('a playlist hit answered on the raw socket counts its viewer (X-Forwarded-For behind --trust-proxy) and its request as the Hono road does', async () => {
+  const edge = createEdge({ id: 'raw-viewers', origins: [origin.url], trustProxyHops: 1 });
+  const fastPath = edge.fastPath!;
+  let raw = 0;
+  const server = await listen(edge.app, { port: 0, host: '127.0.0.1', fastPath: (req) => fastPath(req) && ++raw > 0 });
+  try {
+    for (const xff of [undefined, '192.0.2.1', '10.0.0.1, 192.0.2.2', '192.0.2.1']) {
+      // A new connection each: the first request on one is the raw path's to answer.
+      const r = await get(agent, `${server.url}/hls/s/index.m3u8`, { connection: 'close', ...(xff ? { 'x-forwarded-for': xff } : {}) });
+      assert.equal(r.status, 200);
+    }
+    assert.equal(raw, 3, 'the three hits went out on the raw socket');
+    const page = await edge.metrics.registry.metrics();
+    assert.match(page, /cascade_edge_viewers\{stream="s"[^}]*\} 3\n/, 'the socket address and two forwarded clients');
+    assert.match(page, /cascade_edge_requests_total\{result="HIT"[^}]*\} 3\n/);
+  } finally {
+    await server.close(200);
+    await edge.close();
   }
 });
