@@ -1,9 +1,12 @@
 // `npm run bench` (lb): 1) the selector choice — balance, movement and determinism of the `consistent-hash`
 // ring, Maglev and weighted rendezvous over the same 10,000 client keys; 2) redirects per second of
-// `cascade lb` against haproxy (bench/haproxy-lb.cfg) under wrk, keep-alive and not, alternating runs,
-// medians printed as cascade/haproxy ratios. Run `npm run build` first (npm run bench does).
+// `cascade lb` (one process, --workers 1) against haproxy (bench/haproxy-lb.cfg, one thread) under wrk,
+// keep-alive and not, alternating runs, medians printed as cascade/haproxy ratios, and the same LB with
+// --workers 2 against 1. Run `npm run build` first (npm run bench does).
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
@@ -11,6 +14,7 @@ import { hash32, Selector } from '../lb/selector.js';
 import {
   BASE_WEIGHTS, CHANGES, clientKeys, movedShare, movementBound, totalVariation, weightShares, worstImbalance, type Pick, type Weights,
 } from '../lb/selector-eval.js';
+import { procCpuSeconds, procFamily } from '../loadtest/lib.js';
 import { freePort, startChild, type Child } from '../test/helpers/process.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -104,19 +108,28 @@ function compareSelectors(): void {
 // ---- 2. redirects per second ------------------------------------------------------------------------
 
 const EDGES = [['e1', 9001, 100], ['e2', 9002, 50], ['e3', 9003, 150]] as const;
-const RUNS = 5;
-const SECONDS = 4;
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const SECONDS = Number(process.env.BENCH_WRK_S ?? 4);
 const CONNECTIONS = 32;
 const PATH = '/hls/demo/720p/seg-00042.ts';
 
-function wrk(url: string, close: boolean): number {
+/**
+ * One wrk run against `url`: redirects per second, and the server's CPU per redirect (µs; the CPU time of
+ * `pid` and its children from /proc over the requests wrk made), which the load tool sharing the cores
+ * does not cap the way it caps requests per second.
+ */
+function wrk(url: string, close: boolean, pid?: number): { rps: number; usPerRequest: number } {
   const args = ['-t1', `-c${CONNECTIONS}`, `-d${SECONDS}s`, ...(close ? ['-H', 'Connection: close'] : []), url];
+  const cpu = () => (pid === undefined ? 0 : procFamily(pid).reduce((sum, p) => sum + procCpuSeconds(p), 0));
+  const before = cpu();
   const r = spawnSync('wrk', args, { encoding: 'utf8', timeout: (SECONDS + 20) * 1000 });
+  const used = cpu() - before;
   const rps = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout ?? '');
-  if (!rps) throw new Error(`wrk failed: ${r.stderr || r.stdout}`);
+  const requests = /(\d+) requests in/.exec(r.stdout ?? '');
+  if (!rps || !requests) throw new Error(`wrk failed: ${r.stderr || r.stdout}`);
   // 3xx is success for wrk; anything else means the LB answered 503/400 and the number is meaningless.
   if (/Non-2xx or 3xx responses/.test(r.stdout)) throw new Error(`unexpected statuses:\n${r.stdout}`);
-  return Number(rps[1]);
+  return { rps: Number(rps[1]), usPerRequest: (used * 1e6) / Number(requests[1]) };
 }
 
 async function waitForRedirect(url: string, child: Child): Promise<void> {
@@ -133,34 +146,58 @@ async function waitForRedirect(url: string, child: Child): Promise<void> {
 }
 
 async function compareWithHaproxy(): Promise<void> {
-  const [cascadePort, haproxyPort] = [await freePort(), await freePort()];
-  const cascade = startChild(process.execPath, [join(root, 'dist/cli.js'), 'lb', '--port', String(cascadePort), '--health-interval', '0',
-    ...EDGES.flatMap(([id, port, w]) => ['--edge', `${id}=http://127.0.0.1:${port}@${w}`])]);
-  const haproxy = startChild('haproxy', ['-db', '-f', join(here, 'haproxy-lb.cfg')], { env: { ...process.env, BENCH_HAPROXY_PORT: String(haproxyPort) } });
+  const [cascadePort, cascade2Port, haproxyPort] = [await freePort(), await freePort(), await freePort()];
+  const lb = (port: number, workers: number) => startChild(process.execPath, [join(root, 'dist/cli.js'), 'lb', '--workers', String(workers),
+    '--port', String(port), '--health-interval', '0', ...EDGES.flatMap(([id, edgePort, w]) => ['--edge', `${id}=http://127.0.0.1:${edgePort}@${w}`])]);
+  const cascade = lb(cascadePort, 1);
+  const cascade2 = lb(cascade2Port, 2);
+  // haproxy's weighted buckets: as many per edge as its weight (bench/haproxy-lb.cfg).
+  const buckets = EDGES.flatMap(([, port, w]) => Array.from({ length: w }, () => `http://127.0.0.1:${port}`));
+  const work = mkdtempSync(join(tmpdir(), 'cascade-lb-bench-'));
+  writeFileSync(join(work, 'edges.map'), buckets.map((url, i) => `${i} ${url}\n`).join(''));
+  writeFileSync(join(work, 'haproxy.cfg'), readFileSync(join(here, 'haproxy-lb.cfg'), 'utf8')
+    .replaceAll('@BUCKETS@', String(buckets.length)).replaceAll('@MAP@', join(work, 'edges.map')));
+  const haproxy = startChild('haproxy', ['-db', '-f', join(work, 'haproxy.cfg')], { env: { ...process.env, BENCH_HAPROXY_PORT: String(haproxyPort) } });
   try {
-    const targets = { cascade: `http://127.0.0.1:${cascadePort}${PATH}`, haproxy: `http://127.0.0.1:${haproxyPort}${PATH}` };
+    const targets = {
+      cascade: `http://127.0.0.1:${cascadePort}${PATH}`, haproxy: `http://127.0.0.1:${haproxyPort}${PATH}`, cascade2: `http://127.0.0.1:${cascade2Port}${PATH}`,
+    };
     await waitForRedirect(targets.cascade, cascade);
+    await waitForRedirect(targets.cascade2, cascade2);
     await waitForRedirect(targets.haproxy, haproxy);
+    const pids = { cascade: cascade.pid, haproxy: haproxy.pid, cascade2: cascade2.pid };
     const rows: string[][] = [];
+    const cpuRows: string[][] = [];
     for (const close of [false, true]) {
       const mode = close ? 'Connection: close' : 'keep-alive';
-      wrk(targets.cascade, close); // warm-up: JIT for Node, and both sockets paths
-      wrk(targets.haproxy, close);
-      const results = { cascade: [] as number[], haproxy: [] as number[] };
+      for (const t of Object.values(targets)) wrk(t, close); // warm-up: JIT for Node, and both sockets paths
+      const results = { cascade: [] as number[], haproxy: [] as number[], cascade2: [] as number[] };
+      const cpu = { cascade: [] as number[], haproxy: [] as number[], cascade2: [] as number[] };
       for (let run = 0; run < RUNS; run++) {
         // Alternate which goes first, so drift on a noisy machine hits both alike.
-        const order = run % 2 === 0 ? (['cascade', 'haproxy'] as const) : (['haproxy', 'cascade'] as const);
-        for (const name of order) results[name].push(wrk(targets[name], close));
+        const order = run % 2 === 0 ? (['cascade', 'haproxy', 'cascade2'] as const) : (['cascade2', 'haproxy', 'cascade'] as const);
+        for (const name of order) {
+          const r = wrk(targets[name], close, pids[name]);
+          results[name].push(r.rps);
+          cpu[name].push(r.usPerRequest);
+        }
       }
-      const [c, h] = [median(results.cascade), median(results.haproxy)];
-      rows.push([mode, c.toFixed(0), h.toFixed(0), (c / h).toFixed(2)]);
-      process.stdout.write(`${mode}: cascade ${results.cascade.map((x) => x.toFixed(0)).join(' ')} | haproxy ${results.haproxy.map((x) => x.toFixed(0)).join(' ')}\n`);
+      const [c, h, c2] = [median(results.cascade), median(results.haproxy), median(results.cascade2)];
+      rows.push([mode, c.toFixed(0), h.toFixed(0), (c / h).toFixed(2), c2.toFixed(0), (c2 / c).toFixed(2)]);
+      const [uc, uh] = [median(cpu.cascade), median(cpu.haproxy)];
+      cpuRows.push([mode, uc.toFixed(1), uh.toFixed(1), (uh / uc).toFixed(2)]);
+      process.stdout.write(`${mode}: cascade ${results.cascade.map((x) => x.toFixed(0)).join(' ')} | haproxy ${results.haproxy.map((x) => x.toFixed(0)).join(' ')}` +
+        ` | cascade 2 workers ${results.cascade2.map((x) => x.toFixed(0)).join(' ')}\n`);
     }
-    process.stdout.write(`\nRedirects/s, wrk -t1 -c${CONNECTIONS} -d${SECONDS}s, median of ${RUNS} alternating runs, one haproxy thread vs one Node process\n`);
-    process.stdout.write(markdown(['connections', 'cascade lb', 'haproxy 2.6', 'cascade/haproxy'], rows));
+    process.stdout.write(`\nRedirects/s, wrk -t1 -c${CONNECTIONS} -d${SECONDS}s, median of ${RUNS} alternating runs, one haproxy thread vs one Node process (--workers 1)\n`);
+    process.stdout.write(markdown(['connections', 'cascade lb', 'haproxy 2.6', 'cascade/haproxy', 'cascade lb, 2 workers', '2 workers / 1'], rows));
+    process.stdout.write('\nServer CPU per redirect (µs, /proc over the same runs, median): redirects per core-second, cascade against haproxy\n');
+    process.stdout.write(markdown(['connections', 'cascade lb, µs', 'haproxy 2.6, µs', 'cascade/haproxy per core'], cpuRows));
   } finally {
     await haproxy.kill();
     await cascade.kill();
+    await cascade2.kill();
+    rmSync(work, { recursive: true, force: true });
   }
 }
 

@@ -19,8 +19,8 @@ import { markdown, median, percentile, procCpuSeconds } from '../loadtest/lib.js
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(root, 'dist/cli.js');
 const RELOADS = 2000;
-const WRK_RUNS = 5;
-const WRK_S = 5;
+const WRK_RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const WRK_S = Number(process.env.BENCH_WRK_S ?? 5);
 const WRK_CONNECTIONS = 32;
 const VARIANT = '/hls/demo/720p/index.m3u8';
 const TARGET_DURATIONS = [2, 6];
@@ -39,8 +39,8 @@ const originUrl = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
 const [edgePort, lbPort] = [await freePort(), await freePort()];
 const edgeUrl = `http://127.0.0.1:${edgePort}`;
 const lbUrl = `http://127.0.0.1:${lbPort}`;
-const edge = startChild(process.execPath, [cli, 'edge', '--port', String(edgePort), '--origin', originUrl, '--id', 'e1', '--lb', lbUrl]);
-const lb = startChild(process.execPath, [cli, 'lb', '--port', String(lbPort), '--edge', `e1=${edgeUrl}`]);
+const edge = startChild(process.execPath, [cli, 'edge', '--workers', '1', '--port', String(edgePort), '--origin', originUrl, '--id', 'e1', '--lb', lbUrl]);
+const lb = startChild(process.execPath, [cli, 'lb', '--workers', '1', '--port', String(lbPort), '--edge', `e1=${edgeUrl}`]);
 
 // ---- 1. latency per reload --------------------------------------------------------------------------
 

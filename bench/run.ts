@@ -1,11 +1,18 @@
-// `npm run bench`: runs every bench/*.bench.ts in turn (each prints its own ratios table).
+// `npm run bench`: runs every bench/*.bench.ts in turn (each prints its own ratios table). Arguments
+// filter the file names; `--quick` runs each comparison once, shorter (a smoke run, not numbers to keep).
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const only = process.argv.slice(2);
+const args = process.argv.slice(2);
+const only = args.filter((a) => a !== '--quick');
+if (args.includes('--quick')) {
+  process.env.BENCH_RUNS ??= '1';
+  process.env.BENCH_WRK_S ??= '2';
+  process.env.BENCH_HOLD_S ??= '10';
+}
 const files = readdirSync(here).filter((f) => f.endsWith('.bench.ts') && (only.length === 0 || only.some((o) => f.includes(o)))).sort();
 let failed = 0;
 for (const f of files) {

@@ -48,6 +48,7 @@ export const STACK_OPTIONS = {
   'part-target': { type: 'duration', default: `${DEFAULT_PART_TARGET_MS}ms`, help: 'LL part target, 100ms..2s' },
   ffmpeg: { type: 'string', default: 'ffmpeg', help: 'ffmpeg executable' },
   'log-level': { type: 'string', default: 'warn', choices: LOG_LEVELS, help: "roles' log level" },
+  workers: { type: 'int', default: 1, min: 1, max: 256, help: 'processes per edge and per LB (the stack already runs several roles on this machine)' },
 } as const satisfies OptionsSpec;
 
 export interface StackOptions {
@@ -74,6 +75,8 @@ export interface StackOptions {
   lowLatency?: boolean;
   partTargetMs?: number;
   logLevel: string;
+  /** `--workers` of each edge and of the LB (default 1). */
+  workers?: number;
   ffmpeg?: string;
   /** How long startStack waits for the stream to be playable through the LB (then warns and returns). */
   mediaTimeoutMs?: number;
@@ -105,6 +108,7 @@ export function planRoles(options: StackOptions, redisUrl: string | undefined): 
   // Secrets (the upload token, a password in the Redis URL) go by environment: `ps` shows command lines.
   const redis: Record<string, string> = redisUrl ? { [envName('redis')]: redisUrl } : {};
   const token = { [envName('upload-token')]: options.uploadToken };
+  const workers = ['--workers', String(options.workers ?? 1)];
   const origins = options.redundant ? [options.originPort, options.origin2Port ?? 8091] : [options.originPort];
   const roles: PlannedRole[] = origins.map((port, i) => ({
     name: i === 0 ? 'origin' : `origin-${i + 1}`, role: 'origin', port,
@@ -124,12 +128,12 @@ export function planRoles(options: StackOptions, redisUrl: string | undefined): 
   }
   options.edgePorts.forEach((port, i) => roles.push({
     name: stackEdgeId(i), role: 'edge', port,
-    args: ['edge', ...common(port), '--origin', origins.map(url).join(','), '--id', stackEdgeId(i), '--public-url', url(port), '--lb', url(options.port)],
+    args: ['edge', ...common(port), ...workers, '--origin', origins.map(url).join(','), '--id', stackEdgeId(i), '--public-url', url(port), '--lb', url(options.port)],
     env: redis,
   }));
   roles.push({
     name: 'lb', role: 'lb', port: options.port,
-    args: ['lb', ...common(options.port), '--origin', origins.map(url).join(','), ...(redisUrl ? [] : options.edgePorts.flatMap((port, i) => ['--edge', `${stackEdgeId(i)}=${url(port)}`]))],
+    args: ['lb', ...common(options.port), ...workers, '--origin', origins.map(url).join(','), ...(redisUrl ? [] : options.edgePorts.flatMap((port, i) => ['--edge', `${stackEdgeId(i)}=${url(port)}`]))],
     env: redis,
   });
   return roles;
@@ -370,7 +374,7 @@ export function stackOptionsFrom(argv: string[], env: NodeJS.ProcessEnv = proces
     uploadToken: o['upload-token'] ?? randomBytes(12).toString('hex'), dataDir: o['data-dir'], redis: o.redis,
     privateRedis: o['private-redis'], ladder, fps: o.fps, sourceSize: o['source-size'], preset: o.preset,
     segmentType: o['low-latency'] ? 'fmp4' : o['segment-type'] as 'ts' | 'fmp4', lowLatency: o['low-latency'], partTargetMs: o['part-target'],
-    logLevel: o['log-level'], ffmpeg: o.ffmpeg,
+    logLevel: o['log-level'], workers: o.workers, ffmpeg: o.ffmpeg,
   };
 }
 

@@ -18,6 +18,14 @@ export class EdgeAccess {
   constructor(private readonly access: PlaybackAccess, private readonly trustProxyHops: number) {}
 
   /**
+   * Whether nothing is counted or refused (no signed URLs, no rate limit): admitting a request twice
+   * (the raw fast path, then Node's road for a request it declines) changes nothing.
+   */
+  get open(): boolean {
+    return !this.access.signed && !this.access.limited;
+  }
+
+  /**
    * The verdict on the request `key` (Node's IncomingMessage, or the Request in process) for `target`,
    * decided and counted on the first call.
    */

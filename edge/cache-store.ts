@@ -1,6 +1,7 @@
 // Stored responses, bounded by bytes with LRU eviction. Freshness is ours (millisecond clocks, stale
 // bounds), so lru-cache only does what it is best at: size accounting and recency.
 import { LRUCache } from 'lru-cache';
+import type { ResponseHead } from '../src/fast-http.js';
 import type { CacheOutcome } from './outcome.js';
 import type { SharedBody } from './shared-body.js';
 
@@ -14,7 +15,7 @@ export interface CachedObject {
   body: SharedBody;
   /** Our clock when the upstream headers arrived: the base for `Age`. */
   receivedAt: number;
-  /** Upstream `Age` (seconds) at that moment. */
+  /** Upstream `Age` (seconds) at that moment; with a fraction when a sibling worker was the upstream. */
   upstreamAge: number;
   /** Fresh while now < freshUntil; may stand in for failing origins while now < staleUntil. */
   freshUntil: number;
@@ -22,10 +23,10 @@ export interface CachedObject {
   /** Kept until then (at least staleUntil): an entry with a validator stays to be revalidated. */
   retainUntil: number;
   /**
-   * The head of a whole 200 to a plain GET (all but `Age`) as the flat name/value list `writeHead` takes,
-   * per X-Cache value: built on the first such answer (hits, and the waiters a fetch releases together).
+   * The head of a whole 200 to a plain GET, per X-Cache value: built on the first such answer (hits, and
+   * the waiters a fetch releases together; edge/respond.ts wholeHeadOf).
    */
-  wholeHeads?: Partial<Record<CacheOutcome, string[]>>;
+  wholeHeads?: Partial<Record<CacheOutcome, ResponseHead>>;
 }
 
 /** Headers, key and bookkeeping: counted so that many tiny 404s cannot exceed the budget unnoticed. */

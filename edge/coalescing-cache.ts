@@ -16,7 +16,7 @@ import { CacheStore, type CachedObject } from './cache-store.js';
 import { parseAge } from './cache-fields.js';
 import { freshnessOf, objectKind, storageRefusal, type Freshness, type FreshnessDefaults } from './freshness.js';
 import { isBlockingReload, type BlockingTimeouts } from './low-latency.js';
-import { OriginPool, UpstreamError } from './origin-pool.js';
+import { UpstreamError, type Upstream } from './origin-pool.js';
 import type { CacheOutcome } from './outcome.js';
 import { SharedBody } from './shared-body.js';
 
@@ -53,7 +53,7 @@ const NOT_FORWARDED = new Set(['content-length', 'age', 'set-cookie']);
 
 export interface CoalescingCacheOptions {
   store: CacheStore;
-  origins: OriginPool;
+  origins: Upstream;
   freshness: FreshnessDefaults;
   /** Larger bodies are streamed through to whoever asked, never stored. */
   maxObjectSize: number;
@@ -154,7 +154,7 @@ export class CoalescingCache {
     }
     const { headers, setCookie } = endToEnd(upstream.headers);
     const receivedAt = now();
-    const upstreamAge = parseAge(fieldValue(upstream.headers.age)) ?? 0;
+    const upstreamAge = upstream.ageMs !== undefined ? upstream.ageMs / 1000 : parseAge(fieldValue(upstream.headers.age)) ?? 0;
     if (previous && conditional && upstream.status === 304) {
       upstream.body.resume();
       const obj = updated(previous, headers, receivedAt, upstreamAge);

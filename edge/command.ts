@@ -3,6 +3,7 @@ import { accessConfigFrom, PLAYBACK_OPTIONS } from '../src/access.js';
 import { LISTEN_OPTIONS, REDIS_OPTIONS, TRUST_PROXY_OPTIONS, loggerFor, parseOrigins, parseRoleCommand, takePositionals, tlsFilesOf, trustedHops, type Command } from '../src/command.js';
 import { formatDefault, UsageError, type OptionsSpec } from '../src/options.js';
 import { runRole } from '../src/role.js';
+import { isSupervisor, superviseWorkers, workerSlot, WORKERS_OPTION } from '../src/workers.js';
 import { controlKeys } from '../src/control-plane.js';
 import { EDGE_DEFAULTS } from './defaults.js';
 import { EDGE_HOOKS } from './hooks.js';
@@ -10,6 +11,7 @@ import { createEdge, defaultEdgeId } from './index.js';
 
 const EDGE_OPTIONS = {
   port: { type: 'int', default: EDGE_DEFAULTS.port, min: 0, max: 65535, help: 'port to listen on' },
+  workers: WORKERS_OPTION,
   origin: { type: 'string', repeat: true, help: 'origin base URL(s) in order of preference, comma-separated or repeated (required)' },
   'cache-size': { type: 'bytes', default: EDGE_DEFAULTS.cacheSize, min: 1024 * 1024, help: 'cache budget in bytes (512m, 2g, ...)' },
   'max-object-size': { type: 'bytes', default: EDGE_DEFAULTS.maxObjectSize, min: 1, help: 'larger responses are streamed through, not cached' },
@@ -51,6 +53,8 @@ export const edgeCommand: Command = {
     const id = options.id ?? defaultEdgeId(options.port);
     const log = loggerFor(options['log-level'], { role: 'edge', edge: id });
     const tls = tlsFilesOf(options);
+    if (isSupervisor(options.workers)) return superviseWorkers({ count: options.workers, port: options.port, host: options.host, name: 'edge', log, tls: tls !== undefined });
+    const worker = workerSlot();
     const edge = createEdge({
       id,
       origins,
@@ -77,6 +81,7 @@ export const edgeCommand: Command = {
       use: parsed.use,
       hookTimeoutMs: options['hook-timeout'],
       log,
+      ...(worker ? { worker } : {}),
     });
     if (options['public-url'] && !options.redis) log.info('not_registering', { reason: '--public-url without --redis' });
     await runRole(edge, { port: options.port, host: options.host, log, name: 'edge', tls, graceMs: options['shutdown-grace'] });

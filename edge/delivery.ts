@@ -6,11 +6,12 @@ import type { Context } from 'hono';
 import type { StatusCode } from 'hono/utils/http-status';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { nodeBindingsOf } from '../src/app.js';
+import { writeFast, type FastRequest } from '../src/fast-http.js';
 import type { CachedObject } from './cache-store.js';
 import type { MasterViaLb } from './master-rewrite.js';
 import type { EdgeMetrics } from './metrics.js';
 import type { CacheOutcome } from './outcome.js';
-import { headersOut, isPlainGet, replyFor, webResponse, writeReply, writeWhole, type Reply } from './respond.js';
+import { headersOut, isPlainGet, replyFor, webResponse, wholeHeadOf, writeReply, writeWhole, type Reply } from './respond.js';
 import type { ViewerCounter } from './viewers.js';
 
 /** The request as delivery needs it, from a socket or in-process. */
@@ -43,14 +44,29 @@ export class Delivery {
     this.onBytes = (n) => options.stats.bytesOut.inc(n);
   }
 
-  /** The fast path: a fresh hit, written now (the object is whole, so its master view is too). */
+  /** The fast path on a connection Node's server holds: a fresh hit, written now (the object is whole, so its master view is too). */
   writeFreshHit(outgoing: ServerResponse, asked: Asked, found: CachedObject): void {
     if (this.writeWhole(outgoing, asked, found, 'HIT')) return;
-    const { masters, servedBy, now, stats } = this.options;
-    const hit = asked.playlist && masters ? masters.view(found, asked.target, asked.token) : found;
+    const { servedBy, now, stats } = this.options;
+    const hit = this.shown(found, asked);
     this.countViewer(hit, asked);
     stats.request('HIT');
     writeReply(outgoing, replyFor(hit, { method: 'GET', request: asked.headers, outcome: 'HIT', servedBy, now: now() }), this.onBytes);
+  }
+
+  /**
+   * A fresh hit on the raw socket (src/fast-http.ts; the request is a plain GET): a whole 200 goes out as
+   * the object's pre-built head and body in one write; anything else is left to Hono (false, nothing done).
+   */
+  writeRawHit(req: FastRequest, asked: Asked, found: CachedObject): boolean {
+    const { servedBy, now, stats } = this.options;
+    const hit = this.shown(found, asked);
+    if (hit.status !== 200 || hit.body.state !== 'complete') return false;
+    this.countViewer(hit, asked);
+    stats.request('HIT');
+    writeFast(req, wholeHeadOf(hit, 'HIT', servedBy).at(now()), hit.body.buffer);
+    this.onBytes(hit.body.length);
+    return true;
   }
 
   /**
@@ -60,12 +76,18 @@ export class Delivery {
    */
   writeWhole(outgoing: ServerResponse, asked: Asked, obj: CachedObject, outcome: CacheOutcome): boolean {
     if (asked.method !== 'GET' || obj.status !== 200 || obj.body.state !== 'complete' || !isPlainGet(asked.headers)) return false;
-    const { masters, servedBy, now, stats } = this.options;
-    const shown = asked.playlist && masters ? masters.view(obj, asked.target, asked.token) : obj;
+    const { servedBy, now, stats } = this.options;
+    const shown = this.shown(obj, asked);
     this.countViewer(shown, asked);
     stats.request(outcome);
     writeWhole(outgoing, shown, outcome, servedBy, now(), this.onBytes);
     return true;
+  }
+
+  /** A complete object as this player gets it: a master through the LB, with the player's URL token. */
+  private shown(obj: CachedObject, asked: Asked): CachedObject {
+    const { masters } = this.options;
+    return asked.playlist && masters ? masters.view(obj, asked.target, asked.token) : obj;
   }
 
   /** What to answer with `obj`, counted by outcome; a master still arriving is waited for, to go out through the LB. */

@@ -1,17 +1,24 @@
-// The fast hit path: a plain GET that is a fresh hit, answered before Hono's dispatch. Skipping routing,
-// context and middleware measured +14% playlist hits/s (docs/edge.md). Only without hooks or operator
-// middleware, which must see every request. It classifies with the same RequestClassifier as
-// serveStream; anything it does not answer (miss, HEAD, drain redirect, bad target) goes on to Hono.
+// The fast hit path: a plain GET that is a fresh hit, answered before Hono's dispatch, only without hooks
+// or operator middleware (which must see every request). On plain HTTP/1.1 connections it is answered on
+// the raw socket with the entry's pre-built response (src/fast-http.ts), and only when access control has
+// nothing to count or refuse (EdgeAccess.open); on connections Node's server holds (handed over, TLS,
+// HTTP/2), before Hono's routing, context and middleware (+14% playlist hits/s, docs/edge.md). Both run
+// the access phase (edge/access.ts) and classify with the same RequestClassifier as serveStream; anything
+// they do not answer (refusal, miss, HEAD, drain redirect, bad target, a conditional or ranged request)
+// goes on to Hono.
+import type { IncomingHttpHeaders } from 'node:http';
 import type { HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { Hono } from 'hono';
 import { checkIncomingTarget } from '../src/app.js';
-import { streamUrlPath } from '../src/stream-path.js';
+import type { FastAnswer } from '../src/fast-http.js';
+import { parseRequestTarget, streamUrlPath, type Checked, type RequestTarget } from '../src/stream-path.js';
 import { withUrlToken } from '../src/url-token.js';
 import type { EdgeAccess } from './access.js';
+import type { CachedObject } from './cache-store.js';
 import type { RequestClassifier } from './classify.js';
 import type { CoalescingCache } from './coalescing-cache.js';
-import type { Delivery } from './delivery.js';
+import type { Asked, Delivery } from './delivery.js';
 
 export interface FreshHits {
   access: EdgeAccess;
@@ -25,35 +32,81 @@ export function answerFreshHitsFirst(app: Hono, hits: FreshHits): void {
   const dispatch = app.fetch;
   app.fetch = (request, env, ctx) => {
     const node = env as HttpBindings | undefined;
-    return node?.outgoing && answerFreshHit(hits, node) ? RESPONSE_ALREADY_SENT : dispatch(request, env, ctx);
+    if (!node?.outgoing || node.incoming.method !== 'GET') return dispatch(request, env, ctx);
+    const { incoming } = node;
+    const hit = freshHitOf(hits, {
+      key: incoming,
+      raw: incoming.url ?? '',
+      check: () => checkIncomingTarget(incoming),
+      headers: incoming.headers,
+      socketAddress: incoming.socket.remoteAddress,
+      forwardedFor: forwardedFor(incoming),
+    });
+    if (!hit) return dispatch(request, env, ctx);
+    hits.delivery.writeFreshHit(node.outgoing, hit.asked, hit.found);
+    return RESPONSE_ALREADY_SENT;
   };
 }
 
-function answerFreshHit({ access, classifier, cache, delivery }: FreshHits, { incoming, outgoing }: HttpBindings): boolean {
-  if (incoming.method !== 'GET' || !incoming.url?.startsWith('/hls/')) return false;
-  const parsed = checkIncomingTarget(incoming);
-  if (!parsed.ok || !parsed.value.stream) return false;
+/**
+ * The raw-socket answer (src/fast-http.ts): plain GETs that are fresh whole 200s. Only for an edge whose
+ * access phase is open (EdgeAccess.open): a request it declines is admitted again by Node's road, which
+ * would count a rate limit twice.
+ */
+export function rawFreshHits(hits: FreshHits): FastAnswer {
+  return (req) => {
+    if (req.method !== 'GET') return false;
+    const hit = freshHitOf(hits, {
+      key: req,
+      raw: req.target,
+      check: () => parseRequestTarget(req.target),
+      // Plain by construction: nothing conditional or ranged reaches the raw path.
+      headers: {},
+      socketAddress: req.socket.remoteAddress,
+      forwardedFor: req.forwardedFor,
+    });
+    return hit !== undefined && hits.delivery.writeRawHit(req, hit.asked, hit.found);
+  };
+}
+
+interface Incoming {
+  /** What the access verdict is remembered by (one per request). */
+  key: object;
+  /** The raw request target. */
+  raw: string;
+  check: () => Checked<RequestTarget>;
+  headers: IncomingHttpHeaders;
+  socketAddress: string | undefined;
+  forwardedFor: string | undefined;
+}
+
+function freshHitOf({ access, classifier, cache }: FreshHits, incoming: Incoming): { asked: Asked; found: CachedObject } | undefined {
+  if (!incoming.raw.startsWith('/hls/')) return undefined;
+  const parsed = incoming.check();
+  if (!parsed.ok || !parsed.value.stream) return undefined;
   const target = parsed.value;
   const streamPath = parsed.value.stream;
   const { stream, path, token } = streamPath;
   // A refusal is answered through Hono, from the verdict made here (counted once).
-  const admission = access.admit(incoming, streamPath, incoming.socket.remoteAddress, forwardedFor(incoming));
-  if (admission.denied) return false;
+  const admission = access.admit(incoming.key, streamPath, incoming.socketAddress, incoming.forwardedFor);
+  if (admission.denied) return undefined;
   // The cache key is the stream path without a URL token: one copy serves every token.
   const route = classifier.classify(token === undefined ? target : { ...target, pathname: streamUrlPath(stream, path) });
-  if (route.redirect !== undefined) return false;
+  if (route.redirect !== undefined) return undefined;
   const found = cache.fresh(route.upstreamPath);
-  if (!found) return false;
-  delivery.writeFreshHit(outgoing, {
-    method: 'GET',
-    headers: incoming.headers,
-    viewer: route.playlist ? access.viewer(streamPath, admission) : '',
-    target: token === undefined ? target.pathAndQuery : withUrlToken(target.pathAndQuery, stream, token, undefined),
-    token,
-    stream,
-    playlist: route.playlist,
-  }, found);
-  return true;
+  if (!found) return undefined;
+  return {
+    found,
+    asked: {
+      method: 'GET',
+      headers: incoming.headers,
+      viewer: route.playlist ? access.viewer(streamPath, admission) : '',
+      target: token === undefined ? target.pathAndQuery : withUrlToken(target.pathAndQuery, stream, token, undefined),
+      token,
+      stream,
+      playlist: route.playlist,
+    },
+  };
 }
 
 /** Node joins repeated X-Forwarded-For lines into one. */

@@ -20,8 +20,8 @@ import { CoalescingCache } from './coalescing-cache.js';
 import { EDGE_DEFAULTS } from './defaults.js';
 import { Delivery } from './delivery.js';
 import { DrainState } from './drain.js';
-import { LoadMeter } from './load.js';
-import { answerFreshHitsFirst } from './fresh-hit.js';
+import { combineLoads, LoadMeter } from './load.js';
+import { answerFreshHitsFirst, rawFreshHits } from './fresh-hit.js';
 import { BlockingTimeouts } from './low-latency.js';
 import type { FreshnessDefaults } from './freshness.js';
 import { EdgeHookPhases, type EdgeHooks } from './hooks.js';
@@ -32,6 +32,8 @@ import { startRegistration } from './registration.js';
 import { EDGE_EXPOSED_HEADERS } from './respond.js';
 import { streamHandler } from './serve-stream.js';
 import { ViewerCounter, VIEWER_LIMITS } from './viewers.js';
+import { serveShield, ShieldedUpstream } from './worker-shield.js';
+import { shareAcrossWorkers, type WorkerSlot } from '../src/workers.js';
 
 export type { CacheOutcome } from './outcome.js';
 export { CACHE_OUTCOMES } from './outcome.js';
@@ -78,6 +80,11 @@ export interface EdgeConfig {
   access?: AccessConfig;
   /** How many proxies in front of the edge append to X-Forwarded-For; 0 (default) ignores the header. */
   trustProxyHops?: number;
+  /**
+   * Set in a cluster worker (`--workers` > 1): the cache budget is shared by the workers, and misses go
+   * through the worker that owns the key (edge/worker-shield.ts), so each object is fetched once per host.
+   */
+  worker?: WorkerSlot;
 }
 
 export interface Edge extends Role {
@@ -93,7 +100,8 @@ export function createEdge(config: EdgeConfig): Edge {
   const now = config.now ?? Date.now;
   const log = (config.log ?? silentLogger).child({ role: 'edge', edge: config.id });
   const metrics = config.metrics ?? new Metrics({ role: 'edge', edge: config.id });
-  const cacheSize = config.cacheSize ?? EDGE_DEFAULTS.cacheSize;
+  const worker = config.worker && config.worker.count > 1 ? config.worker : undefined;
+  const cacheSize = Math.floor((config.cacheSize ?? EDGE_DEFAULTS.cacheSize) / (worker?.count ?? 1));
   const lbUrl = config.lbUrl?.replace(/\/+$/, '');
 
   // State: the drain switch, the cache, the viewers, the origins.
@@ -119,9 +127,10 @@ export function createEdge(config: EdgeConfig): Edge {
     timeoutMs: config.hookTimeoutMs ?? EDGE_DEFAULTS.hookTimeoutMs, log, metrics, edgeId: config.id,
     isConfiguredOrigin: (url) => origins.isConfigured(url),
   });
+  const shielded = worker && new ShieldedUpstream({ slot: worker, origins, timeoutMs: upstreamTimeoutMs, log });
   const cache = new CoalescingCache({
     store,
-    origins,
+    origins: shielded ?? origins,
     freshness: { ...EDGE_DEFAULTS.freshness, ...config.freshness },
     maxObjectSize: Math.min(config.maxObjectSize ?? EDGE_DEFAULTS.maxObjectSize, cacheSize),
     now,
@@ -153,9 +162,20 @@ export function createEdge(config: EdgeConfig): Edge {
   });
   app.on(['GET', 'HEAD'], '/hls/*', streamHandler({ id: config.id, log, access, classifier, hooks, cache, origins, delivery, stats }));
   app.all('/hls/*', (c) => c.text('method not allowed\n', 405, { Allow: 'GET, HEAD, OPTIONS' }));
-  if (!hooks.any && (config.use?.length ?? 0) === 0) answerFreshHitsFirst(app, { access, classifier, cache, delivery });
+  // Fresh hits skip everything in front of the cache, unless hooks or middleware must see every request.
+  const fastHits = !hooks.any && (config.use?.length ?? 0) === 0 ? { access, classifier, cache, delivery } : undefined;
+  if (fastHits) answerFreshHitsFirst(app, fastHits);
+  // On the raw socket only when the access phase has nothing to count or refuse (edge/fresh-hit.ts).
+  const rawHits = fastHits && access.open ? rawFreshHits(fastHits) : undefined;
 
   const load = config.redis && new LoadMeter({ viewers: (withinMs) => viewers.counts(withinMs), totals: () => stats.totals() }, config.loadWindowMs ?? EDGE_DEFAULTS.loadWindowMs, now);
+  // With --workers each worker sees only its share of the players: worker 0 reports the host's load,
+  // gathered from every worker (src/workers.ts); the others heartbeat without one.
+  const hostLoad = load && worker ? shareAcrossWorkers('edge-load', () => load.sample()) : undefined;
+  const reportLoad = !load ? undefined
+    : !worker ? () => load.sample()
+    : worker.index === 0 && hostLoad ? async () => combineLoads(await hostLoad())
+    : undefined;
   const registration = config.redis && startRegistration({
     url: config.redis.url,
     prefix: config.redis.prefix ?? EDGE_DEFAULTS.redisPrefix,
@@ -164,13 +184,18 @@ export function createEdge(config: EdgeConfig): Edge {
     intervalMs: config.redis.intervalMs ?? EDGE_DEFAULTS.registrationIntervalMs,
     log,
     onDrainChange: (drained) => drain.setDrainedByControlPlane(drained),
-    ...(load ? { load: () => load.sample() } : {}),
+    ...(reportLoad ? { load: reportLoad } : {}),
   });
+
+  // Without its socket, this worker's keys are fetched by each asking worker itself: degraded, not down.
+  const shield = worker && serveShield({ slot: worker, origins, timeoutMs: upstreamTimeoutMs, log, cache, servedBy: config.id, now })
+    .catch((err: unknown) => { log.error('shield_listen_failed', { err }); return undefined; });
 
   return {
     id: config.id,
     app,
     metrics,
+    ...(rawHits ? { fastPath: rawHits } : {}),
     get draining() { return drain.draining; },
     cache: {
       get bytes() { return store.bytes; },
@@ -186,6 +211,8 @@ export function createEdge(config: EdgeConfig): Edge {
       viewers.close();
       load?.close();
       await registration?.close();
+      await (await shield)?.close();
+      await shielded?.close();
       await origins.close();
     },
   };

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseEdgeLoad } from '../src/control-plane.js';
-import { LoadMeter } from './load.js';
+import { combineLoads, LoadMeter } from './load.js';
 import type { EdgeTotals } from './metrics.js';
 
 test('a sample: per-second rates since the last one, viewers of the window per stream (most watched first), and valid by the LBs\' rule', () => {
@@ -24,4 +24,23 @@ test('a sample: per-second rates since the last one, viewers of the window per s
   const idle = meter.sample();
   assert.deepEqual([idle.bytesPerSecond, idle.requestsPerSecond, idle.hitRatio], [0, 0, null], 'no requests in the beat: no hit ratio');
   meter.close();
+});
+
+test('the host\'s load from its workers\' (--workers): sums, the worst lag, the hit ratio over all requests; valid by the LBs\' rule', () => {
+  const part = (viewers: number, streams: Record<string, number>, rps: number, hitRatio: number | null, lag: number) => ({
+    viewers, streams, windowMs: 10_000, bytesPerSecond: 1000 * viewers, requestsPerSecond: rps, hitRatio, loopLagMs: lag, cpu: 0.5, at: 1_000 + viewers,
+  });
+  const host = combineLoads([part(3, { a: 2, b: 1 }, 10, 0.9, 2), part(5, { a: 5 }, 30, 0.5, 7), part(0, {}, 0, null, 1)])!;
+  assert.equal(host.viewers, 8);
+  assert.deepEqual(host.streams, { a: 7, b: 1 });
+  assert.deepEqual(Object.keys(host.streams), ['a', 'b'], 'most watched first');
+  assert.equal(host.bytesPerSecond, 8000);
+  assert.equal(host.requestsPerSecond, 40);
+  assert.equal(host.hitRatio, 0.6, '(9 + 15) / 40');
+  assert.equal(host.loopLagMs, 7);
+  assert.equal(host.cpu, 1.5);
+  assert.equal(host.at, 1_005);
+  assert.ok('load' in parseEdgeLoad(JSON.stringify(host)));
+  assert.equal(combineLoads([]), undefined, 'no worker answered: no load rather than a made-up one');
+  assert.equal(combineLoads([part(0, {}, 0, null, 0)])!.hitRatio, null);
 });

@@ -51,6 +51,32 @@ export class LoadMeter {
   }
 }
 
+/**
+ * The host's load from its workers' (`--workers`: each sees only the connections the kernel gave it):
+ * viewers, streams, bytes, requests and CPU summed, the worst loop lag, the hit ratio over all requests.
+ * A player whose connections went to two workers counts twice (players reload on one kept-alive connection).
+ */
+export function combineLoads(parts: readonly EdgeLoad[]): EdgeLoad | undefined {
+  const [first] = parts;
+  if (first === undefined) return undefined;
+  const streams = new Map<string, number>();
+  for (const part of parts) for (const [stream, n] of Object.entries(part.streams)) streams.set(stream, (streams.get(stream) ?? 0) + n);
+  const sum = (of: (part: EdgeLoad) => number) => parts.reduce((total, part) => total + of(part), 0);
+  const requestsPerSecond = sum((p) => p.requestsPerSecond);
+  const hitsPerSecond = sum((p) => (p.hitRatio ?? 0) * p.requestsPerSecond);
+  return {
+    viewers: sum((p) => p.viewers),
+    streams: Object.fromEntries([...streams].sort((a, b) => b[1] - a[1]).slice(0, MAX_LOAD_STREAMS)),
+    windowMs: first.windowMs,
+    bytesPerSecond: sum((p) => p.bytesPerSecond),
+    requestsPerSecond: round(requestsPerSecond),
+    hitRatio: requestsPerSecond > 0 ? round(hitsPerSecond / requestsPerSecond) : null,
+    loopLagMs: Math.max(...parts.map((p) => p.loopLagMs)),
+    cpu: round(sum((p) => p.cpu)),
+    at: Math.max(...parts.map((p) => p.at)),
+  };
+}
+
 function round(n: number): number {
   return Math.round(n * 1000) / 1000;
 }

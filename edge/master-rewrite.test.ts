@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { ResponseHead } from '../src/fast-http.js';
 import { silentLogger } from '../src/log.js';
 import { parsePlaylist, uriAttribute, type MasterPlaylist } from '../src/playlist.js';
 import type { CachedObject } from './cache-store.js';
@@ -100,7 +101,7 @@ describe('MasterViaLb', () => {
   });
 
   it('gives the rewritten bytes their own validator and drops the cached response heads', () => {
-    const obj = object(MASTER, { wholeHeads: { HIT: ['etag', '"origin-1"', 'content-length', '999'] } });
+    const obj = object(MASTER, { wholeHeads: { HIT: new ResponseHead(200, 'OK', ['etag', '"origin-1"', 'content-length', '999']) } });
     const m = new MasterViaLb(LB, silentLogger);
     const v = m.view(obj, '/hls/demo/index.m3u8');
     assert.notEqual(v.headers.etag, '"origin-1"');

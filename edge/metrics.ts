@@ -44,7 +44,7 @@ export function edgeMetrics(metrics: Metrics, sources: EdgeGaugeSources): EdgeMe
   metrics.gauge('edge_cache_entries', 'Objects in the cache', [], function () { this.set(sources.cacheEntries()); });
   metrics.gauge('edge_upstream_inflight', 'Upstream fetches in flight', [], function () { this.set(sources.fetching()); });
   metrics.gauge('edge_clients_waiting', 'Clients waiting on an in-flight fetch (headers or body)', [], function () { this.set(sources.waiting()); });
-  metrics.gauge('edge_draining', '1 while the edge redirects playlist requests to the LB', [], function () { this.set(sources.draining() ? 1 : 0); });
+  metrics.gauge('edge_draining', '1 while the edge redirects playlist requests to the LB', [], function () { this.set(sources.draining() ? 1 : 0); }, 'max');
   metrics.gauge('edge_viewers', 'Distinct clients that fetched a playlist of the stream in the last minute', ['stream'], function () {
     this.reset();
     for (const [stream, n] of sources.viewers()) this.set({ stream }, n);

@@ -13,6 +13,13 @@ export interface UpstreamResponse {
   status: number;
   headers: IncomingHttpHeaders;
   body: Readable;
+  /** The response's age to the millisecond, when the upstream knows it (a sibling worker; edge/worker-shield.ts). */
+  ageMs?: number;
+}
+
+/** Where a cache fetches from: the origins, or the worker that owns the key (edge/worker-shield.ts). */
+export interface Upstream {
+  fetch(path: string, preferred?: readonly string[], conditional?: Readonly<Record<string, string>>, how?: FetchOptions): Promise<UpstreamResponse>;
 }
 
 /** undici's "other side closed" and a reset or broken pipe on an established connection. */
@@ -62,7 +69,7 @@ export interface FetchOptions {
   holdMs?: number;
 }
 
-export class OriginPool {
+export class OriginPool implements Upstream {
   private readonly origins: PooledOrigin[];
 
   constructor(urls: readonly string[], private readonly options: OriginPoolOptions) {

@@ -15,8 +15,8 @@ export interface RegistrationOptions {
   onDrainChange: (drained: boolean) => void;
   /** Heartbeat and drain poll period (ms); the alive key lives for five of them. */
   intervalMs: number;
-  /** The load reported with each heartbeat (edge/load.ts). */
-  load?: () => EdgeLoad;
+  /** The load reported with each heartbeat (edge/load.ts); asynchronous when gathered from every worker. */
+  load?: () => EdgeLoad | undefined | Promise<EdgeLoad | undefined>;
 }
 
 export interface EdgeRegistration {
@@ -45,7 +45,7 @@ export function startRegistration(options: RegistrationOptions): EdgeRegistratio
   const refresh = async () => {
     if (closed || redis.status !== 'ready') return;
     try {
-      const beat = await heartbeat(redis, keys, options.id, withdrawn ? undefined : options.publicUrl, intervalMs, options.load?.());
+      const beat = await heartbeat(redis, keys, options.id, withdrawn ? undefined : options.publicUrl, intervalMs, await options.load?.());
       if (beat.drained !== undefined) setDrained(beat.drained);
       if (beat.registered) {
         options.log[registered ? 'warn' : 'info'](registered ? 'registration_restored' : 'registered', { url: options.publicUrl });

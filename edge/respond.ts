@@ -10,6 +10,7 @@ import type { CacheOutcome } from './outcome.js';
 import { BodyCursor, type SharedBody } from './shared-body.js';
 import { DENIED_HEADER } from '../src/access.js';
 import { corsHeaders } from '../src/cors.js';
+import { ResponseHead } from '../src/fast-http.js';
 import { evaluateRange, notModified, validatorsOf } from '../src/http-range.js';
 
 /** The edge's own headers a browser player may read across origins, besides the standard ones. */
@@ -42,12 +43,17 @@ export function headersOut(reply: Reply): Record<string, string | string[]> {
   return reply.setCookie ? { ...reply.headers, 'set-cookie': reply.setCookie } : reply.headers;
 }
 
+/** `Age` in whole seconds (RFC 9111 §5.1); the upstream's part may have a fraction (from a sibling worker). */
+export function ageOf(obj: CachedObject, now: number): number {
+  return Math.floor(obj.upstreamAge + Math.max(0, now - obj.receivedAt) / 1000);
+}
+
 /** RFC 9110 §6.4.1: these never have content, nor a Content-Length that would announce some. */
 const NO_CONTENT = new Set([204, 304]);
 
 export function replyFor(obj: CachedObject, d: Delivery): Reply {
   const headers: Record<string, string> = { ...obj.headers, ...edgeHeaders(d.outcome, d.servedBy) };
-  headers.age = String(obj.upstreamAge + Math.max(0, Math.floor((d.now - obj.receivedAt) / 1000)));
+  headers.age = String(ageOf(obj, d.now));
   const body = obj.body;
   const head = d.method === 'HEAD';
   if (obj.status === 200) {
@@ -84,20 +90,24 @@ export function isPlainGet(request: IncomingHttpHeaders): boolean {
 }
 
 /**
- * The hot path: a plain GET answered with a whole 200 from a complete object — a hit, or one of the
- * waiters a fetch releases together. Same headers as `replyFor`, but built once per object and X-Cache
- * value as the flat list `writeHead` takes as is.
+ * The head of a whole 200 to a plain GET from a complete object — a hit, or one of the waiters a fetch
+ * releases together: the same headers as `replyFor`, built once per object and X-Cache value, with `Date`
+ * and `Age` redone at most once a second when it goes out on the raw socket (src/fast-http.ts).
  */
-export function writeWhole(res: ServerResponse, obj: CachedObject, outcome: CacheOutcome, servedBy: string, now: number, onBytes: (n: number) => void): void {
+export function wholeHeadOf(obj: CachedObject, outcome: CacheOutcome, servedBy: string): ResponseHead {
   const heads = (obj.wholeHeads ??= {});
   let head = heads[outcome];
   if (head === undefined) {
     const { headers } = replyFor(obj, { method: 'GET', request: {}, outcome, servedBy, now: obj.receivedAt });
     delete headers.age;
-    head = heads[outcome] = Object.entries(headers).flat();
+    head = heads[outcome] = new ResponseHead(200, 'OK', Object.entries(headers).flat(), (now) => ageOf(obj, now));
   }
-  const age = String(obj.upstreamAge + Math.max(0, Math.floor((now - obj.receivedAt) / 1000)));
-  res.writeHead(200, [...head, 'age', age]);
+  return head;
+}
+
+/** The hot path through Node's response (HTTP/2, TLS, and connections the raw fast path handed over): the pre-built head as the flat list `writeHead` takes. */
+export function writeWhole(res: ServerResponse, obj: CachedObject, outcome: CacheOutcome, servedBy: string, now: number, onBytes: (n: number) => void): void {
+  res.writeHead(200, [...wholeHeadOf(obj, outcome, servedBy).fields, 'age', String(ageOf(obj, now))]);
   onBytes(obj.body.length);
   res.end(obj.body.buffer);
 }

@@ -4,11 +4,13 @@ import { DEFAULT_WEIGHT } from '../src/control-plane.js';
 import { LISTEN_OPTIONS, REDIS_OPTIONS, TRUST_PROXY_OPTIONS, loggerFor, parseOrigins, parseRoleCommand, takePositionals, tlsFilesOf, trustedHops, type Command } from '../src/command.js';
 import { UsageError, type OptionsSpec } from '../src/options.js';
 import { runRole } from '../src/role.js';
+import { isSupervisor, superviseWorkers, WORKERS_OPTION } from '../src/workers.js';
 import { LB_HOOKS } from './hooks.js';
 import { createLb, LB_DEFAULTS, parseEdgeGroup, parseEdgeSpec, type HashBy } from './index.js';
 
 const LB_OPTIONS = {
   port: { type: 'int', default: LB_DEFAULTS.port, min: 0, max: 65535, help: 'port to listen on' },
+  workers: WORKERS_OPTION,
   ...LISTEN_OPTIONS,
   edge: { type: 'string', repeat: true, help: `an edge as ID=URL[@WEIGHT] (weight default ${DEFAULT_WEIGHT})` },
   'edge-group': { type: 'string', repeat: true, help: 'clients in these networks use these edges: NAME=EDGE[+EDGE]@CIDR[+CIDR]' },
@@ -46,6 +48,8 @@ export const lbCommand: Command = {
     if (edges.length === 0 && !options.redis) throw new UsageError('give at least one --edge ID=URL, or --redis URL to discover edges');
     const log = loggerFor(options['log-level'], { role: 'lb' });
     const tls = tlsFilesOf(options);
+    // Each worker is a whole LB: its own discovery and health checks (docs/lb.md, "Workers").
+    if (isSupervisor(options.workers)) return superviseWorkers({ count: options.workers, port: options.port, host: options.host, name: 'lb', log, tls: tls !== undefined });
     const lb = createLb({
       edges,
       hash: options.hash as HashBy,

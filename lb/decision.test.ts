@@ -9,7 +9,8 @@ import { silentLogger } from '../src/log.js';
 import { Metrics } from '../src/metrics.js';
 import { clientAddress } from '../src/client-address.js';
 import type { HashBy } from './client-key.js';
-import { createDecision } from './decision.js';
+import { BoundedLoads } from './balance.js';
+import { createDecision, decisionWithoutHooks } from './decision.js';
 import { EdgeSet } from './edge-set.js';
 import type { EdgeEntry } from './edges.js';
 import { HealthChecker } from './health.js';
@@ -115,4 +116,33 @@ test('property: a hook answer of the wrong shape fails the request (HookFailed),
       await health.close();
     }
   }), { numRuns: RUNS });
+});
+
+test('property: the raw-socket decision (lb/fast-redirect.ts) is the Hono route\'s without hooks, bounded loads passing clients on or not', async () => {
+  let active = 0;
+  await fc.assert(fc.asyncProperty(
+    edgesArb.filter((specs) => specs.filter((e) => e.weight > 0).length >= 2),
+    fc.array(fc.nat(7)),
+    fc.array(fc.nat(5000), { minLength: 8, maxLength: 8 }),
+    fc.array(requestArb, { minLength: 1, maxLength: 20 }),
+    async (specs, downIdx, viewers, requests) => {
+      const down = new Set(downIdx.map((i) => specs[i]?.id).filter((id) => id !== undefined));
+      let now = 0;
+      const balance = new BoundedLoads(0.1, () => now);
+      // Two reports a hold apart: the first sets the composition (held), the second may pass clients on.
+      const report = () => balance.observe(specs.map((e, i) => ({ id: e.id, weight: e.weight, usable: !down.has(e.id), viewers: viewers[i]!, windowMs: 1000 })));
+      report();
+      now += 60_000;
+      report();
+      if (balance.active) active++;
+      for (const r of requests) {
+        const { edgeSet, usable } = setup(specs, down, r.hash, r.trustProxyHops);
+        const runner = createHookRunner('lb', undefined, { timeoutMs: 1000, log: silentLogger, metrics: new Metrics({}, false) });
+        const viaHono = await createDecision({ hash: r.hash, trustProxyHops: r.trustProxyHops, edgeSet, usable, hooks: runner, balance })(requestOf(r));
+        const viaRaw = decisionWithoutHooks({ hash: r.hash, trustProxyHops: r.trustProxyHops, edgeSet, usable, balance })(r.stream, r.peer, r.forwardedFor);
+        assert.equal(viaRaw?.id, viaHono?.id);
+      }
+    },
+  ), { numRuns: RUNS });
+  assert.ok(active > RUNS / 10, `bounded loads passed clients on in ${active} of ${RUNS} runs`);
 });

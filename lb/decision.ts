@@ -35,6 +35,22 @@ export interface DecisionOptions {
 /** The edge for a request, or undefined when none is usable. Throws HookFailed. */
 export type Decide = (req: RedirectRequest) => Promise<EdgeEntry | undefined>;
 
+/** The same decision without hooks, in one synchronous step (lb/fast-redirect.ts); X-Forwarded-For as received. */
+export type DecideWithoutHooks = (stream: string, peer: string | undefined, forwardedFor: string | undefined) => EdgeEntry | undefined;
+
+export function decisionWithoutHooks({ hash, trustProxyHops, edgeSet, usable, balance }: Omit<DecisionOptions, 'hooks'>): DecideWithoutHooks {
+  return (stream, peer, forwardedFor) => {
+    const key = defaultHashKey(hash, clientAddress(peer, trustProxyHops > 0 ? forwardedFor : undefined, trustProxyHops), stream);
+    return pick(edgeSet, key, usable, usable, balance);
+  };
+}
+
+/** Phase pick: the selector's edge for `key` among `allowed`; while some edge passes clients on, bounded by the reported loads. */
+function pick(edgeSet: EdgeSet, key: string, allowed: (edge: EdgeEntry) => boolean, usable: (edge: EdgeEntry) => boolean, balance: BoundedLoads | undefined): EdgeEntry | undefined {
+  const { selector } = edgeSet.current;
+  return balance?.active ? selector.pickBounded(key, allowed, usable, (e) => balance.spill(e.id), (e) => balance.room(e.id)) : selector.pick(key, allowed);
+}
+
 export function createDecision({ hash, trustProxyHops, edgeSet, usable, hooks, balance }: DecisionOptions): Decide {
   const clientOf = ({ peer, request }: RedirectRequest): string =>
     clientAddress(peer, trustProxyHops > 0 ? request.headers.get('x-forwarded-for') ?? undefined : undefined, trustProxyHops);
@@ -59,8 +75,6 @@ export function createDecision({ hash, trustProxyHops, edgeSet, usable, hooks, b
   return async function decide(req) {
     const client = clientOf(req);
     const key = await hashKey(req, client);
-    const allowed = await candidates(req, client);
-    const { selector } = edgeSet.current;
-    return balance?.active ? selector.pickBounded(key, allowed, usable, (e) => balance.spill(e.id), (e) => balance.room(e.id)) : selector.pick(key, allowed);
+    return pick(edgeSet, key, await candidates(req, client), usable, balance);
   };
 }

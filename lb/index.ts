@@ -6,6 +6,7 @@
 import { DENIED_HEADER, PlaybackAccess } from '../src/access.js';
 import { createBaseApp } from '../src/app.js';
 import type { EdgeLoad } from '../src/control-plane.js';
+import { corsHeaders } from '../src/cors.js';
 import { createHookRunner } from '../src/hooks.js';
 import type { Role } from '../src/role.js';
 import { HLS_PREFIX } from '../src/stream-path.js';
@@ -13,13 +14,14 @@ import { lbAccess } from './access.js';
 import { apiRoutes } from './api.js';
 import { BoundedLoads } from './balance.js';
 import { lbSettings, type LbConfig } from './config.js';
-import { createDecision } from './decision.js';
+import { createDecision, decisionWithoutHooks } from './decision.js';
+import { fastRedirects } from './fast-redirect.js';
 import { startDiscovery, type Discovery, type RedisState } from './discovery.js';
 import { cidrGroups } from './edge-groups.js';
 import { EdgeSet } from './edge-set.js';
 import type { EdgeEntry } from './edges.js';
 import { HealthChecker } from './health.js';
-import type { LbHooks } from './hooks.js';
+import { LB_HOOKS, type LbHooks } from './hooks.js';
 import { LostEdges } from './lost-edges.js';
 import { lbMetrics } from './metrics.js';
 import { playerRoutes } from './player-page.js';
@@ -36,6 +38,9 @@ export type { HashBy } from './client-key.js';
 export type { EdgeCandidate, HashKeyContext, LbHooks, LbResponseContext, SelectEdgesContext } from './hooks.js';
 export type { RedirectOutcome } from './metrics.js';
 export type { EdgeStatus, LbStatus } from './status.js';
+
+/** The LB's own response headers a browser player may read across origins. */
+const LB_EXPOSED_HEADERS = ['X-Served-By', 'X-Cache', DENIED_HEADER];
 
 export interface Lb extends Role {
   status(): LbStatus;
@@ -94,9 +99,16 @@ export function createLb(config: LbConfig): Lb {
   const admit = access.signed || access.limited || settings.sessionTokens
     ? lbAccess({ access, sessions: settings.sessionTokens, trustProxyHops: settings.trustProxyHops })
     : undefined;
+  // Redirects skip Node's server and Hono unless something must see every request: hooks, middleware,
+  // or the access phase (signed URLs, the session rate, a new player's session in the Location).
+  const seenByAll = (Object.keys(LB_HOOKS) as (keyof LbHooks)[]).some((h) => hooks.has(h)) || (config.use?.length ?? 0) > 0 || admit !== undefined;
+  const fastPath = seenByAll ? undefined : fastRedirects({
+    decide: decisionWithoutHooks({ hash: settings.hash, trustProxyHops: settings.trustProxyHops, edgeSet, usable, balance }),
+    redirectCode: settings.redirectCode, cors: corsHeaders(LB_EXPOSED_HEADERS), stats, redirects,
+  });
 
   const app = createBaseApp({
-    metrics, log, exposeHeaders: ['X-Served-By', 'X-Cache', DENIED_HEADER], ...(config.use ? { use: config.use } : {}),
+    metrics, log, exposeHeaders: LB_EXPOSED_HEADERS, ...(config.use ? { use: config.use } : {}),
     onBadTarget: (raw) => { if (raw.startsWith(HLS_PREFIX)) stats.request('bad_path'); },
   });
   app.route('/', redirectRoutes({ admit, decide, hooks, usable, redirectCode: settings.redirectCode, retryAfter: settings.retryAfter, log, stats, redirects }));
@@ -106,6 +118,8 @@ export function createLb(config: LbConfig): Lb {
 
   return {
     app,
+    metrics,
+    ...(fastPath ? { fastPath } : {}),
     status,
     refresh: () => discovery?.refresh() ?? Promise.resolve(),
     checkHealth: () => health.checkAll(),

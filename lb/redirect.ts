@@ -28,10 +28,13 @@ export interface RedirectOptions {
   redirects: RateMeter;
 }
 
+/** Every redirect's fields besides Location (and CORS, from the base app); lb/fast-redirect.ts sends the same. */
+export const REDIRECT_FIELDS: Readonly<Record<string, string>> = { 'cache-control': 'no-store', 'content-length': '0' };
+
 /** The answer before the response hook: the redirect to `edge`, or the 503 without one. */
 function answerOf(edge: EdgeEntry | undefined, pathAndQuery: string, redirectCode: 302 | 307, retryAfter: string): { status: number; headers: Headers } {
   return edge
-    ? { status: redirectCode, headers: new Headers({ Location: edge.url + pathAndQuery, 'Cache-Control': 'no-store', 'Content-Length': '0' }) }
+    ? { status: redirectCode, headers: new Headers({ location: edge.url + pathAndQuery, ...REDIRECT_FIELDS }) }
     : { status: 503, headers: new Headers({ 'Retry-After': retryAfter, 'Cache-Control': 'no-store' }) };
 }
 

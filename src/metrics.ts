@@ -1,10 +1,12 @@
 // Prometheus metrics: one registry per role instance, so several roles can live in one process (tests, `stack`).
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type Aggregator } from 'prom-client';
 
 export const METRIC_PREFIX = 'cascade_';
 
 export class Metrics {
   readonly registry = new Registry();
+  /** What /metrics renders, when not this registry alone (a cluster worker answers for every worker). */
+  private renderer: (() => Promise<string>) | undefined;
 
   constructor(labels: Record<string, string> = {}, defaults = true) {
     this.registry.setDefaultLabels(labels);
@@ -24,15 +26,23 @@ export class Metrics {
     return new Counter({ name: METRIC_PREFIX + name, help, labelNames, registers: [this.registry] });
   }
 
-  gauge<L extends string>(name: string, help: string, labelNames: readonly L[] = [], collect?: (this: Gauge<L>) => void | Promise<void>): Gauge<L> {
-    return new Gauge({ name: METRIC_PREFIX + name, help, labelNames, registers: [this.registry], ...(collect ? { collect } : {}) });
+  /**
+   * `aggregator`: how `--workers` processes' values combine on /metrics (src/workers.ts); default the sum,
+   * right for amounts (bytes, clients), wrong for a state every worker reports alike (a weight, a flag).
+   */
+  gauge<L extends string>(name: string, help: string, labelNames: readonly L[] = [], collect?: (this: Gauge<L>) => void | Promise<void>, aggregator?: Aggregator): Gauge<L> {
+    return new Gauge({ name: METRIC_PREFIX + name, help, labelNames, registers: [this.registry], ...(collect ? { collect } : {}), ...(aggregator ? { aggregator } : {}) });
   }
 
   histogram<L extends string>(name: string, help: string, labelNames: readonly L[] = [], buckets?: number[]): Histogram<L> {
     return new Histogram({ name: METRIC_PREFIX + name, help, labelNames, registers: [this.registry], ...(buckets ? { buckets } : {}) });
   }
 
+  renderWith(renderer: () => Promise<string>): void {
+    this.renderer = renderer;
+  }
+
   async render(): Promise<{ body: string; contentType: string }> {
-    return { body: await this.registry.metrics(), contentType: this.registry.contentType };
+    return { body: await (this.renderer ?? (() => this.registry.metrics()))(), contentType: this.registry.contentType };
   }
 }

@@ -1,11 +1,18 @@
 // The shape every role factory returns, and how the CLI runs one.
 import type { Hono } from 'hono';
+import type { FastAnswer } from './fast-http.js';
+import type { Metrics } from './metrics.js';
 import { listen, type Listening } from './serve.js';
 import type { Logger } from './log.js';
 import type { TlsFiles } from './tls.js';
+import { reportListening, shareMetrics, workerSlot } from './workers.js';
 
 export interface Role {
   app: Hono;
+  /** The role's metrics: in a cluster worker, its /metrics answers for every worker. */
+  readonly metrics?: Metrics;
+  /** Plain requests answered on the raw socket, before Node's HTTP server and the app (src/fast-http.ts). */
+  readonly fastPath?: FastAnswer;
   /** Called once the HTTP server listens (roles that announce their own URL need it). */
   onListen?(listening: Listening): void | Promise<void>;
   /** First step of a graceful stop, before the server stops accepting (an edge enters drain mode). */
@@ -25,9 +32,20 @@ export interface RunOptions {
   tls?: TlsFiles | undefined;
 }
 
-/** Starts a role for the CLI and stops it cleanly on SIGTERM/SIGINT (exit 0). */
+/**
+ * Starts a role for the CLI and stops it cleanly on SIGTERM/SIGINT (exit 0). In a cluster worker
+ * (src/workers.ts) it listens on the shared port and the primary announces the role.
+ */
 export async function runRole(role: Role, options: RunOptions): Promise<Listening> {
-  const listening = await listen(role.app, { port: options.port, host: options.host, ...(options.tls ? { tls: options.tls } : {}) });
+  const worker = workerSlot();
+  if (worker && role.metrics) shareMetrics(role.metrics);
+  const listening = await listen(role.app, {
+    port: worker?.port ?? options.port,
+    host: options.host,
+    reusePort: worker !== undefined,
+    ...(options.tls ? { tls: options.tls } : {}),
+    ...(role.fastPath ? { fastPath: role.fastPath } : {}),
+  });
   await role.onListen?.(listening);
   let stopping = false;
   const stop = async (signal: string) => {
@@ -58,6 +76,7 @@ export async function runRole(role: Role, options: RunOptions): Promise<Listenin
     });
   }
   // Announced only once a SIGTERM would be handled: supervisors act on this line.
-  process.stdout.write(`cascade ${options.name} listening on ${listening.url}\n`);
+  if (worker) reportListening(listening.port);
+  else process.stdout.write(`cascade ${options.name} listening on ${listening.url}\n`);
   return listening;
 }

@@ -6,6 +6,7 @@ import type { Http2SecureServer } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { shieldBadTarget } from './app.js';
+import { answerFirst, type FastAnswer } from './fast-http.js';
 import { createTlsServer, reloadTls, type AnyRequest, type AnyResponse, type TlsFiles } from './tls.js';
 import { hostPortUrl } from './url.js';
 
@@ -32,6 +33,10 @@ export interface ListenOptions {
   keepAliveTimeout?: number;
   /** Serve HTTPS (HTTP/2 and HTTP/1.1 via ALPN) with this certificate instead of plain HTTP/1.1. */
   tls?: TlsFiles;
+  /** Share the port with other processes (SO_REUSEPORT; src/workers.ts), bypassing cluster's primary. */
+  reusePort?: boolean;
+  /** Answers plain requests on the raw socket before Node's HTTP server (src/fast-http.ts); plain HTTP only, ignored with TLS. */
+  fastPath?: FastAnswer;
 }
 
 export function listen(app: FetchApp, options: ListenOptions): Promise<Listening> {
@@ -49,6 +54,8 @@ export function listen(app: FetchApp, options: ListenOptions): Promise<Listening
     const http1 = server as Server;
     const keepAliveTimeout = options.keepAliveTimeout ?? 65_000;
     http1.keepAliveTimeout = keepAliveTimeout;
+    // The raw fast path reads plain TCP: a TLS server's sockets carry ciphertext (and HTTP/2), never it.
+    const fast = !tls && options.fastPath ? answerFirst(http1, options.fastPath, keepAliveTimeout) : undefined;
     // Uploads from ffmpeg and long-polling players can legitimately take a while; the roles bound idle time themselves.
     http1.requestTimeout = 0;
     http1.headersTimeout = 30_000;
@@ -76,7 +83,7 @@ export function listen(app: FetchApp, options: ListenOptions): Promise<Listening
       });
     });
     server.once('error', reject);
-    server.listen(options.port, options.host);
+    server.listen({ port: options.port, host: options.host, ...(options.reusePort ? { reusePort: true, exclusive: true } : {}) });
     server.once('listening', () => {
       server.off('error', reject);
       const addr = server.address() as AddressInfo;
@@ -92,8 +99,12 @@ export function listen(app: FetchApp, options: ListenOptions): Promise<Listening
             // With TLS, close() also asks every HTTP/2 session to finish its streams and end (GOAWAY).
             const closed = new Promise<void>((r) => server.close(() => r()));
             http1.closeIdleConnections();
+            fast?.endAll();
             const idle = inFlight === 0 ? Promise.resolve() : new Promise<void>((r) => { drained = r; });
-            const timer = setTimeout(closeAll, graceMs);
+            const timer = setTimeout(() => {
+              closeAll();
+              fast?.destroyAll();
+            }, graceMs);
             void idle.then(() => {
               // Keep-alive sockets that just finished a response are idle now.
               http1.closeIdleConnections();

@@ -1,7 +1,9 @@
 // The fast hit path (edge/fresh-hit.ts, before Hono) and serveStream classify with the same
 // RequestClassifier: an edge that takes the fast path and one that cannot (operator middleware turns it
 // off) must answer every sequence of requests alike — drain redirects, cache keys, hits and their
-// master views, conditionals and ranges — while the clock moves entries from fresh to expired.
+// master views, conditionals and ranges — while the clock moves entries from fresh to expired. The fast
+// edge listens with its raw-socket fast path too (src/fast-http.ts), as `cascade edge` runs it, behind
+// --trust-proxy: viewers (who counts, by X-Forwarded-For) and request counts must come out the same.
 import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
@@ -25,7 +27,12 @@ it('the fast hit path and serveStream answer alike (fast-check over requests, cl
     fc.record({
       path: fc.constantFrom('index.m3u8', 'master.m3u8', 'seg1.ts', 'gone.ts'),
       query: fc.constantFrom('', '?token=a', '?_HLS_msn=4&token=b', '?_HLS_msn=4', '?_HLS_skip=YES&_HLS_msn=4'),
-      headers: fc.record({ range: fc.constantFrom('bytes=0-3', 'bytes=99-'), 'if-none-match': fc.constantFrom('"v1"', '"v0"') }, { requiredKeys: [] }),
+      headers: fc.record({
+        range: fc.constantFrom('bytes=0-3', 'bytes=99-'), 'if-none-match': fc.constantFrom('"v1"', '"v0"'),
+        'x-forwarded-for': fc.constantFrom('192.0.2.1', '192.0.2.2', '10.0.0.1, 192.0.2.3'),
+        // A new connection: the raw path answers its hits (a kept-alive one is Node's after its first miss).
+        connection: fc.constant('close'),
+      }, { requiredKeys: [] }),
     }),
     fc.record({ advanceMs: fc.integer({ min: 0, max: 6_000 }) }),
     // SIGTERM: playlists already cached must now be redirected, on both paths.
@@ -33,10 +40,11 @@ it('the fast hit path and serveStream answer alike (fast-check over requests, cl
   );
   await fc.assert(fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 14 }), async (steps) => {
     const clock = { now: 1_000_000 };
-    const config = { id: 'twin', origins: [origin.url], lbUrl: 'http://lb.example', now: () => clock.now };
+    const config = { id: 'twin', origins: [origin.url], lbUrl: 'http://lb.example', now: () => clock.now, trustProxyHops: 1 };
     const fast = createEdge(config);
     const slow = createEdge({ ...config, use: [async (_c, next) => { await next(); }] });
-    const servers = await Promise.all([fast, slow].map((e) => listen(e.app, { port: 0, host: '127.0.0.1' })));
+    assert.ok(fast.fastPath && !slow.fastPath);
+    const servers = await Promise.all([fast, slow].map((e) => listen(e.app, { port: 0, host: '127.0.0.1', ...(e.fastPath ? { fastPath: e.fastPath } : {}) })));
     try {
       for (const s of steps) {
         if ('advanceMs' in s) {
@@ -55,9 +63,49 @@ it('the fast hit path and serveStream answer alike (fast-check over requests, cl
         assert.deepEqual(a!.body, b!.body, what);
       }
       assert.deepEqual(fast.cache.entries, slow.cache.entries);
+      const counted = async (e: typeof fast) => (await e.metrics.registry.metrics()).split('\n').filter((l) => /^cascade_edge_(viewers|requests_total)\{/.test(l)).sort();
+      assert.deepEqual(await counted(fast), await counted(slow));
     } finally {
       await Promise.all(servers.map((server) => server.close(200)));
       await Promise.all([fast.close(), slow.close()]);
     }
   }), { numRuns: 150 });
+});
+
+it('the raw-socket fast path only for an edge whose access phase counts and refuses nothing', () => {
+  const base = { id: 'gate', origins: [origin.url] };
+  const open = [createEdge(base), createEdge({ ...base, trustProxyHops: 1 })];
+  const guarded = [
+    createEdge({ ...base, access: { playbackSecrets: ['0123456789abcdef0123'] } }),
+    createEdge({ ...base, access: { rate: { limit: 50, windowMs: 1000 } } }),
+    createEdge({ ...base, use: [async (_c, next) => { await next(); }] }),
+    createEdge({ ...base, hooks: { request: () => undefined } }),
+  ];
+  try {
+    assert.ok(open.every((e) => e.fastPath !== undefined));
+    assert.deepEqual(guarded.map((e) => e.fastPath), guarded.map(() => undefined));
+  } finally {
+    for (const e of [...open, ...guarded]) void e.close();
+  }
+});
+
+it('a playlist hit answered on the raw socket counts its viewer (X-Forwarded-For behind --trust-proxy) and its request as the Hono road does', async () => {
+  const edge = createEdge({ id: 'raw-viewers', origins: [origin.url], trustProxyHops: 1 });
+  const fastPath = edge.fastPath!;
+  let raw = 0;
+  const server = await listen(edge.app, { port: 0, host: '127.0.0.1', fastPath: (req) => fastPath(req) && ++raw > 0 });
+  try {
+    for (const xff of [undefined, '192.0.2.1', '10.0.0.1, 192.0.2.2', '192.0.2.1']) {
+      // A new connection each: the first request on one is the raw path's to answer.
+      const r = await get(agent, `${server.url}/hls/s/index.m3u8`, { connection: 'close', ...(xff ? { 'x-forwarded-for': xff } : {}) });
+      assert.equal(r.status, 200);
+    }
+    assert.equal(raw, 3, 'the three hits went out on the raw socket');
+    const page = await edge.metrics.registry.metrics();
+    assert.match(page, /cascade_edge_viewers\{stream="s"[^}]*\} 3\n/, 'the socket address and two forwarded clients');
+    assert.match(page, /cascade_edge_requests_total\{result="HIT"[^}]*\} 3\n/);
+  } finally {
+    await server.close(200);
+    await edge.close();
+  }
 });

@@ -112,12 +112,28 @@ describe('edge in-process vs over a socket', () => {
   let inProcess: Edge;
   let socketEdge: Edge;
   let server: Listening;
+  /** The same edge behind the raw-socket fast path (src/fast-http.ts), as `cascade edge` runs it. */
+  let fastEdge: Edge;
+  let fastServer: Listening;
+  let fastTwin: Edge;
   before(async () => {
     inProcess = createEdge({ id: 'twin', origins: [origin.url] });
+    fastTwin = createEdge({ id: 'twin', origins: [origin.url] });
     socketEdge = createEdge({ id: 'twin', origins: [origin.url] });
     server = await listen(socketEdge.app, { port: 0, host: '127.0.0.1' });
+    fastEdge = createEdge({ id: 'twin', origins: [origin.url] });
+    assert.ok(fastEdge.fastPath);
+    fastServer = await listen(fastEdge.app, { port: 0, host: '127.0.0.1', fastPath: fastEdge.fastPath });
   });
-  after(async () => { await agent.close(); await server.close(200); await inProcess.close(); await socketEdge.close(); });
+  after(async () => {
+    await agent.close();
+    await server.close(200);
+    await fastServer.close(200);
+    await inProcess.close();
+    await socketEdge.close();
+    await fastEdge.close();
+    await fastTwin.close();
+  });
 
   /** What both must agree on: everything but the connection's own fields and the clocks. */
   const comparable = (headers: [string, string][]): Record<string, string> =>
@@ -127,6 +143,29 @@ describe('edge in-process vs over a socket', () => {
     headers.forEach((value, name) => out.push([name, value]));
     return out;
   };
+
+  async function assertAlike(base: string, twin: Edge, path: string, method: 'GET' | 'HEAD', headers: Record<string, string>): Promise<void> {
+    const viaSocket = await get(agent, base + path, headers, method);
+    const viaApp = await twin.app.request(path, { method, headers });
+    const what = `${method} ${path} ${JSON.stringify(headers)}`;
+    assert.equal(viaApp.status, viaSocket.status, what);
+    const body = Buffer.from(await viaApp.arrayBuffer());
+    const appHeaders = comparable(entriesOf(viaApp.headers));
+    const socketHeaders = comparable(Object.entries(viaSocket.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : String(v)] as [string, string]));
+    // A web Response's length is its body's; @hono/node-server writes it as Content-Length on the socket.
+    if (appHeaders['content-length'] === undefined && socketHeaders['content-length'] !== undefined && method === 'GET') appHeaders['content-length'] = String(body.length);
+    assert.deepEqual(appHeaders, socketHeaders, what);
+    assert.deepEqual(body, viaSocket.body, what);
+  }
+
+  it('plain GETs, misses then fresh hits (the fast paths), alike on every path', async () => {
+    for (const path of ['/hls/s/seg1.ts', '/hls/s/index.m3u8', '/hls/s/master.m3u8', '/hls/s/none.ts', '/hls/s/seg1.ts?x=1&_HLS_msn=3']) {
+      for (let i = 0; i < 3; i++) {
+        await assertAlike(server.url, inProcess, path, 'GET', {});
+        await assertAlike(fastServer.url, fastTwin, path, 'GET', {});
+      }
+    }
+  });
 
   it('answer every request alike: status, headers and bytes (fast-check over paths, methods and request headers)', async () => {
     const request = fc.record({
@@ -139,18 +178,9 @@ describe('edge in-process vs over a socket', () => {
       }, { requiredKeys: [] }),
     });
     await fc.assert(fc.asyncProperty(fc.array(request, { minLength: 1, maxLength: 6 }), async (requests) => {
-      for (const { path, method, headers } of requests) {
-        const viaSocket = await get(agent, server.url + path, headers, method);
-        const viaApp = await inProcess.app.request(path, { method, headers });
-        const what = `${method} ${path} ${JSON.stringify(headers)}`;
-        assert.equal(viaApp.status, viaSocket.status, what);
-        const body = Buffer.from(await viaApp.arrayBuffer());
-        const appHeaders = comparable(entriesOf(viaApp.headers));
-        const socketHeaders = comparable(Object.entries(viaSocket.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : String(v)] as [string, string]));
-        // A web Response's length is its body's; @hono/node-server writes it as Content-Length on the socket.
-        if (appHeaders['content-length'] === undefined && socketHeaders['content-length'] !== undefined && method === 'GET') appHeaders['content-length'] = String(body.length);
-        assert.deepEqual(appHeaders, socketHeaders, what);
-        assert.deepEqual(body, viaSocket.body, what);
+      const pairs = [[server.url, inProcess], [fastServer.url, fastTwin]] as const;
+      for (const [{ path, method, headers }, [base, twin]] of requests.flatMap((r) => pairs.map((p) => [r, p] as const))) {
+        await assertAlike(base, twin, path, method, headers);
       }
     }), { numRuns: 30 });
   });

@@ -123,3 +123,52 @@ test('/api/edges, the status page, the player page and hls.js from the package',
   assert.match(metrics, /cascade_lb_redirects_total\{edge="e\d"/);
   assert.match(metrics, /cascade_lb_config_version/);
 });
+
+test('the raw-socket redirect (no hooks, no middleware) answers exactly as the Hono route: fast-check over targets, methods, X-Forwarded-For', async () => {
+  const { lb, url: fastUrl } = await lbWith({ trustProxyHops: 1 });
+  assert.ok(lb.fastPath, 'an LB without hooks has the fast path');
+  const { listen } = await import('../src/serve.js');
+  const plain = await listen(lb.app, { port: 0, host: '127.0.0.1' });
+  const counted = async () => (await (await request(`${fastUrl}/metrics`)).body.text()).match(/cascade_lb_requests_total\{outcome="redirect"[^}]*\} (\d+)/)?.[1];
+  const { default: fc } = await import('fast-check');
+  try {
+    const before = Number(await counted() ?? 0);
+    let asked = 0;
+    await fc.assert(fc.asyncProperty(
+      fc.constantFrom('/hls/demo/index.m3u8', '/hls/demo/720p/seg-1.ts?token=x&_HLS_msn=2', '/hls/a_b/v.m3u8', '/hls/bad!/x.ts', '/hls/demo/../x.ts', '/healthz'),
+      fc.constantFrom('GET' as const, 'HEAD' as const),
+      fc.option(fc.constantFrom('10.0.0.1', '10.0.0.1, 192.0.2.7', 'garbage'), { nil: undefined }),
+      async (target, method, xff) => {
+        const headers: Record<string, string> = xff ? { 'x-forwarded-for': xff } : {};
+        const [viaFast, viaNode] = [await ask(fastUrl + target, headers, method), await ask(plain.url + target, headers, method)];
+        if (viaFast.status === 302) asked++;
+        const comparable = (h: Record<string, unknown>) => Object.fromEntries(Object.entries(h).filter(([k]) => !['date', 'connection', 'keep-alive'].includes(k)));
+        assert.equal(viaFast.status, viaNode.status, `${method} ${target}`);
+        assert.deepEqual(comparable(viaFast.headers), comparable(viaNode.headers), `${method} ${target} ${xff}`);
+      },
+    ), { numRuns: 60 });
+    assert.ok(asked > 0);
+    // Both paths count their redirects (each asked once per run): the fast path's are not lost.
+    assert.equal(Number(await counted()) - before, 2 * asked);
+  } finally {
+    await plain.close(500);
+  }
+});
+
+test('with a hook configured every request goes through Hono: no fast path', async () => {
+  const { lb } = await lbWith({ hooks: { hashKey: () => undefined } });
+  assert.equal(lb.fastPath, undefined);
+});
+
+test('with access control (signed URLs, session tokens, a session rate) every request goes through Hono: no fast path', async () => {
+  for (const config of [
+    { access: { playbackSecrets: ['0123456789abcdef0123'] } },
+    { sessionTokens: true },
+    { access: { rate: { limit: 50, windowMs: 10_000 } } },
+  ]) {
+    const { lb } = await lbWith(config);
+    assert.equal(lb.fastPath, undefined, JSON.stringify(config));
+  }
+  const { lb } = await lbWith({ trustProxyHops: 2 });
+  assert.ok(lb.fastPath, 'trust-proxy alone: the fast path hashes the same X-Forwarded-For hop (property test above)');
+});

@@ -26,13 +26,17 @@ let origin: LlFakeOrigin;
 let edge: Edge;
 let edgeServer: Listening;
 const closers: (() => Promise<void>)[] = [];
+let rawAnswers = 0;
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'cascade-tls-'));
   cert = makeCert(dir, 'first');
   origin = await startLlFakeOrigin({ partTargetMs: 500, partBytes: 64 * 1024 });
   edge = createEdge({ id: 'edge-tls', origins: [origin.url] });
-  edgeServer = await listen(edge.app, { port: 0, host: '127.0.0.1', tls: cert });
+  // Given the edge's raw-socket fast path, as `cascade edge` gives it: a TLS server must never run it.
+  assert.ok(edge.fastPath);
+  const fastPath = edge.fastPath;
+  edgeServer = await listen(edge.app, { port: 0, host: '127.0.0.1', tls: cert, fastPath: (req) => { rawAnswers++; return fastPath(req); } });
   closers.push(async () => { await edgeServer.close(500); await edge.close(); }, () => origin.close());
 });
 after(async () => {
@@ -57,6 +61,7 @@ test('the edge speaks HTTP/2 and HTTP/1.1 on one TLS port: a miss, then a fast-p
     assert.equal(h1.headers['x-cache'], 'HIT');
     assert.ok(h1.body.equals(miss.body));
     assert.equal(origin.count(path), 1);
+    assert.equal(rawAnswers, 0, 'the raw fast path (plain TCP only) never saw a TLS connection');
     const ranged = await h2.get(path, { range: 'bytes=10-19' });
     assert.equal(ranged.status, 206);
     assert.ok(ranged.body.equals(miss.body.subarray(10, 20)));
@@ -226,23 +231,29 @@ test('reloadTls: new connections get the new certificate, an open HTTP/2 session
   }
 });
 
-test('cascade lb --tls-cert/--tls-key: https, SIGHUP re-reads the pair; one without the other or unreadable files exit 2', { timeout: 90_000 }, async () => {
+test('cascade lb --workers 2 --tls-cert/--tls-key: https from every worker, SIGHUP re-reads the pair in each; one without the other or unreadable files exit 2', { timeout: 90_000 }, async () => {
   const files = { certFile: join(dir, 'cli.crt'), keyFile: join(dir, 'cli.key') };
   copyFileSync(cert.certFile, files.certFile);
   copyFileSync(cert.keyFile, files.keyFile);
   const next = makeCert(dir, 'third');
   const both = [cert.pem, next.pem];
   const port = await freePort();
-  const lb = startChild(process.execPath, [...CLI, 'lb', '--port', String(port), '--edge', 'e1=http://127.0.0.1:1', '--log-level', 'info',
+  const lb = startChild(process.execPath, [...CLI, 'lb', '--workers', '2', '--port', String(port), '--edge', 'e1=http://127.0.0.1:1', '--log-level', 'info',
     '--tls-cert', files.certFile, '--tls-key', files.keyFile]);
+  // New connections, so the kernel spreads them over both workers.
+  const fingerprints = async () => new Set(await Promise.all(Array.from({ length: 8 }, async () => (await h1Request(`https://127.0.0.1:${port}/healthz`, both)).fingerprint)));
   try {
-    await lb.waitFor(/listening on https:\/\/127\.0\.0\.1:\d+/, 30_000);
-    assert.equal((await h1Request(`https://127.0.0.1:${port}/healthz`, both)).fingerprint, cert.fingerprint);
+    await lb.waitFor(/listening on https:\/\/127\.0\.0\.1:\d+ \(2 workers\)/, 30_000);
+    assert.deepEqual(await fingerprints(), new Set([cert.fingerprint]));
     copyFileSync(next.certFile, files.certFile);
     copyFileSync(next.keyFile, files.keyFile);
     lb.proc.kill('SIGHUP');
-    await lb.waitFor(/tls_reloaded/, 10_000);
-    assert.equal((await h1Request(`https://127.0.0.1:${port}/healthz`, both)).fingerprint, next.fingerprint);
+    const deadline = Date.now() + 10_000;
+    while ((lb.output().match(/tls_reloaded/g) ?? []).length < 2) {
+      assert.ok(Date.now() < deadline, `both workers re-read the pair:\n${lb.output()}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.deepEqual(await fingerprints(), new Set([next.fingerprint]));
   } finally {
     await lb.kill('SIGTERM');
   }

@@ -79,7 +79,7 @@ async function startTarget(name: string, origin: string): Promise<string> {
     let edgeUrl = '';
     const adapter = await startEdgeAdapter(origin, () => edgeUrl);
     cleanups.push(adapter.close);
-    const edge = startChild(process.execPath, [join(here, '..', '..', 'dist', 'cli.js'), 'edge', '--port', String(port), '--origin', adapter.back, '--id', 'cache-tests']);
+    const edge = startChild(process.execPath, [join(here, '..', '..', 'dist', 'cli.js'), 'edge', '--workers', '1', '--port', String(port), '--origin', adapter.back, '--id', 'cache-tests']);
     children.push(edge);
     await edge.waitFor(/listening on/);
     edgeUrl = `http://127.0.0.1:${port}`;

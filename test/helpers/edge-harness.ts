@@ -7,6 +7,7 @@ export interface EdgeHarness { edge: Edge; server: Listening; url: string; clock
 export async function startTestEdge(config: Partial<EdgeConfig> & { origins: string[] }): Promise<EdgeHarness> {
   const clock = { now: 5_000_000 };
   const edge = createEdge({ id: 'edge-d', now: () => clock.now, ...config });
-  const server = await listen(edge.app, { port: 0, host: '127.0.0.1' });
+  // With the edge's raw-socket fast path, as `cascade edge` runs it.
+  const server = await listen(edge.app, { port: 0, host: '127.0.0.1', ...(edge.fastPath ? { fastPath: edge.fastPath } : {}) });
   return { edge, server, url: server.url, clock, async stop() { await server.close(500); await edge.close(); } };
 }

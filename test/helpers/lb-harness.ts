@@ -86,7 +86,8 @@ export interface RunningLb {
 
 export async function startLb(config: LbConfig): Promise<RunningLb> {
   const lb = createLb(config);
-  const listening = await listen(lb.app, { port: 0, host: '127.0.0.1' });
+  // With the LB's raw-socket fast path, as `cascade lb` runs it.
+  const listening = await listen(lb.app, { port: 0, host: '127.0.0.1', ...(lb.fastPath ? { fastPath: lb.fastPath } : {}) });
   return {
     lb,
     url: listening.url,

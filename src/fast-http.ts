@@ -1,0 +1,288 @@
+// The raw-socket fast path of plain HTTP/1.1: a role's answer that needs nothing but the request line and
+// a few header fields (an edge's fresh hit, the LB's redirect) is written to the socket as pre-built bytes
+// in one corked write, before Node's HTTP parser, IncomingMessage, ServerResponse or Hono exist for it.
+// Node's own server with a flat writeHead + end(buffer) measured 39.7k req/s where nginx did 70k; the
+// same response pre-built on a raw socket 80.7k (issue 14; docs/benchmarks.md has ours).
+//
+// Every connection starts here. Each complete request head is parsed just enough to see whether it is
+// plain (GET/HEAD, HTTP/1.1, a Host, no body, nothing conditional or ranged, nothing Node would refuse);
+// a plain request the role answers is answered here. The first request that is not (or that the role
+// leaves alone) hands the connection, with every unanswered byte, to Node's HTTP server for good: what
+// follows is the ordinary path (Hono, hooks, middleware), so behaviour never depends on this module.
+// Only for plain TCP: TLS and HTTP/2 servers never get here.
+import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
+
+/** One plain request, as the fast path's answer sees it. */
+export interface FastRequest {
+  method: 'GET' | 'HEAD';
+  /** The raw request target, as received. */
+  target: string;
+  /** The client asked for `Connection: close`. */
+  close: boolean;
+  /** X-Forwarded-For as received (only the LB behind trusted proxies reads it). */
+  forwardedFor: string | undefined;
+  socket: Socket;
+}
+
+/** Writes the whole response (writeFast) and returns true, or returns false to leave the request to Node. */
+export type FastAnswer = (req: FastRequest) => boolean;
+
+/** Largest request head taken here; Node's limit (16 KiB) and its 431 apply to anything larger. */
+const MAX_HEAD_BYTES = 16 * 1024;
+const END_OF_HEAD = Buffer.from('\r\n\r\n');
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** Fields that make a request more than a plain GET: a body, an upgrade, preconditions, ranges. */
+const NOT_PLAIN = new Set([
+  'content-length', 'transfer-encoding', 'upgrade', 'expect', 'http2-settings',
+  'range', 'if-range', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since',
+]);
+
+const CLOSE_TAIL = 'connection: close\r\n\r\n';
+
+/** The connection fields and the blank line that end a kept-alive head (what Node's server writes). */
+function keepAliveTail(keepAliveMs: number): string {
+  return `connection: keep-alive\r\nkeep-alive: timeout=${Math.floor(keepAliveMs / 1000)}\r\n\r\n`;
+}
+
+let dateSecond = -1;
+let dateField = '';
+
+/** `date: <IMF-fixdate>\r\n` of the wall clock, made at most once a second. */
+export function dateLine(): string {
+  const second = Math.floor(Date.now() / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateField = `date: ${new Date(second * 1000).toUTCString()}\r\n`;
+  }
+  return dateField;
+}
+
+/**
+ * A response head built once: status line and fields as a flat name/value list, and as bytes with
+ * `Date` (and an `Age` from `ageAt` on the role's clock, if given) redone at most once a second.
+ */
+export class ResponseHead {
+  private date = '';
+  private age = -1;
+  private bytes = Buffer.alloc(0);
+  private readonly fixed: string;
+
+  constructor(status: number, reason: string, readonly fields: readonly string[], private readonly ageAt?: (now: number) => number) {
+    let head = `HTTP/1.1 ${status} ${reason}\r\n`;
+    for (let i = 0; i < fields.length; i += 2) head += `${fields[i]}: ${fields[i + 1]}\r\n`;
+    this.fixed = head;
+  }
+
+  /** The head's bytes (without the connection fields and the blank line: writeFast adds them). */
+  at(now: number): Buffer {
+    const date = dateLine();
+    const age = this.ageAt ? this.ageAt(now) : 0;
+    if (date !== this.date || age !== this.age) {
+      this.date = date;
+      this.age = age;
+      this.bytes = Buffer.from(this.fixed + date + (this.ageAt ? `age: ${age}\r\n` : ''), 'latin1');
+    }
+    return this.bytes;
+  }
+}
+
+/** Writes a response in one corked write: the head (its fields; the connection fields end it), then the body. */
+export function writeFast(req: FastRequest, head: Buffer | string, body?: Buffer): void {
+  const { socket } = req;
+  const tail = req.close ? CLOSE_TAIL : (socket as FastSocket)[HELD]?.front.keepAliveTail ?? keepAliveTail(5000);
+  // A head without a body (a redirect) is one string, one write; a head and a body one corked writev.
+  if (typeof head === 'string' && (body === undefined || req.method === 'HEAD')) {
+    socket.write(head + tail, 'latin1');
+    return;
+  }
+  socket.cork();
+  socket.write(head);
+  socket.write(tail, 'latin1');
+  if (body !== undefined && body.length > 0 && req.method === 'GET') socket.write(body);
+  socket.uncork();
+}
+
+export interface FastPath {
+  /** Ends the connections the fast path still holds (graceful stop): pending bytes are flushed first. */
+  endAll(): void;
+  /** Cuts them. */
+  destroyAll(): void;
+}
+
+/** What the fast path knows of a server: shared by its connections, whose listeners are shared too. */
+interface Front {
+  server: Server;
+  answer: FastAnswer;
+  nodeListeners: ((socket: Socket) => void)[];
+  /** The connection fields that end a kept-alive head, with this server's timeout. */
+  keepAliveTail: string;
+  held: Set<FastSocket>;
+  closing: boolean;
+  /** Seconds counted by the idle sweep: a connection's last activity is noted in these, not in clock reads. */
+  tick: number;
+}
+
+/** A connection the fast path holds: its unanswered bytes, when it was last active, when its unfinished head began. */
+interface Held {
+  front: Front;
+  pending: Buffer | undefined;
+  activeAt: number;
+  headFrom: number;
+}
+
+const HELD = Symbol('cascade.fastPath');
+type FastSocket = Socket & { [HELD]?: Held };
+
+/**
+ * Puts `answer` in front of `server`'s own connection handling. `keepAliveMs` is the idle timeout of a
+ * connection between requests (the server's keepAliveTimeout, announced the same way). Per connection
+ * it costs one small object: the listeners are shared, and one sweep a second closes idle connections
+ * instead of a timer each.
+ */
+export function answerFirst(server: Server, answer: FastAnswer, keepAliveMs: number): FastPath {
+  const front: Front = {
+    server, answer, keepAliveTail: keepAliveTail(keepAliveMs), held: new Set(), closing: false, tick: 0,
+    nodeListeners: server.listeners('connection') as ((socket: Socket) => void)[],
+  };
+  server.removeAllListeners('connection');
+  server.on('connection', (socket: FastSocket) => {
+    if (front.closing) return void socket.destroy();
+    socket[HELD] = { front, pending: undefined, activeAt: front.tick, headFrom: front.tick };
+    front.held.add(socket);
+    socket.on('data', onData);
+    socket.on('close', onClose);
+    socket.on('error', onError);
+  });
+  const idleTicks = Math.max(1, Math.ceil(keepAliveMs / 1000));
+  const sweep = setInterval(() => {
+    front.tick++;
+    const headTicks = Math.ceil(server.headersTimeout / 1000);
+    for (const s of front.held) {
+      const held = s[HELD]!;
+      // Idle past the keep-alive timeout, or a head dribbled in for longer than Node's headersTimeout allows.
+      if ((front.tick - held.activeAt > idleTicks && s.writableLength === 0) || (held.pending && front.tick - held.headFrom > headTicks)) s.destroy();
+    }
+  }, 1000).unref();
+  server.once('close', () => clearInterval(sweep));
+  return {
+    endAll() {
+      front.closing = true;
+      for (const s of front.held) s.end();
+    },
+    destroyAll() {
+      front.closing = true;
+      for (const s of front.held) s.destroy();
+    },
+  };
+}
+
+function onData(this: FastSocket, chunk: Buffer): void {
+  const held = this[HELD];
+  if (!held || held.front.closing) return; // ended: what is still written flushes, nothing new is answered
+  held.activeAt = held.front.tick;
+  if (!held.pending) held.headFrom = held.front.tick;
+  held.pending = held.pending ? Buffer.concat([held.pending, chunk]) : chunk;
+  if (!this.isPaused()) pump(this, held);
+}
+
+/** A reset by the client, as Node's server takes it: the socket is gone, nothing else to do. */
+function onError(this: FastSocket): void {
+  this.destroy();
+}
+
+function onClose(this: FastSocket): void {
+  this[HELD]?.front.held.delete(this);
+}
+
+function onDrain(this: FastSocket): void {
+  const held = this[HELD];
+  this.resume();
+  if (held) pump(this, held);
+}
+
+/** Answers the complete requests received, in order, until one is not the fast path's. */
+function pump(socket: FastSocket, held: Held): void {
+  const { front } = held;
+  while (held.pending) {
+    const pending = held.pending;
+    const end = pending.indexOf(END_OF_HEAD);
+    if (end === -1) {
+      if (pending.length > MAX_HEAD_BYTES) handOff(socket, held);
+      return;
+    }
+    const req = parsePlain(pending.toString('latin1', 0, end), socket);
+    if (req === undefined || !front.answer(req)) return handOff(socket, held);
+    held.pending = end + 4 < pending.length ? pending.subarray(end + 4) : undefined;
+    held.headFrom = front.tick;
+    if (req.close) {
+      // Nothing more is read; the error handler stays until the socket is gone.
+      socket.off('data', onData);
+      socket.end();
+      return;
+    }
+    // A client that does not read is not read from until it drains: pipelined requests cannot queue
+    // responses without bound.
+    if (socket.writableNeedDrain) {
+      socket.pause();
+      socket.once('drain', onDrain);
+      return;
+    }
+  }
+}
+
+/** From this request on, the connection is Node's, with every byte not answered here. */
+function handOff(socket: FastSocket, held: Held): void {
+  const { front } = held;
+  front.held.delete(socket);
+  socket.off('data', onData);
+  socket.off('close', onClose);
+  socket.off('error', onError);
+  delete socket[HELD];
+  // Paused while the bytes go back, so none is emitted before Node's parser listens.
+  socket.pause();
+  if (held.pending) socket.unshift(held.pending);
+  for (const l of front.nodeListeners) l.call(front.server, socket);
+  socket.resume();
+}
+
+/** The request if its head is plain and well-formed; anything else (or anything unsure) is Node's. */
+function parsePlain(head: string, socket: Socket): FastRequest | undefined {
+  const lineEnd = head.indexOf('\r\n');
+  const requestLine = lineEnd === -1 ? head : head.slice(0, lineEnd);
+  const sp1 = requestLine.indexOf(' ');
+  const sp2 = requestLine.indexOf(' ', sp1 + 1);
+  if (sp1 === -1 || sp2 === -1 || requestLine.slice(sp2 + 1) !== 'HTTP/1.1') return undefined;
+  const method = requestLine.slice(0, sp1);
+  if (method !== 'GET' && method !== 'HEAD') return undefined;
+  const target = requestLine.slice(sp1 + 1, sp2);
+  if (target.length === 0 || !/^[\x21-\x7e]+$/.test(target)) return undefined;
+  let host = false;
+  let close = false;
+  let forwardedFor: string | undefined;
+  let at = lineEnd;
+  while (at !== -1) {
+    const start = at + 2;
+    const next = head.indexOf('\r\n', start);
+    const line = next === -1 ? head.slice(start) : head.slice(start, next);
+    at = next;
+    const colon = line.indexOf(':');
+    if (colon <= 0) return undefined; // folded or malformed lines are Node's to refuse
+    const name = line.slice(0, colon).toLowerCase();
+    if (!TOKEN.test(name) || NOT_PLAIN.has(name)) return undefined;
+    const value = line.slice(colon + 1).trim();
+    if (/[\0\r\n]/.test(value)) return undefined;
+    if (name === 'host') {
+      if (host) return undefined;
+      host = true;
+    } else if (name === 'connection') {
+      const tokens = value.toLowerCase().split(',').map((t) => t.trim());
+      if (tokens.some((t) => t !== 'close' && t !== 'keep-alive')) return undefined;
+      close ||= tokens.includes('close');
+    } else if (name === 'x-forwarded-for') {
+      forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
+    }
+  }
+  if (!host) return undefined;
+  return { method, target, close, forwardedFor, socket };
+}
