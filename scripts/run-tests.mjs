@@ -19,7 +19,9 @@ function find(dir) {
 // On a machine whose own Node is too old, the tests run on the one setup put in .tools/node, and it
 // comes first on their PATH too.
 const node = isSupported() ? process.execPath : toolsNode;
-const env = isSupported() ? process.env : toolsNodeFirst();
+// One worker per role process unless a test asks for more (`--workers 2` in the worker tests): the default,
+// one per core, would make every role a test starts as many processes as the CI machine has cores.
+const env = { CASCADE_WORKERS: '1', ...(isSupported() ? process.env : toolsNodeFirst()) };
 if (!existsSync(node)) {
   console.error(`run-tests: cascade needs Node.js >= ${floor} (this is ${process.versions.node}); npm test installs one, or: node scripts/setup.mjs test`);
   process.exit(1);
