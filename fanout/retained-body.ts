@@ -19,6 +19,8 @@ class AbortedRead extends Error {}
 interface Reader {
   sent: number;
   maxLag: number;
+  /** Parked for the next chunk: it took everything there was, and takes the new chunk in the same turn. */
+  waiting: boolean;
   cut: (err: Error) => void;
 }
 
@@ -48,11 +50,14 @@ export class RetainedBody {
     for (const r of this.readers) r.cut(new BodyFailed('the upload broke off'));
   }
 
-  /** Cuts readers too far behind the fastest. */
+  /**
+   * Cuts readers too far behind the fastest. A parked reader is not behind by its own pace, only not yet
+   * scheduled: the chunk a faster reader took in this turn is on its way to it too.
+   */
   private checkLag(): void {
     let fastest = 0;
     for (const r of this.readers) fastest = Math.max(fastest, r.sent);
-    for (const r of this.readers) if (fastest - r.sent > r.maxLag) r.cut(new TooSlow(`more than ${r.maxLag} bytes behind the fastest origin`));
+    for (const r of this.readers) if (!r.waiting && fastest - r.sent > r.maxLag) r.cut(new TooSlow(`more than ${r.maxLag} bytes behind the fastest origin`));
   }
 
   private settle(state: 'complete' | 'failed'): void {
@@ -80,7 +85,7 @@ export class RetainedBody {
     let ahead = 0;
     for (const r of this.readers) ahead = Math.max(ahead, r.sent);
     const reader: Reader = {
-      sent: 0, maxLag: maxLag + ahead,
+      sent: 0, maxLag: maxLag + ahead, waiting: false,
       cut: (err) => {
         if (failure !== undefined) return;
         failure = err;
@@ -94,10 +99,12 @@ export class RetainedBody {
     try {
       for (let i = 0; ; i++) {
         while (i >= this.chunks.length && this.state === 'open' && failure === undefined) {
+          reader.waiting = true;
           await new Promise<void>((resolve) => {
             interrupt = resolve;
             this.wake.push(resolve);
           });
+          reader.waiting = false;
           interrupt = undefined;
         }
         if (failure !== undefined) throw failure;
