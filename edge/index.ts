@@ -196,6 +196,9 @@ export function createEdge(config: EdgeConfig): Edge {
     app,
     metrics,
     ...(rawHits ? { fastPath: rawHits } : {}),
+    // A worker says it listens only once its siblings can reach its shield: a request in the first
+    // moment otherwise found the owner's socket missing and fetched the object a second time.
+    ...(shield ? { async onListen() { await shield; } } : {}),
     get draining() { return drain.draining; },
     cache: {
       get bytes() { return store.bytes; },

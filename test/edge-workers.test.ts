@@ -55,10 +55,12 @@ describe('edge --workers 2', () => {
       assert.ok(results[0]!.body.equals(Buffer.from(PLAYLIST)));
       assert.ok(results[CLIENTS]!.body.equals(SEGMENT));
       assert.equal(results[2 * CLIENTS]!.status, 404);
-      // Both workers served (each one's first request is a miss in its own cache), and /metrics, answered
-      // by either, sums them: 3 objects x 2 workers misses, 3 origin fetches, every request counted.
+      // /metrics, answered by either worker, sums both: every request counted, 3 origin fetches, and a miss
+      // per object in each worker that saw it (the kernel spreads connections, so a worker may see none of
+      // an object: 3 to 6 misses).
       const page = (await get(agent, base + '/metrics')).body.toString();
-      assert.equal(counterSum(page, 'cascade_edge_requests_total', /result="(MISS|PASS)"/), 6, page.split('\n').filter((l) => l.includes('edge_requests_total')).join('\n'));
+      const misses = counterSum(page, 'cascade_edge_requests_total', /result="(MISS|PASS)"/);
+      assert.ok(misses >= 3 && misses <= 6, page.split('\n').filter((l) => l.includes('edge_requests_total')).join('\n'));
       assert.equal(counterSum(page, 'cascade_edge_requests_total'), 3 * CLIENTS);
       assert.equal(counterSum(page, 'cascade_edge_upstream_requests_total'), 3);
     } finally {
