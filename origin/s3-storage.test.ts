@@ -197,21 +197,25 @@ describe('S3Storage on a real server', { skip: missing ?? false }, () => {
   });
 
   test('a paused server (SIGSTOP): every operation fails with S3_TIMEOUT within its bound, and works again after SIGCONT', async (t) => {
-    const s = server()!.storage('paused', { timeouts: SHORT });
-    await s.put('k/obj', 'old');
+    const short = server()!.storage('paused', { timeouts: SHORT });
+    await short.put('k/obj', 'old');
     server()!.pause();
     try {
-      await allFail(s, 'S3_TIMEOUT', SHORT.operationMs + SLACK_MS);
+      await allFail(short, 'S3_TIMEOUT', SHORT.operationMs + SLACK_MS);
     } finally {
       server()!.resume();
     }
     // A put that timed out is not known to have failed: the server may still carry it out once it runs
-    // again. Whichever it did, the object is one whole version.
+    // again. Whichever it did, the object is one whole version. Checked with the default bounds: right
+    // after SIGCONT a loaded machine's server first works off what queued while it was stopped.
+    const s = server()!.storage('paused');
     const after = await s.get('k/obj');
     assert.ok(after === undefined || ['old', 'x'].includes(after.toString()), `got ${String(after)}`);
     t.diagnostic(`after the timed-out put and remove: ${after === undefined ? 'removed' : after.toString()}`);
-    await s.put('k/obj', 'new');
-    assert.equal((await s.get('k/obj'))!.toString(), 'new');
+    // Works again, on another key: on this one the timed-out put may still land after a newer put (seen:
+    // 'x' read back after 'new'), which is why one origin writes a prefix at a time (docs/storage.md).
+    await s.put('k/again', 'new');
+    assert.equal((await s.get('k/again'))!.toString(), 'new');
   });
 
   test('a body that stops mid-transfer errors the read within the idle bound: never a cut body as complete', async () => {
