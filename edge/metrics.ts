@@ -1,6 +1,6 @@
-// The edge's Prometheus metrics. Hot-path counters are bound to their labels once, so a hit costs an
-// increment, not a label lookup.
-import type { Metrics } from '../src/metrics.js';
+// The edge's Prometheus metrics. Hot-path counters are tallies (src/metrics.ts): a hit adds to a number,
+// not to prom-client's label-hashed map.
+import type { Metrics, Tally } from '../src/metrics.js';
 import { CACHE_OUTCOMES, type CacheOutcome } from './outcome.js';
 
 export interface EdgeGaugeSources {
@@ -32,9 +32,9 @@ export interface EdgeTotals {
 const HIT_OUTCOMES: ReadonlySet<CacheOutcome> = new Set(['HIT', 'COALESCED', 'STALE']);
 
 export function edgeMetrics(metrics: Metrics, sources: EdgeGaugeSources): EdgeMetrics {
-  const requests = metrics.counter('edge_requests_total', 'Stream requests by cache result', ['result']);
-  const byOutcome = Object.fromEntries(CACHE_OUTCOMES.map((o) => [o, requests.labels({ result: o })])) as Record<CacheOutcome, { inc(): void }>;
-  const bytesCounter = metrics.counter('edge_bytes_out_total', 'Body bytes sent to clients').labels({});
+  const requests = metrics.tallied('edge_requests_total', 'Stream requests by cache result', ['result']);
+  const byOutcome = Object.fromEntries(CACHE_OUTCOMES.map((o) => [o, requests.bind({ result: o })])) as Record<CacheOutcome, Tally>;
+  const bytesCounter = metrics.tallied('edge_bytes_out_total', 'Body bytes sent to clients').bind({});
   const totals: EdgeTotals = { requests: 0, hits: 0, bytes: 0 };
   const upstream = metrics.counter('edge_upstream_requests_total', 'Upstream requests by origin and status (or error/timeout)', ['origin', 'status']);
   const notFoundNext = metrics.counter('edge_upstream_not_found_next_total', 'Segments an origin answered 404 for, asked of the next origin', ['origin']);

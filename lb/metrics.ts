@@ -1,6 +1,6 @@
 // The LB's own metrics (docs/lb.md, "Metrics"), registered once: counters the phases bump, and gauges
 // read from the edge set, the health checker and the control plane's state when scraped.
-import type { Metrics } from '../src/metrics.js';
+import type { Metrics, Tally } from '../src/metrics.js';
 import type { BoundedLoads } from './balance.js';
 import type { RedisState } from './discovery.js';
 import type { EdgeSet } from './edge-set.js';
@@ -29,8 +29,8 @@ export interface LbMetrics {
 /** With --workers, the gauges of state every worker holds alike combine as min (health, Redis) or max, not a sum. */
 export function lbMetrics(metrics: Metrics, sources: LbGaugeSources): LbMetrics {
   const rejected = metrics.counter('lb_redis_rejected_entries_total', 'Control-plane entries read from Redis and not used (each counted once), by key', ['key']);
-  const requests = metrics.counter('lb_requests_total', 'Requests under /hls/ by outcome', ['outcome']);
-  const redirects = metrics.counter('lb_redirects_total', 'Redirects sent, by edge', ['edge']);
+  const requests = metrics.tallied('lb_requests_total', 'Requests under /hls/ by outcome', ['outcome']);
+  const redirects = metrics.tallied('lb_redirects_total', 'Redirects sent, by edge', ['edge']);
   metrics.gauge('lb_edge_healthy', 'Edge health: 1 usable, 0 down', ['edge'], function collect() {
     this.reset();
     for (const e of sources.edgeSet.current.edges) this.set({ edge: e.id }, sources.usable(e) ? 1 : 0);
@@ -49,16 +49,16 @@ export function lbMetrics(metrics: Metrics, sources: LbGaugeSources): LbMetrics 
   metrics.gauge('lb_config_version', 'Bumped whenever the edge set or a weight changes', [], function collect() {
     this.set(sources.edgeSet.current.version);
   }, 'max');
-  // Hot-path counters bound to their labels once: a redirect costs two increments, not two label lookups.
-  const byOutcome = Object.fromEntries(OUTCOMES.map((o) => [o, requests.labels({ outcome: o })])) as Record<RedirectOutcome, { inc(): void }>;
-  const byEdge = new Map<string, { inc(): void }>();
+  // Hot-path counters are tallies (src/metrics.ts): a redirect adds to two numbers.
+  const byOutcome = Object.fromEntries(OUTCOMES.map((o) => [o, requests.bind({ outcome: o })])) as Record<RedirectOutcome, Tally>;
+  const byEdge = new Map<string, Tally>();
   return {
     request: (outcome) => byOutcome[outcome].inc(),
     redirect(edgeId) {
       let counter = byEdge.get(edgeId);
       if (counter === undefined) {
         if (byEdge.size >= MAX_BOUND_EDGES) byEdge.clear();
-        byEdge.set(edgeId, counter = redirects.labels({ edge: edgeId }));
+        byEdge.set(edgeId, counter = redirects.bind({ edge: edgeId }));
       }
       counter.inc();
     },

@@ -34,8 +34,8 @@
 //                               before it) to the end of its download: glass to viewer by PDT, before the
 //                               PART-HOLD-BACK a player keeps (the segment's PDT is extrapolated for the
 //                               one being written)
-//   hls_ll_rendition_reports    EXT-X-RENDITION-REPORTs read; hls_ll_rendition_report_lag: segments between
-//                               a report's LAST-MSN and this playlist's last part
+//   hls_ll_rendition_reports    EXT-X-RENDITION-REPORTs read; hls_ll_rendition_report_lag: per reload, the most
+//                               segments between a report's LAST-MSN and this playlist's last part
 //   hls_stalls                  also: the viewer's buffer ran dry (it starts with the parts PART-HOLD-BACK
 //                               behind the live edge and plays in real time from the first part; a stall
 //                               is counted once per episode, and playback waits for the next part)
@@ -114,6 +114,21 @@ export function resolve(base, ref) {
   return m[1] + parts.join('/') + (q >= 0 ? ref.slice(q) : '');
 }
 
+/** URIs resolved per base (without its query: blocking reloads change it) and reference, as each reload lists mostly the same ones; bounded. */
+const resolved = new Map();
+
+function resolveListed(base, ref) {
+  const q = base.indexOf('?');
+  const key = `${q === -1 ? base : base.slice(0, q)} ${ref}`;
+  let url = resolved.get(key);
+  if (url === undefined) {
+    if (resolved.size >= 1024) resolved.clear();
+    url = resolve(base, ref);
+    resolved.set(key, url);
+  }
+  return url;
+}
+
 function hostOf(url) {
   const m = /^[a-z]+:\/\/([^/?#]+)/i.exec(url);
   return m ? m[1] : 'unknown';
@@ -142,8 +157,12 @@ export function parseMaster(text, base) {
 }
 
 /** A quoted or plain attribute of a tag line (`NAME=value` or `NAME="value"`). */
+/** One compiled pattern per attribute name: k6's JS engine compiles a RegExp slowly, and LL reloads read many. */
+const attrPatterns = {};
+
 function attr(line, name) {
-  const m = new RegExp(`(?:^|[:,])${name}=("([^"]*)"|[^,]*)`).exec(line);
+  const re = attrPatterns[name] || (attrPatterns[name] = new RegExp(`(?:^|[:,])${name}=("([^"]*)"|[^,]*)`));
+  const m = re.exec(line);
   return m ? (m[2] !== undefined ? m[2] : m[1]) : undefined;
 }
 
@@ -170,15 +189,15 @@ export function parseMedia(text, base) {
     if (l.startsWith('#EXT-X-TARGETDURATION:')) targetDuration = Number(l.slice(22));
     else if (l.startsWith('#EXT-X-MEDIA-SEQUENCE:')) msn = Number(l.slice(22));
     else if (l.startsWith('#EXT-X-ENDLIST')) ended = true;
-    else if (l.startsWith('#EXT-X-MAP:')) { const u = /URI="([^"]+)"/.exec(l); if (u) map = resolve(base, u[1]); }
+    else if (l.startsWith('#EXT-X-MAP:')) { const u = /URI="([^"]+)"/.exec(l); if (u) map = resolveListed(base, u[1]); }
     else if (l.startsWith('#EXTINF:')) duration = parseFloat(l.slice(8));
     else if (l.startsWith('#EXT-X-PROGRAM-DATE-TIME:')) pdt = Date.parse(l.slice(25));
     else if (l.startsWith('#EXT-X-PART-INF:')) partTarget = Number(attr(l, 'PART-TARGET')) || 0;
     else if (l.startsWith('#EXT-X-SERVER-CONTROL:')) partHoldBack = Number(attr(l, 'PART-HOLD-BACK')) || 0;
-    else if (l.startsWith('#EXT-X-PART:')) pending.push({ duration: Number(attr(l, 'DURATION')) || 0, url: resolve(base, attr(l, 'URI') || ''), map });
+    else if (l.startsWith('#EXT-X-PART:')) pending.push({ duration: Number(attr(l, 'DURATION')) || 0, url: resolveListed(base, attr(l, 'URI') || ''), map });
     else if (l.startsWith('#EXT-X-RENDITION-REPORT:')) renditionReports.push({ uri: attr(l, 'URI'), lastMsn: Number(attr(l, 'LAST-MSN')), lastPart: Number(attr(l, 'LAST-PART')) });
     else if (l !== '' && !l.startsWith('#')) {
-      const seg = { seq: msn + segs.length, duration: duration == null ? targetDuration : duration, url: resolve(base, l), map, pdt: Number.isFinite(pdt) ? pdt : undefined };
+      const seg = { seq: msn + segs.length, duration: duration == null ? targetDuration : duration, url: resolveListed(base, l), map, pdt: Number.isFinite(pdt) ? pdt : undefined };
       segs.push(seg);
       addParts(partList, pending, seg.seq, seg.pdt);
       pending = [];
@@ -371,9 +390,10 @@ function llSession(mediaUrl, edge, end, started) {
       if (first) { timeToFirstSegment.add(Date.now() - started, { edge: partEdge }); first = false; }
     }
     const lastPart = pl.parts[pl.parts.length - 1];
-    for (const report of pl.renditionReports) {
-      reports.add(1, { edge });
-      if (lastPart) reportLag.add(Math.abs(lastPart.seq - report.lastMsn), { edge });
+    // One sample per reload, not per report: each metric sample costs the load generator, not the edge.
+    if (pl.renditionReports.length > 0) {
+      reports.add(pl.renditionReports.length, { edge });
+      if (lastPart) reportLag.add(Math.max(...pl.renditionReports.map((r) => Math.abs(lastPart.seq - r.lastMsn))), { edge });
     }
     if (pl.ended) return;
     const asked = Date.now();

@@ -1,7 +1,12 @@
 // Prometheus metrics: one registry per role instance, so several roles can live in one process (tests, `stack`).
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type Aggregator } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type Aggregator, type LabelValues } from 'prom-client';
 
 export const METRIC_PREFIX = 'cascade_';
+
+/** A counter's handle for one label set on a hot path. */
+export interface Tally {
+  inc(value?: number): void;
+}
 
 export class Metrics {
   readonly registry = new Registry();
@@ -24,6 +29,37 @@ export class Metrics {
 
   counter<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
     return new Counter({ name: METRIC_PREFIX + name, help, labelNames, registers: [this.registry] });
+  }
+
+  /**
+   * A counter for hot paths: `bind(labels)` once, then each `inc` adds to a plain number, which goes into
+   * the counter when it is read (a scrape, the workers' aggregation). prom-client's own
+   * `labels(...).inc()` hashes and checks the label set on every call. A tally the caller drops is still
+   * added once, at the next read. The caller bounds how many label sets it binds.
+   */
+  tallied<L extends string>(name: string, help: string, labelNames: readonly L[] = []): { bind(labels: LabelValues<L>): Tally } {
+    const dirty = new Set<{ labels: LabelValues<L>; pending: number }>();
+    new Counter({
+      name: METRIC_PREFIX + name, help, labelNames, registers: [this.registry],
+      collect(this: Counter<L>) {
+        for (const t of dirty) {
+          this.inc(t.labels, t.pending);
+          t.pending = 0;
+        }
+        dirty.clear();
+      },
+    });
+    return {
+      bind(labels) {
+        const tally = { labels, pending: 0 };
+        return {
+          inc(value = 1) {
+            if (tally.pending === 0) dirty.add(tally);
+            tally.pending += value;
+          },
+        };
+      },
+    };
   }
 
   /**
