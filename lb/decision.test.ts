@@ -139,7 +139,7 @@ test('property: the raw-socket decision (lb/fast-redirect.ts) is the Hono route\
         const { edgeSet, usable } = setup(specs, down, r.hash, r.trustProxyHops);
         const runner = createHookRunner('lb', undefined, { timeoutMs: 1000, log: silentLogger, metrics: new Metrics({}, false) });
         const viaHono = await createDecision({ hash: r.hash, trustProxyHops: r.trustProxyHops, edgeSet, usable, hooks: runner, balance })(requestOf(r));
-        const viaRaw = decisionWithoutHooks({ hash: r.hash, trustProxyHops: r.trustProxyHops, edgeSet, usable, balance })(r.stream, r.peer, r.forwardedFor);
+        const viaRaw = decisionWithoutHooks({ hash: r.hash, trustProxyHops: r.trustProxyHops, edgeSet, usable, balance, healthChanges: () => 0 })(r.stream, r.peer, r.forwardedFor);
         assert.equal(viaRaw?.id, viaHono?.id);
       }
     },

@@ -9,7 +9,7 @@ import type { Logger } from '../src/log.js';
 import type { BoundedLoads } from './balance.js';
 import { clientAddress } from '../src/client-address.js';
 import type { HashBy } from './client-key.js';
-import type { EdgeSet } from './edge-set.js';
+import type { EdgeSet, EdgeSetVersion } from './edge-set.js';
 import type { EdgeEntry } from './edges.js';
 import { candidateOf, defaultHashKey, LB_HOOKS, type LbHooks } from './hooks.js';
 
@@ -36,13 +36,21 @@ export interface DecisionOptions {
 export type Decide = (req: RedirectRequest) => Promise<EdgeEntry | undefined>;
 
 /** The same decision without hooks, in one synchronous step (lb/fast-redirect.ts); X-Forwarded-For as received. */
-export type DecideWithoutHooks = (stream: string, peer: string | undefined, forwardedFor: string | undefined) => EdgeEntry | undefined;
+export interface DecideWithoutHooks {
+  (stream: string, peer: string | undefined, forwardedFor: string | undefined): EdgeEntry | undefined;
+  /**
+   * What every pick depends on besides its request: a pick made under the same inputs is the same pick.
+   * Undefined while some edge passes clients on by bounded loads (picks then follow the edges' loads).
+   */
+  inputs(): { edges: EdgeSetVersion; health: number } | undefined;
+}
 
-export function decisionWithoutHooks({ hash, trustProxyHops, edgeSet, usable, balance }: Omit<DecisionOptions, 'hooks'>): DecideWithoutHooks {
-  return (stream, peer, forwardedFor) => {
+export function decisionWithoutHooks({ hash, trustProxyHops, edgeSet, usable, balance, healthChanges }: Omit<DecisionOptions, 'hooks'> & { healthChanges: () => number }): DecideWithoutHooks {
+  const decide = (stream: string, peer: string | undefined, forwardedFor: string | undefined) => {
     const key = defaultHashKey(hash, clientAddress(peer, trustProxyHops > 0 ? forwardedFor : undefined, trustProxyHops), stream);
     return pick(edgeSet, key, usable, usable, balance);
   };
+  return Object.assign(decide, { inputs: () => (balance?.active ? undefined : { edges: edgeSet.current, health: healthChanges() }) });
 }
 
 /** Phase pick: the selector's edge for `key` among `allowed`; while some edge passes clients on, bounded by the reported loads. */

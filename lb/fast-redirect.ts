@@ -4,7 +4,7 @@
 // pre-built, Date is redone once a second, so a redirect costs the Location string and one write. A
 // request no edge can take (the 503), a bad target and everything else go on to Hono.
 import { STATUS_CODES } from 'node:http';
-import { dateLine, writeFast, type FastAnswer } from '../src/fast-http.js';
+import { dateLine, writeFast, type FastAnswer, type FastRequest } from '../src/fast-http.js';
 import { parseRequestTarget } from '../src/stream-path.js';
 import type { DecideWithoutHooks } from './decision.js';
 import type { LbMetrics } from './metrics.js';
@@ -20,19 +20,46 @@ export interface FastRedirectOptions {
   redirects: RateMeter;
 }
 
+/**
+ * A connection's last redirect. A player whose playlists are named through the LB reloads the same target
+ * on its kept-alive connection every target duration; while the pick's inputs are the same objects, the
+ * answer is the same bytes but the date.
+ */
+interface LastRedirect {
+  target: string;
+  forwardedFor: string | undefined;
+  edges: object;
+  health: number;
+  edgeId: string;
+  head: string;
+}
+
+const LAST = Symbol('cascade.lastRedirect');
+
 export function fastRedirects({ decide, redirectCode, cors, stats, redirects }: FastRedirectOptions): FastAnswer {
   const statusAndLocation = `HTTP/1.1 ${redirectCode} ${STATUS_CODES[redirectCode]}\r\nlocation: `;
   const rest = '\r\n' + Object.entries({ ...REDIRECT_FIELDS, ...cors }).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+  const send = (req: FastRequest, edgeId: string, head: string): true => {
+    stats.request('redirect');
+    stats.redirect(edgeId);
+    redirects.add(edgeId);
+    writeFast(req, head + dateLine());
+    return true;
+  };
   return (req) => {
     if (!req.target.startsWith('/hls/')) return false;
+    const socket = req.socket as FastRequest['socket'] & { [LAST]?: LastRedirect };
+    const inputs = decide.inputs();
+    const last = socket[LAST];
+    if (last && inputs && last.target === req.target && last.forwardedFor === req.forwardedFor && last.edges === inputs.edges && last.health === inputs.health) {
+      return send(req, last.edgeId, last.head);
+    }
     const parsed = parseRequestTarget(req.target);
     if (!parsed.ok || !parsed.value.stream) return false;
     const edge = decide(parsed.value.stream.stream, req.socket.remoteAddress, req.forwardedFor);
     if (!edge) return false;
-    stats.request('redirect');
-    stats.redirect(edge.id);
-    redirects.add(edge.id);
-    writeFast(req, statusAndLocation + edge.url + parsed.value.pathAndQuery + rest + dateLine());
-    return true;
+    const head = statusAndLocation + edge.url + parsed.value.pathAndQuery + rest;
+    if (inputs) socket[LAST] = { target: req.target, forwardedFor: req.forwardedFor, edges: inputs.edges, health: inputs.health, edgeId: edge.id, head };
+    return send(req, edge.id, head);
   };
 }

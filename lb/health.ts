@@ -36,6 +36,7 @@ interface Tracker {
 
 export class HealthChecker {
   private readonly trackers = new Map<string, Tracker>();
+  private changeCount = 0;
   private readonly agent: Agent;
   private readonly timer: NodeJS.Timeout | undefined;
 
@@ -55,13 +56,20 @@ export class HealthChecker {
       if (ids.has(id)) continue;
       clearTimeout(tracker.recheck);
       this.trackers.delete(id);
+      this.changeCount++;
     }
     for (const { id, url } of edges) {
       if (this.trackers.get(id)?.url === url) continue;
       const tracker: Tracker = { url, health: 'unknown', streak: 0, checking: false, again: false };
       this.trackers.set(id, tracker);
+      this.changeCount++;
       if (this.options.intervalMs > 0) void this.check(id, tracker);
     }
+  }
+
+  /** Bumped whenever an edge is added, removed or changes health: a pick made before may not hold after. */
+  get changes(): number {
+    return this.changeCount;
   }
 
   health(id: string): Health {
@@ -133,6 +141,7 @@ export class HealthChecker {
     if (tracker.health !== 'unknown' && tracker.streak < needed) return;
     tracker.health = result;
     tracker.streak = 0;
+    this.changeCount++;
     this.log[result === 'up' ? 'info' : 'warn']('edge_health', { edge: id, health: result, ...(error ? { err: error } : {}) });
   }
 

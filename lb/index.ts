@@ -103,7 +103,7 @@ export function createLb(config: LbConfig): Lb {
   // or the access phase (signed URLs, the session rate, a new player's session in the Location).
   const seenByAll = (Object.keys(LB_HOOKS) as (keyof LbHooks)[]).some((h) => hooks.has(h)) || (config.use?.length ?? 0) > 0 || admit !== undefined;
   const fastPath = seenByAll ? undefined : fastRedirects({
-    decide: decisionWithoutHooks({ hash: settings.hash, trustProxyHops: settings.trustProxyHops, edgeSet, usable, balance }),
+    decide: decisionWithoutHooks({ hash: settings.hash, trustProxyHops: settings.trustProxyHops, edgeSet, usable, balance, healthChanges: () => health.changes }),
     redirectCode: settings.redirectCode, cors: corsHeaders(LB_EXPOSED_HEADERS), stats, redirects,
   });
 

@@ -1,9 +1,9 @@
 // The LB's HTTP surface without Redis: the 302 per docs/contract.md, CORS on it, errors, key choice, pages.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import { Selector } from '../lb/selector.js';
-import { apiEdges, ask, edgeOf, startFakeEdge, startLb, type FakeEdge, type RunningLb } from './helpers/lb-harness.js';
+import { apiEdges, ask, edgeOf, pollUntil, startFakeEdge, startLb, type FakeEdge, type RunningLb } from './helpers/lb-harness.js';
 
 let edges: FakeEdge[];
 let statics: { id: string; url: string; weight: number }[];
@@ -171,4 +171,47 @@ test('with access control (signed URLs, session tokens, a session rate) every re
   }
   const { lb } = await lbWith({ trustProxyHops: 2 });
   assert.ok(lb.fastPath, 'trust-proxy alone: the fast path hashes the same X-Forwarded-For hop (property test above)');
+});
+
+test('a kept-alive connection asking the same target again gets the pick of now: an edge going down and coming back moves it, as on a new connection', async () => {
+  // Own edges: this test stops one of them.
+  const own = [await startFakeEdge('k1'), await startFakeEdge('k2'), await startFakeEdge('k3')];
+  try {
+    const set = own.map((e) => ({ id: e.id, url: e.url, weight: 100 }));
+    const { lb, url } = await lbWith({ edges: set, health: { intervalMs: 600_000, timeoutMs: 1000, rise: 1, fall: 1 } });
+    assert.ok(lb.fastPath);
+    await lb.checkHealth();
+    const one = new Agent({ connections: 1 });
+    const target = `${url}/hls/demo/720p/index.m3u8?_HLS_msn=7`;
+    const viaKept = async () => {
+      const res = await request(target, { dispatcher: one });
+      await res.body.dump();
+      return edgeOf(String(res.headers.location), set);
+    };
+    const viaNew = async () => {
+      const fresh = new Agent({ connections: 1 });
+      try {
+        const res = await request(target, { dispatcher: fresh });
+        await res.body.dump();
+        return edgeOf(String(res.headers.location), set);
+      } finally { await fresh.close(); }
+    };
+    const first = await viaKept();
+    assert.ok(first);
+    assert.equal(await viaKept(), first);
+    const chosen = own.find((e) => e.id === first)!;
+    const healthOf = (id: string) => lb.status().edges.find((e) => e.id === id)?.health;
+    // A check may already be running (the closed connection wakes one), so wait for the verdict itself.
+    await chosen.stop();
+    await pollUntil(async () => { await lb.checkHealth(); return healthOf(chosen.id) === 'down' || undefined; }, 10_000, `${chosen.id} down`);
+    const moved = await viaKept();
+    assert.notEqual(moved, first, 'the kept connection follows the edge going down');
+    assert.equal(moved, await viaNew());
+    await chosen.start();
+    await pollUntil(async () => { await lb.checkHealth(); return healthOf(chosen.id) === 'up' || undefined; }, 10_000, `${chosen.id} up`);
+    assert.equal(await viaKept(), first, 'and its coming back');
+    await one.close();
+  } finally {
+    await Promise.all(own.map((e) => e.stop()));
+  }
 });
