@@ -1,8 +1,10 @@
 // `npm run bench` (lb): 1) the selector choice — balance, movement and determinism of the `consistent-hash`
 // ring, Maglev and weighted rendezvous over the same 10,000 client keys; 2) redirects per second of
-// `cascade lb` (one process, --workers 1) against haproxy (bench/haproxy-lb.cfg, one thread) under wrk,
-// keep-alive and not, alternating runs, medians printed as cascade/haproxy ratios, and the same LB with
-// --workers 2 against 1. Run `npm run build` first (npm run bench does).
+// `cascade lb` (one process, --workers 1) against haproxy (bench/haproxy-lb.cfg, one thread) under wrk:
+// kept-alive connections asking one target again (as a player reloading its playlist through the LB; the
+// fast path sends a connection's last redirect again), kept-alive with a new target each time (every
+// redirect decided afresh), and a new connection each; alternating runs, medians printed as
+// cascade/haproxy ratios, and the same LB with --workers 2 against 1. Run `npm run build` first (npm run bench does).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -118,8 +120,13 @@ const PATH = '/hls/demo/720p/seg-00042.ts';
  * `pid` and its children from /proc over the requests wrk made), which the load tool sharing the cores
  * does not cap the way it caps requests per second.
  */
-function wrk(url: string, close: boolean, pid?: number): { rps: number; usPerRequest: number } {
-  const args = ['-t1', `-c${CONNECTIONS}`, `-d${SECONDS}s`, ...(close ? ['-H', 'Connection: close'] : []), url];
+type Mode = 'keep-alive' | 'keep-alive, a new target each' | 'Connection: close';
+/** wrk script for a new target per request: the LB then decides every redirect afresh (no connection's last one to send again). */
+let variedScript = '';
+
+function wrk(url: string, mode: Mode, pid?: number): { rps: number; usPerRequest: number } {
+  const args = ['-t1', `-c${CONNECTIONS}`, `-d${SECONDS}s`, ...(mode === 'Connection: close' ? ['-H', 'Connection: close'] : []),
+    ...(mode === 'keep-alive, a new target each' ? ['-s', variedScript] : []), url];
   const cpu = () => (pid === undefined ? 0 : procFamily(pid).reduce((sum, p) => sum + procCpuSeconds(p), 0));
   const before = cpu();
   const r = spawnSync('wrk', args, { encoding: 'utf8', timeout: (SECONDS + 20) * 1000 });
@@ -154,6 +161,8 @@ async function compareWithHaproxy(): Promise<void> {
   // haproxy's weighted buckets: as many per edge as its weight (bench/haproxy-lb.cfg).
   const buckets = EDGES.flatMap(([, port, w]) => Array.from({ length: w }, () => `http://127.0.0.1:${port}`));
   const work = mkdtempSync(join(tmpdir(), 'cascade-lb-bench-'));
+  variedScript = join(work, 'varied.lua');
+  writeFileSync(variedScript, 'local n = 0\nrequest = function()\n  n = n + 1\n  return wrk.format(nil, "/hls/demo/720p/seg-" .. n .. ".ts")\nend\n');
   writeFileSync(join(work, 'edges.map'), buckets.map((url, i) => `${i} ${url}\n`).join(''));
   writeFileSync(join(work, 'haproxy.cfg'), readFileSync(join(here, 'haproxy-lb.cfg'), 'utf8')
     .replaceAll('@BUCKETS@', String(buckets.length)).replaceAll('@MAP@', join(work, 'edges.map')));
@@ -168,16 +177,15 @@ async function compareWithHaproxy(): Promise<void> {
     const pids = { cascade: cascade.pid, haproxy: haproxy.pid, cascade2: cascade2.pid };
     const rows: string[][] = [];
     const cpuRows: string[][] = [];
-    for (const close of [false, true]) {
-      const mode = close ? 'Connection: close' : 'keep-alive';
-      for (const t of Object.values(targets)) wrk(t, close); // warm-up: JIT for Node, and both sockets paths
+    for (const mode of ['keep-alive', 'keep-alive, a new target each', 'Connection: close'] as const) {
+      for (const t of Object.values(targets)) wrk(t, mode); // warm-up: JIT for Node, and both sockets paths
       const results = { cascade: [] as number[], haproxy: [] as number[], cascade2: [] as number[] };
       const cpu = { cascade: [] as number[], haproxy: [] as number[], cascade2: [] as number[] };
       for (let run = 0; run < RUNS; run++) {
         // Alternate which goes first, so drift on a noisy machine hits both alike.
         const order = run % 2 === 0 ? (['cascade', 'haproxy', 'cascade2'] as const) : (['cascade2', 'haproxy', 'cascade'] as const);
         for (const name of order) {
-          const r = wrk(targets[name], close, pids[name]);
+          const r = wrk(targets[name], mode, pids[name]);
           results[name].push(r.rps);
           cpu[name].push(r.usPerRequest);
         }

@@ -149,6 +149,11 @@ interface Held {
   /** Requests answered here and declined, for when to hand the connection to Node for good. */
   answers: number;
   declines: number;
+  /**
+   * The last head answered here, a copy, and its request: a player repeats the same head byte for byte (a
+   * playlist reload, a redirect asked again), which then is not parsed again.
+   */
+  last: { head: Buffer; req: FastRequest } | undefined;
 }
 
 const HELD = Symbol('cascade.fastPath');
@@ -168,7 +173,7 @@ export function answerFirst(server: Server, answer: FastAnswer, keepAliveMs: num
   server.removeAllListeners('connection');
   server.on('connection', (socket: FastSocket) => {
     if (front.closing) return void socket.destroy();
-    socket[HELD] = { front, pending: undefined, activeAt: front.tick, headFrom: front.tick, virtual: undefined, answers: 0, declines: 0 };
+    socket[HELD] = { front, pending: undefined, activeAt: front.tick, headFrom: front.tick, virtual: undefined, answers: 0, declines: 0, last: undefined };
     front.held.add(socket);
     socket.on('data', onData);
     socket.on('end', onEnd);
@@ -255,9 +260,12 @@ function pump(socket: FastSocket, held: Held): void {
       if (pending.length > MAX_HEAD_BYTES) handOff(socket, held);
       return;
     }
-    const req = parsePlain(pending.toString('latin1', 0, end), socket);
+    const { last } = held;
+    const again = last !== undefined && last.head.length === end && pending.compare(last.head, 0, end, 0, end) === 0;
+    const req = again ? last.req : parsePlain(pending.toString('latin1', 0, end), socket);
     if (req === undefined) return handOff(socket, held);
     const answered = front.answer(req);
+    if (answered && !again) held.last = { head: Buffer.from(pending.subarray(0, end)), req };
     if (!answered && ++held.declines >= HAND_OFF_DECLINES && held.declines > HAND_OFF_SHARE * held.answers) return handOff(socket, held);
     held.pending = end + 4 < pending.length ? pending.subarray(end + 4) : undefined;
     held.headFrom = front.tick;
