@@ -6,7 +6,6 @@ import { UsageError, type OptionsSpec } from '../src/options.js';
 import { ORIGIN_DEFAULTS } from './config.js';
 import { ORIGIN_HOOKS } from './hooks.js';
 import { createOrigin } from './index.js';
-import { S3Storage } from './s3-storage.js';
 import { parseStreamTokens, UPLOAD_TOKENS_KEY, type StreamTokensSource } from './upload-credentials.js';
 
 const ORIGIN_OPTIONS = {
@@ -65,7 +64,8 @@ export const originCommand: Command = {
     const options = parsed.options;
     if (options['min-window'] > options['max-window']) throw new UsageError('--min-window must not exceed --max-window');
     if (options.storage !== undefined && options['data-dir'] !== undefined) throw new UsageError('--storage and --data-dir are two places for the same content: give one');
-    const storage = options.storage !== undefined ? S3Storage.fromUrl(options.storage) : undefined;
+    // The S3 client is loaded only when asked for: every role runs from this CLI, and it is most of an idle process's memory.
+    const storage = options.storage !== undefined ? (await import('./s3-storage.js')).S3Storage.fromUrl(options.storage) : undefined;
     const partTarget = options['part-target'];
     if (partTarget > 0 && partTarget < 100) throw new UsageError(`--part-target: 0 (no parts) or at least 100ms (got ${partTarget}ms)`);
     const log = loggerFor(options['log-level'], { role: 'origin' });
