@@ -16,7 +16,9 @@ export class Metrics {
   constructor(labels: Record<string, string> = {}, defaults = true) {
     this.registry.setDefaultLabels(labels);
     if (defaults) {
-      collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
+      // The event-loop lag monitor ticks at this resolution, each tick a wake-up of the loop: prom-client's
+      // 10 ms default was 100 a second in every process, idle or not.
+      collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX, eventLoopMonitoringPrecision: 100 });
       // prom-client names three gauges `nodejs_active_{handles,requests,resources}_total`, which breaks the
       // Prometheus rule that only counters end in `_total` (promtool check metrics refuses them). Each is
       // the sum of the gauge of the same name without `_total` (by `type`), so nothing is lost:
