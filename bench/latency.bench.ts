@@ -3,10 +3,11 @@
 // LB's /play page in headless Chromium (hls.js; lowLatencyMode finds the parts in LL mode), and the page's
 // latency (now - hls.js playingDate, from EXT-X-PROGRAM-DATE-TIME) is sampled every 250 ms.
 //
-// PDT is not the capture clock: in the stack ffmpeg's PDT runs late (measured against the clock burnt into
-// the picture, docs/low-latency.md), so the page's figure reads low. test/helpers/pdt-probe.ts bounds how
-// late from the origin's playlists (a segment is listed only after its last frame was captured), giving a
-// lower bound on the true latency, low by the pipeline (~0.1-0.2 s). hls.js's own distance behind the
+// PDT is not the capture clock: in plain HLS the uploader's PDT runs late in the stack (measured against the
+// clock burnt into the picture, docs/low-latency.md), so the page's figure reads low; LL segments are dated
+// by their `prft` boxes and are about right. test/helpers/pdt-probe.ts bounds how late from the origin's
+// playlists (a segment is listed only after its last frame was captured), giving a lower bound on the true
+// latency, low by the pipeline (~0.1-0.2 s). hls.js's own distance behind the
 // playlist's live edge, and the distance it aims for (PART-HOLD-BACK in LL), are shown beside.
 // Run `npm run build` first (npm run bench does). Options: --seconds S (sampling, default 30),
 // --ladder (default 240p,144p), --fps (default 25), --preset (default ultrafast), --modes plain,ll.
