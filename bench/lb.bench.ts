@@ -16,7 +16,7 @@ import { hash32, Selector } from '../lb/selector.js';
 import {
   BASE_WEIGHTS, CHANGES, clientKeys, movedShare, movementBound, totalVariation, weightShares, worstImbalance, type Pick, type Weights,
 } from '../lb/selector-eval.js';
-import { procCpuSeconds, procFamily } from '../loadtest/lib.js';
+import { familyCpuSeconds } from '../loadtest/lib.js';
 import { freePort, startChild, type Child } from '../test/helpers/process.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -115,19 +115,19 @@ const SECONDS = Number(process.env.BENCH_WRK_S ?? 4);
 const CONNECTIONS = 32;
 const PATH = '/hls/demo/720p/seg-00042.ts';
 
+type Mode = 'keep-alive' | 'keep-alive, a new target each' | 'Connection: close';
+/** A wrk script giving each request a new target: the LB then decides every redirect afresh (no connection's last one to send again). */
+const VARIED_TARGETS_LUA = 'local n = 0\nrequest = function()\n  n = n + 1\n  return wrk.format(nil, "/hls/demo/720p/seg-" .. n .. ".ts")\nend\n';
+
 /**
  * One wrk run against `url`: redirects per second, and the server's CPU per redirect (µs; the CPU time of
  * `pid` and its children from /proc over the requests wrk made), which the load tool sharing the cores
- * does not cap the way it caps requests per second.
+ * does not cap the way it caps requests per second. `variedScript`: where VARIED_TARGETS_LUA was written.
  */
-type Mode = 'keep-alive' | 'keep-alive, a new target each' | 'Connection: close';
-/** wrk script for a new target per request: the LB then decides every redirect afresh (no connection's last one to send again). */
-let variedScript = '';
-
-function wrk(url: string, mode: Mode, pid?: number): { rps: number; usPerRequest: number } {
+function wrk(url: string, mode: Mode, variedScript: string, pid?: number): { rps: number; usPerRequest: number } {
   const args = ['-t1', `-c${CONNECTIONS}`, `-d${SECONDS}s`, ...(mode === 'Connection: close' ? ['-H', 'Connection: close'] : []),
     ...(mode === 'keep-alive, a new target each' ? ['-s', variedScript] : []), url];
-  const cpu = () => (pid === undefined ? 0 : procFamily(pid).reduce((sum, p) => sum + procCpuSeconds(p), 0));
+  const cpu = () => (pid === undefined ? 0 : familyCpuSeconds(pid));
   const before = cpu();
   const r = spawnSync('wrk', args, { encoding: 'utf8', timeout: (SECONDS + 20) * 1000 });
   const used = cpu() - before;
@@ -161,8 +161,8 @@ async function compareWithHaproxy(): Promise<void> {
   // haproxy's weighted buckets: as many per edge as its weight (bench/haproxy-lb.cfg).
   const buckets = EDGES.flatMap(([, port, w]) => Array.from({ length: w }, () => `http://127.0.0.1:${port}`));
   const work = mkdtempSync(join(tmpdir(), 'cascade-lb-bench-'));
-  variedScript = join(work, 'varied.lua');
-  writeFileSync(variedScript, 'local n = 0\nrequest = function()\n  n = n + 1\n  return wrk.format(nil, "/hls/demo/720p/seg-" .. n .. ".ts")\nend\n');
+  const variedScript = join(work, 'varied.lua');
+  writeFileSync(variedScript, VARIED_TARGETS_LUA);
   writeFileSync(join(work, 'edges.map'), buckets.map((url, i) => `${i} ${url}\n`).join(''));
   writeFileSync(join(work, 'haproxy.cfg'), readFileSync(join(here, 'haproxy-lb.cfg'), 'utf8')
     .replaceAll('@BUCKETS@', String(buckets.length)).replaceAll('@MAP@', join(work, 'edges.map')));
@@ -178,14 +178,14 @@ async function compareWithHaproxy(): Promise<void> {
     const rows: string[][] = [];
     const cpuRows: string[][] = [];
     for (const mode of ['keep-alive', 'keep-alive, a new target each', 'Connection: close'] as const) {
-      for (const t of Object.values(targets)) wrk(t, mode); // warm-up: JIT for Node, and both sockets paths
+      for (const t of Object.values(targets)) wrk(t, mode, variedScript); // warm-up: JIT for Node, and both sockets paths
       const results = { cascade: [] as number[], haproxy: [] as number[], cascade2: [] as number[] };
       const cpu = { cascade: [] as number[], haproxy: [] as number[], cascade2: [] as number[] };
       for (let run = 0; run < RUNS; run++) {
         // Alternate which goes first, so drift on a noisy machine hits both alike.
         const order = run % 2 === 0 ? (['cascade', 'haproxy', 'cascade2'] as const) : (['cascade2', 'haproxy', 'cascade'] as const);
         for (const name of order) {
-          const r = wrk(targets[name], mode, pids[name]);
+          const r = wrk(targets[name], mode, variedScript, pids[name]);
           results[name].push(r.rps);
           cpu[name].push(r.usPerRequest);
         }

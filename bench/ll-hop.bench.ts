@@ -19,14 +19,12 @@ import { Agent, request } from 'undici';
 import { freePort, startChild, waitForStatus } from '../test/helpers/process.js';
 import { startLlFakeOrigin } from '../test/helpers/ll-fake-origin.js';
 import { makeCert } from '../test/helpers/tls.js';
-import { markdown, median, percentile, procCpuSeconds, procFamily } from '../loadtest/lib.js';
+import { familyCpuSeconds, markdown, median, percentile } from '../loadtest/lib.js';
 
 const { values } = parseArgs({ options: {
   viewers: { type: 'string', default: '100' }, seconds: { type: 'string', default: '30' }, tls: { type: 'boolean', default: false },
 } });
 const VIEWERS = Number(values.viewers);
-/** CPU seconds of a role's process and its workers, if any. */
-const cpuOf = (pid: number) => procFamily(pid).reduce((sum, p) => sum + procCpuSeconds(p), 0);
 const SECONDS = Number(values.seconds);
 const PART_MS = 500;
 const PHASES = 6;
@@ -102,19 +100,19 @@ try {
     released.set(key(msn, parts), origin.advance());
   }, PART_MS);
   // The LB's CPU when idle (health checks, timers), taken off what its phases cost.
-  const idle0 = cpuOf(lb.pid);
+  const idle0 = familyCpuSeconds(lb.pid);
   await new Promise((r) => setTimeout(r, IDLE_MS));
-  const lbIdlePerSecond = (cpuOf(lb.pid) - idle0) / (IDLE_MS / 1000);
+  const lbIdlePerSecond = (familyCpuSeconds(lb.pid) - idle0) / (IDLE_MS / 1000);
   // Phases, direct and through the LB in turn (not together: the edge answers its waiters in the order
   // they came, and the hop would only decide who queues first).
   const cpu = { lb: 0, edge: 0 };
   for (let phase = 0; phase < PHASES; phase++) {
     const group = groups[phase % 2]!;
-    const cpu0 = { lb: cpuOf(lb.pid), edge: cpuOf(edge.pid) };
+    const cpu0 = { lb: familyCpuSeconds(lb.pid), edge: familyCpuSeconds(edge.pid) };
     const until = performance.now() + (SECONDS * 1000) / PHASES;
     await Promise.all(Array.from({ length: VIEWERS }, (_, i) => viewer(group, origin.renditions[i % 2]!, until)));
-    if (group.viaLb) cpu.lb += cpuOf(lb.pid) - cpu0.lb - lbIdlePerSecond * (SECONDS / PHASES);
-    cpu.edge += cpuOf(edge.pid) - cpu0.edge;
+    if (group.viaLb) cpu.lb += familyCpuSeconds(lb.pid) - cpu0.lb - lbIdlePerSecond * (SECONDS / PHASES);
+    cpu.edge += familyCpuSeconds(edge.pid) - cpu0.edge;
   }
   clearInterval(publish);
 

@@ -293,6 +293,11 @@ export function procRssBytes(pid: number): number {
   }
 }
 
+/** utime + stime of a process and its direct children (nginx's workers, a role's `--workers`), in seconds. */
+export function familyCpuSeconds(pid: number): number {
+  return procFamily(pid).reduce((sum, p) => sum + procCpuSeconds(p), 0);
+}
+
 /** The pid and its direct children (nginx master + workers). */
 export function procFamily(pid: number): number[] {
   const kids: number[] = [];
