@@ -156,10 +156,10 @@ export function parseMaster(text, base) {
   return variants;
 }
 
-/** A quoted or plain attribute of a tag line (`NAME=value` or `NAME="value"`). */
 /** One compiled pattern per attribute name: k6's JS engine compiles a RegExp slowly, and LL reloads read many. */
 const attrPatterns = {};
 
+/** A quoted or plain attribute of a tag line (`NAME=value` or `NAME="value"`). */
 function attr(line, name) {
   const re = attrPatterns[name] || (attrPatterns[name] = new RegExp(`(?:^|[:,])${name}=("([^"]*)"|[^,]*)`));
   const m = re.exec(line);
