@@ -1,12 +1,13 @@
 // `npm run bench` (edge): one cascade edge process (--workers 1) against nginx proxy_cache
 // (bench/nginx-edge.conf, one worker) in front of the same small node origin on loopback, with the same
 // load tools, alternating which goes first, RUNS rounds, medians, printed as cascade/nginx ratios:
-//   - cache-hit requests/s for a playlist (wrk, keep-alive),
+//   - cache-hit requests/s for a playlist (wrk, keep-alive; and pipelined 16 deep, bench/pipelined.lua,
+//     where wrk's cost per request is so small that two workers get the cores),
 //   - GB/s for a cached 1 MB segment (wrk, keep-alive),
 //   - waiters' extra time to first byte when 300 clients ask at once for a new segment from a 200 ms
 //     origin (raw sockets, one per client; the earliest client is the leader, everyone else a waiter,
 //     whose extra time is its TTFB minus the leader's; p99 per run, and the worst run),
-// then the same edge with --workers 2 against --workers 1 (playlist hits/s, herd): how it scales.
+// then the same edge with --workers 2 against --workers 1 (playlist hits/s, pipelined too, herd): how it scales.
 // Bounded: wrk runs WRK_S seconds each; a burst is 300 requests; about 2 minutes in all.
 // Run `npm run build` first (npm run bench does): the edge runs from dist/ like in production.
 import { spawnSync } from 'node:child_process';
@@ -16,6 +17,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { familyCpuSeconds } from '../loadtest/lib.js';
 import { rawGet } from '../test/helpers/edge-client.js';
 import { freePort, startChild, type Child } from '../test/helpers/process.js';
 
@@ -65,6 +67,7 @@ const cascade2 = await startCascade(2);
 
 const edges = { cascade: cascade.url, nginx: `http://127.0.0.1:${nginxPort}`, cascade2: cascade2.url } as const;
 type EdgeName = keyof typeof edges;
+const pids: Record<EdgeName, number> = { cascade: cascade.child.pid, nginx: nginx.pid, cascade2: cascade2.child.pid };
 await waitUntilServing(edges.nginx, nginx);
 
 async function waitUntilServing(base: string, child: Child): Promise<void> {
@@ -79,13 +82,22 @@ async function waitUntilServing(base: string, child: Child): Promise<void> {
 }
 
 // ---- measurements ---------------------------------------------------------------------------------
-function wrk(url: string, connections: number): { rps: number; bytesPerSec: number } {
-  const r = spawnSync('wrk', ['-t1', `-c${connections}`, `-d${WRK_S}s`, url], { encoding: 'utf8', timeout: (WRK_S + 20) * 1000 });
+const PIPELINE_DEPTH = 16;
+
+/** One wrk run; `pid` given: the CPU µs per request of it and its children (/proc), which wrk sharing the cores does not cap. */
+function wrk(url: string, connections: number, pipelined = false, pid?: number): { rps: number; bytesPerSec: number; usPerRequest: number } {
+  const { origin: base, pathname } = new URL(url);
+  const target = pipelined ? ['-s', join(here, 'pipelined.lua'), base, '--', String(PIPELINE_DEPTH), pathname] : [url];
+  const cpu = () => (pid === undefined ? 0 : familyCpuSeconds(pid));
+  const before = cpu();
+  const r = spawnSync('wrk', ['-t1', `-c${connections}`, `-d${WRK_S}s`, ...target], { encoding: 'utf8', timeout: (WRK_S + 20) * 1000 });
+  const used = cpu() - before;
+  const requests = /(\d+) requests in/.exec(r.stdout ?? '');
   const rps = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout ?? '');
   const tr = /Transfer\/sec:\s+([\d.]+)(B|KB|MB|GB)/.exec(r.stdout ?? '');
   if (!rps || !tr || /Non-2xx|Socket errors/.test(r.stdout)) throw new Error(`wrk failed on ${url}:\n${r.stdout}${r.stderr}`);
   const unit = { B: 1, KB: 2 ** 10, MB: 2 ** 20, GB: 2 ** 30 }[tr[2] as 'B'];
-  return { rps: Number(rps[1]), bytesPerSec: Number(tr[1]) * unit };
+  return { rps: Number(rps[1]), bytesPerSec: Number(tr[1]) * unit, usPerRequest: requests ? (used * 1e6) / Number(requests[1]) : NaN };
 }
 
 let burstSeq = 0;
@@ -106,7 +118,7 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }
 
-interface Round { playlistRps: number; segmentGBps: number; leaderMs: number; waiterMedianMs: number; waiterMaxMs: number; extraP99Ms: number }
+interface Round { playlistRps: number; pipelinedRps: number; pipelinedUs: number; segmentGBps: number; leaderMs: number; waiterMedianMs: number; waiterMaxMs: number; extraP99Ms: number }
 const rounds: Record<EdgeName, Round[]> = { cascade: [], nginx: [], cascade2: [] };
 
 try {
@@ -122,10 +134,11 @@ try {
     for (const name of order) {
       const base = edges[name];
       const pl = wrk(`${base}/hls/b/index.m3u8`, 64);
+      const piped = wrk(`${base}/hls/b/index.m3u8`, 64, true, pids[name]);
       const seg = wrk(`${base}/hls/b/big.ts`, 16);
       const b = await burst(base);
-      rounds[name].push({ playlistRps: pl.rps, segmentGBps: seg.bytesPerSec / 1e9, ...b });
-      process.stdout.write(`run ${run + 1} ${name.padEnd(8)} playlist ${pl.rps.toFixed(0)} req/s, 1 MB segment ${(seg.bytesPerSec / 1e9).toFixed(2)} GB/s, ` +
+      rounds[name].push({ playlistRps: pl.rps, pipelinedRps: piped.rps, pipelinedUs: piped.usPerRequest, segmentGBps: seg.bytesPerSec / 1e9, ...b });
+      process.stdout.write(`run ${run + 1} ${name.padEnd(8)} playlist ${pl.rps.toFixed(0)} req/s (pipelined ${piped.rps.toFixed(0)}), 1 MB segment ${(seg.bytesPerSec / 1e9).toFixed(2)} GB/s, ` +
         `burst leader ${b.leaderMs.toFixed(0)} ms, waiters median ${b.waiterMedianMs.toFixed(0)} ms, max ${b.waiterMaxMs.toFixed(0)} ms, extra p99 ${b.extraP99Ms.toFixed(0)} ms\n`);
     }
   }
@@ -133,6 +146,8 @@ try {
   const worst = (name: EdgeName, k: keyof Round) => Math.max(...rounds[name].map((r) => r[k]));
   const rows: [string, (name: EdgeName) => number, string, (x: number) => string][] = [
     ['cache-hit playlist requests/s', (n) => med(n, 'playlistRps'), 'higher is better', (x) => x.toFixed(0)],
+    [`cache-hit playlist requests/s, pipelined ${PIPELINE_DEPTH} deep`, (n) => med(n, 'pipelinedRps'), 'higher is better', (x) => x.toFixed(0)],
+    [`server CPU per pipelined playlist hit, µs`, (n) => med(n, 'pipelinedUs'), 'lower is better', (x) => x.toFixed(1)],
     ['cached 1 MB segment GB/s', (n) => med(n, 'segmentGBps'), 'higher is better', (x) => x.toFixed(2)],
     [`waiters' extra TTFB, p99, worst run (${BURST} clients, ${ORIGIN_DELAY_MS} ms origin), ms`, (n) => worst(n, 'extraP99Ms'), 'lower is better', (x) => x.toFixed(0)],
     ['waiter TTFB, median, ms', (n) => med(n, 'waiterMedianMs'), 'lower is better', (x) => x.toFixed(0)],

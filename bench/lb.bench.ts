@@ -3,8 +3,9 @@
 // `cascade lb` (one process, --workers 1) against haproxy (bench/haproxy-lb.cfg, one thread) under wrk:
 // kept-alive connections asking one target again (as a player reloading its playlist through the LB; the
 // fast path sends a connection's last redirect again), kept-alive with a new target each time (every
-// redirect decided afresh), and a new connection each; alternating runs, medians printed as
-// cascade/haproxy ratios, and the same LB with --workers 2 against 1. Run `npm run build` first (npm run bench does).
+// redirect decided afresh), a new connection each, and one target pipelined 16 deep (bench/pipelined.lua:
+// wrk's own cost per request drops so far that two workers get the cores); alternating runs, medians
+// printed as cascade/haproxy ratios, and the same LB with --workers 2 against 1. Run `npm run build` first (npm run bench does).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -115,7 +116,10 @@ const SECONDS = Number(process.env.BENCH_WRK_S ?? 4);
 const CONNECTIONS = 32;
 const PATH = '/hls/demo/720p/seg-00042.ts';
 
-type Mode = 'keep-alive' | 'keep-alive, a new target each' | 'Connection: close';
+const PIPELINE_DEPTH = 16;
+
+const PIPELINED = `keep-alive, pipelined ${PIPELINE_DEPTH} deep` as const;
+type Mode = 'keep-alive' | 'keep-alive, a new target each' | 'Connection: close' | typeof PIPELINED;
 /** A wrk script giving each request a new target: the LB then decides every redirect afresh (no connection's last one to send again). */
 const VARIED_TARGETS_LUA = 'local n = 0\nrequest = function()\n  n = n + 1\n  return wrk.format(nil, "/hls/demo/720p/seg-" .. n .. ".ts")\nend\n';
 
@@ -126,7 +130,8 @@ const VARIED_TARGETS_LUA = 'local n = 0\nrequest = function()\n  n = n + 1\n  re
  */
 function wrk(url: string, mode: Mode, variedScript: string, pid?: number): { rps: number; usPerRequest: number } {
   const args = ['-t1', `-c${CONNECTIONS}`, `-d${SECONDS}s`, ...(mode === 'Connection: close' ? ['-H', 'Connection: close'] : []),
-    ...(mode === 'keep-alive, a new target each' ? ['-s', variedScript] : []), url];
+    ...(mode === 'keep-alive, a new target each' ? ['-s', variedScript] : []),
+    ...(mode === PIPELINED ? ['-s', join(here, 'pipelined.lua'), url, '--', String(PIPELINE_DEPTH), PATH] : [url])];
   const cpu = () => (pid === undefined ? 0 : familyCpuSeconds(pid));
   const before = cpu();
   const r = spawnSync('wrk', args, { encoding: 'utf8', timeout: (SECONDS + 20) * 1000 });
@@ -177,7 +182,7 @@ async function compareWithHaproxy(): Promise<void> {
     const pids = { cascade: cascade.pid, haproxy: haproxy.pid, cascade2: cascade2.pid };
     const rows: string[][] = [];
     const cpuRows: string[][] = [];
-    for (const mode of ['keep-alive', 'keep-alive, a new target each', 'Connection: close'] as const) {
+    for (const mode of ['keep-alive', 'keep-alive, a new target each', 'Connection: close', PIPELINED] as const) {
       for (const t of Object.values(targets)) wrk(t, mode, variedScript); // warm-up: JIT for Node, and both sockets paths
       const results = { cascade: [] as number[], haproxy: [] as number[], cascade2: [] as number[] };
       const cpu = { cascade: [] as number[], haproxy: [] as number[], cascade2: [] as number[] };
@@ -192,15 +197,15 @@ async function compareWithHaproxy(): Promise<void> {
       }
       const [c, h, c2] = [median(results.cascade), median(results.haproxy), median(results.cascade2)];
       rows.push([mode, c.toFixed(0), h.toFixed(0), (c / h).toFixed(2), c2.toFixed(0), (c2 / c).toFixed(2)]);
-      const [uc, uh] = [median(cpu.cascade), median(cpu.haproxy)];
-      cpuRows.push([mode, uc.toFixed(1), uh.toFixed(1), (uh / uc).toFixed(2)]);
+      const [uc, uh, uc2] = [median(cpu.cascade), median(cpu.haproxy), median(cpu.cascade2)];
+      cpuRows.push([mode, uc.toFixed(1), uh.toFixed(1), (uh / uc).toFixed(2), uc2.toFixed(1)]);
       process.stdout.write(`${mode}: cascade ${results.cascade.map((x) => x.toFixed(0)).join(' ')} | haproxy ${results.haproxy.map((x) => x.toFixed(0)).join(' ')}` +
         ` | cascade 2 workers ${results.cascade2.map((x) => x.toFixed(0)).join(' ')}\n`);
     }
     process.stdout.write(`\nRedirects/s, wrk -t1 -c${CONNECTIONS} -d${SECONDS}s, median of ${RUNS} alternating runs, one haproxy thread vs one Node process (--workers 1)\n`);
     process.stdout.write(markdown(['connections', 'cascade lb', 'haproxy 2.6', 'cascade/haproxy', 'cascade lb, 2 workers', '2 workers / 1'], rows));
     process.stdout.write('\nServer CPU per redirect (µs, /proc over the same runs, median): redirects per core-second, cascade against haproxy\n');
-    process.stdout.write(markdown(['connections', 'cascade lb, µs', 'haproxy 2.6, µs', 'cascade/haproxy per core'], cpuRows));
+    process.stdout.write(markdown(['connections', 'cascade lb, µs', 'haproxy 2.6, µs', 'cascade/haproxy per core', 'cascade lb, 2 workers, µs'], cpuRows));
   } finally {
     await haproxy.kill();
     await cascade.kill();
