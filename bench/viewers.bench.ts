@@ -3,8 +3,10 @@
 // test source and transcoder. The same k6 load (loadtest/hls-viewers.js, players reloading playlists at
 // the spec's pace and fetching every segment) goes straight to each edge in turn, alternating, RUNS
 // times; reported: CPU seconds per viewer-minute of the edge process(es) (from /proc), stalls, errors,
-// segment download time, upstream fetches per segment. Medians and cascade/nginx ratios are printed.
-// Bounded: BENCH_VIEWERS (default 150) for RAMP 8 s + HOLD 25 s per run, 3 runs each (~4 minutes).
+// segment download time, upstream fetches per segment. Medians and cascade/nginx ratios are printed. A
+// third contender, bench/node-relay-floor.mjs (the least a Node process does as a caching relay), shows how
+// much of cascade's cost per viewer is Node's own.
+// Bounded: BENCH_VIEWERS (default 150) for RAMP 8 s + HOLD 25 s per run, 3 runs each (~6 minutes).
 // Run `npm run build` first (npm run bench does). Skipped (exit 0, with a message) when k6 is not built.
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -44,11 +46,15 @@ const conf = readFileSync(join(here, 'nginx-viewers.conf'), 'utf8').replaceAll('
 writeFileSync(join(work, 'nginx.conf'), conf);
 mkdirSync(join(work, 'cache'), { mode: 0o777 });
 const nginx = startChild('nginx', ['-p', work, '-c', join(work, 'nginx.conf')]);
+const floorPort = await freePort();
+const floor = startChild(process.execPath, [join(here, 'node-relay-floor.mjs'), String(floorPort), stack.urls.origin]);
 
 const edges = {
   cascade: { url: stack.urls.edges[0]!, pids: () => [stack.roles.get('edge-1')!.pid] },
   nginx: { url: `http://127.0.0.1:${nginxPort}`, pids: () => procFamily(nginx.pid) },
+  floor: { url: `http://127.0.0.1:${floorPort}`, pids: () => [floor.pid] },
 };
+const NAMES = ['cascade', 'nginx', 'floor'] as const;
 
 async function once(name: keyof typeof edges, run: number): Promise<RunResult> {
   const e = edges[name];
@@ -93,10 +99,11 @@ async function hotSegment(base: string): Promise<string> {
 try {
   await waitForStream(stack.urls.edges[0]!, 'demo', 3);
   await Promise.race([waitForStream(edges.nginx.url, 'demo', 3), nginx.exited.then((code) => { throw new Error(`nginx exited ${code}:\n${nginx.output()}`); })]);
-  const results = { cascade: [] as RunResult[], nginx: [] as RunResult[] };
+  await floor.waitFor(/listening/, 10_000);
+  const results = { cascade: [] as RunResult[], nginx: [] as RunResult[], floor: [] as RunResult[] };
   for (let run = 0; run < RUNS; run++) {
-    // Alternate which goes first, so drift on a shared machine hits both alike.
-    const order = run % 2 === 0 ? (['cascade', 'nginx'] as const) : (['nginx', 'cascade'] as const);
+    // Rotate which goes first, so drift on a shared machine hits all alike.
+    const order = NAMES.map((_, i) => NAMES[(i + run) % NAMES.length]!);
     for (const name of order) {
       const r = await once(name, run);
       results[name].push(r);
@@ -106,12 +113,12 @@ try {
   }
   const m = (name: keyof typeof results, k: keyof RunResult) => median(results[name].map((r) => Number(r[k])));
   const row = (label: string, k: keyof RunResult, digits: number, scale = 1) => {
-    const [c, n] = [m('cascade', k) * scale, m('nginx', k) * scale];
-    return [label, c.toFixed(digits), n.toFixed(digits), n ? (c / n).toFixed(2) : '-'];
+    const [c, n, f] = [m('cascade', k) * scale, m('nginx', k) * scale, m('floor', k) * scale];
+    return [label, c.toFixed(digits), n.toFixed(digits), n ? (c / n).toFixed(2) : '-', f.toFixed(digits), f ? (c / f).toFixed(2) : '-'];
   };
   process.stdout.write(`\nViewer capacity: ${VIEWERS} k6 players (ramp ${RAMP_S} s, hold ${HOLD_S} s, rendition ${RENDITION}: 360p ~1 Mbit/s or 240p ~0.5 Mbit/s, 2 s segments) `
-    + `straight to one edge, median of ${RUNS} alternating runs; one Node process vs one nginx worker\n`);
-  process.stdout.write(markdown(['per run (median)', 'cascade edge', 'nginx proxy_cache', 'cascade/nginx'], [
+    + `straight to one edge, median of ${RUNS} rotating runs; one Node process vs one nginx worker, and the bare Node relay (bench/node-relay-floor.mjs)\n`);
+  process.stdout.write(markdown(['per run (median)', 'cascade edge', 'nginx proxy_cache', 'cascade/nginx', 'bare Node relay', 'cascade/bare Node'], [
     row('CPU ms per viewer-minute', 'cpuPerViewerMinute', 1, 1000),
     row('edge CPU seconds', 'cpuSeconds', 2),
     row('stalls (segment slower than real time)', 'stalls', 0),
@@ -142,6 +149,7 @@ try {
     ['viewers at 1 Mbit/s (bandwidth bound)', hm('cascade', 'mbps').toFixed(0), hm('nginx', 'mbps').toFixed(0), '-'],
   ]));
 } finally {
+  await floor.kill();
   await nginx.kill('SIGQUIT');
   await stack.stop();
   rmSync(work, { recursive: true, force: true });

@@ -27,15 +27,16 @@ export class EdgeAccess {
 
   /**
    * The verdict on the request `key` (Node's IncomingMessage, or the Request in process) for `target`,
-   * decided and counted on the first call.
+   * decided and counted on the first call. Without a key (the raw path, only while `open`), decided and
+   * not remembered: a WeakMap entry per request was ~1% of a viewer-loaded edge's CPU.
    */
-  admit(key: object, target: StreamPath, socketAddress: string | undefined, forwardedFor: string | undefined): Admission {
-    let admission = this.admitted.get(key);
+  admit(key: object | undefined, target: StreamPath, socketAddress: string | undefined, forwardedFor: string | undefined): Admission {
+    let admission = key && this.admitted.get(key);
     if (admission !== undefined) return admission;
     const { access } = this;
     const client = clientAddress(socketAddress, this.trustProxyHops > 0 ? forwardedFor : undefined, this.trustProxyHops);
     admission = { denied: access.rate(client) ?? access.playback(target.stream, target.token, client), client };
-    this.admitted.set(key, admission);
+    if (key) this.admitted.set(key, admission);
     return admission;
   }
 

@@ -57,7 +57,8 @@ export function rawFreshHits(hits: FreshHits): FastAnswer {
   return (req) => {
     if (req.method !== 'GET') return false;
     const hit = freshHitOf(hits, {
-      key: req,
+      // Open access: admitting again on Node's road, should the request be declined, counts nothing twice.
+      key: undefined,
       raw: req.target,
       check: () => parseRequestTarget(req.target),
       // Plain by construction: nothing conditional or ranged reaches the raw path.
@@ -70,8 +71,8 @@ export function rawFreshHits(hits: FreshHits): FastAnswer {
 }
 
 interface Incoming {
-  /** What the access verdict is remembered by (one per request). */
-  key: object;
+  /** What the access verdict is remembered by (one per request); none where it need not be. */
+  key: object | undefined;
   /** The raw request target. */
   raw: string;
   check: () => Checked<RequestTarget>;
