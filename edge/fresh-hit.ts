@@ -11,8 +11,8 @@ import type { HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { Hono } from 'hono';
 import { checkIncomingTarget } from '../src/app.js';
-import type { FastAnswer } from '../src/fast-http.js';
-import { parseRequestTarget, streamUrlPath, type Checked, type RequestTarget } from '../src/stream-path.js';
+import { parsedTarget, type FastAnswer } from '../src/fast-http.js';
+import { streamUrlPath, type Checked, type RequestTarget } from '../src/stream-path.js';
 import { withUrlToken } from '../src/url-token.js';
 import type { EdgeAccess } from './access.js';
 import type { CachedObject } from './cache-store.js';
@@ -60,7 +60,7 @@ export function rawFreshHits(hits: FreshHits): FastAnswer {
       // Open access: admitting again on Node's road, should the request be declined, counts nothing twice.
       key: undefined,
       raw: req.target,
-      check: () => parseRequestTarget(req.target),
+      check: () => parsedTarget(req),
       // Plain by construction: nothing conditional or ranged reaches the raw path.
       headers: {},
       socketAddress: req.socket.remoteAddress,

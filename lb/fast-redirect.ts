@@ -4,8 +4,7 @@
 // pre-built, Date is redone once a second, so a redirect costs the Location string and one write. A
 // request no edge can take (the 503), a bad target and everything else go on to Hono.
 import { STATUS_CODES } from 'node:http';
-import { dateLine, writeFast, type FastAnswer, type FastRequest } from '../src/fast-http.js';
-import { parseRequestTarget } from '../src/stream-path.js';
+import { dateLine, parsedTarget, writeFast, type FastAnswer, type FastRequest } from '../src/fast-http.js';
 import type { DecideWithoutHooks } from './decision.js';
 import type { LbMetrics } from './metrics.js';
 import type { RateMeter } from './rate.js';
@@ -54,7 +53,7 @@ export function fastRedirects({ decide, redirectCode, cors, stats, redirects }: 
     if (last && inputs && last.target === req.target && last.forwardedFor === req.forwardedFor && last.edges === inputs.edges && last.health === inputs.health) {
       return send(req, last.edgeId, last.head);
     }
-    const parsed = parseRequestTarget(req.target);
+    const parsed = parsedTarget(req);
     if (!parsed.ok || !parsed.value.stream) return false;
     const edge = decide(parsed.value.stream.stream, req.socket.remoteAddress, req.forwardedFor);
     if (!edge) return false;

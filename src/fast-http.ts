@@ -16,6 +16,7 @@
 // never get here.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { parseRequestTarget, type Checked, type RequestTarget } from './stream-path.js';
 import { VirtualConnection, type VirtualOutcome } from './virtual-connection.js';
 
 /** One plain request, as the fast path's answer sees it. */
@@ -28,6 +29,13 @@ export interface FastRequest {
   /** X-Forwarded-For as received (only the LB behind trusted proxies reads it). */
   forwardedFor: string | undefined;
   socket: Socket;
+  /** `target` parsed, once: a repeated head reuses its request (see Held.last), and with it this. */
+  parsed: Checked<RequestTarget> | undefined;
+}
+
+/** The request's target parsed (src/stream-path.ts), parsed once per request object. */
+export function parsedTarget(req: FastRequest): Checked<RequestTarget> {
+  return (req.parsed ??= parseRequestTarget(req.target));
 }
 
 /** Writes the whole response (writeFast) and returns true, or returns false to leave the request to Node. */
@@ -150,11 +158,15 @@ interface Held {
   answers: number;
   declines: number;
   /**
-   * The last head answered here, a copy, and its request: a player repeats the same head byte for byte (a
-   * playlist reload, a redirect asked again), which then is not parsed again.
+   * The last two distinct heads answered here, copies, with their requests, newest first: a player repeats
+   * the same head byte for byte (a playlist reload, a redirect asked again), which then is not parsed
+   * again. Two, because a player fetches a segment between two reloads of its playlist.
    */
-  last: { head: Buffer; req: FastRequest } | undefined;
+  last: Remembered | undefined;
+  before: Remembered | undefined;
 }
+
+interface Remembered { head: Buffer; req: FastRequest }
 
 const HELD = Symbol('cascade.fastPath');
 type FastSocket = Socket & { [HELD]?: Held };
@@ -173,7 +185,7 @@ export function answerFirst(server: Server, answer: FastAnswer, keepAliveMs: num
   server.removeAllListeners('connection');
   server.on('connection', (socket: FastSocket) => {
     if (front.closing) return void socket.destroy();
-    socket[HELD] = { front, pending: undefined, activeAt: front.tick, headFrom: front.tick, virtual: undefined, answers: 0, declines: 0, last: undefined };
+    socket[HELD] = { front, pending: undefined, activeAt: front.tick, headFrom: front.tick, virtual: undefined, answers: 0, declines: 0, last: undefined, before: undefined };
     front.held.add(socket);
     socket.on('data', onData);
     socket.on('end', onEnd);
@@ -260,12 +272,14 @@ function pump(socket: FastSocket, held: Held): void {
       if (pending.length > MAX_HEAD_BYTES) handOff(socket, held);
       return;
     }
-    const { last } = held;
-    const again = last !== undefined && last.head.length === end && pending.compare(last.head, 0, end, 0, end) === 0;
-    const req = again ? last.req : parsePlain(pending.toString('latin1', 0, end), socket);
+    const again = sameHead(held.last, pending, end) ? held.last : sameHead(held.before, pending, end) ? held.before : undefined;
+    const req = again ? again.req : parsePlain(pending.toString('latin1', 0, end), socket);
     if (req === undefined) return handOff(socket, held);
     const answered = front.answer(req);
-    if (answered && !again) held.last = { head: Buffer.from(pending.subarray(0, end)), req };
+    if (answered && (again === undefined || again === held.before)) {
+      held.before = held.last;
+      held.last = again ?? { head: Buffer.from(pending.subarray(0, end)), req };
+    }
     if (!answered && ++held.declines >= HAND_OFF_DECLINES && held.declines > HAND_OFF_SHARE * held.answers) return handOff(socket, held);
     held.pending = end + 4 < pending.length ? pending.subarray(end + 4) : undefined;
     held.headFrom = front.tick;
@@ -285,6 +299,10 @@ function pump(socket: FastSocket, held: Held): void {
       return;
     }
   }
+}
+
+function sameHead(remembered: Remembered | undefined, pending: Buffer, end: number): remembered is Remembered {
+  return remembered !== undefined && remembered.head.length === end && pending.compare(remembered.head, 0, end, 0, end) === 0;
 }
 
 /**
@@ -376,5 +394,5 @@ function parsePlain(head: string, socket: Socket): FastRequest | undefined {
     }
   }
   if (!host) return undefined;
-  return { method, target, close, forwardedFor, socket };
+  return { method, target, close, forwardedFor, socket, parsed: undefined };
 }
