@@ -20,7 +20,16 @@ const FAST_TARGETS = ['/fast', '/fast-a', '/fast-b'];
 const HEADS = new Map(FAST_TARGETS.map((t) => [t, new ResponseHead(200, 'OK', ['content-type', 'text/plain', 'content-length', String(t.length - 1), 'x-path', 'fast'])]));
 /** How many requests the fast path answered. */
 let answered = 0;
+/** /size/<n>: n bytes of "x", on both sides of writeFast's copying threshold. */
+const SIZED = /^\/size\/(\d+)$/;
 const answer: FastAnswer = (req) => {
+  const sized = SIZED.exec(req.target);
+  if (sized) {
+    const n = Number(sized[1]);
+    answered++;
+    writeFast(req, new ResponseHead(200, 'OK', ['content-type', 'text/plain', 'content-length', String(n), 'x-path', 'fast']).at(Date.now()), Buffer.alloc(n, 'x'));
+    return true;
+  }
   const head = HEADS.get(req.target);
   if (!head) return false;
   answered++;
@@ -84,6 +93,7 @@ app.get('/big', (c) => {
   });
   return new Response(body, { headers: { 'content-length': String(size), 'x-path': 'slow' } });
 });
+app.get('/size/:n', (c) => c.text('x'.repeat(Number(c.req.param('n'))), 200, { 'x-path': 'slow' }));
 app.all('*', (c) => c.text(c.req.path.slice(1), 200, { 'x-path': 'slow' }));
 
 /** Sends `chunks` one write each (a turn apart); resolves with the first `expect` responses. */
@@ -303,6 +313,17 @@ describe('fast path in front of Node', () => {
       const [response] = await exchange(server.port, [bad], 1);
       assert.notEqual(response!.headers['x-path'], 'fast', JSON.stringify(bad));
     }
+  });
+
+  it('bodies on both sides of the copying threshold arrive whole and in order, pipelined; a small one with Connection: close too', async () => {
+    const sizes = [1, 100, 16_383, 16_384, 16_385, 200_000, 7];
+    const responses = await exchange(server.port, [sizes.map((n) => get(`/size/${n}`)).join('')], sizes.length);
+    assert.deepEqual(paths(responses), sizes.map(() => 'fast'));
+    assert.deepEqual(responses.map((r) => [r.headers['content-length'], r.body]), sizes.map((n) => [String(n), 'x'.repeat(n)]));
+    const conn = new RawConnection(server.port);
+    conn.write(get('/size/5', 'Connection: close\r\n'));
+    await conn.closed;
+    assert.match(conn.bytes.toString('latin1'), /\r\nx-path: fast\r\n[^]*\r\nconnection: close\r\n\r\nxxxxx$/);
   });
 
   it('Connection: close: the answer, then the server closes', async () => {

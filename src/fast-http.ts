@@ -110,19 +110,36 @@ export class ResponseHead {
   }
 }
 
-/** Writes a response in one corked write: the head (its fields; the connection fields end it), then the body. */
+/**
+ * Bodies up to this size are copied behind their head into one buffer and written at once: a playlist then
+ * skips the stream layer's cork, its buffered list and the writev; a segment is not copied.
+ */
+const COPIED_BODY_BYTES = 16 * 1024;
+
+/** Writes a response in one write: the head (its fields; the connection fields end it), then the body. */
 export function writeFast(req: FastRequest, head: Buffer | string, body?: Buffer): void {
   const { socket } = req;
   const tail = req.close ? CLOSE_TAIL : (socket as FastSocket)[HELD]?.front.keepAliveTail ?? keepAliveTail(5000);
-  // A head without a body (a redirect) is one string, one write; a head and a body one corked writev.
-  if (typeof head === 'string' && (body === undefined || req.method === 'HEAD')) {
+  const withBody = body !== undefined && body.length > 0 && req.method === 'GET';
+  // A head without a body (a redirect) is one string, one write.
+  if (typeof head === 'string' && !withBody) {
     socket.write(head + tail, 'latin1');
     return;
   }
+  if (typeof head !== 'string' && (!withBody || body.length <= COPIED_BODY_BYTES)) {
+    const bodyLength = withBody ? body.length : 0;
+    const whole = Buffer.allocUnsafe(head.length + tail.length + bodyLength);
+    head.copy(whole, 0);
+    whole.write(tail, head.length, 'latin1');
+    if (withBody) body.copy(whole, head.length + tail.length);
+    socket.write(whole);
+    return;
+  }
+  // A large body: head and body in one corked writev, the body not copied.
   socket.cork();
   socket.write(head);
   socket.write(tail, 'latin1');
-  if (body !== undefined && body.length > 0 && req.method === 'GET') socket.write(body);
+  if (withBody) socket.write(body);
   socket.uncork();
 }
 
