@@ -20,20 +20,16 @@ export interface FastRedirectOptions {
 }
 
 /**
- * A connection's last redirect. A player whose playlists are named through the LB reloads the same target
- * on its kept-alive connection every target duration; while the pick's inputs are the same objects, the
- * answer is the same bytes but the date.
+ * A request's redirect, kept with the request: the fast path reuses a request whose head a connection sends
+ * again (src/fast-http.ts), as a player whose playlists are named through the LB does every target
+ * duration. While the pick's inputs are the same objects, the answer is the same bytes but the date.
  */
-interface LastRedirect {
-  target: string;
-  forwardedFor: string | undefined;
+interface Remembered {
   edges: object;
   health: number;
   edgeId: string;
   head: string;
 }
-
-const LAST = Symbol('cascade.lastRedirect');
 
 export function fastRedirects({ decide, redirectCode, cors, stats, redirects }: FastRedirectOptions): FastAnswer {
   const statusAndLocation = `HTTP/1.1 ${redirectCode} ${STATUS_CODES[redirectCode]}\r\nlocation: `;
@@ -47,18 +43,17 @@ export function fastRedirects({ decide, redirectCode, cors, stats, redirects }: 
   };
   return (req) => {
     if (!req.target.startsWith('/hls/')) return false;
-    const socket = req.socket as FastRequest['socket'] & { [LAST]?: LastRedirect };
     const inputs = decide.inputs();
-    const last = socket[LAST];
-    if (last && inputs && last.target === req.target && last.forwardedFor === req.forwardedFor && last.edges === inputs.edges && last.health === inputs.health) {
-      return send(req, last.edgeId, last.head);
+    const remembered = req.memo as Remembered | undefined;
+    if (remembered && inputs && remembered.edges === inputs.edges && remembered.health === inputs.health) {
+      return send(req, remembered.edgeId, remembered.head);
     }
     const parsed = parsedTarget(req);
     if (!parsed.ok || !parsed.value.stream) return false;
     const edge = decide(parsed.value.stream.stream, req.socket.remoteAddress, req.forwardedFor);
     if (!edge) return false;
     const head = statusAndLocation + edge.url + parsed.value.pathAndQuery + rest;
-    if (inputs) socket[LAST] = { target: req.target, forwardedFor: req.forwardedFor, edges: inputs.edges, health: inputs.health, edgeId: edge.id, head };
+    if (inputs) req.memo = { edges: inputs.edges, health: inputs.health, edgeId: edge.id, head } satisfies Remembered;
     return send(req, edge.id, head);
   };
 }

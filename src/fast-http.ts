@@ -31,6 +31,8 @@ export interface FastRequest {
   socket: Socket;
   /** `target` parsed, once: a repeated head reuses its request (see Held.last), and with it this. */
   parsed: Checked<RequestTarget> | undefined;
+  /** What the role's answer made of this request alone, kept with it for when its head repeats (the LB's redirect). */
+  memo: object | undefined;
 }
 
 /** The request's target parsed (src/stream-path.ts), parsed once per request object. */
@@ -411,5 +413,5 @@ function parsePlain(head: string, socket: Socket): FastRequest | undefined {
     }
   }
   if (!host) return undefined;
-  return { method, target, close, forwardedFor, socket, parsed: undefined };
+  return { method, target, close, forwardedFor, socket, parsed: undefined, memo: undefined };
 }
