@@ -21,7 +21,7 @@ async function serve(mode: Mode): Promise<void> {
   app.get('*', (c) => c.text('slow'));
   const head = new ResponseHead(200, 'OK', ['content-type', 'text/plain; charset=UTF-8', 'content-length', '4']);
   const body = Buffer.from('fast');
-  const answer: FastAnswer = mode === 'hit' ? (req) => { writeFast(req, head.at(Date.now()), body); return true; } : () => false;
+  const answer: FastAnswer = mode === 'hit' ? (req) => { writeFast(req, head, Date.now(), body); return true; } : () => false;
   const server = await listen(app, { port: 0, host: '127.0.0.1', ...(mode === 'node' ? {} : { fastPath: answer }) });
   process.stdout.write(`port ${server.port}\n`);
 }

@@ -32,7 +32,12 @@ export class RequestClassifier {
   classify(target: Pick<RequestTarget, 'pathname' | 'query' | 'pathAndQuery'>): Classification {
     const { keyParams, lbUrl } = this.options;
     const playlist = isPlaylistPath(target.pathname);
-    const redirect = playlist && lbUrl !== undefined && this.options.draining() ? lbUrl + target.pathAndQuery : undefined;
+    const redirect = this.redirects(playlist) ? lbUrl + target.pathAndQuery : undefined;
     return { redirect, playlist, upstreamPath: cacheKeyOf(target.pathname, target.query, keyParams) };
+  }
+
+  /** Whether a request of this kind goes to the LB now: a playlist, while the edge drains. */
+  redirects(playlist: boolean): boolean {
+    return playlist && this.options.lbUrl !== undefined && this.options.draining();
   }
 }

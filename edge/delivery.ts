@@ -64,7 +64,7 @@ export class Delivery {
     if (hit.status !== 200 || hit.body.state !== 'complete') return false;
     this.countViewer(hit, asked);
     stats.request('HIT');
-    writeFast(req, wholeHeadOf(hit, 'HIT', servedBy).at(now()), hit.body.buffer);
+    writeFast(req, wholeHeadOf(hit, 'HIT', servedBy), now(), hit.body.buffer);
     this.onBytes(hit.body.length);
     return true;
   }

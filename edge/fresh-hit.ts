@@ -56,17 +56,26 @@ export function answerFreshHitsFirst(app: Hono, hits: FreshHits): void {
 export function rawFreshHits(hits: FreshHits): FastAnswer {
   return (req) => {
     if (req.method !== 'GET') return false;
-    const hit = freshHitOf(hits, {
-      // Open access: admitting again on Node's road, should the request be declined, counts nothing twice.
-      key: undefined,
-      raw: req.target,
-      check: () => parsedTarget(req),
-      // Plain by construction: nothing conditional or ranged reaches the raw path.
-      headers: {},
-      socketAddress: req.socket.remoteAddress,
-      forwardedFor: req.forwardedFor,
-    });
-    return hit !== undefined && hits.delivery.writeRawHit(req, hit.asked, hit.found);
+    // A repeated head reuses its request (src/fast-http.ts), and with it what was made of it here: with
+    // open access nothing of it changes from one time to the next. The drain state and the cache are
+    // asked each time.
+    let ask = req.memo as Ask | undefined;
+    if (ask === undefined) {
+      ask = askOf(hits, {
+        // Open access: admitting again on Node's road, should the request be declined, counts nothing twice.
+        key: undefined,
+        raw: req.target,
+        check: () => parsedTarget(req),
+        // Plain by construction: nothing conditional or ranged reaches the raw path.
+        headers: {},
+        socketAddress: req.socket.remoteAddress,
+        forwardedFor: req.forwardedFor,
+      });
+      if (ask === undefined) return false;
+      req.memo = ask;
+    }
+    const found = freshFor(hits, ask);
+    return found !== undefined && hits.delivery.writeRawHit(req, ask.asked, found);
   };
 }
 
@@ -81,7 +90,21 @@ interface Incoming {
   forwardedFor: string | undefined;
 }
 
-function freshHitOf({ access, classifier, cache }: FreshHits, incoming: Incoming): { asked: Asked; found: CachedObject } | undefined {
+/** A request as the fast path asks the cache for it: admitted, not redirected, what to look up. */
+interface Ask { asked: Asked; upstreamPath: string }
+
+function freshHitOf(hits: FreshHits, incoming: Incoming): { asked: Asked; found: CachedObject } | undefined {
+  const ask = askOf(hits, incoming);
+  const found = ask && freshFor(hits, ask);
+  return found && { asked: ask.asked, found };
+}
+
+/** The cache's fresh entry for `ask`, unless a draining edge sends it to the LB. */
+function freshFor({ classifier, cache }: FreshHits, { asked, upstreamPath }: Ask): CachedObject | undefined {
+  return classifier.redirects(asked.playlist) ? undefined : cache.fresh(upstreamPath);
+}
+
+function askOf({ access, classifier }: FreshHits, incoming: Incoming): Ask | undefined {
   if (!incoming.raw.startsWith('/hls/')) return undefined;
   const parsed = incoming.check();
   if (!parsed.ok || !parsed.value.stream) return undefined;
@@ -93,11 +116,8 @@ function freshHitOf({ access, classifier, cache }: FreshHits, incoming: Incoming
   if (admission.denied) return undefined;
   // The cache key is the stream path without a URL token: one copy serves every token.
   const route = classifier.classify(token === undefined ? target : { ...target, pathname: streamUrlPath(stream, path) });
-  if (route.redirect !== undefined) return undefined;
-  const found = cache.fresh(route.upstreamPath);
-  if (!found) return undefined;
   return {
-    found,
+    upstreamPath: route.upstreamPath,
     asked: {
       method: 'GET',
       headers: incoming.headers,

@@ -18,6 +18,8 @@ import { listen, type Listening } from './serve.js';
 /** /fast and /fast-<x> are the fast path's, answered with their name as the app would (so a request answered as another one shows). */
 const FAST_TARGETS = ['/fast', '/fast-a', '/fast-b'];
 const HEADS = new Map(FAST_TARGETS.map((t) => [t, new ResponseHead(200, 'OK', ['content-type', 'text/plain', 'content-length', String(t.length - 1), 'x-path', 'fast'])]));
+/** The same body each time, as a cache entry's: its whole response is then made once and written again. */
+const BODIES = new Map(FAST_TARGETS.map((t) => [t, Buffer.from(t.slice(1))]));
 /** How many requests the fast path answered. */
 let answered = 0;
 /** /size/<n>: n bytes of "x", on both sides of writeFast's copying threshold. */
@@ -27,13 +29,13 @@ const answer: FastAnswer = (req) => {
   if (sized) {
     const n = Number(sized[1]);
     answered++;
-    writeFast(req, new ResponseHead(200, 'OK', ['content-type', 'text/plain', 'content-length', String(n), 'x-path', 'fast']).at(Date.now()), Buffer.alloc(n, 'x'));
+    writeFast(req, new ResponseHead(200, 'OK', ['content-type', 'text/plain', 'content-length', String(n), 'x-path', 'fast']), Date.now(), Buffer.alloc(n, 'x'));
     return true;
   }
   const head = HEADS.get(req.target);
   if (!head) return false;
   answered++;
-  writeFast(req, head.at(Date.now()), Buffer.from(req.target.slice(1)));
+  writeFast(req, head, Date.now(), BODIES.get(req.target)!);
   return true;
 };
 
@@ -324,6 +326,17 @@ describe('fast path in front of Node', () => {
     conn.write(get('/size/5', 'Connection: close\r\n'));
     await conn.closed;
     assert.match(conn.bytes.toString('latin1'), /\r\nx-path: fast\r\n[^]*\r\nconnection: close\r\n\r\nxxxxx$/);
+  });
+
+  it('GET, HEAD and GET again of one small body, pipelined: the HEAD goes without it, the GETs with it, each whole', async () => {
+    const conn = new RawConnection(server.port);
+    conn.write([get('/fast-a'), 'HEAD /fast-a HTTP/1.1\r\nHost: x\r\n\r\n', get('/fast-a'), get('/fast-b'), get('/fast-a', 'Connection: close\r\n')].join(''));
+    await conn.closed;
+    const answers = conn.bytes.toString('latin1').split('HTTP/1.1 200 OK\r\n').slice(1);
+    assert.equal(answers.length, 5);
+    assert.ok(answers.every((a) => a.includes('\r\nx-path: fast\r\n')));
+    assert.deepEqual(answers.map((a) => a.slice(a.indexOf('\r\n\r\n') + 4)), ['fast-a', '', 'fast-a', 'fast-b', 'fast-a']);
+    assert.match(answers[4]!, /\r\nconnection: close\r\n\r\nfast-a$/);
   });
 
   it('Connection: close: the answer, then the server closes', async () => {

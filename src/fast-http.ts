@@ -92,6 +92,8 @@ export class ResponseHead {
   private age = -1;
   private bytes = Buffer.alloc(0);
   private readonly fixed: string;
+  /** A small body's whole response (head, connection fields, body), for as long as all three are unchanged. */
+  private whole: { head: Buffer; tail: string; body: Buffer; bytes: Buffer } | undefined;
 
   constructor(status: number, reason: string, readonly fields: readonly string[], private readonly ageAt?: (now: number) => number) {
     let head = `HTTP/1.1 ${status} ${reason}\r\n`;
@@ -110,40 +112,58 @@ export class ResponseHead {
     }
     return this.bytes;
   }
+
+  /**
+   * The head, `tail` and `body` as one buffer, made again only when one of them changed (the head at most
+   * once a second): a playlist hit is then one write of bytes already made. A new buffer each time, never
+   * one rewritten, since a write still queued on a slow socket may hold the last one.
+   */
+  with(now: number, tail: string, body: Buffer): Buffer {
+    const head = this.at(now);
+    const made = this.whole;
+    if (made !== undefined && made.head === head && made.tail === tail && made.body === body) return made.bytes;
+    const bytes = Buffer.allocUnsafe(head.length + tail.length + body.length);
+    head.copy(bytes, 0);
+    bytes.write(tail, head.length, 'latin1');
+    body.copy(bytes, head.length + tail.length);
+    this.whole = { head, tail, body, bytes };
+    return bytes;
+  }
 }
 
 /**
- * Bodies up to this size are copied behind their head into one buffer and written at once: a playlist then
- * skips the stream layer's cork, its buffered list and the writev; a segment is not copied.
+ * Bodies up to this size go out in one buffer with their head (ResponseHead.with): a playlist then skips
+ * the stream layer's cork, its buffered list and the writev; a segment is not copied.
  */
 const COPIED_BODY_BYTES = 16 * 1024;
 
-/** Writes a response in one write: the head (its fields; the connection fields end it), then the body. */
-export function writeFast(req: FastRequest, head: Buffer | string, body?: Buffer): void {
+/**
+ * Writes a response in one write: the head (its fields; the connection fields end it), then the body,
+ * sent for GET only. A string head (a redirect) has no body.
+ */
+export function writeFast(req: FastRequest, head: string): void;
+export function writeFast(req: FastRequest, head: ResponseHead, now: number, body: Buffer): void;
+export function writeFast(req: FastRequest, head: ResponseHead | string, now = 0, body?: Buffer): void {
   const { socket } = req;
   const tail = req.close ? CLOSE_TAIL : (socket as FastSocket)[HELD]?.front.keepAliveTail ?? keepAliveTail(5000);
-  const withBody = body !== undefined && body.length > 0 && req.method === 'GET';
-  // A head without a body (a redirect) is one string, one write.
-  if (typeof head === 'string' && !withBody) {
+  if (typeof head === 'string') {
     socket.write(head + tail, 'latin1');
     return;
   }
-  if (typeof head !== 'string' && (!withBody || body.length <= COPIED_BODY_BYTES)) {
-    const bodyLength = withBody ? body.length : 0;
-    const whole = Buffer.allocUnsafe(head.length + tail.length + bodyLength);
-    head.copy(whole, 0);
-    whole.write(tail, head.length, 'latin1');
-    if (withBody) body.copy(whole, head.length + tail.length);
-    socket.write(whole);
+  const sent = req.method === 'GET' ? body! : EMPTY;
+  if (sent.length <= COPIED_BODY_BYTES) {
+    socket.write(head.with(now, tail, sent));
     return;
   }
   // A large body: head and body in one corked writev, the body not copied.
   socket.cork();
-  socket.write(head);
+  socket.write(head.at(now));
   socket.write(tail, 'latin1');
-  if (withBody) socket.write(body);
+  socket.write(sent);
   socket.uncork();
 }
+
+const EMPTY = Buffer.alloc(0);
 
 export interface FastPath {
   /** Ends the connections the fast path still holds (graceful stop): pending bytes are flushed first. */
@@ -286,12 +306,12 @@ function pump(socket: FastSocket, held: Held): void {
   const { front } = held;
   while (held.pending && !held.virtual?.inFlight) {
     const pending = held.pending;
-    const end = pending.indexOf(END_OF_HEAD);
+    const again = repeated(held.last, pending) ? held.last : repeated(held.before, pending) ? held.before : undefined;
+    const end = again ? again.head.length : pending.indexOf(END_OF_HEAD);
     if (end === -1) {
       if (pending.length > MAX_HEAD_BYTES) handOff(socket, held);
       return;
     }
-    const again = sameHead(held.last, pending, end) ? held.last : sameHead(held.before, pending, end) ? held.before : undefined;
     const req = again ? again.req : parsePlain(pending.toString('latin1', 0, end), socket);
     if (req === undefined) return handOff(socket, held);
     const answered = front.answer(req);
@@ -320,8 +340,15 @@ function pump(socket: FastSocket, held: Held): void {
   }
 }
 
-function sameHead(remembered: Remembered | undefined, pending: Buffer, end: number): remembered is Remembered {
-  return remembered !== undefined && remembered.head.length === end && pending.compare(remembered.head, 0, end, 0, end) === 0;
+/**
+ * Whether `pending` begins with the remembered head and its blank line. Its first blank line is then
+ * where the remembered head's was (the same bytes lead up to it), so no search for it is needed.
+ */
+function repeated(remembered: Remembered | undefined, pending: Buffer): remembered is Remembered {
+  if (remembered === undefined) return false;
+  const end = remembered.head.length;
+  return pending.length >= end + 4 && pending[end] === 13 && pending[end + 1] === 10 && pending[end + 2] === 13 && pending[end + 3] === 10
+    && pending.compare(remembered.head, 0, end, 0, end) === 0;
 }
 
 /**

@@ -109,3 +109,31 @@ it('a playlist hit answered on the raw socket counts its viewer (X-Forwarded-For
     await edge.close();
   }
 });
+
+it('a request repeated byte for byte on one connection is redirected once the edge drains, though its hits were answered from what the raw path kept of it', async () => {
+  const edge = createEdge({ id: 'raw-repeat', origins: [origin.url], lbUrl: 'http://lb.example' });
+  const fastPath = edge.fastPath!;
+  let raw = 0;
+  const server = await listen(edge.app, { port: 0, host: '127.0.0.1', fastPath: (req) => fastPath(req) && ++raw > 0 });
+  const one = clientAgent(1);
+  try {
+    const statuses: number[] = [];
+    // A miss (Node's road), then hits on the raw socket: the second is the same head again, answered
+    // from what the raw path kept of the first.
+    for (let i = 0; i < 3; i++) statuses.push((await get(one, `${server.url}/hls/s/index.m3u8`)).status);
+    assert.deepEqual(statuses, [200, 200, 200]);
+    assert.equal(raw, 2);
+    await edge.beginShutdown!();
+    const drained = await get(one, `${server.url}/hls/s/index.m3u8`);
+    assert.equal(drained.status, 302);
+    assert.equal(drained.headers.location, 'http://lb.example/hls/s/index.m3u8');
+    assert.equal(raw, 2, 'the drain redirect is not a raw hit');
+    // Segments are not redirected by a draining edge: still a hit, on the raw socket.
+    for (let i = 0; i < 3; i++) assert.equal((await get(one, `${server.url}/hls/s/seg1.ts`)).status, 200);
+    assert.equal(raw, 4);
+  } finally {
+    await one.close();
+    await server.close(200);
+    await edge.close();
+  }
+});
