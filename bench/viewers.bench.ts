@@ -14,8 +14,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  K6, k6Available, markdown, median, metric, procCpuSeconds, procFamily, procRssBytes, readK6Samples, runK6, startLoadStack, waitForStream,
+  K6, k6Available, markdown, median, metric, procCpuSeconds, procFamily, procPrivateBytes, procRssBytes, readK6Samples, runK6, startLoadStack, waitForStream,
 } from '../loadtest/lib.js';
+import { ROLE_ENV } from '../cli/stack.js';
 import { freePort, startChild } from '../test/helpers/process.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -32,7 +33,7 @@ if (!k6Available()) {
 
 interface RunResult {
   cpuSeconds: number; viewerMinutes: number; cpuPerViewerMinute: number; stalls: number; errors: number;
-  segments: number; segMed: number; segP95: number; upstreamPerSegment: number; rssMiB: number; thresholdsPassed: boolean;
+  segments: number; segMed: number; segP95: number; upstreamPerSegment: number; rssMiB: number; privateMiB: number; thresholdsPassed: boolean;
 }
 
 const work = mkdtempSync(join(tmpdir(), 'cascade-viewers-bench-'));
@@ -47,7 +48,8 @@ writeFileSync(join(work, 'nginx.conf'), conf);
 mkdirSync(join(work, 'cache'), { mode: 0o777 });
 const nginx = startChild('nginx', ['-p', work, '-c', join(work, 'nginx.conf')]);
 const floorPort = await freePort();
-const floor = startChild(process.execPath, [join(here, 'node-relay-floor.mjs'), String(floorPort), stack.urls.origin]);
+// The same malloc setting as cascade's roles (cli/stack.ts ROLE_ENV): memory is compared like for like.
+const floor = startChild(process.execPath, [join(here, 'node-relay-floor.mjs'), String(floorPort), stack.urls.origin], { env: { ...ROLE_ENV, ...process.env } });
 
 const edges = {
   cascade: { url: stack.urls.edges[0]!, pids: () => [stack.roles.get('edge-1')!.pid] },
@@ -65,12 +67,13 @@ async function once(name: keyof typeof edges, run: number): Promise<RunResult> {
   const k6 = await runK6({ url: e.url, stream: 'demo', viewers: VIEWERS, rampS: RAMP_S, durationS: HOLD_S, rendition: RENDITION, dir, spreadClients: false });
   const cpuSeconds = cpu() - before;
   const rssMiB = e.pids().reduce((a, pid) => a + procRssBytes(pid), 0) / 2 ** 20;
+  const privateMiB = e.pids().reduce((a, pid) => a + procPrivateBytes(pid), 0) / 2 ** 20;
   const samples = await readK6Samples(k6.jsonPath);
   rmSync(k6.jsonPath, { force: true });
   const viewerMinutes = samples.series.reduce((a, r) => a + r.vus, 0) / 60;
   const c = samples.coalescing[0];
   return {
-    cpuSeconds, viewerMinutes, cpuPerViewerMinute: cpuSeconds / viewerMinutes, rssMiB,
+    cpuSeconds, viewerMinutes, cpuPerViewerMinute: cpuSeconds / viewerMinutes, rssMiB, privateMiB,
     stalls: metric(k6.summary, 'hls_stalls', 'count'), errors: metric(k6.summary, 'hls_errors', 'count'),
     segments: metric(k6.summary, 'hls_segments', 'count'),
     segMed: metric(k6.summary, 'hls_segment_download_time', 'med'), segP95: metric(k6.summary, 'hls_segment_download_time', 'p(95)'),
@@ -108,7 +111,7 @@ try {
       const r = await once(name, run);
       results[name].push(r);
       process.stdout.write(`run ${run + 1} ${name}: ${r.cpuSeconds.toFixed(2)} CPU s over ${r.viewerMinutes.toFixed(1)} viewer-min = ${(1000 * r.cpuPerViewerMinute).toFixed(1)} CPU ms/viewer-min; `
-        + `stalls ${r.stalls}, errors ${r.errors}, segments ${r.segments}, segment med ${r.segMed.toFixed(1)} ms p95 ${r.segP95.toFixed(1)} ms, upstream/segment ${r.upstreamPerSegment.toFixed(2)}, RSS ${r.rssMiB.toFixed(0)} MiB\n`);
+        + `stalls ${r.stalls}, errors ${r.errors}, segments ${r.segments}, segment med ${r.segMed.toFixed(1)} ms p95 ${r.segP95.toFixed(1)} ms, upstream/segment ${r.upstreamPerSegment.toFixed(2)}, RSS ${r.rssMiB.toFixed(0)} MiB (private ${r.privateMiB.toFixed(0)})\n`);
     }
   }
   const m = (name: keyof typeof results, k: keyof RunResult) => median(results[name].map((r) => Number(r[k])));
@@ -128,6 +131,7 @@ try {
     row('segment download p95, ms', 'segP95', 1),
     row('upstream fetches per segment', 'upstreamPerSegment', 2),
     row('RSS after run, MiB', 'rssMiB', 0),
+    row('private memory after run (RSS without shared text), MiB', 'privateMiB', 0),
   ]));
   writeFileSync(join(work, 'results.json'), JSON.stringify(results, null, 2));
 
