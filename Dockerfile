@@ -29,8 +29,6 @@ COPY --from=build /app/dist ./dist
 USER node
 # Roles listen on CASCADE_PORT; in a container they must bind every interface.
 ENV CASCADE_HOST=0.0.0.0
-# Large freed buffers go back to the system (cli/stack.ts ROLE_ENV says why; cascade stack sets the same).
-ENV MALLOC_MMAP_THRESHOLD_=131072
 EXPOSE 8080 8081 8082 8090 1935 9000/udp
 ENTRYPOINT ["node"]
 CMD ["dist/cli.js", "--help"]

@@ -101,15 +101,6 @@ export function stackEdgeId(i: number): string {
   return `edge-${i + 1}`;
 }
 
-/**
- * What every role process gets in its environment unless the operator set it: glibc's malloc raises its
- * threshold for giving large freed blocks (segment bodies) back to the system each time one is freed,
- * and keeps later ones in its heap, where the memory stays with the process. A fixed threshold returns
- * them: an edge's private memory after the viewers bench 10 MiB lower (docs/benchmarks.md). The
- * Dockerfile sets the same.
- */
-export const ROLE_ENV: Readonly<Record<string, string>> = Object.freeze({ MALLOC_MMAP_THRESHOLD_: '131072' });
-
 /** The role command lines for a configuration (`redisUrl` undefined = static weights). */
 export function planRoles(options: StackOptions, redisUrl: string | undefined): PlannedRole[] {
   const url = (port: number) => hostPortUrl(options.host, port);
@@ -279,7 +270,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const plan = planRoles(options, redisUrl);
     for (const p of plan) {
       const child = spawnChild(process.execPath, [cli, ...p.args], {
-        env: { ...ROLE_ENV, ...process.env, ...p.env },
+        env: { ...process.env, ...p.env },
         deathSignal: 'TERM',
         onStdout: (l) => say(p.name, l),
         onStderr: (l) => say(p.name, l),
