@@ -16,7 +16,6 @@ import { fileURLToPath } from 'node:url';
 import {
   K6, k6Available, markdown, median, metric, procCpuSeconds, procFamily, procPrivateBytes, procRssBytes, readK6Samples, runK6, startLoadStack, waitForStream,
 } from '../loadtest/lib.js';
-import { ROLE_ENV } from '../cli/stack.js';
 import { freePort, startChild } from '../test/helpers/process.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -48,8 +47,7 @@ writeFileSync(join(work, 'nginx.conf'), conf);
 mkdirSync(join(work, 'cache'), { mode: 0o777 });
 const nginx = startChild('nginx', ['-p', work, '-c', join(work, 'nginx.conf')]);
 const floorPort = await freePort();
-// The same malloc setting as cascade's roles (cli/stack.ts ROLE_ENV): memory is compared like for like.
-const floor = startChild(process.execPath, [join(here, 'node-relay-floor.mjs'), String(floorPort), stack.urls.origin], { env: { ...ROLE_ENV, ...process.env } });
+const floor = startChild(process.execPath, [join(here, 'node-relay-floor.mjs'), String(floorPort), stack.urls.origin]);
 
 const edges = {
   cascade: { url: stack.urls.edges[0]!, pids: () => [stack.roles.get('edge-1')!.pid] },

@@ -31,7 +31,7 @@ export interface FastRequest {
   socket: Socket;
   /** `target` parsed, once: a repeated head reuses its request (see Held.last), and with it this. */
   parsed: Checked<RequestTarget> | undefined;
-  /** What the role's answer made of this request alone, kept with it for when its head repeats (the LB's redirect). */
+  /** What the role's answer made of this request alone, kept with it for when its head repeats (the LB's redirect, what the edge looks up). */
   memo: object | undefined;
 }
 
