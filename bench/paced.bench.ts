@@ -8,7 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { markdown, median, procCpuSeconds, startLoadStack, waitForStream } from '../loadtest/lib.js';
+import { markdown, median, newestSegment, procCpuSeconds, startLoadStack, waitForStream } from '../loadtest/lib.js';
 import { freePort, startChild } from '../test/helpers/process.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -28,9 +28,7 @@ const NAMES = ['cascade', 'floor'] as const;
 
 /** The live playlist and its newest complete segment, fetched once through each contender so both are cached. */
 async function paths(): Promise<string> {
-  const playlist = '/hls/demo/360p.m3u8';
-  const text = await (await fetch(contenders.cascade.url + playlist)).text();
-  const segment = `/hls/demo/${text.split('\n').filter((l) => l && !l.startsWith('#')).at(-2)!}`;
+  const { playlist, segment } = await newestSegment(contenders.cascade.url, 'demo');
   for (const c of Object.values(contenders)) await (await fetch(c.url + segment)).arrayBuffer();
   return `${playlist},${segment}`;
 }

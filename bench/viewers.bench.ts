@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  K6, k6Available, markdown, median, metric, procCpuSeconds, procFamily, procPrivateBytes, procRssBytes, readK6Samples, runK6, startLoadStack, waitForStream,
+  K6, k6Available, markdown, median, metric, newestSegment, procCpuSeconds, procFamily, procPrivateBytes, procRssBytes, readK6Samples, runK6, startLoadStack, waitForStream,
 } from '../loadtest/lib.js';
 import { freePort, startChild } from '../test/helpers/process.js';
 
@@ -89,14 +89,6 @@ function wrk(url: string): { mbps: number; rps: number } {
   return { mbps: (Number(tr[1]) * unit * 8) / 1e6, rps: Number(rps[1]) };
 }
 
-async function hotSegment(base: string): Promise<string> {
-  const master = await (await fetch(`${base}/hls/demo/index.m3u8`)).text();
-  const media = master.split('\n').find((l) => l.trim() && !l.startsWith('#'))!.trim();
-  const pl = await (await fetch(`${base}/hls/demo/${media}`)).text();
-  const seg = pl.split('\n').filter((l) => l.trim() && !l.startsWith('#')).at(-2)!.trim();
-  return `/hls/demo/${seg}`;
-}
-
 try {
   await waitForStream(stack.urls.edges[0]!, 'demo', 3);
   await Promise.race([waitForStream(edges.nginx.url, 'demo', 3), nginx.exited.then((code) => { throw new Error(`nginx exited ${code}:\n${nginx.output()}`); })]);
@@ -134,7 +126,7 @@ try {
   writeFileSync(join(work, 'results.json'), JSON.stringify(results, null, 2));
 
   // Where one edge process saturates: one segment, already cached by both, as fast as wrk asks for it.
-  const seg = await hotSegment(edges.cascade.url);
+  const { segment: seg } = await newestSegment(edges.cascade.url, 'demo');
   const size = (await (await fetch(edges.cascade.url + seg)).arrayBuffer()).byteLength;
   await fetch(edges.nginx.url + seg).then((r) => r.arrayBuffer());
   const hot = { cascade: [] as { mbps: number; rps: number }[], nginx: [] as { mbps: number; rps: number }[] };

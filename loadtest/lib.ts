@@ -47,6 +47,15 @@ export async function startLoadStack(o: LoadStackOptions = {}): Promise<Stack> {
   });
 }
 
+/** The first media playlist of `stream`'s master through `url`, and its newest complete segment (as paths). */
+export async function newestSegment(url: string, stream: string): Promise<{ playlist: string; segment: string }> {
+  const uris = (text: string) => text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const master = await (await fetch(`${url}/hls/${stream}/index.m3u8`)).text();
+  const playlist = `/hls/${stream}/${uris(master)[0]!}`;
+  const segments = uris(await (await fetch(url + playlist)).text());
+  return { playlist, segment: `/hls/${stream}/${segments.at(-2)!}` };
+}
+
 /** Resolves once every media playlist of the stream (through `url`, following redirects) lists `min` segments. */
 export async function waitForStream(url: string, stream: string, min = 2, timeoutMs = 45_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
