@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PlaybackVerifier } from '../src/playback-token.js';
@@ -40,8 +40,9 @@ test('--player: the LB player page with the signed URL as its source', () => {
   assert.equal(verdict(`http://lb:8080${page.searchParams.get('src')}`, '198.51.100.7', NOW), undefined);
 });
 
-test('the command: secret from a file or the environment (never needed on the command line); mistakes exit 2', () => {
+test('the command: secret from a file or the environment (never needed on the command line); mistakes exit 2', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'cascade-sign-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'secret');
   writeFileSync(file, `# rotated 2026-11\n${SECRET}\nold-secret-0123456789\n`);
   const run = (args: string[], env: Record<string, string> = {}) => spawnSync(process.execPath, [...CLI, 'sign', ...args], {

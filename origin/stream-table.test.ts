@@ -116,3 +116,26 @@ test('summaries: renditions live while published, stalled after 3 target duratio
   s2.applyPlaylist('index.m3u8', `${PLAYLIST}#EXT-X-ENDLIST\n`);
   assert.deepEqual(table.summaries().map((s) => [s.name, s.state]), [['s2', 'ended'], ['s1', 'stalled']]);
 });
+
+test('flushed() waits for state writes issued while it waits, as on a shutdown that cuts uploads', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'cascade-table-'));
+  dirs.push(dir);
+  const disk = new DiskStorage(dir);
+  let release!: () => void;
+  const held = new Promise<void>((r) => { release = r; });
+  const storage = Object.assign(Object.create(disk) as DiskStorage, {
+    put: async (key: string, bytes: Uint8Array | string) => {
+      if (key.endsWith('state.json')) await held;
+      return disk.put(key, bytes);
+    },
+  });
+  const table = new StreamTable(LIMITS, storage, () => 1000, recorder());
+  const stream = table.open('s1');
+  await upload(stream, 'a0.ts', 'x');
+  const flushed = table.flushed();
+  await upload(stream, 'a1.ts', 'y'); // issued while the first write is held
+  release();
+  await flushed;
+  const state = JSON.parse((await disk.get('s1/state.json'))!.toString()) as { blobs: unknown[] };
+  assert.equal(state.blobs.length, 2, 'the write issued during the flush has landed too');
+});

@@ -486,8 +486,12 @@ export class OriginStream {
     }
   }
 
-  /** Resolves once every state write issued so far has been tried. */
-  flushed(): Promise<void> {
-    return this.saving;
+  /** Resolves once the state writes have been tried, those issued while waiting for them too. */
+  async flushed(): Promise<void> {
+    let last;
+    do {
+      last = this.saving;
+      await last;
+    } while (last !== this.saving);
   }
 }

@@ -3,7 +3,7 @@
 // the last good table. The authorizeUpload hook still has the last word.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -19,7 +19,10 @@ const DEMO = 'demo-token-0123456789ab';
 const TALK = 'talk-token-0123456789ab';
 const dir = mkdtempSync(join(tmpdir(), 'cascade-upload-tokens-'));
 const origins: Origin[] = [];
-after(async () => { for (const o of origins) await o.close(); });
+after(async () => {
+  for (const o of origins) await o.close();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 async function upload(origin: Origin, stream: string, token: string | undefined, basic = false): Promise<number> {
   const authorization = token === undefined ? undefined : basic ? `Basic ${Buffer.from(`ffmpeg:${token}`).toString('base64')}` : `Bearer ${token}`;

@@ -1,7 +1,7 @@
 // Secret options: from the environment or a file as well as a flag, and never in a log line.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -15,6 +15,7 @@ const spec = {
   plain: { type: 'string', help: 'not secret' },
 } as const;
 const dir = mkdtempSync(join(tmpdir(), 'cascade-secret-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 const file = (name: string, text: string) => {
   const path = join(dir, name);
   writeFileSync(path, text);

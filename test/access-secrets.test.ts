@@ -5,7 +5,7 @@
 // warning that every user of the machine can read it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { signPlayback } from '../src/playback-token.js';
@@ -24,8 +24,9 @@ async function role(args: string[], env: Record<string, string>): Promise<{ chil
   return { child, url: `http://127.0.0.1:${port}` };
 }
 
-test('secrets from a file and the environment: not on any command line, not in any log line of a debug run', async () => {
+test('secrets from a file and the environment: not on any command line, not in any log line of a debug run', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'cascade-secrets-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'playback-secret');
   writeFileSync(file, `${SECRET}\n`, { mode: 0o600 });
   const origin = await role(['origin'], { CASCADE_UPLOAD_TOKEN: UPLOAD_TOKEN });

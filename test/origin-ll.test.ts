@@ -234,7 +234,14 @@ describe('origin: what else the dash muxer uploads', () => {
 describe('origin: LL with a data dir', () => {
   it('the state is written when a segment\'s first part is out, not at every part', async (t) => {
     const dir = await mkdtemp(join(tmpdir(), 'origin-ll-'));
-    t.after(() => rm(dir, { recursive: true, force: true }));
+    let started: { o: Origin; enc: LlEncoder } | undefined;
+    // The uploads left open end with the test and write the state once more (afterEach has closed the
+    // origin by then): end them and wait for that write before removing the dir under it.
+    t.after(async () => {
+      await started?.enc.kill();
+      await started?.o.flushed();
+      await rm(dir, { recursive: true, force: true });
+    });
     const disk = new DiskStorage(dir);
     const stateWrites: number[] = [];
     const storage: Storage = Object.assign(Object.create(disk) as DiskStorage, {
@@ -243,7 +250,8 @@ describe('origin: LL with a data dir', () => {
         return disk.put(key, bytes);
       },
     });
-    const { o, enc } = await start({ storage });
+    started = await start({ storage });
+    const { o, enc } = started;
     await running(enc, 2);
     const msn = lastMsn(await text(o, 'media_0.m3u8')) + 1;
     const writes = async () => {
