@@ -2,18 +2,31 @@
 // one line and exit 2). Commands parse their options and start roles or stages; everything else lives there.
 import { UsageError } from '../src/options.js';
 import type { Command } from '../src/command.js';
-import { originCommand } from '../origin/command.js';
-import { edgeCommand } from '../edge/command.js';
-import { lbCommand } from '../lb/command.js';
-import { fanoutCommand } from '../fanout/command.js';
-import { opsCommands } from './ops.js';
-import { stackCommand } from './stack.js';
-import { signCommand } from './sign.js';
-import { sourceCommand, transcodeCommand } from './transcode.js';
 
-const commands: Command[] = [originCommand, edgeCommand, lbCommand, fanoutCommand, stackCommand, transcodeCommand, sourceCommand, signCommand, ...opsCommands];
+const ops = (name: string) => async () => (await import('./ops.js')).opsCommands.find((c) => c.name === name)!;
 
-function usage(): string {
+/**
+ * Each command's module is imported only when that command runs: a role's process then holds its own code
+ * and dependencies, not every role's (an edge carries neither the origin's nor the LB's). Listed in the
+ * order `cascade --help` shows them.
+ */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  origin: async () => (await import('../origin/command.js')).originCommand,
+  edge: async () => (await import('../edge/command.js')).edgeCommand,
+  lb: async () => (await import('../lb/command.js')).lbCommand,
+  fanout: async () => (await import('../fanout/command.js')).fanoutCommand,
+  stack: async () => (await import('./stack.js')).stackCommand,
+  transcode: async () => (await import('./transcode.js')).transcodeCommand,
+  source: async () => (await import('./transcode.js')).sourceCommand,
+  sign: async () => (await import('./sign.js')).signCommand,
+  edges: ops('edges'),
+  weight: ops('weight'),
+  drain: ops('drain'),
+  undrain: ops('undrain'),
+};
+
+async function usage(): Promise<string> {
+  const commands = await Promise.all(Object.values(COMMANDS).map((load) => load()));
   const width = Math.max(...commands.map((c) => c.name.length)) + 2;
   return ['Usage: cascade <command> [options]', '', 'Commands:',
     ...commands.map((c) => `  ${c.name.padEnd(width)}${c.summary}`), '',
@@ -23,12 +36,12 @@ function usage(): string {
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(usage());
+    process.stdout.write(await usage());
     return name === undefined ? 2 : 0;
   }
-  const command = commands.find((c) => c.name === name);
-  if (!command) throw new UsageError(`unknown command '${name}' (try 'cascade --help')`);
-  return (await command.run(rest)) ?? 0;
+  const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!load) throw new UsageError(`unknown command '${name}' (try 'cascade --help')`);
+  return (await (await load()).run(rest)) ?? 0;
 }
 
 main(process.argv.slice(2)).then(

@@ -3,9 +3,16 @@
 // edge's registration, heartbeat and load report, the operator's weight, drain and undrain. Edge
 // registration (edge/registration.ts), LB discovery (lb/discovery.ts) and the ops commands (cli/ops.ts)
 // all go through here, so they cannot disagree on a key, on which entries count, or on what "drained" means.
-import { Redis, ReplyError, type RedisOptions } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Redis, RedisOptions } from 'ioredis';
 import type { Logger } from './log.js';
 import { parseRedisUrl, redactRedisUrl, redisConnection } from './redis-url.js';
+
+/**
+ * ioredis, loaded when the first client is made rather than with this module, which every role imports
+ * for its keys and rules: a role without --redis does not carry it (9 MiB of an edge's private memory).
+ */
+const ioredis = (): typeof import('ioredis') => createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
 
 export const DEFAULT_REDIS_PREFIX = 'cascade:';
 
@@ -140,7 +147,7 @@ export async function readControlPlane(redis: Redis, keys: ControlKeys, previous
     const [err, value] = results[i] ?? [new Error('no reply'), undefined];
     if (!err) return value as T;
     // A reply error (WRONGTYPE) is about that key's data; anything else is Redis being away.
-    if (!(err instanceof (ReplyError as typeof Error))) throw err;
+    if (!(err instanceof (ioredis().ReplyError as typeof Error))) throw err;
     reject(key, '', '', err.message);
     return undefined;
   };
@@ -338,6 +345,7 @@ export async function undrainEdge(redis: Redis, keys: ControlKeys, id: string): 
 function redisClient(url: string, options: RedisOptions, sentinel: { failoverDetector?: boolean } = {}): Redis {
   const connection = redisConnection(parseRedisUrl(url), sentinel);
   const merged = { ...connection.options, ...options };
+  const { Redis } = ioredis();
   return connection.url !== undefined ? new Redis(connection.url, merged) : new Redis(merged);
 }
 
