@@ -223,5 +223,4 @@ describe('edge: upstream faults', () => {
       assert.notEqual(again.status, 500, label);
     }
   }
-
 });
