@@ -173,3 +173,12 @@ regression('LL: a hint the low-latency playlist does not carry claims no name (t
 regression('LL: the upload a listed partial was cut from stays stored while a newer upload of its path completes (reachable through its parts)', ll(2, true), [
   { op: 'cycle', r: 1, dur: 2 }, { op: 'segment', r: 1, dur: 2 }, { op: 'begin', r: 1, back: 1, dur: 2 }, { op: 'end', pick: 0 },
 ]);
+
+regression('LL: the upload a preload hint named stays stored, while a newer upload of its path completes, until a segment is listed at its number', ll(2, true), [
+  { op: 'cycle', r: 1, dur: 2 }, { op: 'begin', r: 1, back: 0, dur: 2 }, { op: 'begin', r: 1, back: 1, dur: 2 }, { op: 'end', pick: 0 }, { op: 'end', pick: 0 },
+]);
+
+regression('LL: ... and is dropped once the segment is listed (under the newer upload\'s content name)', ll(2, true), [
+  { op: 'cycle', r: 1, dur: 2 }, { op: 'begin', r: 1, back: 0, dur: 2 }, { op: 'begin', r: 1, back: 1, dur: 2 }, { op: 'end', pick: 0 }, { op: 'end', pick: 0 },
+  { op: 'playlist', r: 1 },
+]);

@@ -124,6 +124,8 @@ export class Harness {
   private readonly bytesOf = new Map<string, Buffer>();
   /** Hinted URIs whose upload was complete when checked: their bytes, as readers may have them. */
   private readonly hinted = new Map<string, Buffer>();
+  /** LL-HLS: bytes of the uploads a preload hint gave a name to, with the rendition, run and media sequence number it named. */
+  private readonly llHinted = new Map<string, { r: number; run: number; msn: number }>();
   private readonly byMsn = RENDITIONS.map(() => new Map<number, Seen>());
   private readonly msnOfUri = new Map<string, number>();
   private readonly lastMsn = RENDITIONS.map(() => -1);
@@ -551,6 +553,10 @@ export class Harness {
       assert.equal(res.status, 200, `hinted part ${hint} answers ${res.status} in ${where}`);
       assert.match(hint, new RegExp(`\\.p${parts.length}\\.m4s$`), `the hint names the next part in ${where}`);
       if (parts.length > 0) assert.equal(hint.replace(/\.p\d+\.m4s$/, ''), parts[0]!.uri.slice(dir.length).replace(/\.p0\.m4s$/, ''), `the hint is of the partial segment in ${where}`);
+      // The hint gives the segment's name to the upload being written: it keeps the name (and its bytes
+      // stay stored) until a segment is listed at that number, even when a newer upload of the path wins.
+      const path = `${dir}${hint.slice(0, hint.indexOf('.'))}.${this.ext}`;
+      for (const o of this.open) if (o.path === path) this.llHinted.set(o.bytes, { r, run: this.run, msn });
     }
     for (const g of groups) {
       if (g.parts.length === 0) continue;
@@ -586,7 +592,8 @@ export class Harness {
    * No temporary file, and no stored blob that nothing can reach: every one is in a published window, under a
    * name hinted before, the current version of an uploaded path, or (LL-HLS) the upload the listed parts of a
    * segment still being published were cut from (they are its first bytes; the partial is settled, and the
-   * upload released with it, when a segment is pushed at its number). Called with nothing in progress, past every grace period.
+   * upload released with it, when a segment is pushed at its number), or (LL-HLS) an upload a preload hint
+   * named, until a segment is listed at its number. Called with nothing in progress, past every grace period.
    */
   private async checkStorage(): Promise<void> {
     if (!this.dir) return;
@@ -594,9 +601,12 @@ export class Harness {
     assert.deepEqual(files.filter((f) => f.endsWith('.tmp')), [], 'temporary files left behind');
     const reachable = new Set<string>();
     const cutFrom: string[] = [];
+    const lastListed = RENDITIONS.map(() => -1);
     for (const [r, text] of (await this.snapshot()).entries()) {
       if (text === undefined) continue;
-      for (const seg of (parsePlaylist(text) as MediaPlaylist).segments) {
+      const listed = parsePlaylist(text) as MediaPlaylist;
+      lastListed[r] = listed.mediaSequence + listed.segments.length - 1;
+      for (const seg of listed.segments) {
         const map = seg.map !== undefined ? /URI="([^"]+)"/.exec(seg.map)?.[1] : undefined;
         for (const uri of [seg.uri, ...(map !== undefined ? [map] : [])]) reachable.add((await this.get(`${RENDITIONS[r]}/${uri}`)).body.toString('latin1'));
       }
@@ -610,6 +620,8 @@ export class Harness {
       const r = await this.get(path);
       if (r.status === 200) reachable.add(r.body.toString('latin1'));
     }
+    // An upload an LL preload hint named, in this run, whose number no listed segment has reached yet.
+    for (const [bytes, { r, run, msn }] of this.llHinted) if (run === this.run && msn > lastListed[r]!) reachable.add(bytes);
     for (const f of files.filter((x) => /(^|\/)blobs\/\d+$/.test(x))) {
       const body = (await readFile(join(this.dir, f))).toString('latin1');
       assert.ok(reachable.has(body) || cutFrom.some((sofar) => body.startsWith(sofar)), `stored blob ${f} is neither published nor the current version of a path: ${body}`);
