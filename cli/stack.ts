@@ -203,6 +203,9 @@ async function streamPlayable(masterUrl: string): Promise<boolean> {
   }
 }
 
+/** How many of a role's last output lines a startup error quotes. */
+const STARTUP_LINES_KEPT = 10;
+
 /** Starts the whole pipeline; throws StackError (after stopping what it started) when something cannot start. */
 export async function startStack(options: StackOptions): Promise<Stack> {
   const write = options.write ?? ((line: string) => process.stderr.write(line + '\n'));
@@ -268,12 +271,22 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     }
 
     const plan = planRoles(options, redisUrl);
+    // A role's last lines, for the error when it dies during startup: a caller that does not show the
+    // stack's output (the tests, the benches) still learns why.
+    const lastLines = new Map<string, string[]>();
     for (const p of plan) {
+      const tell = (l: string) => {
+        const lines = lastLines.get(p.name) ?? [];
+        lines.push(l);
+        if (lines.length > STARTUP_LINES_KEPT) lines.shift();
+        lastLines.set(p.name, lines);
+        say(p.name, l);
+      };
       const child = spawnChild(process.execPath, [cli, ...p.args], {
         env: { ...process.env, ...p.env },
         deathSignal: 'TERM',
-        onStdout: (l) => say(p.name, l),
-        onStderr: (l) => say(p.name, l),
+        onStdout: tell,
+        onStderr: tell,
       });
       const r: RunningChild = { name: p.name, pid: child.pid, child };
       roles.set(p.name, r);
@@ -285,7 +298,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       const r = roles.get(p.name)!;
       const url = hostPortUrl(options.host, p.port);
       while (!(await healthy(url))) {
-        if (r.exit) throw new StackError(`${p.name} exited during startup (${r.exit.signal ?? `code ${r.exit.code}`}): ${process.execPath} ${cli} ${p.args.join(' ')}`);
+        if (r.exit) {
+          const said = (lastLines.get(p.name) ?? []).map((l) => `\n  ${l}`).join('');
+          throw new StackError(`${p.name} exited during startup (${r.exit.signal ?? `code ${r.exit.code}`}): ${process.execPath} ${cli} ${p.args.join(' ')}${said ? `; its last output:${said}` : ''}`);
+        }
         if (Date.now() > deadline) throw new StackError(`${p.name} did not answer ${url}/healthz within 20 s`);
         await new Promise((res) => setTimeout(res, 100));
       }

@@ -3,8 +3,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startStack, StackError } from '../cli/stack.js';
 import { freePort, startChild, type Child } from './helpers/process.js';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -53,6 +56,28 @@ test('cascade stack: a port in use or a missing ffmpeg is one clear line and a n
   const bad = startChild(process.execPath, [cli, 'stack', '--ladder', 'nope']);
   assert.equal(await bad.exited, 2);
   assert.equal(bad.output().trim().split('\n').length, 1);
+});
+
+test('a role that dies during startup: the error quotes its last lines, even when the stack\'s output goes nowhere', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cascade-stack-dies-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // Stands in for dist/cli.js: every role prints 15 lines and exits 1, as a role that cannot start does.
+  const dying = join(dir, 'cli.js');
+  writeFileSync(dying, "for (let i = 1; i <= 14; i++) console.error('line ' + i);\nconsole.error('fatal: ' + process.argv[2] + ' cannot start');\nprocess.exit(1);\n");
+  const [port, originPort, edgePort, rtmpPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const shown: string[] = [];
+  const started = startStack({
+    port, originPort, edgePorts: [edgePort], rtmpPort, host: '127.0.0.1', stream: 'demo', uploadToken: 'dies', privateRedis: false,
+    ladder: [], fps: 12, sourceSize: '426x240', preset: 'ultrafast', segmentType: 'ts', logLevel: 'error', cli: dying, write: (l) => shown.push(l),
+  });
+  const err = await started.then(() => assert.fail('the stack started'), (e: unknown) => e);
+  assert.ok(err instanceof StackError, String(err));
+  const message = (err as Error).message;
+  assert.match(message, /^origin exited during startup \(code 1\): /);
+  assert.match(message, /its last output:\n  line 6\n/);
+  assert.match(message, /\n  fatal: origin cannot start$/);
+  assert.doesNotMatch(message, /line 5\n/); // ten lines, not all of them
+  assert.ok(shown.some((l) => l === '[origin] fatal: origin cannot start'), 'the lines still go to write() as they come');
 });
 
 test('cascade stack: ffprobe reads stream demo through the LB (following the 302); SIGTERM stops every child', async (t) => {
