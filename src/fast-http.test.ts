@@ -3,7 +3,7 @@
 // hand-over for good, Connection: close, aborts, backpressure, graceful close. The fast answer says
 // "fast" for /fast (and "fast-a" for /fast-a, ...); the app behind it answers with the path's name, `x-path: slow`, so each response
 // tells which path made it.
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
@@ -318,7 +318,7 @@ describe('fast path in front of Node', () => {
   });
 
   it('bodies on both sides of the copying threshold arrive whole and in order, pipelined; a small one with Connection: close too', async () => {
-    const sizes = [1, 100, 16_383, 16_384, 16_385, 200_000, 7];
+    const sizes = [1, 100, 16_383, 16_384, 16_385, 200_000, 1_048_576, 1_048_577, 7];
     const responses = await exchange(server.port, [sizes.map((n) => get(`/size/${n}`)).join('')], sizes.length);
     assert.deepEqual(paths(responses), sizes.map(() => 'fast'));
     assert.deepEqual(responses.map((r) => [r.headers['content-length'], r.body]), sizes.map((n) => [String(n), 'x'.repeat(n)]));
@@ -408,5 +408,49 @@ describe('fast path in front of Node', () => {
     await conn.closed;
     assert.deepEqual(parseResponses(conn.bytes).responses.map((r) => r.body), ['fast', 'held']);
     assert.equal(conn.endedByServer, true);
+  });
+});
+
+describe('ResponseHead: a body\'s whole response, made once', () => {
+  const MiB = 1024 * 1024;
+  const TAIL = 'connection: keep-alive\r\n\r\n';
+  /** What with() must return: the head as the fields say it, the Date of `now`, the tail, the body. */
+  const expected = (n: number, now: number, tail: string, body: Buffer) => Buffer.concat([
+    Buffer.from(`HTTP/1.1 200 OK\r\nx-n: ${n}\r\ndate: ${new Date(Math.floor(now / 1000) * 1000).toUTCString()}\r\n${tail}`, 'latin1'), body]);
+  // The Date field changes with the wall clock: a second boundary mid-test must not make a new head.
+  before(() => mock.timers.enable({ apis: ['Date'], now: 1_700_000_000_000 }));
+  after(() => mock.timers.reset());
+
+  it('a segment is copied behind its head once and written again; the copies held stay within 2 MiB, the least recently made dropped first', () => {
+    const heads = Array.from({ length: 5 }, (_, i) => new ResponseHead(200, 'OK', ['x-n', String(i)]));
+    const bodies = heads.map((_, i) => Buffer.alloc(700 * 1024, i));
+    const now = Date.now();
+    const made = heads.map((h, i) => h.with(now, TAIL, bodies[i]!));
+    made.forEach((bytes, i) => assert.ok(bytes.equals(expected(i, now, TAIL, bodies[i]!))));
+    assert.ok(ResponseHead.copiedBytes() <= 2 * MiB, `${ResponseHead.copiedBytes()} bytes held`);
+    // Two copies of ~700 KiB fit, three do not: the last two are written again as they were made.
+    for (const i of [3, 4]) assert.equal(heads[i]!.with(now, TAIL, bodies[i]!), made[i], `head ${i} kept`);
+    // The others were dropped: made again, byte for byte the same.
+    const again = heads[2]!.with(now, TAIL, bodies[2]!);
+    assert.notEqual(again, made[2]);
+    assert.ok(again.equals(made[2]!));
+  });
+
+  it('property: any mix of heads, bodies on both sides of the thresholds, tails and clock steps: always the exact bytes, never more than 2 MiB of copies held', () => {
+    const bodies = [0, 10, 16 * 1024, 16 * 1024 + 1, 300 * 1024, MiB, MiB + 1].map((n, i) => Buffer.alloc(n, 97 + i));
+    const tails = [TAIL, 'connection: close\r\n\r\n'];
+    fc.assert(fc.property(
+      fc.array(fc.record({ head: fc.nat(4), body: fc.nat(bodies.length - 1), tail: fc.nat(1), stepMs: fc.constantFrom(0, 0, 300, 1000) }), { minLength: 1, maxLength: 30 }),
+      (ops) => {
+        const heads = Array.from({ length: 5 }, (_, i) => new ResponseHead(200, 'OK', ['x-n', String(i)]));
+        for (const op of ops) {
+          mock.timers.tick(op.stepMs);
+          const now = Date.now();
+          const bytes = heads[op.head]!.with(now, tails[op.tail]!, bodies[op.body]!);
+          assert.ok(bytes.equals(expected(op.head, now, tails[op.tail]!, bodies[op.body]!)));
+          assert.ok(ResponseHead.copiedBytes() <= 2 * MiB, `${ResponseHead.copiedBytes()} bytes held`);
+        }
+      },
+    ), { numRuns: 150 });
   });
 });
