@@ -189,7 +189,8 @@ interface RenditionState {
   lowLatency?: boolean;
   partial?: PartialSegment;
   /** The part a preload hint announces: the next of the segment being written. */
-  preload?: { name: string; segment: string; index: number };
+  /** `upload`: the segment's upload (absent in state written before it was kept). */
+  preload?: { name: string; segment: string; index: number; upload?: number };
 }
 
 interface Claim {
@@ -848,7 +849,7 @@ export class Publisher {
       r.partial ??= { msn, name: hint.name, upload: hint.upload, parts: [], tiled: false };
       updatePartial(r.partial, cut);
     }
-    if (cut.next !== undefined) r.preload = { name: partName(hint.name, cut.next), segment: hint.name, index: cut.next };
+    if (cut.next !== undefined) r.preload = { name: partName(hint.name, cut.next), segment: hint.name, index: cut.next, upload: hint.upload };
   }
 
   /**
@@ -925,22 +926,27 @@ export class Publisher {
   /** Published names that must stay servable, with the upload each serves: windows, hints, and what left a window recently. */
   *servable(): Generator<[string, number]> {
     for (const r of Object.values(this.state.renditions)) {
+      const listed = new Set<string>();
       for (const e of r.entries) {
         yield [e.name, e.upload];
+        listed.add(e.name);
         if (e.mapName !== undefined) yield [e.mapName, e.mapUpload!];
       }
-      for (const [name, claim] of Object.entries(r.claims)) yield [name, claim.upload];
-      if (r.partial) yield [r.partial.name, r.partial.upload];
-      for (const x of r.retired) yield [x.name, x.upload];
+      // A name the window lists serves its entry's upload. The same name may also be held by the upload of
+      // a partial or claim that failed before completing (segmentName gives such a name out again: its
+      // readers never got a body that looked whole); its parts are served by their own upload (servableParts).
+      const others: [string, number][] = [...Object.entries(r.claims).map(([name, claim]): [string, number] => [name, claim.upload]),
+        ...(r.partial ? [[r.partial.name, r.partial.upload] as [string, number]] : []), ...r.retired.map((x): [string, number] => [x.name, x.upload])];
+      for (const [name, upload] of others) if (!listed.has(name)) yield [name, upload];
     }
   }
 
   /** Low-latency HLS: every part that must stay servable (see `servable`), with its segment's published name and byte range. */
-  *servableParts(): Generator<{ name: string; segment: string; offset: number; length: number }> {
+  *servableParts(): Generator<{ name: string; segment: string; upload: number; offset: number; length: number }> {
     for (const r of Object.values(this.state.renditions)) {
       const all = [...r.entries, ...r.retired, ...(r.partial ? [r.partial] : [])];
       for (const x of all) {
-        for (const [i, p] of (x.parts ?? []).entries()) yield { name: partName(x.name, i), segment: x.name, offset: p.offset, length: p.length };
+        for (const [i, p] of (x.parts ?? []).entries()) yield { name: partName(x.name, i), segment: x.name, upload: x.upload, offset: p.offset, length: p.length };
       }
     }
   }

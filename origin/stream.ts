@@ -68,8 +68,8 @@ export class OriginStream {
   /** Init sections read for cutting, by upload id (null: not CMAF; 'loading': being read from storage). */
   private readonly inits = new Map<number, InitSegment | null | 'loading'>();
   /** Published part name -> its segment's published name and byte range; hinted part name -> its segment and index. */
-  private partNames = new Map<string, { segment: string; offset: number; length: number }>();
-  private hintedParts = new Map<string, { segment: string; index: number; targetDuration: number }>();
+  private partNames = new Map<string, { segment: string; upload: number; offset: number; length: number }>();
+  private hintedParts = new Map<string, { segment: string; index: number; targetDuration: number; upload?: number }>();
   private saving: Promise<void> = Promise.resolve();
   /** The stored state is older than the state in memory (a write is due, or the last one failed). */
   private stateDirty = false;
@@ -317,18 +317,18 @@ export class OriginStream {
   part(path: string): PartLookup | undefined {
     const published = this.partNames.get(path);
     if (published !== undefined) {
-      const id = this.names.get(published.segment);
-      const blob = id !== undefined ? this.blobs.get(id) : undefined;
-      const { offset, length } = published;
+      // By its own upload: the segment's name may serve another one (Publisher.servable).
+      const { upload: id, offset, length } = published;
+      const blob = this.blobs.get(id);
       if (blob !== undefined && blob.state !== 'aborted') {
         return { state: 'published', length, read: (start, end) => blob.stream(offset + start, offset + end) };
       }
-      const kept = id !== undefined ? this.cuts.get(id)?.keptBytes({ offset, length }) : undefined;
+      const kept = this.cuts.get(id)?.keptBytes({ offset, length });
       if (kept === undefined) return undefined;
       return { state: 'published', length, read: (start, end) => new ReadableStream({ start: (c) => { c.enqueue(kept.subarray(start, end + 1)); c.close(); } }) };
     }
     const hinted = this.hintedParts.get(path);
-    const id = hinted !== undefined ? this.names.get(hinted.segment) : undefined;
+    const id = hinted !== undefined ? hinted.upload ?? this.names.get(hinted.segment) : undefined;
     const parts = id !== undefined ? this.cuts.get(id) : undefined;
     return parts !== undefined ? { state: 'hinted', parts, index: hinted!.index, targetDuration: hinted!.targetDuration } : undefined;
   }
@@ -372,7 +372,7 @@ export class OriginStream {
       this.everPublished.add(id);
     }
     this.names = names;
-    const parts = new Map<string, { segment: string; offset: number; length: number }>();
+    const parts = new Map<string, { segment: string; upload: number; offset: number; length: number }>();
     for (const { name, ...part } of this.publisher.servableParts()) parts.set(name, part);
     this.partNames = parts;
     this.hintedParts = new Map([...this.publisher.preloadHints()].map(({ name, ...hint }) => [name, hint]));
@@ -416,7 +416,7 @@ export class OriginStream {
       }
     }
     // Cuts are needed while their upload is written, and the bytes kept for a failed one while its parts are servable.
-    const partUploads = new Set([...this.partNames.values()].map((p) => this.names.get(p.segment)));
+    const partUploads = new Set([...this.partNames.values()].map((p) => p.upload));
     for (const [id, cut] of this.cuts) {
       if (this.blobs.get(id)?.state === 'writing' || (cut.memoryBytes > 0 && partUploads.has(id))) continue;
       freed += cut.memoryBytes;

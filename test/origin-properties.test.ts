@@ -182,3 +182,9 @@ regression('LL: ... and is dropped once the segment is listed (under the newer u
   { op: 'cycle', r: 1, dur: 2 }, { op: 'begin', r: 1, back: 0, dur: 2 }, { op: 'begin', r: 1, back: 1, dur: 2 }, { op: 'end', pick: 0 }, { op: 'end', pick: 0 },
   { op: 'playlist', r: 1 },
 ]);
+
+regression('LL: a name the window lists serves its entry\'s upload, not the failed one that held the name (an encoder restarted under the same names; its new upload of a segment, one part listed, was cut)', ll(2, true), [
+  { op: 'cycle', r: 1, dur: 2 }, { op: 'segment', r: 1, dur: 2 }, { op: 'segment', r: 1, dur: 2 }, { op: 'restart', kind: 'same' },
+  { op: 'begin', r: 1, back: 0, dur: 2 }, { op: 'abort', pick: 0 }, { op: 'cycle', r: 1, dur: 2 }, { op: 'begin', r: 1, back: 0, dur: 2 },
+  { op: 'feed', pick: 0, count: 1 }, { op: 'playlist', r: 1 }, { op: 'abort', pick: 0 }, { op: 'tick', ms: 500 },
+]);
