@@ -275,11 +275,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     // stack's output (the tests, the benches) still learns why.
     const lastLines = new Map<string, string[]>();
     for (const p of plan) {
+      const lines: string[] = [];
+      lastLines.set(p.name, lines);
       const tell = (l: string) => {
-        const lines = lastLines.get(p.name) ?? [];
         lines.push(l);
         if (lines.length > STARTUP_LINES_KEPT) lines.shift();
-        lastLines.set(p.name, lines);
         say(p.name, l);
       };
       const child = spawnChild(process.execPath, [cli, ...p.args], {
@@ -299,7 +299,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       const url = hostPortUrl(options.host, p.port);
       while (!(await healthy(url))) {
         if (r.exit) {
-          const said = (lastLines.get(p.name) ?? []).map((l) => `\n  ${l}`).join('');
+          const said = lastLines.get(p.name)!.map((l) => `\n  ${l}`).join('');
           throw new StackError(`${p.name} exited during startup (${r.exit.signal ?? `code ${r.exit.code}`}): ${process.execPath} ${cli} ${p.args.join(' ')}${said ? `; its last output:${said}` : ''}`);
         }
         if (Date.now() > deadline) throw new StackError(`${p.name} did not answer ${url}/healthz within 20 s`);

@@ -935,18 +935,17 @@ export class Publisher {
       // A name the window lists serves its entry's upload. The same name may also be held by the upload of
       // a partial or claim that failed before completing (segmentName gives such a name out again: its
       // readers never got a body that looked whole); its parts are served by their own upload (servableParts).
-      const others: [string, number][] = [...Object.entries(r.claims).map(([name, claim]): [string, number] => [name, claim.upload]),
-        ...(r.partial ? [[r.partial.name, r.partial.upload] as [string, number]] : []), ...r.retired.map((x): [string, number] => [x.name, x.upload])];
-      for (const [name, upload] of others) if (!listed.has(name)) yield [name, upload];
+      for (const [name, claim] of Object.entries(r.claims)) if (!listed.has(name)) yield [name, claim.upload];
+      for (const x of [...(r.partial ? [r.partial] : []), ...r.retired]) if (!listed.has(x.name)) yield [x.name, x.upload];
     }
   }
 
-  /** Low-latency HLS: every part that must stay servable (see `servable`), with its segment's published name and byte range. */
-  *servableParts(): Generator<{ name: string; segment: string; upload: number; offset: number; length: number }> {
+  /** Low-latency HLS: every part that must stay servable (see `servable`), with its segment's upload and byte range. */
+  *servableParts(): Generator<{ name: string; upload: number; offset: number; length: number }> {
     for (const r of Object.values(this.state.renditions)) {
       const all = [...r.entries, ...r.retired, ...(r.partial ? [r.partial] : [])];
       for (const x of all) {
-        for (const [i, p] of (x.parts ?? []).entries()) yield { name: partName(x.name, i), segment: x.name, upload: x.upload, offset: p.offset, length: p.length };
+        for (const [i, p] of (x.parts ?? []).entries()) yield { name: partName(x.name, i), upload: x.upload, offset: p.offset, length: p.length };
       }
     }
   }

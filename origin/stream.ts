@@ -67,8 +67,8 @@ export class OriginStream {
   private readonly cuts = new Map<number, SegmentParts>();
   /** Init sections read for cutting, by upload id (null: not CMAF; 'loading': being read from storage). */
   private readonly inits = new Map<number, InitSegment | null | 'loading'>();
-  /** Published part name -> its segment's published name and byte range; hinted part name -> its segment and index. */
-  private partNames = new Map<string, { segment: string; upload: number; offset: number; length: number }>();
+  /** Published part name -> its segment's upload and byte range; hinted part name -> its segment and index. */
+  private partNames = new Map<string, { upload: number; offset: number; length: number }>();
   private hintedParts = new Map<string, { segment: string; index: number; targetDuration: number; upload?: number }>();
   private saving: Promise<void> = Promise.resolve();
   /** The stored state is older than the state in memory (a write is due, or the last one failed). */
@@ -372,7 +372,7 @@ export class OriginStream {
       this.everPublished.add(id);
     }
     this.names = names;
-    const parts = new Map<string, { segment: string; upload: number; offset: number; length: number }>();
+    const parts = new Map<string, { upload: number; offset: number; length: number }>();
     for (const { name, ...part } of this.publisher.servableParts()) parts.set(name, part);
     this.partNames = parts;
     this.hintedParts = new Map([...this.publisher.preloadHints()].map(({ name, ...hint }) => [name, hint]));
