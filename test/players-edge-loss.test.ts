@@ -40,12 +40,13 @@ interface Running {
   atKill?: number;
 }
 
-async function until<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined> | T | undefined, everyMs = 250): Promise<T> {
+/** Polls `fn` until it gives a value; `what` (or what it says at the time) names what timed out. */
+async function until<T>(what: string | (() => string), timeoutMs: number, fn: () => Promise<T | undefined> | T | undefined, everyMs = 250): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
     if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${typeof what === 'string' ? what : what()}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
@@ -131,7 +132,9 @@ test('players other than hls.js keep playing when their edge is SIGKILLed, throu
 
   try {
     // Ten players and a transcoder share two cores in CI: some take most of a minute to start.
-    await until('every player plays 3 s', 120_000, () => {
+    const stillWaiting = () => running.filter((r) => r.played.played < 3)
+      .map((r) => `\n${r.group} ${r.spec.name}: ${r.played.played.toFixed(1)} s played; its output ends:\n${r.child.output().slice(-600)}`).join('');
+    await until(() => `every player plays 3 s; still waiting:${stillWaiting()}`, 120_000, () => {
       const waiting = running.filter((r) => r.played.played < 3);
       const dead = running.find((r) => r.played.played < 3 && r.child.proc.exitCode !== null);
       if (dead) throw new Error(`${dead.spec.name} (${dead.group}) exited before playing: ${dead.child.output().slice(-1500)}`);
