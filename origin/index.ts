@@ -85,7 +85,7 @@ export async function createOrigin(options: Partial<OriginConfig> = {}): Promise
       : undefined,
   );
   for (const stream of await streams.load()) log.info('stream_loaded', { stream });
-  for (const stream of await recorder?.load(isValidStreamName) ?? []) log.info('recording_loaded', { stream });
+  for (const stream of await recorder?.load(isValidStreamName, (name) => streams.get(name)) ?? []) log.info('recording_loaded', { stream });
   // A recordings' sweep still running (it waits for storage) is not started again.
   let recordSweep: Promise<void> | undefined;
   const sweep = async () => {

@@ -126,9 +126,25 @@ export class StreamRecording {
     for (const e of fresh) this.record(live, path, rid, index, e, now);
     if (rendition.endList) this.endList.add(rid);
     else if (fresh.length > 0) this.endList.delete(rid);
-    if (rendition.endList && this.manifest.ended === undefined && Object.values(this.manifest.renditions).every((r) => this.endList.has(r))) {
-      this.end(now, 'endlist');
+    if (rendition.endList) this.endIfEveryRenditionEnded(now);
+  }
+
+  /**
+   * After an origin restart, what the live stream publishes and the manifest may have missed (its write
+   * failed, and was lost with the process): the masters, and which renditions ended with EXT-X-ENDLIST,
+   * so a relive published as VOD stays VOD. Segments are not recorded here: the next playlist does that.
+   */
+  resume(live: OriginStream, now: number): void {
+    for (const path of live.publishedPaths()) if (live.playlist(path)!.master) this.published(live, path, true, now);
+    for (const [path, rid] of Object.entries(this.manifest.renditions)) {
+      if (live.publisher.state.renditions[path]?.endList) this.endList.add(rid);
     }
+    this.endIfEveryRenditionEnded(now);
+  }
+
+  private endIfEveryRenditionEnded(now: number): void {
+    const rids = Object.values(this.manifest.renditions);
+    if (this.manifest.ended === undefined && rids.length > 0 && rids.every((r) => this.endList.has(r))) this.end(now, 'endlist');
   }
 
   private ridOf(path: string): number | undefined {
@@ -237,10 +253,13 @@ export class Recorder {
     private readonly log: Logger,
   ) {}
 
-  /** Loads every recording storage holds; returns their streams. */
-  async load(isStream: (name: string) => boolean): Promise<string[]> {
+  /** Loads every recording storage holds, each brought up to what its live stream (`live`) publishes; returns their streams. */
+  async load(isStream: (name: string) => boolean, live: (stream: string) => OriginStream | undefined): Promise<string[]> {
     for (const name of (await this.storage.list('')).filter(isStream)) {
-      if ((await this.storage.list(`${name}/record`)).includes('manifest.json')) await this.open(name);
+      if (!(await this.storage.list(`${name}/record`)).includes('manifest.json')) continue;
+      const recording = await this.open(name);
+      const stream = live(name);
+      if (stream !== undefined) recording.resume(stream, this.now());
     }
     return [...this.recordings.keys()];
   }

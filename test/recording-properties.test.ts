@@ -50,6 +50,10 @@ test('a recording whose manifest could not be written at first keeps its segment
   await runOps([{ op: 'diskFull', on: true }, { op: 'segments', n: 1 }, { op: 'diskFull', on: false }, { op: 'segments', n: 1 }, { op: 'originRestart' }, { op: 'segments', n: 1 }]);
 });
 
+test('a relive that ended while its manifest could not be written stays VOD across an origin restart', async () => {
+  await runOps([{ op: 'segments', n: 1 }, { op: 'diskFull', on: true }, { op: 'end' }, { op: 'originRestart' }]);
+});
+
 async function runOps(ops: Op[], fmp4 = false): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'cascade-recprop-'));
   const storage = new FailingStorage(new DiskStorage(dir));
