@@ -971,13 +971,21 @@ export class Publisher {
   /**
    * After an origin restart, when nothing is being written: preload hints go, and so do the parts of a
    * segment being written whose upload is not stored complete (`stored`), whose bytes were in memory; its
-   * media sequence number stays spoken for, as with a restart mid-segment. Returns whether anything changed.
+   * media sequence number stays spoken for, as with a restart mid-segment. A name hinted for an upload that
+   * never completed goes too (its readers were cut, as when such an upload fails: segmentName gives the name
+   * out again); the next render hints what the uploader's playlist names, if it can be served. Returns
+   * whether anything changed.
    */
-  withdrawPartials(stored: (upload: number) => boolean): boolean {
+  withdrawUnwritten(stored: (upload: number) => boolean): boolean {
     let changed = false;
     for (const r of Object.values(this.state.renditions)) {
       if (r.preload) {
         delete r.preload;
+        changed = true;
+      }
+      for (const [name, claim] of Object.entries(r.claims)) {
+        if (claim.hash !== undefined || stored(claim.upload)) continue;
+        delete r.claims[name];
         changed = true;
       }
       if (!r.partial || r.partial.parts.length === 0 || stored(r.partial.upload)) continue;

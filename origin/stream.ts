@@ -137,8 +137,8 @@ export class OriginStream {
       if (b?.path === path) s.uploads.restore(b);
     }
     // The parts cut from a segment still being written lived in memory with its upload: they are withdrawn,
-    // with the preload hints (nothing is being written now).
-    if (s.publisher.withdrawPartials((upload) => s.blobs.get(upload)?.state === 'complete')) s.publisher.uploadsChanged(s.files, now());
+    // with the preload hints and the names hinted for uploads in progress (nothing is being written now).
+    if (s.publisher.withdrawUnwritten((upload) => s.blobs.get(upload)?.state === 'complete')) s.publisher.uploadsChanged(s.files, now());
     s.refresh([...Object.keys(snap.publisher.masters), ...Object.keys(snap.publisher.renditions)]);
     // What the state does not name was left by a crash: a blob stored before the state naming it was
     // written, or the temporary file of an interrupted write. Nothing can reach it; removed with the next write.

@@ -188,3 +188,8 @@ regression('LL: a name the window lists serves its entry\'s upload, not the fail
   { op: 'begin', r: 1, back: 0, dur: 2 }, { op: 'abort', pick: 0 }, { op: 'cycle', r: 1, dur: 2 }, { op: 'begin', r: 1, back: 0, dur: 2 },
   { op: 'feed', pick: 0, count: 1 }, { op: 'playlist', r: 1 }, { op: 'abort', pick: 0 }, { op: 'tick', ms: 500 },
 ]);
+
+regression('a restarted origin publishes no prefetch hint of an upload it lost (a restarted encoder hinted an upload of its next segment\'s name still in progress)', { storage: true, listSize: 2, prefetch: true }, [
+  { op: 'cycle', r: 0, dur: 2 }, { op: 'cycle', r: 0, dur: 2 }, { op: 'cycle', r: 0, dur: 2 }, { op: 'begin', r: 0, back: 2, dur: 2 },
+  { op: 'restart', kind: 'same' }, { op: 'cycle', r: 0, dur: 2 }, { op: 'originRestart' }, { op: 'diskOk' },
+]);
