@@ -203,6 +203,18 @@ test('a late older playlist or a duplicate changes nothing', async () => {
   assert.equal(s.publisher.state.restarts, 0);
 });
 
+test('a late older playlist does not hide what the newer one lists: held back, it is published once its upload completes', async () => {
+  const s = newStream();
+  await run(s, 'a', 0, 1);
+  const writing = s.beginUpload('a2.ts');
+  writing.append(Buffer.from('a-2'));
+  await put(s, 'a3.ts', 'a-3');
+  assert.equal(s.applyPlaylist('index.m3u8', media(0, ['a0.ts', 'a1.ts', 'a2.ts', 'a3.ts'])).outcome, 'held');
+  assert.equal(s.applyPlaylist('index.m3u8', media(0, ['a0.ts', 'a1.ts'])).outcome, 'unchanged');
+  await s.finishUpload(writing, 'h2');
+  assert.deepEqual(published(s).segments.map((x) => uploadedName(x.uri)), ['a0.ts', 'a1.ts', 'a2.ts', 'a3.ts']);
+});
+
 test('EXT-X-TARGETDURATION never decreases and covers every rounded EXTINF', async () => {
   const s = newStream();
   await put(s, 'a0.ts', 'x');

@@ -193,3 +193,8 @@ regression('a restarted origin publishes no prefetch hint of an upload it lost (
   { op: 'cycle', r: 0, dur: 2 }, { op: 'cycle', r: 0, dur: 2 }, { op: 'cycle', r: 0, dur: 2 }, { op: 'begin', r: 0, back: 2, dur: 2 },
   { op: 'restart', kind: 'same' }, { op: 'cycle', r: 0, dur: 2 }, { op: 'originRestart' }, { op: 'diskOk' },
 ]);
+
+regression('LL: a restarted origin publishes what it published after a late older playlist (it had replaced the newer one in memory, not in the state written)', ll(2, true), [
+  { op: 'cycle', r: 1, dur: 2 }, { op: 'cycle', r: 1, dur: 2 }, { op: 'begin', r: 1, back: 0, dur: 2 }, { op: 'segment', r: 1, dur: 2 },
+  { op: 'playlist', r: 1 }, { op: 'late', r: 1, back: 2 }, { op: 'originRestart' }, { op: 'cycle', r: 0, dur: 2 },
+]);
