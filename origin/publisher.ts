@@ -472,7 +472,8 @@ export class Publisher {
     // An older view of this run arriving late (it ends before the playlist in force: a live playlist only
     // grows at its end) changes nothing. Taken as the source, it would hide what the newer one lists until
     // the next playlist, and the state written before it would bring that back at a restart.
-    if (verdict === 'append' && r.source !== undefined && (candidates.at(-1)?.usn ?? -1) < (candidatesOf(path, r.source).at(-1)?.usn ?? -1)) return 'unchanged';
+    // (Neither is empty here: a playlist without segments is a late one.)
+    if (verdict === 'append' && r.source !== undefined && pl.mediaSequence + pl.segments.length < r.source.mediaSequence + r.source.segments.length) return 'unchanged';
     if (verdict !== 'append') {
       // A new run binds only its own uploads (from its first segment's on) under reused names; a jump (lost
       // segments, or new numbers, which come with new names) keeps the floor it had.

@@ -135,7 +135,7 @@ export class StreamRecording {
    * so a relive published as VOD stays VOD. Segments are not recorded here: the next playlist does that.
    */
   resume(live: OriginStream, now: number): void {
-    for (const path of live.publishedPaths()) if (live.playlist(path)!.master) this.published(live, path, true, now);
+    for (const path of Object.keys(live.publisher.state.masters)) this.published(live, path, true, now);
     for (const [path, rid] of Object.entries(this.manifest.renditions)) {
       if (live.publisher.state.renditions[path]?.endList) this.endList.add(rid);
     }

@@ -339,10 +339,6 @@ export class OriginStream {
     return this.playlists.get(path);
   }
 
-  publishedPaths(): IterableIterator<string> {
-    return this.playlists.keys();
-  }
-
   /** A published (immutable) name, or the newest upload under its own name (mutable, possibly still being written). */
   file(path: string): { blob: UploadVersion; immutable: boolean } | undefined {
     const id = this.names.get(path);
